@@ -1,0 +1,89 @@
+"""Every error press-monitor raises on purpose derives from one root.
+
+    MonitorError
+    ├── ConfigError        config.toml or a rule is wrong; the message names file, key and problem
+    ├── FeedError          one feed could not be polled; `kind` is a short word for tables and logs
+    │   ├── FetchTimeout       connect/read timeout or the overall deadline passed
+    │   ├── TooLarge           body (after decompression) above max_feed_bytes
+    │   ├── HTTPStatusError    a non-2xx/304 answer; carries status and Retry-After
+    │   ├── ConnectionFailed   DNS, refused, TLS, too many redirects
+    │   └── NotAFeed           HTML page, empty body, zero entries, unparseable bytes
+    ├── QueryError         an FTS5 query (search or rule) is invalid
+    ├── StoreError         the archive cannot be opened or is from a newer version
+    └── DeliveryError      a channel could not deliver; says whether to retry, when, and if the
+                           endpoint is gone for good
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Root of every error press-monitor raises deliberately."""
+
+
+class ConfigError(MonitorError):
+    """config.toml (or a rule in it) is invalid."""
+
+
+class FeedError(MonitorError):
+    """A feed could not be fetched or parsed."""
+
+    kind = "error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FetchTimeout(FeedError):
+    kind = "timeout"
+
+
+class TooLarge(FeedError):
+    kind = "too-large"
+
+
+class HTTPStatusError(FeedError):
+    kind = "http"
+
+    def __init__(self, status: int, message: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(message or f"HTTP {status}", retry_after=retry_after)
+        self.status = status
+
+
+class ConnectionFailed(FeedError):
+    kind = "connection"
+
+
+class NotAFeed(FeedError):
+    kind = "not-a-feed"
+
+
+class QueryError(MonitorError):
+    """An FTS5 query is invalid; the message is one line a user can act on."""
+
+
+class StoreError(MonitorError):
+    """The archive cannot be used."""
+
+
+class DeliveryError(MonitorError):
+    """A channel failed to deliver.
+
+    permanent: retrying cannot help (4xx other than 408/429, refused recipient) -> dead at once.
+    retry_after: seconds the receiver asked us to wait (429/503), or None.
+    gone: the endpoint said 410 Gone -> the channel is disabled until re-enabled.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        gone: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent or gone
+        self.retry_after = retry_after
+        self.gone = gone

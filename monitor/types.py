@@ -1,0 +1,250 @@
+"""The values handed from one stage to the next. All frozen; all datetimes UTC-aware.
+
+config.load()      -> Config (Settings, Feed, RuleSpec, ChannelSpec)
+fetch.fetch()      -> Fetched                 (or raises a FeedError)
+parse.parse()      -> ParsedFeed of Entry     (or raises NotAFeed)
+normalize.normalize() -> Release              (one feed item, cleaned, identity keys computed)
+rules              -> Match per (doc, rule)   (docs are Doc: the searchable columns of a release)
+pipeline.poll_feed() -> PollResult
+deliver            -> Notice (what a channel renders) built from the outbox
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+# The searchable columns, in FTS order. store.py (archive index) and rules.py (in-memory batch
+# index) both build their FTS5 tables from these two constants so that a query means the same
+# thing in both places.
+FTS_COLUMNS: tuple[str, ...] = ("title", "summary", "body", "author", "dateline", "tickers", "source")
+FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class Settings:
+    """[monitor]: durations in seconds, sizes in bytes, paths absolute."""
+
+    database: Path
+    user_agent: str = "press-monitor/0.1 (+https://github.com/press-monitor)"
+    poll_interval: float = 300.0
+    timeout: float = 20.0
+    max_feed_bytes: int = 15_000_000
+    alert_max_age: float = 2 * 86400.0
+    log_level: str = "INFO"
+    timezone: str = "UTC"  # used for "daily HH:MM" digests
+    retention: float | None = None  # seconds; None keeps releases forever
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One [[feeds]] entry. interval is already resolved (feed's own, else poll_interval)."""
+
+    name: str
+    url: str
+    interval: float
+    enabled: bool = True
+    adaptive: bool = False
+    min_interval: float | None = None
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One [[rules]] entry as written; rules.compile_rules() validates and compiles it."""
+
+    name: str
+    query: str
+    notify: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    regex: str | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """One [channels.NAME] table. `options` holds the type-specific keys, already validated."""
+
+    name: str
+    type: str  # "console" | "webhook" | "email"
+    digest: str | None = None  # None, "1h"-style duration, or "daily HH:MM"
+    enabled: bool = True
+    options: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    settings: Settings
+    feeds: tuple[Feed, ...] = ()
+    terms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    rules: tuple[RuleSpec, ...] = ()
+    channels: Mapping[str, ChannelSpec] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- fetch / parse
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the archive remembers about a feed between polls (for conditional GET)."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A successful HTTP exchange (2xx or 304)."""
+
+    url: str  # as requested
+    final_url: str  # after redirects
+    status: int
+    body: bytes = b""
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    retry_after: float | None = None  # seconds
+    permanent_redirect: str | None = None  # target of a 301/308 on the first hop, if any
+    max_age: float | None = None  # Cache-Control max-age, seconds
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed item as the feed wrote it (HTML still in it). Nothing of feedparser leaks."""
+
+    guid: str | None
+    link: str | None
+    title: str
+    summary: str  # HTML or text
+    content: str  # HTML or text; the full body when the feed has one, else ""
+    author: str
+    published: datetime | None  # UTC
+    updated: datetime | None  # UTC
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    entries: tuple[Entry, ...]
+    title: str = ""
+    ttl: float | None = None  # RSS <ttl>, seconds
+    bozo: str | None = None  # why the XML was malformed, when feedparser recovered entries anyway
+
+
+@dataclass(frozen=True)
+class Dateline:
+    place: str
+    date: date | None
+    wire: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """One feed item, normalized: plain text, canonical URL, UTC dates, identity keys."""
+
+    sighting_key: str  # guid, else link, else hash of title+published (unique within one feed)
+    url: str  # canonical URL ("" when the item has no link)
+    link: str  # the link exactly as the feed gave it
+    title: str
+    summary: str
+    body: str
+    author: str
+    published_at: datetime  # UTC; first-seen time when missing or impossible
+    published_known: bool  # False when published_at is the first-seen fallback
+    dateline: Dateline | None
+    tickers: tuple[str, ...]
+    fingerprint: str  # normalized title + start of body, hashed
+    content_hash: str  # hash of every stored field: a change means a revision
+
+    @property
+    def dateline_text(self) -> str:
+        d = self.dateline
+        if d is None:
+            return ""
+        return " ".join(p for p in (d.place, d.date.isoformat() if d.date else "", d.wire) if p)
+
+
+@dataclass(frozen=True)
+class Doc:
+    """What a rule sees of one release: the FTS_COLUMNS as text. key identifies it in the batch."""
+
+    key: int
+    title: str = ""
+    summary: str = ""
+    body: str = ""
+    author: str = ""
+    dateline: str = ""
+    tickers: str = ""
+    source: str = ""  # names of the feeds that carry the release, space separated
+
+    def columns(self) -> tuple[str, ...]:
+        return (self.title, self.summary, self.body, self.author, self.dateline, self.tickers, self.source)
+
+
+@dataclass(frozen=True)
+class Match:
+    key: int  # Doc.key
+    rule: str
+    snippet: str  # matched terms wrapped in [ ]
+
+
+@dataclass(frozen=True)
+class PollResult:
+    feed: str
+    new: int = 0
+    revised: int = 0
+    seen: int = 0  # items already stored unchanged, or joined to a release from another feed
+    matches: int = 0
+    alerts: int = 0
+    not_modified: bool = False
+    error: str | None = None  # "timeout after 20s" etc.; None on success
+    error_kind: str | None = None
+    bozo: str | None = None
+    retry_after: float | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+@dataclass(frozen=True)
+class Source:
+    feed: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ReleaseView:
+    """A stored release as alerts and exports show it."""
+
+    id: int
+    title: str
+    url: str
+    published: datetime
+    first_seen: datetime
+    author: str
+    summary: str
+    dateline: Dateline | None
+    tickers: tuple[str, ...]
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One alert ready to render: the outbox row plus the release it is about."""
+
+    alert_id: str  # stable across retries: webhook-id, Message-ID
+    rule: str
+    channel: str
+    snippet: str
+    release: ReleaseView
