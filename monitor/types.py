@@ -181,7 +181,12 @@ class Doc:
     author: str = ""
     dateline: str = ""
     tickers: str = ""
-    source: str = ""  # names of the feeds that carry the release, space separated
+    feeds: tuple[str, ...] = ()  # names of the feeds that carry the release (rule `feeds` filter)
+
+    @property
+    def source(self) -> str:
+        """The `source` column: feed names, one per line."""
+        return "\n".join(self.feeds)
 
     def columns(self) -> tuple[str, ...]:
         return (self.title, self.summary, self.body, self.author, self.dateline, self.tickers, self.source)
