@@ -26,6 +26,15 @@ FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 # --------------------------------------------------------------------------- config
 
 
+class Secret(str):
+    """A secret string (webhook secret, SMTP password): usable as a str, never shown by repr()."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
 @dataclass(frozen=True)
 class Settings:
     """[monitor]: durations in seconds, sizes in bytes, paths absolute."""
