@@ -1,0 +1,182 @@
+"""One feed through every stage.
+
+    fetch      Fetcher.fetch(url, state)            -> Fetched (304: stop here, nothing parsed)
+    digest     parse + normalize (pure, picklable)  -> Digested: [Release], bozo, ttl
+    commit     ONE write transaction:
+                 dedupe against the archive          -> new / revised / joined / seen
+                 store releases + sightings + versions
+                 match rules over the new, revised and joined releases (in memory)
+                 store matches + outbox alerts for alertable releases
+                 record the feed's state (validators, health)
+
+`poll_feed()` runs the three in a row. `poll_many()` runs many feeds: fetches wait on the network
+in parallel threads, digests may run in a process pool (both cores), commits run one at a time on
+the caller's thread (SQLite has one writer anyway). A failing feed becomes a PollResult with an
+error; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from monitor import dedupe
+from monitor.clock import Clock
+from monitor.errors import FeedError
+from monitor.normalize import normalize
+from monitor.parse import parse
+from monitor.types import Feed, FeedState, Fetched, PollResult, Release, Settings
+
+log = logging.getLogger(__name__)
+
+
+class FetcherLike(Protocol):
+    def fetch(self, url: str, state: FeedState | None = None) -> Fetched: ...
+
+
+class RulesLike(Protocol):
+    def match(self, docs: Sequence) -> list: ...
+    def get(self, name: str): ...
+
+
+@dataclass(frozen=True)
+class Digested:
+    items: tuple[Release, ...]
+    bozo: str | None = None
+    ttl: float | None = None
+
+
+def digest(body: bytes, url: str, now: datetime) -> Digested:
+    """Return the normalized items of a feed body (raises NotAFeed). Pure, so it can run in a worker process."""
+    parsed = parse(body, url=url)
+    return Digested(tuple(normalize(e, now=now) for e in parsed.entries), parsed.bozo, parsed.ttl)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the network and parse stages made of one feed: a fetch (maybe 304) and its items, or an error."""
+
+    feed: Feed
+    fetched: Fetched | None = None
+    digested: Digested | None = None
+    error: FeedError | None = None
+    elapsed: float = 0.0
+
+
+def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules: RulesLike,
+           channels: frozenset[str] | None = None) -> PollResult:
+    """Store one poll's outcome in one transaction; return what happened."""
+    feed, fetched, digested, error, elapsed = (outcome.feed, outcome.fetched, outcome.digested,
+                                               outcome.error, outcome.elapsed)
+    with store.transaction():
+        feed_id = store.feed_id(feed.name, feed.url)
+        if error is not None:
+            store.record_poll(feed_id, now, error=str(error), error_kind=error.kind, retry_after=error.retry_after)
+            return PollResult(feed.name, error=str(error), error_kind=error.kind,
+                              retry_after=error.retry_after, elapsed=elapsed)
+        assert fetched is not None
+        if fetched.not_modified or digested is None:
+            store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified)
+            return PollResult(feed.name, not_modified=True, elapsed=elapsed)
+
+        sightings, urls, fps = store.known(feed_id, digested.items)
+        decisions = dedupe.decide(digested.items, dedupe.Known(sightings, urls, fps))
+        counts = {kind: 0 for kind in dedupe.Kind}
+        ids: list[int] = []  # release id per decision
+        to_match: set[int] = set()
+        for d in decisions:
+            counts[d.kind] += 1
+            if d.kind is dedupe.Kind.NEW:
+                rid = store.insert_release(d.item, feed.name, now)
+                store.add_sighting(feed_id, feed.name, rid, d.item, now)
+                to_match.add(rid)
+            elif d.kind is dedupe.Kind.JOINED:
+                rid = d.release_id if d.release_id is not None else ids[d.joins]
+                store.add_sighting(feed_id, feed.name, rid, d.item, now)
+                # Re-match: rules with a `feeds` filter may accept the release from this feed.
+                to_match.add(rid)
+            elif d.kind is dedupe.Kind.REVISED:
+                rid = d.release_id
+                store.revise_release(rid, d.item, now)
+                store.update_sighting(feed_id, d.item, now)
+                to_match.add(rid)
+            else:
+                rid = d.release_id
+            ids.append(rid)
+
+        n_matches, n_alerts = _match_and_queue(store, sorted(to_match), now, settings, rules, channels)
+        store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified)
+    return PollResult(
+        feed.name, new=counts[dedupe.Kind.NEW], revised=counts[dedupe.Kind.REVISED],
+        seen=counts[dedupe.Kind.SEEN] + counts[dedupe.Kind.JOINED], matches=n_matches, alerts=n_alerts,
+        bozo=digested.bozo, elapsed=elapsed,
+    )
+
+
+def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Settings, rules: RulesLike,
+                     channels: frozenset[str] | None) -> tuple[int, int]:
+    """Match the batch, record new matches, queue alerts for alertable releases; return the counts."""
+    if not release_ids:
+        return 0, 0
+    oldest = now - timedelta(seconds=settings.alert_max_age)
+    n_matches = n_alerts = 0
+    for m in rules.match(store.docs(release_ids)):
+        if not store.add_match(m.key, m.rule, m.snippet, now):
+            continue  # this rule already matched this release (e.g. before a revision): no new alert
+        n_matches += 1
+        rule = rules.get(m.rule)
+        if rule is None or store.published_at(m.key) < oldest:
+            continue  # old news archives quietly: a backlog or a resurfaced item must not flood anyone
+        for channel in rule.notify:
+            if (channels is None or channel in channels) and store.add_alert(m.key, m.rule, channel, now):
+                n_alerts += 1
+    return n_matches, n_alerts
+
+
+def gather(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock,
+           digest_pool: Executor | None = None) -> Outcome:
+    """Fetch and digest one feed; return the Outcome (errors included, never raised)."""
+    start = clock.monotonic()
+    try:
+        fetched = fetcher.fetch(feed.url, state)
+        digested = None
+        if not fetched.not_modified:
+            args = (fetched.body, fetched.final_url, clock.now())
+            digested = digest_pool.submit(digest, *args).result() if digest_pool else digest(*args)
+    except Exception as exc:  # noqa: BLE001 - one feed's failure (or bug) must not stop the others
+        return Outcome(feed, error=_as_feed_error(exc), elapsed=clock.monotonic() - start)
+    return Outcome(feed, fetched, digested, elapsed=clock.monotonic() - start)
+
+
+def poll_feed(feed: Feed, *, fetcher: FetcherLike, store, rules: RulesLike, settings: Settings, clock: Clock,
+              channels: frozenset[str] | None = None) -> PollResult:
+    """Poll one feed through every stage; return its PollResult (errors included, never raised)."""
+    outcome = gather(feed, store.feed_state(feed.name, feed.url), fetcher=fetcher, clock=clock)
+    return commit(store, outcome, clock.now(), settings=settings, rules=rules, channels=channels)
+
+
+def poll_many(
+    feeds: Sequence[Feed], *, fetcher: FetcherLike, store, rules: RulesLike, settings: Settings, clock: Clock,
+    channels: frozenset[str] | None = None, workers: int = 8, digest_pool: Executor | None = None,
+) -> Iterator[PollResult]:
+    """Poll feeds concurrently; yield each PollResult as its commit lands (completion order)."""
+    states = {f.name: store.feed_state(f.name, f.url) for f in feeds}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(feeds))), thread_name_prefix="poll") as pool:
+        futures = [pool.submit(gather, f, states[f.name], fetcher=fetcher, clock=clock, digest_pool=digest_pool)
+                   for f in feeds]
+        for fut in as_completed(futures):
+            yield commit(store, fut.result(), clock.now(), settings=settings, rules=rules, channels=channels)
+
+
+def _as_feed_error(exc: BaseException) -> FeedError:
+    """Return the FeedError to record; an unexpected exception is logged with its traceback first."""
+    if isinstance(exc, FeedError):
+        return exc
+    log.error("internal error while polling", exc_info=exc)
+    error = FeedError(f"internal error: {type(exc).__name__}: {exc}")
+    error.kind = "internal"
+    return error

@@ -1,0 +1,82 @@
+"""DESIGN.md's dependency rules, read from the imports of every module in monitor/."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / "monitor"
+
+LAYER = {
+    **dict.fromkeys(["types", "errors", "clock"], 1),
+    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules"], 2),
+    **dict.fromkeys(["fetch", "store", "channels"], 3),
+    **dict.fromkeys(["pipeline", "deliver"], 4),
+}
+# What each layer may import from monitor (layer 5 — daemon, cli, app, web, __main__ — may import anything).
+ALLOWED = {1: set(), 2: {1}, 3: {1}, 4: {1, 2, 3}}
+# Each third-party library lives in one place.
+OWNERS = {
+    "feedparser": {"parse"},
+    "sqlite_utils": {"store"},
+    "apscheduler": {"daemon"},
+    "requests": {"fetch", "channels.webhook"},
+    "click": {"cli"},
+}
+
+
+def modules() -> list[tuple[str, Path]]:
+    out = []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG).with_suffix("")
+        parts = [p for p in rel.parts if p != "__init__"]
+        out.append((".".join(parts) or "__init__", path))
+    return out
+
+
+def imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            if node.module == "monitor":
+                found.update(f"monitor.{a.name}" for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            found.add("monitor.<relative>")
+    return found
+
+
+def layer_of(module: str) -> int:
+    top = module.split(".")[0]
+    return LAYER.get(top, 5)
+
+
+@pytest.mark.parametrize(("name", "path"), modules(), ids=[m for m, _ in modules()])
+def test_imports_follow_the_layers(name: str, path: Path) -> None:
+    mine = layer_of(name)
+    for imp in imports(path):
+        assert imp != "monitor.<relative>", f"{name}: use absolute imports (from monitor.x import y)"
+        if imp.startswith("monitor.") and mine in ALLOWED:
+            target = imp.split(".")[1]
+            if name.split(".")[0] == target:
+                continue  # inside one package (channels.x -> channels.render)
+            assert layer_of(target) in ALLOWED[mine], f"{name} (layer {mine}) must not import {imp}"
+        top = imp.split(".")[0]
+        if top in OWNERS:
+            assert name in OWNERS[top], f"{name} imports {top}; only {sorted(OWNERS[top])} may"
+
+
+def test_only_clock_reads_the_wall_clock() -> None:
+    offenders = []
+    for name, path in modules():
+        if name == "clock":
+            continue
+        text = path.read_text()
+        for needle in ("datetime.now(", "time.time(", "datetime.utcnow(", "time.monotonic("):
+            if needle in text:
+                offenders.append(f"{name}: {needle}")
+    assert not offenders, offenders
