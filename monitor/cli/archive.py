@@ -1,0 +1,103 @@
+"""Reading the archive: `search`, `show`, `feeds`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from monitor.cli.base import Ctx, fail, main, parse_when
+from monitor.clock import SystemClock
+from monitor.rules import expand_terms
+
+
+@main.command()
+@click.argument("query")
+@click.option("-n", "--limit", default=20, show_default=True, help="at most this many results")
+@click.option("--since", metavar="WHEN", help="published on or after: a date (2024-05-01) or a duration back (30d)")
+@click.option("--json", "as_json", is_flag=True, help="print a JSON array instead of lines")
+@click.pass_obj
+def search(obj: Ctx, query: str, limit: int, since: str | None, as_json: bool) -> None:
+    """Search the archive with an FTS5 query, best matches first.
+
+    \b
+    QUERY uses the same language as watch rules:
+      summit*                        prefix
+      "Central Asia"                 phrase
+      summit AND (Kazakhstan OR Uzbekistan)
+      title : summit                 one column (title summary body author dateline tickers source)
+      NEAR(xi summit, 10)            within 10 tokens
+      @central_asia                  a term list from [terms] in config.toml
+    """
+    a = obj.app
+    expanded = expand_terms(query, a.config.terms)
+    with a.open_store(readonly=True) as store:
+        hits = store.search(expanded, limit=limit, since=parse_when(since, SystemClock().now()))
+    if as_json:
+        click.echo(json.dumps([{"id": h.id, "title": h.title, "url": h.url, "published": h.published.isoformat(),
+                                "snippet": h.snippet} for h in hits], ensure_ascii=False, indent=1))
+        return
+    for h in hits:
+        click.echo(f"{h.id:>7}  {h.published:%Y-%m-%d}  {h.title}")
+        click.echo(f"         {h.snippet}")
+    if not hits:
+        click.echo("no matches", err=True)
+
+
+@main.command()
+@click.argument("release_id", type=int)
+@click.pass_obj
+def show(obj: Ctx, release_id: int) -> None:
+    """Show one release: text, sightings (which feeds, when), versions and rule matches."""
+    with obj.app.open_store(readonly=True) as store:
+        detail = store.release(release_id)
+    if detail is None:
+        fail(f"no release with id {release_id}", 1)
+    v = detail.view
+    click.echo(click.style(v.title, bold=True))
+    click.echo(f"id         {v.id}")
+    click.echo(f"url        {v.url}")
+    click.echo(f"published  {v.published:%Y-%m-%d %H:%M} UTC   first seen {v.first_seen:%Y-%m-%d %H:%M} UTC")
+    if v.author:
+        click.echo(f"author     {v.author}")
+    if v.dateline:
+        d = v.dateline
+        click.echo(f"dateline   {d.place}  {d.date or ''}  {d.wire}")
+    if v.tickers:
+        click.echo(f"tickers    {' '.join(v.tickers)}")
+    click.echo(f"\nsightings ({len(detail.sightings)}):")
+    for s in detail.sightings:
+        click.echo(f"  {s.first_seen:%Y-%m-%d %H:%M}  {s.feed}  {s.link}")
+    if detail.versions:
+        click.echo(f"\nearlier versions ({len(detail.versions)}):")
+        for ver in detail.versions:
+            click.echo(f"  replaced {ver.replaced_at:%Y-%m-%d %H:%M}  {ver.title}")
+    if detail.matches:
+        click.echo("\nmatched rules:")
+        for m in detail.matches:
+            click.echo(f"  {m.rule}  {m.matched_at:%Y-%m-%d %H:%M}  {m.snippet}")
+    click.echo("")
+    click.echo(v.summary if not detail.body else detail.body)
+
+
+@main.command()
+@click.pass_obj
+def feeds(obj: Ctx) -> None:
+    """Show a health table: one line per configured feed."""
+    a = obj.app
+    with a.open_store(readonly=True) as store:
+        rows = {r.name: r for r in store.feeds()}
+    click.echo(f"{'status':<8} {'entries':>7}  {'last ok':<16}  {'fails':>5}  name / last error")
+    for f in a.config.feeds:
+        r = rows.get(f.name)
+        if not f.enabled:
+            status = "off"
+        elif r is None or r.last_polled_at is None:
+            status = "new"
+        else:
+            status = "ok" if r.consecutive_failures == 0 else "FAILING"
+        last_ok = f"{r.last_ok_at:%Y-%m-%d %H:%M}" if r and r.last_ok_at else "-"
+        line = f"{status:<8} {(r.entries if r else 0):>7}  {last_ok:<16}  {(r.consecutive_failures if r else 0):>5}"
+        click.echo(f"{line}  {f.name}")
+        if r and r.last_error:
+            click.echo(f"{'':<46}{r.last_error}")

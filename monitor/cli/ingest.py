@@ -1,0 +1,84 @@
+"""`check` and `run`: validate the config, poll the feeds."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from monitor import app as app_mod
+from monitor import pipeline
+from monitor.cli.base import Ctx, fail, main
+from monitor.clock import SystemClock
+from monitor.fetch import Fetcher
+from monitor.types import PollResult
+
+
+@main.command()
+@click.pass_obj
+def check(obj: Ctx) -> None:
+    """Validate the config (feeds, rules, channels) and print a short summary."""
+    a = obj.app
+    cfg = a.config
+    enabled = [f for f in cfg.feeds if f.enabled]
+    click.echo(f"{obj.path}: ok")
+    click.echo(f"  database  {cfg.settings.database}")
+    click.echo(f"  feeds     {len(cfg.feeds)} ({len(enabled)} enabled)")
+    click.echo(f"  rules     {len(a.rules.rules)} ({sum(r.enabled for r in a.rules.rules)} enabled)")
+    click.echo(f"  terms     {len(cfg.terms)}")
+    chans = ", ".join(f"{n} ({c.type})" for n, c in cfg.channels.items()) or "none"
+    click.echo(f"  channels  {chans}")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="poll every enabled feed once, deliver due alerts, and exit")
+@click.option("--workers", default=8, show_default=True, help="feeds fetched at the same time")
+@click.pass_obj
+def run(obj: Ctx, once: bool, workers: int) -> None:
+    """Run the monitor.
+
+    With --once: poll every enabled feed once, print one line per feed, exit 0 when every feed
+    succeeded and 1 otherwise.
+    """
+    a = obj.app
+    logging.basicConfig(level=a.config.settings.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if not once:
+        fail("the scheduler daemon is not available yet: use `run --once`")
+    sys.exit(run_once(a, workers))
+
+
+def run_once(a: app_mod.App, workers: int) -> int:
+    """Poll every enabled feed once; return the exit code."""
+    s = a.config.settings
+    clock = SystemClock()
+    feeds = [f for f in a.config.feeds if f.enabled]
+    fetcher = Fetcher(user_agent=s.user_agent, timeout=s.timeout, max_bytes=s.max_feed_bytes, clock=clock)
+    pool = app_mod.digest_pool(len(feeds))
+    failed = 0
+    try:
+        with a.open_store() as store:
+            for result in pipeline.poll_many(feeds, fetcher=fetcher, store=store, rules=a.rules, settings=s,
+                                             clock=clock, channels=a.channels, workers=workers, digest_pool=pool):
+                click.echo(format_result(result))
+                failed += not result.ok
+    finally:
+        fetcher.close()
+        if pool is not None:
+            pool.shutdown()
+    return 1 if failed else 0
+
+
+def format_result(r: PollResult) -> str:
+    """Return the one-line summary of a poll: `ok  12 new  3 dup  NAME` or `ERR reason  NAME`."""
+    if not r.ok:
+        return f"ERR {r.error}  {r.feed}"
+    if r.not_modified:
+        return f"ok  not modified  {r.feed}"
+    extra = f"  {r.revised} revised" if r.revised else ""
+    extra += f"  {r.matches} matched" if r.matches else ""
+    extra += f"  (recovered from bad XML: {r.bozo})" if r.bozo else ""
+    return f"ok  {r.new} new  {r.seen} dup{extra}  {r.feed}"
+
+
