@@ -18,7 +18,17 @@ from pathlib import Path
 import sqlite_utils
 
 from monitor.errors import QueryError, StoreError
-from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, Dateline, Doc, FeedState, Release, ReleaseView, Source
+from monitor.types import (
+    FTS_COLUMNS,
+    FTS_TOKENIZE,
+    Dateline,
+    Doc,
+    FeedState,
+    Notice,
+    Release,
+    ReleaseView,
+    Source,
+)
 
 SCHEMA_VERSION = 1
 # SQLite's IN (...) takes at most 32766 parameters; stay far below for lookups of one batch.
@@ -85,6 +95,23 @@ class MatchRow:
     rule: str
     snippet: str
     matched_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    alert_id: str
+    release_id: int
+    rule: str
+    channel: str
+    status: str  # pending | sent | dead
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    digest_id: str | None
+    title: str
 
 
 @dataclass(frozen=True)
@@ -208,6 +235,8 @@ class Store:
         db["alerts"].create_index(["status", "next_attempt_at"])
         db["channels"].create({"name": str, "disabled_at": str, "disabled_reason": str}, pk="name")
         db["meta"].create({"key": str, "value": str}, pk="key")
+        # A random id per archive makes alert ids unique across installations sending to one receiver.
+        self.conn.execute("INSERT INTO meta (key, value) VALUES ('install_id', lower(hex(randomblob(4))))")
         # External-content FTS5 over the releases columns, kept in sync by triggers: the text is
         # stored once, and search can never see a release that is not in the table.
         db["releases"].enable_fts(list(FTS_COLUMNS), fts_version="FTS5", tokenize=FTS_TOKENIZE,
@@ -449,6 +478,114 @@ class Store:
         if table not in {"releases", "sightings", "matches", "alerts", "feeds", "release_versions"}:
             raise ValueError(table)
         return self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+    # ------------------------------------------------------------------ outbox (alerts)
+
+    def install_id(self) -> str:
+        return self.conn.execute("SELECT value FROM meta WHERE key = 'install_id'").fetchone()[0]
+
+    def alert_id(self, row_id: int) -> str:
+        """Return the public id of an alert row: stable across retries, unique across installations."""
+        return f"pm-{self.install_id()}-{row_id}"
+
+    def due_alerts(self, now: datetime, limit: int) -> list[OutboxRow]:
+        """Return pending alerts whose next attempt is due, oldest first."""
+        rows = self.conn.execute(
+            f"{_OUTBOX_SELECT} WHERE a.status = 'pending' AND a.next_attempt_at <= ? ORDER BY a.next_attempt_at, a.id"
+            " LIMIT ?", (ts(now), limit)).fetchall()
+        return [self._outbox_row(r) for r in rows]
+
+    def alerts(self, *, status: str | None = None, rule: str | None = None, limit: int = 50) -> list[OutboxRow]:
+        """Return outbox rows, newest first, optionally filtered."""
+        sql, args = f"{_OUTBOX_SELECT} WHERE 1", []
+        if status:
+            sql += " AND a.status = ?"
+            args.append(status)
+        if rule:
+            sql += " AND a.rule = ?"
+            args.append(rule)
+        rows = self.conn.execute(sql + " ORDER BY a.id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [self._outbox_row(r) for r in rows]
+
+    def _outbox_row(self, r: tuple) -> OutboxRow:
+        return OutboxRow(id=r[0], alert_id=self.alert_id(r[0]), release_id=r[1], rule=r[2], channel=r[3],
+                         status=r[4], attempts=r[5], next_attempt_at=parse_ts(r[6]), last_error=r[7],
+                         created_at=parse_ts(r[8]), sent_at=parse_ts(r[9]), digest_id=r[10], title=r[11] or "")
+
+    def notice(self, row: OutboxRow) -> Notice:
+        """Return what a channel renders for an outbox row (the release, its sources, the match snippet)."""
+        detail = self.release(row.release_id)
+        if detail is None:
+            raise StoreError(f"alert {row.alert_id}: release {row.release_id} no longer exists")
+        snippet = next((m.snippet for m in detail.matches if m.rule == row.rule), "")
+        return Notice(alert_id=row.alert_id, rule=row.rule, channel=row.channel, snippet=snippet,
+                      release=detail.view)
+
+    def set_digest(self, ids: Sequence[int], digest_id: str) -> None:
+        """Bind alerts into one digest: from now on they are sent, retried and marked together."""
+        for chunk in _chunks(list(ids)):
+            self.conn.execute(f"UPDATE alerts SET digest_id = ? WHERE id IN ({_marks(chunk)})", (digest_id, *chunk))
+
+    def mark_sent(self, ids: Sequence[int], now: datetime) -> None:
+        for chunk in _chunks(list(ids)):
+            self.conn.execute(
+                f"UPDATE alerts SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL"
+                f" WHERE id IN ({_marks(chunk)})", (ts(now), *chunk))
+
+    def mark_failed(self, ids: Sequence[int], error: str, next_attempt: datetime | None) -> None:
+        """Record a failed attempt: retry at next_attempt, or dead when it is None."""
+        status = "pending" if next_attempt else "dead"
+        for chunk in _chunks(list(ids)):
+            self.conn.execute(
+                f"UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+                f" WHERE id IN ({_marks(chunk)})",
+                (status, error[:1000], ts(next_attempt) if next_attempt else None, *chunk))
+
+    def defer(self, ids: Sequence[int], until: datetime) -> None:
+        """Push alerts' next attempt to `until` without counting an attempt (digest not yet due)."""
+        for chunk in _chunks(list(ids)):
+            self.conn.execute(f"UPDATE alerts SET next_attempt_at = ? WHERE id IN ({_marks(chunk)})",
+                              (ts(until), *chunk))
+
+    def requeue(self, ids: Sequence[int] = (), *, dead: bool = False, now: datetime) -> int:
+        """Put alerts (by row id, or every dead one) back in the queue, due now; return how many."""
+        if dead:
+            return self.conn.execute(
+                "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt_at = ?, digest_id = NULL"
+                " WHERE status = 'dead'", (ts(now),)).rowcount
+        n = 0
+        for chunk in _chunks(list(ids)):
+            n += self.conn.execute(
+                f"UPDATE alerts SET status = 'pending', attempts = 0, next_attempt_at = ?, digest_id = NULL"
+                f" WHERE id IN ({_marks(chunk)})", (ts(now), *chunk)).rowcount
+        return n
+
+    def disable_channel(self, name: str, reason: str, now: datetime) -> None:
+        self.conn.execute(
+            "INSERT INTO channels (name, disabled_at, disabled_reason) VALUES (?,?,?) ON CONFLICT(name)"
+            " DO UPDATE SET disabled_at = excluded.disabled_at, disabled_reason = excluded.disabled_reason",
+            (name, ts(now), reason))
+
+    def enable_channel(self, name: str) -> bool:
+        return self.conn.execute("DELETE FROM channels WHERE name = ?", (name,)).rowcount == 1
+
+    def disabled_channels(self) -> dict[str, str]:
+        """Return {channel: reason} for channels switched off by a 410 Gone."""
+        return dict(self.conn.execute("SELECT name, disabled_reason FROM channels WHERE disabled_at IS NOT NULL"))
+
+    def outbox_summary(self) -> tuple[int, datetime | None, int]:
+        """Return (pending count, oldest pending created_at, dead count)."""
+        pending, oldest = self.conn.execute(
+            "SELECT count(*), min(created_at) FROM alerts WHERE status = 'pending'").fetchone()
+        dead = self.conn.execute("SELECT count(*) FROM alerts WHERE status = 'dead'").fetchone()[0]
+        return pending, parse_ts(oldest), dead
+
+
+_OUTBOX_SELECT = (
+    "SELECT a.id, a.release_id, a.rule, a.channel, a.status, a.attempts, a.next_attempt_at, a.last_error,"
+    " a.created_at, a.sent_at, a.digest_id, r.title FROM alerts a LEFT JOIN releases r ON r.id = a.release_id"
+)
 
 
 def _chunks(values: Sequence) -> Iterator[Sequence]:
