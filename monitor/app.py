@@ -5,12 +5,19 @@ This is layer 5 (it builds things); it holds no business logic.
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
+from monitor import channels as channels_mod
 from monitor import config as config_mod
+from monitor import deliver
+from monitor.clock import Clock
 from monitor.rules import RuleSet, compile_rules
 from monitor.store import Store
 from monitor.types import Config
@@ -28,6 +35,38 @@ class App:
 
     def open_store(self, *, readonly: bool = False) -> Store:
         return Store(self.config.settings.database, readonly=readonly)
+
+    def build_channels(self, *, stdout: TextIO | None = None) -> dict[str, deliver.Channel]:
+        return {name: channels_mod.build(spec, stdout=stdout) for name, spec in self.config.channels.items()}
+
+    def deliver(self, store: Store, clock: Clock, *, stdout: TextIO | None = None,
+                on_event: Callable[[str], None] | None = None) -> deliver.Report | None:
+        """Drain the outbox once; return None when another process is delivering right now."""
+        with delivery_lock(self.config.settings.database) as mine:
+            if not mine:
+                return None
+            return deliver.drain(store, self.build_channels(stdout=stdout), self.config.channels, clock,
+                                 timezone=self.config.settings.timezone, on_event=on_event)
+
+
+@contextmanager
+def delivery_lock(database: Path) -> Iterator[bool]:
+    """Hold an exclusive, non-blocking lock beside the archive; yield False if another process has it.
+
+    Two drainers (the daemon and a `run --once`) would send the same due alert twice; the lock makes
+    one of them skip. The OS drops it when a process dies, so a crash never wedges delivery.
+    """
+    path = database.with_name(database.name + ".deliver.lock")
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def load(path: Path) -> App:

@@ -11,6 +11,7 @@ from monitor import app as app_mod
 from monitor import pipeline
 from monitor.cli.base import Ctx, fail, main
 from monitor.clock import SystemClock
+from monitor.deliver import Report
 from monitor.fetch import Fetcher
 from monitor.types import PollResult
 
@@ -63,6 +64,12 @@ def run_once(a: app_mod.App, workers: int) -> int:
                                              clock=clock, channels=a.channels, workers=workers, digest_pool=pool):
                 click.echo(format_result(result))
                 failed += not result.ok
+            report = a.deliver(store, clock, stdout=sys.stdout)
+            if report is None:
+                click.echo("alerts: another press-monitor process is delivering them", err=True)
+            elif report != Report():
+                click.echo(f"alerts: {report.sent} sent, {report.retrying} to retry, {report.dead} dead, "
+                           f"{report.waiting} waiting")
     finally:
         fetcher.close()
         if pool is not None:

@@ -1,0 +1,103 @@
+"""The outbox from the command line: `alerts` (list), `alerts retry`, `alerts test`, `alerts enable`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from monitor.cli.base import Ctx, fail, main
+from monitor.clock import SystemClock
+from monitor.errors import DeliveryError
+from monitor.types import Dateline, Notice, ReleaseView, Source
+
+
+@main.group(invoke_without_command=True)
+@click.option("--status", type=click.Choice(["pending", "sent", "dead"]), help="only alerts in this state")
+@click.option("--rule", metavar="RULE", help="only alerts of this rule")
+@click.option("-n", "--limit", default=50, show_default=True)
+@click.pass_context
+def alerts(ctx: click.Context, status: str | None, rule: str | None, limit: int) -> None:
+    """Show the alert outbox: state, attempts, next try and last error, newest first.
+
+    \b
+    press-monitor alerts --status dead
+    press-monitor alerts retry --dead          put every dead alert back in the queue
+    press-monitor alerts test newsroom         send a test message through one channel now
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    obj: Ctx = ctx.obj
+    with obj.app.open_store(readonly=True) as store:
+        rows = store.alerts(status=status, rule=rule, limit=limit)
+        disabled = store.disabled_channels()
+    for name, reason in disabled.items():
+        click.echo(click.style(f"channel {name} is DISABLED ({reason}); re-enable: press-monitor alerts enable "
+                               f"{name}", fg="red"), err=True)
+    if not rows:
+        click.echo("no alerts", err=True)
+        return
+    click.echo(f"{'id':>6}  {'status':<7} {'tries':>5}  {'channel':<12} {'rule':<16} {'when':<16}  title")
+    for r in rows:
+        when = r.sent_at if r.status == "sent" else r.next_attempt_at
+        stamp = f"{when:%Y-%m-%d %H:%M}" if when else "-"
+        click.echo(f"{r.id:>6}  {r.status:<7} {r.attempts:>5}  {r.channel:<12} {r.rule:<16} {stamp:<16}  {r.title}")
+        if r.last_error and r.status != "sent":
+            click.echo(f"{'':>8}last error: {r.last_error}")
+
+
+@alerts.command()
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--dead", is_flag=True, help="requeue every dead alert")
+@click.pass_obj
+def retry(obj: Ctx, ids: tuple[int, ...], dead: bool) -> None:
+    """Put alerts (by id, as `alerts` lists them) back in the queue, due now."""
+    if not ids and not dead:
+        fail("name alert ids or pass --dead")
+    with obj.app.open_store() as store, store.transaction():
+        n = store.requeue(ids, dead=dead, now=SystemClock().now())
+    click.echo(f"requeued {n} alert(s); they go out at the next delivery (or `press-monitor run --once`)")
+
+
+@alerts.command()
+@click.argument("channel")
+@click.pass_obj
+def enable(obj: Ctx, channel: str) -> None:
+    """Re-enable a channel that was disabled after its endpoint answered 410 Gone."""
+    with obj.app.open_store() as store, store.transaction():
+        found = store.enable_channel(channel)
+    click.echo(f"channel {channel} enabled" if found else f"channel {channel} was not disabled")
+
+
+@alerts.command("test")
+@click.argument("channel")
+@click.pass_obj
+def test_channel(obj: Ctx, channel: str) -> None:
+    """Send a test alert through CHANNEL now and report exactly what happened."""
+    a = obj.app
+    if channel not in a.config.channels:
+        fail(f"no channel named {channel!r} (configured: {', '.join(a.config.channels) or 'none'})")
+    now = SystemClock().now()
+    notice = sample_notice(channel, now)
+    ch = a.build_channels(stdout=sys.stdout)[channel]
+    try:
+        ch.send([notice], now=now, message_id=notice.alert_id)
+    except DeliveryError as exc:
+        kind = "gone (410)" if exc.gone else "permanent" if exc.permanent else "temporary"
+        after = f", retry after {exc.retry_after:.0f}s" if exc.retry_after else ""
+        fail(f"{channel}: FAILED ({kind}{after}): {exc}", 1)
+    click.echo(f"{channel}: sent test alert {notice.alert_id}")
+
+
+def sample_notice(channel: str, now: datetime) -> Notice:
+    """Return a made-up alert that looks like a real one (used by `alerts test`)."""
+    release = ReleaseView(
+        id=0, title="press-monitor test alert", url="https://example.com/press-monitor-test",
+        published=now, first_seen=now, author="press-monitor",
+        summary="If you can read this, the channel works.",
+        dateline=Dateline(place="NOWHERE", date=now.astimezone(UTC).date(), wire="PRNewswire"), tickers=(),
+        sources=(Source("test", "https://example.com/press-monitor-test"),),
+    )
+    return Notice(alert_id=f"test-{int(now.timestamp())}", rule="test", channel=channel,
+                  snippet="a [test] alert from press-monitor", release=release)
