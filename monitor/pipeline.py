@@ -76,12 +76,13 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
         feed_id = store.feed_id(feed.name, feed.url)
         if error is not None:
             store.record_poll(feed_id, now, error=str(error), error_kind=error.kind, retry_after=error.retry_after)
-            return PollResult(feed.name, error=str(error), error_kind=error.kind,
-                              retry_after=error.retry_after, elapsed=elapsed)
+            return PollResult(feed.name, error=str(error), error_kind=error.kind, retry_after=error.retry_after,
+                              http_status=getattr(error, "status", None), elapsed=elapsed)
         assert fetched is not None
         if fetched.not_modified or digested is None:
             store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified)
-            return PollResult(feed.name, not_modified=True, elapsed=elapsed)
+            return PollResult(feed.name, not_modified=True, max_age=fetched.max_age,
+                              permanent_redirect=fetched.permanent_redirect, elapsed=elapsed)
 
         sightings, urls, fps = store.known(feed_id, digested.items)
         decisions = dedupe.decide(digested.items, dedupe.Known(sightings, urls, fps))
@@ -113,7 +114,8 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
     return PollResult(
         feed.name, new=counts[dedupe.Kind.NEW], revised=counts[dedupe.Kind.REVISED],
         seen=counts[dedupe.Kind.SEEN] + counts[dedupe.Kind.JOINED], matches=n_matches, alerts=n_alerts,
-        bozo=digested.bozo, elapsed=elapsed,
+        bozo=digested.bozo, max_age=fetched.max_age, ttl=digested.ttl,
+        permanent_redirect=fetched.permanent_redirect, elapsed=elapsed,
     )
 
 

@@ -220,7 +220,11 @@ class PollResult:
     error: str | None = None  # "timeout after 20s" etc.; None on success
     error_kind: str | None = None
     bozo: str | None = None
-    retry_after: float | None = None
+    retry_after: float | None = None  # seconds the server asked us to wait (429/503)
+    http_status: int | None = None  # status of a failed HTTP answer (410 means gone for good)
+    max_age: float | None = None  # Cache-Control max-age of a successful answer
+    ttl: float | None = None  # RSS <ttl>, seconds
+    permanent_redirect: str | None = None  # where a 301/308 pointed
     elapsed: float = 0.0
 
     @property
