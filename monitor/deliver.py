@@ -17,7 +17,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from monitor.clock import Clock
-from monitor.config import parse_duration
+from monitor.config import parse_digest
 from monitor.errors import DeliveryError, MonitorError
 from monitor.types import ChannelSpec, Notice
 
@@ -61,17 +61,15 @@ def digest_period_end(created: datetime, digest: str, tz: str) -> datetime:
     "1h"-style digests cut time into fixed slots counted from the Unix epoch (UTC); "daily HH:MM"
     ends at the next HH:MM in the configured timezone.
     """
-    if digest.startswith("daily"):
-        hh, mm = (int(x) for x in digest.split()[1].split(":"))
+    schedule = parse_digest(digest, key="digest")
+    if isinstance(schedule, time):
         zone = ZoneInfo(tz)
         local = created.astimezone(zone)
-        end = datetime.combine(local.date(), time(hh, mm), tzinfo=zone)
+        end = datetime.combine(local.date(), schedule, tzinfo=zone)
         if end <= local:
-            end = datetime.combine(local.date() + timedelta(days=1), time(hh, mm), tzinfo=zone)
+            end = datetime.combine(local.date() + timedelta(days=1), schedule, tzinfo=zone)
         return end.astimezone(created.tzinfo)
-    seconds = parse_duration(digest, key="digest")
-    epoch = created.timestamp()
-    return datetime.fromtimestamp((epoch // seconds + 1) * seconds, created.tzinfo)
+    return datetime.fromtimestamp((created.timestamp() // schedule + 1) * schedule, created.tzinfo)
 
 
 def drain(
