@@ -1,0 +1,241 @@
+"""Email channel: one multipart/alternative (text + HTML) message per alert or digest, over SMTP.
+
+Feed text ends up in the Subject header, so it is reduced to one clean line first: a CR/LF, a
+Unicode line separator or an RFC 2047 encoded word in a title must never become a second header.
+The envelope recipients are always the configured ones, never read back from the headers.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+import hashlib
+import re
+import smtplib
+import socket
+import ssl
+from collections.abc import Sequence
+from datetime import datetime
+from email.message import EmailMessage
+
+from monitor.channels.render import (
+    check_batch,
+    clean_text,
+    html_message,
+    plural,
+    text_message,
+    truncate,
+    view,
+)
+from monitor.errors import ConfigError, DeliveryError
+from monitor.types import Notice
+
+SECURITY = ("starttls", "ssl", "none")
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_SUBJECT_PREFIX = "[press-monitor] "
+SUBJECT_MAX = 200
+MESSAGE_ID_DOMAIN = "press-monitor"
+
+# RFC 5322 atext: what a dot-atom (the id-left of a Message-ID) may be made of.
+_NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+
+
+def message_id_header(message_id: str) -> str:
+    """Return "<id-left@press-monitor>" with id-left reduced to a valid RFC 5322 dot-atom."""
+    left = _NOT_ATEXT.sub("-", message_id)
+    left = re.sub(r"\.{2,}", ".", left).strip(".")[:200].strip(".")
+    if not left:
+        # Nothing usable survived; a hash still gives the same id on every retry.
+        left = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"<{left}@{MESSAGE_ID_DOMAIN}>"
+
+
+def header_text(value: str, limit: int) -> str:
+    """Return feed text fit for a header: one clean line, capped, with no RFC 2047 encoded word."""
+    text = clean_text(value)
+    # Python's email package decodes "=?charset?q?...?=" found in a header value we set, so an
+    # encoded word in a title could smuggle CR/LF (and so a Bcc: header) into the message.
+    # "=?" begins every encoded word; breaking it makes the title display literally instead.
+    text = text.replace("=?", "= ?")
+    return truncate(text, limit)
+
+
+def subject_for(notices: Sequence[Notice], *, prefix: str, digest: bool) -> str:
+    """Return the Subject: prefix + rule + title, or prefix + "N alerts" for a digest."""
+    head = clean_text(prefix)
+    if head:
+        head += " "
+    if digest:
+        return header_text(f"{head}{plural(len(notices), 'alert')}", SUBJECT_MAX)
+    v = view(notices[0])
+    return header_text(f"{head}{v.rule}: {v.title}", SUBJECT_MAX)
+
+
+class EmailChannel:
+    """Sends alerts through one SMTP server; raises DeliveryError saying whether to retry."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        host: str,
+        sender: str,
+        recipients: Sequence[str],
+        port: int | None = None,
+        security: str = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        subject_prefix: str = DEFAULT_SUBJECT_PREFIX,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        where = f"channels.{name}"
+        if security not in SECURITY:
+            raise ConfigError(f"{where}.security: must be one of {', '.join(SECURITY)}, got {security!r}")
+        if not host:
+            raise ConfigError(f"{where}.host: required")
+        if not sender:
+            raise ConfigError(f"{where}.from: required")
+        if not recipients:
+            raise ConfigError(f"{where}.to: at least one address is required")
+        for address in (sender, *recipients):
+            if any(ch in address for ch in "\r\n\0") or "@" not in address:
+                raise ConfigError(f"{where}: {address!r} is not an email address")
+        if username and not password:
+            raise ConfigError(f"{where}.password: required when username is set")
+        if not timeout > 0:
+            raise ConfigError(f"{where}.timeout: must be a positive number of seconds")
+        self.name = name
+        self.host = host
+        self.port = int(port) if port else DEFAULT_PORTS[security]
+        self.security = security
+        self.username = username or None
+        self._password = password
+        self.sender = sender
+        self.recipients = tuple(recipients)
+        self.timeout = float(timeout)
+        self.subject_prefix = subject_prefix
+        # Tests (and anyone with a private CA) pass a context; everyone else verifies against
+        # the system trust store with hostname checking on.
+        self._tls_context = tls_context
+
+    def __repr__(self) -> str:
+        return f"EmailChannel({self.name!r}, {self.host}:{self.port}, security={self.security!r})"
+
+    def compose(
+        self, notices: Sequence[Notice], *, now: datetime, message_id: str, digest: bool = False
+    ) -> EmailMessage:
+        """Return the message send() would deliver: multipart/alternative, text then HTML."""
+        check_batch(notices, digest)
+        msg = EmailMessage(policy=email.policy.SMTP)
+        msg["Subject"] = subject_for(notices, prefix=self.subject_prefix, digest=digest)
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(self.recipients)
+        msg["Date"] = email.utils.format_datetime(now)
+        msg["Message-ID"] = message_id_header(message_id)
+        # RFC 3834: tells vacation responders and list servers not to answer automated mail.
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(text_message(notices, now=now, digest=digest))
+        msg.add_alternative(html_message(notices, now=now, digest=digest), subtype="html")
+        return msg
+
+    def send(
+        self, notices: Sequence[Notice], *, now: datetime, message_id: str, digest: bool = False
+    ) -> None:
+        """Deliver one alert (or a digest) by SMTP; return None or raise DeliveryError."""
+        msg = self.compose(notices, now=now, message_id=message_id, digest=digest)
+        try:
+            self._deliver(msg)
+        except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError and TimeoutError are OSErrors
+            raise self._classify(exc) from None
+
+    def _context(self) -> ssl.SSLContext:
+        return self._tls_context or ssl.create_default_context()
+
+    def _deliver(self, msg: EmailMessage) -> None:
+        if self.security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=self._context()
+            )
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with smtp:
+            if self.security == "starttls":
+                smtp.ehlo()
+                if not smtp.has_extn("starttls"):
+                    raise DeliveryError(
+                        f"{self._where()}: the server does not offer STARTTLS; refusing to send "
+                        "in clear text (set security = \"none\" only if that is intended)"
+                    )
+                smtp.starttls(context=self._context())
+                smtp.ehlo()
+            if self.username:
+                smtp.login(self.username, self._password or "")
+            # Explicit envelope: never let smtplib derive recipients from To/Cc/Bcc headers.
+            smtp.send_message(msg, from_addr=self.sender, to_addrs=list(self.recipients))
+
+    def _where(self) -> str:
+        return f"email {self.name!r} ({self.host}:{self.port})"
+
+    def _classify(self, exc: BaseException) -> DeliveryError:
+        where = self._where()
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            # Retried rather than dropped: a password being rotated or a provider hiccup should
+            # delay alerts, not kill them. The dead-letter queue catches a password that stays wrong.
+            return DeliveryError(
+                f"{where}: authentication failed for user {self.username!r}: {_reply(exc)}; "
+                "check username and password"
+            )
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            codes = [code for code, _ in exc.recipients.values()]
+            refused = ", ".join(
+                f"{addr} ({code} {_text(message)})" for addr, (code, message) in exc.recipients.items()
+            )
+            permanent = bool(codes) and all(code >= 500 for code in codes)
+            kind = "permanent" if permanent else "temporary"
+            return DeliveryError(f"{where}: recipients refused ({kind}): {refused}", permanent=permanent)
+        if isinstance(exc, smtplib.SMTPSenderRefused):
+            permanent = exc.smtp_code >= 500
+            return DeliveryError(
+                f"{where}: sender {exc.sender!r} refused: {_reply(exc)}", permanent=permanent
+            )
+        if isinstance(exc, smtplib.SMTPResponseException):
+            permanent = exc.smtp_code >= 500
+            return DeliveryError(f"{where}: server answered {_reply(exc)}", permanent=permanent)
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            # smtplib reports a read timeout or reset as "disconnected"; the cause says which.
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, TimeoutError):
+                return DeliveryError(f"{where}: timed out after {self.timeout:g}s waiting for the server")
+            if isinstance(cause, OSError):
+                reason = cause.strerror or type(cause).__name__
+                return DeliveryError(f"{where}: connection lost: {reason}")
+            return DeliveryError(f"{where}: the server closed the connection unexpectedly")
+        if isinstance(exc, smtplib.SMTPNotSupportedError):
+            return DeliveryError(f"{where}: not supported by the server: {_text(str(exc))}")
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return DeliveryError(
+                f"{where}: certificate verify failed for {self.host}:{self.port}: {exc.verify_message}"
+            )
+        if isinstance(exc, ssl.SSLError):
+            return DeliveryError(f"{where}: TLS error: {exc.reason or type(exc).__name__}")
+        if isinstance(exc, TimeoutError):
+            return DeliveryError(f"{where}: timed out after {self.timeout:g}s")
+        if isinstance(exc, ConnectionRefusedError):
+            return DeliveryError(f"{where}: connection refused")
+        if isinstance(exc, socket.gaierror):
+            return DeliveryError(f"{where}: host name could not be resolved")
+        if isinstance(exc, OSError):
+            return DeliveryError(f"{where}: network error: {exc.strerror or type(exc).__name__}")
+        return DeliveryError(f"{where}: SMTP error: {_text(str(exc))}")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return clean_text(str(value), 200)
+
+
+def _reply(exc: smtplib.SMTPResponseException) -> str:
+    return f"{exc.smtp_code} {_text(exc.smtp_error)}"

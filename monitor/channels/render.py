@@ -1,0 +1,288 @@
+"""Rendering shared by every channel: clean feed text, safe links, times, text/HTML/JSON views.
+
+Everything that reaches a channel from a feed is untrusted: titles may carry control characters,
+terminal escapes, line separators or markup, and links may use any scheme. Each channel renders
+through the helpers here so the cleaning rules live in one place.
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from monitor.types import Notice, ReleaseView
+
+# Lengths that keep one alert readable in a terminal, a mail client or a chat message.
+TITLE_MAX = 300
+SNIPPET_MAX = 500
+SOURCES_SHOWN = 5
+URL_MAX = 2048
+
+ELLIPSIS = "\u2026"
+
+# Characters that are legal in a URL a feed hands us but break out of an HTML attribute, a Slack
+# <url|text> link or a Markdown link; they are percent-encoded (which keeps the link working).
+_URL_ESCAPES = str.maketrans(
+    {
+        " ": "%20",
+        '"': "%22",
+        "'": "%27",
+        "<": "%3C",
+        ">": "%3E",
+        "`": "%60",
+        "|": "%7C",
+        "\\": "%5C",
+        "^": "%5E",
+        "{": "%7B",
+        "}": "%7D",
+    }
+)
+
+# Cc: C0/C1 controls (incl. ESC, CR, LF, U+0085); Zl/Zp: U+2028/U+2029; Cs: lone surrogates.
+_BREAKING = frozenset({"Cc", "Zl", "Zp", "Cs"})
+
+
+def clean_text(value: str, limit: int | None = None) -> str:
+    """Return `value` as one safe line: controls and separators removed, whitespace collapsed, capped."""
+    chars: list[str] = []
+    for ch in value:
+        category = unicodedata.category(ch)
+        if category in _BREAKING:
+            chars.append(" ")
+        elif category == "Cf":
+            # Format characters (bidi overrides, zero-width joiners, soft hyphens) can disguise
+            # text; they carry no meaning worth keeping in an alert, so drop them outright.
+            continue
+        else:
+            chars.append(ch)
+    text = " ".join("".join(chars).split())
+    return truncate(text, limit) if limit is not None else text
+
+
+def truncate(text: str, limit: int) -> str:
+    """Return `text` cut to at most `limit` characters, ending in an ellipsis when it was cut."""
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def safe_url(value: str) -> str | None:
+    """Return the link when it is an absolute http(s) URL (unsafe characters escaped), else None."""
+    url = value.strip()
+    if not url or len(url) > URL_MAX:
+        return None
+    if any(unicodedata.category(ch) in _BREAKING or unicodedata.category(ch) == "Cf" for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    return url.translate(_URL_ESCAPES)
+
+
+def utc_iso(when: datetime) -> str:
+    """Return `when` as an RFC 3339 UTC timestamp with a Z suffix, to the second."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_human(when: datetime) -> str:
+    """Return `when` as 'YYYY-MM-DD HH:MM UTC' for people to read."""
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def plural(count: int, word: str) -> str:
+    """Return '1 alert' / '3 alerts'."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """One notice with every feed string cleaned to a single safe line, ready to lay out."""
+
+    alert_id: str
+    rule: str
+    channel: str
+    title: str
+    url: str | None  # None when the release has no http(s) link
+    sources: str  # "feed A, feed B (+2 more)"
+    published: str  # utc_human
+    published_iso: str
+    snippet: str
+    author: str
+    dateline: str
+
+
+def source_names(release: ReleaseView, shown: int = SOURCES_SHOWN) -> str:
+    """Return the feeds that carry the release, comma-separated, the rest counted."""
+    names = [clean_text(s.feed, 100) for s in release.sources]
+    names = [n for n in names if n]
+    if len(names) > shown:
+        return ", ".join(names[:shown]) + f" (+{len(names) - shown} more)"
+    return ", ".join(names)
+
+
+def view(notice: Notice) -> AlertView:
+    """Return the cleaned, display-ready view of one notice."""
+    release = notice.release
+    dateline = release.dateline
+    dateline_text = ""
+    if dateline is not None:
+        parts = (dateline.place, dateline.date.isoformat() if dateline.date else "", dateline.wire)
+        dateline_text = clean_text(" ".join(p for p in parts if p), 200)
+    return AlertView(
+        alert_id=notice.alert_id,
+        rule=clean_text(notice.rule, 100),
+        channel=clean_text(notice.channel, 100),
+        title=clean_text(release.title, TITLE_MAX) or "(untitled)",
+        url=safe_url(release.url),
+        sources=source_names(release),
+        published=utc_human(release.published),
+        published_iso=utc_iso(release.published),
+        snippet=clean_text(notice.snippet, SNIPPET_MAX),
+        author=clean_text(release.author, 100),
+        dateline=dateline_text,
+    )
+
+
+# --------------------------------------------------------------------------- plain text
+
+
+def text_block(notice: Notice) -> str:
+    """Return one alert as a readable multi-line plain-text block (no trailing newline)."""
+    v = view(notice)
+    lines = [f"[{v.rule}] {v.title}"]
+    if v.sources:
+        lines.append(f"  source:    {v.sources}")
+    lines.append(f"  published: {v.published}")
+    if v.dateline:
+        lines.append(f"  dateline:  {v.dateline}")
+    lines.append(f"  link:      {v.url or '(no link)'}")
+    if v.snippet:
+        lines.append(f"  {v.snippet}")
+    return "\n".join(lines)
+
+
+def digest_heading(count: int, channel: str, now: datetime) -> str:
+    """Return the one-line heading of a digest: how many alerts, for which channel, when."""
+    return f"press-monitor: {plural(count, 'alert')} for {clean_text(channel, 100)} at {utc_human(now)}"
+
+
+def text_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> str:
+    """Return the plain-text rendering of one alert, or of a digest (heading, then the blocks)."""
+    blocks = [text_block(n) for n in notices]
+    if digest:
+        blocks.insert(0, digest_heading(len(notices), notices[0].channel, now))
+    return "\n\n".join(blocks) + "\n"
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def html_block(notice: Notice) -> str:
+    """Return one alert as an HTML fragment; every feed string escaped, only http(s) hrefs."""
+    v = view(notice)
+    title = f'<a href="{_e(v.url)}">{_e(v.title)}</a>' if v.url else _e(v.title)
+    meta = " &middot; ".join(_e(p) for p in (v.sources, v.published, v.dateline) if p)
+    parts = [
+        '<div style="margin:0 0 1.5em 0">',
+        f'<div style="color:#555;font-size:90%">{_e(v.rule)}</div>',
+        f'<div style="font-size:120%;font-weight:bold;margin:.2em 0">{title}</div>',
+    ]
+    if v.snippet:
+        parts.append(f'<div style="margin:.3em 0">{_e(v.snippet)}</div>')
+    parts.append(f'<div style="color:#777;font-size:85%">{meta}</div>')
+    if v.url:
+        parts.append(f'<div style="color:#777;font-size:85%">{_e(v.url)}</div>')
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def html_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> str:
+    """Return a complete HTML document for one alert or a digest."""
+    body = [html_block(n) for n in notices]
+    if digest:
+        heading = digest_heading(len(notices), notices[0].channel, now)
+        body.insert(0, f"<h2 style=\"font-size:110%\">{_e(heading)}</h2>")
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>\n'
+        '<body style="font-family:sans-serif">\n' + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def release_payload(release: ReleaseView) -> dict[str, object]:
+    """Return the JSON-ready description of a release (links that are not http(s) become "")."""
+    dateline = release.dateline
+    return {
+        "id": release.id,
+        "title": release.title,
+        "url": safe_url(release.url) or "",
+        "published": utc_iso(release.published),
+        "first_seen": utc_iso(release.first_seen),
+        "author": release.author,
+        "summary": release.summary,
+        "dateline": None
+        if dateline is None
+        else {
+            "place": dateline.place,
+            "date": dateline.date.isoformat() if dateline.date else None,
+            "wire": dateline.wire,
+        },
+        "tickers": list(release.tickers),
+        "sources": [{"feed": s.feed, "url": safe_url(s.url) or ""} for s in release.sources],
+    }
+
+
+def alert_payload(notice: Notice) -> dict[str, object]:
+    """Return the JSON-ready description of one alert inside a digest."""
+    return {
+        "alert_id": notice.alert_id,
+        "rule": notice.rule,
+        "snippet": notice.snippet,
+        "release": release_payload(notice.release),
+    }
+
+
+def json_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> dict[str, object]:
+    """Return the release.matched (one alert) or release.digest (several) event."""
+    if digest:
+        return {
+            "type": "release.digest",
+            "timestamp": utc_iso(now),
+            "data": {"channel": notices[0].channel, "alerts": [alert_payload(n) for n in notices]},
+        }
+    notice = notices[0]
+    return {
+        "type": "release.matched",
+        "timestamp": utc_iso(now),
+        "data": {
+            "alert_id": notice.alert_id,
+            "rule": notice.rule,
+            "channel": notice.channel,
+            "snippet": notice.snippet,
+            "release": release_payload(notice.release),
+        },
+    }
+
+
+def check_batch(notices: Sequence[Notice], digest: bool) -> None:
+    """Raise ValueError unless `notices` fits the call: one notice, or at least one for a digest."""
+    if not notices:
+        raise ValueError("send() needs at least one notice")
+    if not digest and len(notices) != 1:
+        raise ValueError(f"send() without digest=True takes exactly one notice, got {len(notices)}")

@@ -1,0 +1,388 @@
+"""Webhook channel: POST one alert (or a digest) as JSON, Slack or Discord, signed per Standard Webhooks.
+
+Receivers drop repeats by `webhook-id`, which is the caller's message_id and so the same on every
+retry. Redirects are never followed: a webhook that answers 3xx is misconfigured, and following it
+would re-send a signed body (and any extra headers) to a host nobody configured.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import socket
+import ssl
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+import requests
+
+from monitor.channels.render import (
+    check_batch,
+    clean_text,
+    digest_heading,
+    json_message,
+    plural,
+    truncate,
+    view,
+)
+from monitor.errors import ConfigError, DeliveryError
+from monitor.types import Notice
+
+FORMATS = ("json", "slack", "discord")
+USER_AGENT = "press-monitor/0.1 (+webhook)"
+DEFAULT_TIMEOUT = 15.0
+
+# A receiver may ask for any Retry-After; beyond a week it is more likely a bug than a plan, and
+# an unbounded value would overflow the scheduler's datetime arithmetic.
+RETRY_AFTER_MAX = 7 * 86400.0
+# We only read the start of an error body, to quote it; a hostile receiver cannot make us buffer more.
+ERROR_BODY_MAX = 64 * 1024
+
+# Slack: a message holds at most 50 blocks; section text at most 3000 characters. A digest uses
+# a heading, three blocks per alert (divider, section, context) and an "and N more" line: 1+3*15+1.
+SLACK_DIGEST_MAX = 15
+# Discord: at most 10 embeds per message and 6000 characters across all of them.
+DISCORD_EMBEDS_MAX = 10
+
+# Header names we set ourselves; a configured header may not replace them (the signature would lie).
+_RESERVED = frozenset(
+    {"content-type", "content-length", "webhook-id", "webhook-timestamp", "webhook-signature"}
+)
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_MESSAGE_ID = re.compile(r"^[\x21-\x7e]{1,256}$")
+
+
+# --------------------------------------------------------------------------- signing
+
+
+def decode_secret(secret: str) -> bytes:
+    """Return the HMAC key of a Standard Webhooks secret ("whsec_" + base64; the prefix is optional)."""
+    encoded = secret.strip()
+    encoded = encoded.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("the secret must be 'whsec_' followed by base64") from exc
+    if not key:
+        raise ValueError("the secret is empty")
+    return key
+
+
+def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
+    """Return the webhook-signature value: "v1," + base64 HMAC-SHA256 of "{id}.{timestamp}.{body}"."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+def _slack_escape(text: str) -> str:
+    # Slack's mrkdwn treats only these three as control characters; escaping them stops feed text
+    # from forming <!channel> mentions or <url|text> links of its own.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_link(url: str | None, text: str) -> str:
+    if url is None:
+        return _slack_escape(text)
+    # safe_url() already percent-encoded "|" and ">", so the link cannot end early.
+    return f"<{_slack_escape(url)}|{_slack_escape(text)}>"
+
+
+def _slack_alert_blocks(notice: Notice) -> list[dict[str, object]]:
+    v = view(notice)
+    title = truncate(v.title, 250)
+    text = f"*{_slack_link(v.url, title)}*"
+    if len(text) > 2400:  # an absurdly long link: drop it rather than cut it in half
+        text = f"*{_slack_escape(title)}*"
+    if v.snippet:
+        text += "\n" + truncate(_slack_escape(v.snippet), 3000 - len(text) - 1)
+    context = " | ".join(p for p in (f"rule: {v.rule}", v.sources, v.published) if p)
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(_slack_escape(context), 2000)}]},
+    ]
+
+
+def slack_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> dict[str, object]:
+    """Return a Slack incoming-webhook message: fallback `text` plus Block Kit blocks."""
+    if not digest:
+        v = view(notices[0])
+        fallback = f"[{_slack_escape(v.rule)}] {_slack_link(v.url, truncate(v.title, 250))}"
+        return {"text": fallback, "blocks": _slack_alert_blocks(notices[0])}
+    heading = digest_heading(len(notices), notices[0].channel, now)
+    blocks: list[dict[str, object]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_slack_escape(heading)}*"}}
+    ]
+    for notice in notices[:SLACK_DIGEST_MAX]:
+        blocks.append({"type": "divider"})
+        blocks.extend(_slack_alert_blocks(notice))
+    rest = len(notices) - SLACK_DIGEST_MAX
+    if rest > 0:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {plural(rest, 'more alert')}"}]}
+        )
+    return {"text": _slack_escape(heading), "blocks": blocks}
+
+
+def _discord_embed(notice: Notice, *, compact: bool) -> dict[str, object]:
+    v = view(notice)
+    # Discord caps all embeds of one message at 6000 characters together, so a digest of ten
+    # uses tighter per-field limits than a single alert.
+    title_max, desc_max, field_max = (150, 250, 100) if compact else (256, 2000, 1024)
+    embed: dict[str, object] = {"title": truncate(v.title, title_max)}
+    if v.url:
+        embed["url"] = v.url
+    if v.snippet:
+        embed["description"] = truncate(v.snippet, desc_max)
+    embed["timestamp"] = v.published_iso
+    fields = [{"name": "Rule", "value": truncate(v.rule, field_max) or "-", "inline": True}]
+    if v.sources:
+        fields.append({"name": "Source", "value": truncate(v.sources, field_max), "inline": True})
+    embed["fields"] = fields
+    embed["footer"] = {"text": "press-monitor"}
+    return embed
+
+
+def discord_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> dict[str, object]:
+    """Return a Discord webhook message: short content plus up to 10 embeds; mentions disabled."""
+    if not digest:
+        v = view(notices[0])
+        content = truncate(f"[{v.rule}] {v.title}", 2000)
+        embeds = [_discord_embed(notices[0], compact=False)]
+    else:
+        content = digest_heading(len(notices), notices[0].channel, now)
+        rest = len(notices) - DISCORD_EMBEDS_MAX
+        if rest > 0:
+            content += f" (showing {DISCORD_EMBEDS_MAX}; and {rest} more)"
+        embeds = [_discord_embed(n, compact=True) for n in notices[:DISCORD_EMBEDS_MAX]]
+    # Feed text could contain "@everyone" or a role mention; never let an alert ping anyone.
+    return {"content": content, "embeds": embeds, "allowed_mentions": {"parse": []}}
+
+
+def render(fmt: str, notices: Sequence[Notice], *, now: datetime, digest: bool) -> dict[str, object]:
+    """Return the JSON payload of one alert or a digest in the given format."""
+    if fmt == "slack":
+        return slack_message(notices, now=now, digest=digest)
+    if fmt == "discord":
+        return discord_message(notices, now=now, digest=digest)
+    return json_message(notices, now=now, digest=digest)
+
+
+# --------------------------------------------------------------------------- status mapping
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Return Retry-After (delay-seconds or HTTP-date, relative to `now`) in seconds, or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), RETRY_AFTER_MAX)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # an HTTP-date is GMT by definition
+        when = when.replace(tzinfo=now.tzinfo)
+    return min(max(0.0, (when - now).total_seconds()), RETRY_AFTER_MAX)
+
+
+def _origin(url: str) -> str:
+    # Slack and Discord webhook URLs carry their secret in the path: messages show only the origin.
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def _body_excerpt(response: requests.Response) -> str:
+    try:
+        raw = response.raw.read(ERROR_BODY_MAX, decode_content=True) if response.raw is not None else b""
+    except Exception:  # the excerpt is decoration; the status already says what failed
+        return ""
+    text = clean_text(raw.decode("utf-8", "replace"), 200)
+    return f": {text}" if text else ""
+
+
+def status_error(name: str, origin: str, response: requests.Response, now: datetime) -> DeliveryError:
+    """Return the DeliveryError for a non-2xx answer (permanent / transient / gone, with retry_after)."""
+    status = response.status_code
+    where = f"webhook {name!r} ({origin})"
+    if 300 <= status < 400:
+        location = clean_text(response.headers.get("Location", ""), 300) or "(no Location)"
+        return DeliveryError(
+            f"{where}: HTTP {status} redirect to {location}; webhooks do not follow redirects, "
+            "so fix the channel url (permanent)",
+            permanent=True,
+        )
+    if status == 410:
+        return DeliveryError(
+            f"{where}: HTTP 410 Gone; the receiver removed this endpoint, so the channel is disabled "
+            "until it is re-enabled",
+            gone=True,
+        )
+    retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+    excerpt = _body_excerpt(response)
+    if status in (408, 429):
+        wait = f", retry after {retry_after:g}s" if retry_after is not None else ""
+        return DeliveryError(f"{where}: HTTP {status}{wait}{excerpt}", retry_after=retry_after)
+    if 400 <= status < 500:
+        return DeliveryError(f"{where}: HTTP {status} (permanent){excerpt}", permanent=True)
+    wait = f", retry after {retry_after:g}s" if retry_after is not None else ""
+    return DeliveryError(f"{where}: HTTP {status}{wait}{excerpt}", retry_after=retry_after)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    # requests wraps urllib3 wraps socket/ssl errors; the innermost one says what actually happened.
+    seen: set[int] = set()
+    current: BaseException = exc
+    for _ in range(20):
+        seen.add(id(current))
+        inner = getattr(current, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = current.__cause__ or current.__context__
+        if inner is None:
+            for arg in current.args:
+                if isinstance(arg, BaseException):
+                    inner = arg
+                    break
+        if inner is None or id(inner) in seen:
+            break
+        current = inner
+    return current
+
+
+def _connection_reason(exc: BaseException) -> str:
+    root = _root_cause(exc)
+    if isinstance(root, ssl.SSLCertVerificationError):
+        return f"certificate verify failed ({root.verify_message})"
+    if isinstance(root, ssl.SSLError):
+        return f"TLS error ({root.reason or type(root).__name__})"
+    if isinstance(root, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(root, ConnectionResetError):
+        return "connection reset by the receiver"
+    if isinstance(root, socket.gaierror):
+        return "host name could not be resolved"
+    if isinstance(root, OSError) and root.strerror:
+        return root.strerror.lower()
+    return type(root).__name__
+
+
+# --------------------------------------------------------------------------- channel
+
+
+class WebhookChannel:
+    """POSTs alerts to one URL; raises DeliveryError saying whether and when to retry."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        format: str = "json",
+        headers: Mapping[str, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        secret: str | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        where = f"channels.{name}"
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{where}.url: must be an absolute http(s) URL")
+        if format not in FORMATS:
+            raise ConfigError(f"{where}.format: must be one of {', '.join(FORMATS)}, got {format!r}")
+        if not timeout > 0:
+            raise ConfigError(f"{where}.timeout: must be a positive number of seconds")
+        extra: dict[str, str] = {}
+        for key, value in (headers or {}).items():
+            if not _TOKEN.match(key):
+                raise ConfigError(f"{where}.headers: {key!r} is not a valid header name")
+            if key.lower() in _RESERVED:
+                raise ConfigError(
+                    f"{where}.headers: {key!r} is set by press-monitor and cannot be overridden"
+                )
+            if any(ch in str(value) for ch in "\r\n\0"):
+                raise ConfigError(f"{where}.headers.{key}: the value may not contain line breaks")
+            extra[key] = str(value)
+        key_bytes: bytes | None = None
+        if secret:
+            try:
+                key_bytes = decode_secret(secret)
+            except ValueError as exc:
+                raise ConfigError(f"{where}.secret: {exc}") from None
+        self.name = name
+        self.url = url
+        self.format = format
+        self.timeout = float(timeout)
+        self._headers = extra
+        self._key = key_bytes
+        self._origin = _origin(url)
+        self._session = session or requests.Session()
+
+    def __repr__(self) -> str:
+        return f"WebhookChannel({self.name!r}, {self._origin!r}, format={self.format!r})"
+
+    def render(self, notices: Sequence[Notice], *, now: datetime, digest: bool = False) -> bytes:
+        """Return the exact body bytes that send() would POST."""
+        check_batch(notices, digest)
+        payload = render(self.format, notices, now=now, digest=digest)
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    def headers_for(self, body: bytes, *, now: datetime, message_id: str) -> dict[str, str]:
+        """Return the request headers for `body`, signed when the channel has a secret."""
+        if not _MESSAGE_ID.match(message_id):
+            raise DeliveryError(
+                f"webhook {self.name!r}: message id {message_id[:60]!r} is not printable ASCII (permanent)",
+                permanent=True,
+            )
+        timestamp = int(now.timestamp())
+        headers = {"User-Agent": USER_AGENT, **self._headers}
+        headers["Content-Type"] = "application/json"
+        headers["webhook-id"] = message_id
+        headers["webhook-timestamp"] = str(timestamp)
+        if self._key is not None:
+            headers["webhook-signature"] = sign(self._key, message_id, timestamp, body)
+        return headers
+
+    def send(
+        self, notices: Sequence[Notice], *, now: datetime, message_id: str, digest: bool = False
+    ) -> None:
+        """POST one alert (or a digest); return None on 2xx, else raise DeliveryError."""
+        body = self.render(notices, now=now, digest=digest)
+        headers = self.headers_for(body, now=now, message_id=message_id)
+        where = f"webhook {self.name!r} ({self._origin})"
+        try:
+            response = self._session.post(
+                self.url,
+                data=body,  # exactly the bytes that were signed
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,  # read the body only when quoting an error, and then only its start
+            )
+        except requests.Timeout:
+            raise DeliveryError(f"{where}: timed out after {self.timeout:g}s") from None
+        except requests.ConnectionError as exc:
+            raise DeliveryError(f"{where}: could not connect: {_connection_reason(exc)}") from None
+        except requests.RequestException as exc:
+            raise DeliveryError(f"{where}: request failed: {type(exc).__name__}") from None
+        try:
+            if 200 <= response.status_code < 300:
+                return
+            raise status_error(self.name, self._origin, response, now)
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._session.close()
