@@ -11,8 +11,8 @@ PKG = Path(__file__).resolve().parent.parent / "monitor"
 
 LAYER = {
     **dict.fromkeys(["types", "errors", "clock"], 1),
-    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules"], 2),
-    **dict.fromkeys(["fetch", "store", "channels"], 3),
+    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "schedule"], 2),
+    **dict.fromkeys(["fetch", "store", "channels", "notify"], 3),
     **dict.fromkeys(["pipeline", "deliver"], 4),
 }
 # What each layer may import from monitor (layer 5 — daemon, cli, app, web, __main__ — may import anything).

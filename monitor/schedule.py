@@ -1,0 +1,170 @@
+"""When to poll a feed next: pure policy, no clock and no I/O (the daemon applies it).
+
+    plan(feed, poll, failures=..., now=..., rng=...)  -> Plan: seconds until the next poll, and why
+    adaptive_interval(feed, published, now)           -> the interval a busy feed has earned
+    track_redirect(pending, seen, now)                -> Redirect: keep watching, or adopt the new URL
+    first_delay(feed, ...)                            -> when to poll first after a (re)start
+
+The rules, politest first:
+- 410 Gone: stop polling the feed (until its URL changes in config.toml).
+- Retry-After on a 429/503 is honoured, capped at 24 h.
+- A failing feed backs off: interval x 2^failures, +/-10 % jitter, capped at 6 h. It is never
+  dropped: peers that stop polling after a few errors leave users silently blind.
+- Cache-Control max-age or an RSS <ttl> longer than the interval stretches it (capped at 1 h:
+  those values are often left at a day by CMS defaults, while wire news is worth minutes).
+- An adaptive feed is polled twice per typical gap between its recent publications (slower again
+  as a silence grows), within [min_interval, interval].
+- Everything else: the interval, +/-10 % jitter so feeds of one host spread out.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.types import Feed, PollResult
+
+JITTER = 0.10
+MAX_BACKOFF = 6 * 3600.0
+MAX_RETRY_AFTER = 24 * 3600.0
+MAX_STRETCH = 3600.0
+REDIRECT_GRACE = timedelta(days=7)
+# Adaptive polling looks at this many of the feed's latest publications, no older than the window.
+ADAPTIVE_SAMPLE = 20
+ADAPTIVE_WINDOW = timedelta(days=14)
+ADAPTIVE_MIN_SAMPLE = 3
+# 2^failures beyond this is past any cap; bounding the exponent keeps the float finite.
+_MAX_EXPONENT = 30
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The next poll: `delay` seconds from now (None when the feed is gone), and the reason in one word."""
+
+    delay: float | None
+    reason: str  # interval | adaptive | cache | backoff | retry-after | gone
+    base: float  # the interval the delay was drawn from, before jitter
+
+    @property
+    def gone(self) -> bool:
+        return self.delay is None
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A permanent redirect under watch: where to, since when, and whether to adopt it now."""
+
+    target: str | None
+    since: datetime | None
+    adopt: bool = False
+    new: bool = False  # first seen (or changed target) on this poll: worth a log line
+
+
+def jitter(seconds: float, rng: random.Random, spread: float = JITTER) -> float:
+    """Return `seconds` moved by up to +/-spread of itself."""
+    return seconds * (1.0 + rng.uniform(-spread, spread))
+
+
+def backoff(interval: float, failures: int, rng: random.Random) -> float:
+    """Return the delay after `failures` failures in a row: interval x 2^failures, jittered, capped at 6 h."""
+    cap = max(MAX_BACKOFF, interval)  # a feed polled every 12 h is not sped up by failing
+    raw = interval * 2.0 ** min(max(failures, 0), _MAX_EXPONENT)
+    return min(jitter(min(raw, cap), rng), cap)
+
+
+def stretched(interval: float, max_age: float | None, ttl: float | None) -> float:
+    """Return the interval lengthened to the server's max-age / <ttl> when longer, capped at 1 h."""
+    hint = max(max_age or 0.0, ttl or 0.0)
+    if hint <= interval:
+        return interval
+    return max(interval, min(hint, MAX_STRETCH))
+
+
+def adaptive_interval(feed: Feed, published: Sequence[datetime], now: datetime) -> float:
+    """Return the interval a feed has earned from its recent publication times, within [min_interval, interval].
+
+    Half the median gap between recent publications, but no less than half the silence since the
+    latest one, so a feed that went quiet slows down again; the full interval with too few samples.
+    """
+    low = feed.min_interval if feed.min_interval is not None else feed.interval / 4
+    low = min(low, feed.interval)
+    recent = sorted(t for t in published if now - ADAPTIVE_WINDOW <= t <= now)[-ADAPTIVE_SAMPLE:]
+    if len(recent) < ADAPTIVE_MIN_SAMPLE:
+        return feed.interval
+    gaps = [(b - a).total_seconds() for a, b in zip(recent, recent[1:], strict=False)]
+    silence = (now - recent[-1]).total_seconds()
+    target = max(statistics.median(gaps), silence) / 2
+    return min(feed.interval, max(low, target))
+
+
+def plan(
+    feed: Feed,
+    poll: PollResult,
+    *,
+    failures: int,
+    now: datetime,
+    rng: random.Random,
+    published: Sequence[datetime] = (),
+) -> Plan:
+    """Return when to poll `feed` again after `poll`; `failures` is the streak including this poll."""
+    if poll.http_status == 410:
+        return Plan(None, "gone", feed.interval)
+    if not poll.ok:
+        delay, reason = backoff(feed.interval, failures, rng), "backoff"
+        if poll.retry_after is not None and poll.retry_after > 0:
+            asked = min(poll.retry_after, MAX_RETRY_AFTER)
+            if asked >= delay:
+                # Never earlier than asked; a little later spreads the clients it told the same time.
+                delay, reason = asked + rng.uniform(0, min(asked, 60.0) * JITTER), "retry-after"
+        return Plan(delay, reason, feed.interval)
+    base, reason = feed.interval, "interval"
+    if feed.adaptive:
+        learned = adaptive_interval(feed, published, now)
+        if learned < base:
+            base, reason = learned, "adaptive"
+    hinted = stretched(base, poll.max_age, poll.ttl)
+    if hinted > base:
+        base, reason = hinted, "cache"
+    return Plan(jitter(base, rng), reason, base)
+
+
+def first_delay(
+    feed: Feed,
+    *,
+    now: datetime,
+    rng: random.Random,
+    next_poll_at: datetime | None = None,
+    retry_after_until: datetime | None = None,
+    failures: int = 0,
+) -> float:
+    """Return seconds until the first poll after a (re)start or reload.
+
+    A restart must not undo politeness: a pending Retry-After or backoff is kept. A healthy feed
+    whose next poll was already planned keeps that time (a restart loop cannot hammer a server),
+    but never waits longer than its interval; a new feed starts within a few seconds, spread out.
+    """
+    spread = rng.uniform(0, min(feed.interval * JITTER, 5.0))
+    if retry_after_until is not None and retry_after_until > now:
+        return min((retry_after_until - now).total_seconds(), MAX_RETRY_AFTER) + spread
+    if next_poll_at is not None and next_poll_at > now:
+        ceiling = max(MAX_BACKOFF, feed.interval) if failures else feed.interval
+        return min((next_poll_at - now).total_seconds(), ceiling)
+    return spread
+
+
+def track_redirect(
+    pending: str | None, since: datetime | None, seen: str | None, now: datetime, *, current: str
+) -> Redirect:
+    """Return the redirect state after a poll that saw permanent redirect `seen` (None: no redirect).
+
+    The stored URL is replaced only after the same 301/308 target has been seen on every poll for
+    7 days: a hijacked or misconfigured server cannot steal a feed with one answer.
+    """
+    if seen is None or seen == current:
+        return Redirect(None, None)
+    if pending != seen or since is None:
+        return Redirect(seen, now, new=True)
+    return Redirect(seen, since, adopt=now - since >= REDIRECT_GRACE)
