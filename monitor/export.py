@@ -33,6 +33,7 @@ EXPORT_FIELDS: tuple[str, ...] = (
 LIST_FIELDS = frozenset({"tickers", "feeds", "links", "rules"})
 BOOL_FIELDS = frozenset({"published_known"})
 INT_FIELDS = frozenset({"id"})
+NULLABLE_FIELDS = frozenset({"dateline_place", "dateline_date", "wire"})  # None when the release has none
 
 
 def jsonl_line(record: Mapping[str, object]) -> str:
@@ -70,8 +71,10 @@ def record_from_csv(row: Mapping[str, str]) -> dict[str, object]:
             out[name] = cell == "true"
         elif name in INT_FIELDS:
             out[name] = int(cell)
-        else:
+        elif name in NULLABLE_FIELDS:
             out[name] = cell or None
+        else:
+            out[name] = cell
     return out
 
 

@@ -581,6 +581,331 @@ class Store:
         dead = self.conn.execute("SELECT count(*) FROM alerts WHERE status = 'dead'").fetchone()[0]
         return pending, parse_ts(oldest), dead
 
+    # ------------------------------------------------------------------ review (export, feeds, web)
+    # Read-only queries for `export`, `feed` and the web view. Filters are a dict with any of the
+    # keys in REVIEW_FILTERS; a `date` is a day (2024-05-01) or a month (2024-05) of published_at.
+
+    REVIEW_FILTERS = ("rule", "feed", "wire", "place", "date")
+    # Export and rule feeds carry these columns; see monitor.export.EXPORT_FIELDS for the meaning.
+    _EXPORT_SELECT = (
+        "SELECT r.id, r.title, r.url, r.published_at, r.published_known, r.first_seen_at, r.updated_at, r.author,"
+        " r.dateline_place, r.dateline_date, r.wire, r.tickers,"
+        # Names and links are one line each (config refuses control characters), so newline-joined
+        # lists split back exactly.
+        " (SELECT group_concat(name, char(10)) FROM (SELECT f.name FROM sightings s JOIN feeds f"
+        "   ON f.id = s.feed_id WHERE s.release_id = r.id GROUP BY f.name ORDER BY min(s.id))),"
+        " (SELECT group_concat(link, char(10)) FROM (SELECT link FROM sightings WHERE release_id = r.id"
+        "   AND coalesce(link, '') <> '' ORDER BY id)),"
+        " (SELECT group_concat(rule, char(10)) FROM (SELECT rule FROM matches WHERE release_id = r.id ORDER BY id)),"
+        " r.summary, r.body FROM releases r"
+    )
+
+    def _review_where(self, fts_query: str | None, filters: dict[str, str] | None, *, since: datetime | None = None,
+                      until: datetime | None = None) -> tuple[str, list[object]]:
+        """Return the WHERE clause (over `releases r`) and its arguments for a query plus filters."""
+        clauses, args = ["1"], []
+        if fts_query:
+            # IN (rowids) rather than a join keeps the outer scan in rowid order: no sort, constant memory.
+            clauses.append("r.id IN (SELECT rowid FROM releases_fts WHERE releases_fts MATCH ?)")
+            args.append(fts_query)
+        f = filters or {}
+        unknown = set(f) - set(self.REVIEW_FILTERS)
+        if unknown:
+            raise QueryError(f"unknown filter {sorted(unknown)[0]!r} (filters: {', '.join(self.REVIEW_FILTERS)})")
+        if f.get("rule"):
+            clauses.append("r.id IN (SELECT release_id FROM matches WHERE rule = ?)")
+            args.append(f["rule"])
+        if f.get("feed"):
+            clauses.append("r.id IN (SELECT s.release_id FROM sightings s JOIN feeds fd ON fd.id = s.feed_id"
+                           " WHERE fd.name = ?)")
+            args.append(f["feed"])
+        if f.get("wire"):
+            clauses.append("r.wire = ?")
+            args.append(f["wire"])
+        if f.get("place"):
+            clauses.append("r.dateline_place = ?")
+            args.append(f["place"])
+        if f.get("date"):
+            start, end = self._review_period(f["date"])
+            clauses.append("r.published_at >= ? AND r.published_at < ?")
+            args.extend((start, end))
+        if since is not None:
+            clauses.append("r.published_at >= ?")
+            args.append(ts(since))
+        if until is not None:
+            clauses.append("r.published_at < ?")
+            args.append(ts(until))
+        return " AND ".join(clauses), args
+
+    def _review_execute(self, sql: str, args: Sequence[object], fts_query: str | None) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            if fts_query and ("fts5" in str(exc) or "syntax error" in str(exc) or "no such column" in str(exc)):
+                raise QueryError(f"invalid query {fts_query!r}: {_fts_message(exc)}") from exc
+            raise
+
+    def export_count(self, *, fts_query: str | None = None, filters: dict[str, str] | None = None,
+                     since: datetime | None = None, until: datetime | None = None) -> int:
+        """Return how many releases export_records() would yield."""
+        where, args = self._review_where(fts_query, filters, since=since, until=until)
+        return self._review_execute(f"SELECT count(*) FROM releases r WHERE {where}", args, fts_query).fetchone()[0]
+
+    def export_records(self, *, fts_query: str | None = None, filters: dict[str, str] | None = None,
+                       since: datetime | None = None, until: datetime | None = None,
+                       batch: int = 500) -> Iterator[dict[str, object]]:
+        """Yield every matching release as an export record (oldest id first), `batch` rows in memory at most."""
+        where, args = self._review_where(fts_query, filters, since=since, until=until)
+        cur = self._review_execute(f"{self._EXPORT_SELECT} WHERE {where} ORDER BY r.id", args, fts_query)
+        try:
+            while rows := cur.fetchmany(batch):
+                for r in rows:
+                    yield {
+                        "id": r[0], "title": r[1], "url": r[2] or "", "published": r[3],
+                        "published_known": bool(r[4]), "first_seen": r[5], "updated": r[6], "author": r[7] or "",
+                        "dateline_place": r[8] or None, "dateline_date": r[9] or None, "wire": r[10] or None,
+                        "tickers": (r[11] or "").split(), "feeds": self._review_lines(r[12]),
+                        "links": self._review_lines(r[13]), "rules": self._review_lines(r[14]),
+                        "summary": r[15] or "", "body": r[16] or "",
+                    }
+        finally:
+            cur.close()
+
+    def rule_matches(self, rule: str, *, limit: int = 50) -> list[dict[str, object]]:
+        """Return a rule's most recent matches, newest first, each with its release's columns."""
+        rows = self.conn.execute(
+            "SELECT r.id, r.title, r.url, r.published_at, r.updated_at, r.summary, r.author, m.snippet,"
+            " m.matched_at, r.source FROM matches m JOIN releases r ON r.id = m.release_id WHERE m.rule = ?"
+            " ORDER BY m.matched_at DESC, m.id DESC LIMIT ?", (rule, limit)).fetchall()
+        return [{"id": r[0], "title": r[1], "url": r[2] or "", "published": parse_ts(r[3]),
+                 "updated": parse_ts(r[4]), "summary": r[5] or "", "author": r[6] or "", "snippet": r[7] or "",
+                 "matched_at": parse_ts(r[8]), "feeds": self._review_lines(r[9])} for r in rows]
+
+    def rule_stats(self) -> dict[str, tuple[int, datetime | None]]:
+        """Return {rule: (matches, last matched)} for every rule with at least one match."""
+        return {r[0]: (r[1], parse_ts(r[2])) for r in self.conn.execute(
+            "SELECT rule, count(*), max(matched_at) FROM matches GROUP BY rule")}
+
+    def release_alerts(self, release_id: int) -> list[OutboxRow]:
+        """Return the outbox rows (one per rule and channel) about one release."""
+        rows = self.conn.execute(f"{_OUTBOX_SELECT} WHERE a.release_id = ? ORDER BY a.id", (release_id,)).fetchall()
+        return [self._outbox_row(r) for r in rows]
+
+    def feed_health(self) -> dict[str, dict[str, object]]:
+        """Return {feed name: its row in the feeds table as a dict} (timestamps as datetimes)."""
+        cur = self.conn.execute("SELECT * FROM feeds ORDER BY name")
+        names = [d[0] for d in cur.description]
+        out = {}
+        for row in cur:
+            rec = dict(zip(names, row, strict=True))
+            for key in ("last_polled_at", "last_ok_at", "retry_after_until", "next_poll_at", "redirect_since"):
+                rec[key] = parse_ts(rec.get(key))
+            out[rec["name"]] = rec
+        return out
+
+    def browse(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 25,
+               offset: int = 0) -> list[dict[str, object]]:
+        """Return one page of matching releases: best first for a query, else newest first."""
+        where, args = self._review_where(fts_query, filters)
+        if fts_query:
+            # \x02 and \x03 mark the matched terms; the web view turns them into <mark> after escaping.
+            sql = (f"SELECT r.id, r.title, r.url, r.published_at, r.source, r.wire, r.dateline_place,"
+                   f" snippet(releases_fts, -1, char(2), char(3), '…', 24) FROM releases_fts"
+                   f" JOIN releases r ON r.id = releases_fts.rowid WHERE releases_fts MATCH ? AND {where}"
+                   f" ORDER BY releases_fts.rank LIMIT ? OFFSET ?")
+            args = [fts_query, *args, limit, offset]
+        else:
+            sql = (f"SELECT r.id, r.title, r.url, r.published_at, r.source, r.wire, r.dateline_place,"
+                   f" substr(r.summary, 1, 240) FROM releases r WHERE {where}"
+                   f" ORDER BY r.published_at DESC, r.id DESC LIMIT ? OFFSET ?")
+            args = [*args, limit, offset]
+        rows = self._review_execute(sql, args, fts_query).fetchall()
+        return [{"id": r[0], "title": r[1], "url": r[2] or "", "published": parse_ts(r[3]),
+                 "feeds": self._review_lines(r[4]), "wire": r[5] or "", "place": r[6] or "",
+                 "snippet": r[7] or ""} for r in rows]
+
+    def facets(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 12,
+               work_limit: int | None = None) -> dict[str, list[tuple[str, int]] | None]:
+        """Return {facet: [(value, releases)]} for the matching set; None for a facet that ran out of work_limit.
+
+        work_limit bounds each facet in SQLite VM steps (roughly 10M per 0.1 s), so a broad query over a
+        huge archive shows the page with a facet missing instead of hanging it.
+        """
+        f = dict(filters or {})
+        where, args = self._review_where(fts_query, f)
+        date = f.get("date", "")
+        # A month is chosen (or none): count by day inside it, else by month.
+        date_expr = "substr(r.published_at, 1, 10)" if len(date) >= 7 else "substr(r.published_at, 1, 7)"
+        queries = {
+            "rule": ("SELECT m.rule, count(DISTINCT r.id) FROM matches m JOIN releases r ON r.id = m.release_id"
+                     f" WHERE {where} GROUP BY m.rule ORDER BY 2 DESC, 1 LIMIT ?"),
+            "feed": ("SELECT fd.name, count(DISTINCT r.id) FROM sightings s JOIN feeds fd ON fd.id = s.feed_id"
+                     f" JOIN releases r ON r.id = s.release_id WHERE {where} GROUP BY fd.name ORDER BY 2 DESC, 1"
+                     " LIMIT ?"),
+            "wire": (f"SELECT r.wire, count(*) FROM releases r WHERE {where} AND r.wire IS NOT NULL AND r.wire <> ''"
+                     " GROUP BY r.wire ORDER BY 2 DESC, 1 LIMIT ?"),
+            "place": (f"SELECT r.dateline_place, count(*) FROM releases r WHERE {where} AND r.dateline_place <> ''"
+                      " GROUP BY r.dateline_place ORDER BY 2 DESC, 1 LIMIT ?"),
+            "date": (f"SELECT {date_expr}, count(*) FROM releases r WHERE {where} GROUP BY 1 ORDER BY 1 DESC LIMIT ?"),
+        }
+        out: dict[str, list[tuple[str, int]] | None] = {}
+        steps = [0]
+
+        def over_budget() -> int:
+            steps[0] += 1
+            return int(work_limit is not None and steps[0] * 1000 > work_limit)
+
+        self.conn.set_progress_handler(over_budget, 1000)
+        try:
+            for name, sql in queries.items():
+                steps[0] = 0
+                try:
+                    out[name] = [(str(v), n) for v, n in self._review_execute(sql, [*args, limit], fts_query)]
+                except sqlite3.OperationalError as exc:
+                    if "interrupted" not in str(exc):
+                        raise
+                    out[name] = None
+        finally:
+            self.conn.set_progress_handler(None, 0)
+        return out
+
+    @staticmethod
+    def _review_period(text: str) -> tuple[str, str]:
+        """Return the [start, end) archive timestamps of a day (2024-05-01) or a month (2024-05)."""
+        try:
+            if len(text) == 7:
+                start = datetime.strptime(text, "%Y-%m").replace(tzinfo=UTC)
+                end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+            else:
+                start = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+                end = datetime.combine(date.fromordinal(start.toordinal() + 1), start.timetz())
+        except ValueError:
+            raise QueryError(f"date filter {text!r}: expected a day (2024-05-01) or a month (2024-05)") from None
+        return ts(start), ts(end)
+
+    @staticmethod
+    def _review_lines(text: str | None) -> list[str]:
+        """Return the non-empty lines of a newline-joined list column."""
+        return [line for line in (text or "").split("\n") if line]
+
+    # ------------------------------------------------------------------ daemon (schedule, status)
+    # What the daemon remembers between polls and restarts, and what `status` reads back: the next
+    # poll, Retry-After, 410 Gone and a permanent redirect under watch live in the feeds table; the
+    # daemon's heartbeat and adopted redirects live in meta.
+
+    @dataclass(frozen=True)
+    class Schedule:
+        """One feed's health and schedule as the daemon recorded it."""
+
+        name: str
+        url: str
+        last_polled_at: datetime | None
+        last_ok_at: datetime | None
+        last_error: str | None
+        last_error_kind: str | None
+        failures: int
+        next_poll_at: datetime | None
+        retry_after_until: datetime | None
+        gone: bool
+        redirect_to: str | None
+        redirect_since: datetime | None
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Store (or with None, delete) a meta value."""
+        if value is None:
+            self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            self.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
+                              " SET value = excluded.value", (key, value))
+
+    _SCHEDULE_SELECT = (
+        "SELECT name, url, last_polled_at, last_ok_at, last_error, last_error_kind, consecutive_failures,"
+        " next_poll_at, retry_after_until, gone, redirect_to, redirect_since FROM feeds"
+    )
+
+    @staticmethod
+    def _schedule_row(r: tuple) -> Store.Schedule:
+        return Store.Schedule(r[0], r[1], parse_ts(r[2]), parse_ts(r[3]), r[4], r[5], r[6] or 0, parse_ts(r[7]),
+                              parse_ts(r[8]), bool(r[9]), r[10], parse_ts(r[11]))
+
+    def schedules(self, names: Sequence[str] | None = None) -> dict[str, Store.Schedule]:
+        """Return {feed name: Schedule} for these feeds (every feed the archive knows when None)."""
+        if names is None:
+            return {r[0]: self._schedule_row(r) for r in self.conn.execute(self._SCHEDULE_SELECT)}
+        out: dict[str, Store.Schedule] = {}
+        for chunk in _chunks(list(names)):
+            rows = self.conn.execute(f"{self._SCHEDULE_SELECT} WHERE name IN ({_marks(chunk)})", chunk)
+            out.update((r[0], self._schedule_row(r)) for r in rows)
+        return out
+
+    def schedule(self, name: str) -> Store.Schedule | None:
+        return self.schedules([name]).get(name)
+
+    def set_schedule(self, name: str, *, next_poll_at: datetime | None, gone: bool = False) -> None:
+        """Record when the feed is polled next (None with gone=True: never, it answered 410 Gone)."""
+        self.conn.execute("UPDATE feeds SET next_poll_at = ?, gone = ? WHERE name = ?",
+                          (ts(next_poll_at) if next_poll_at else None, int(gone), name))
+
+    def set_redirect(self, name: str, target: str | None, since: datetime | None) -> None:
+        """Record the permanent redirect under watch (None clears it)."""
+        self.conn.execute("UPDATE feeds SET redirect_to = ?, redirect_since = ? WHERE name = ?",
+                          (target, ts(since) if since else None, name))
+
+    def adopt_url(self, name: str, url: str) -> None:
+        """Replace a feed's stored URL (an adopted redirect); the old validators belong to the old URL."""
+        self.conn.execute("UPDATE feeds SET url = ?, etag = NULL, last_modified = NULL, redirect_to = NULL,"
+                          " redirect_since = NULL WHERE name = ?", (url, name))
+
+    def recent_publications(self, name: str, *, since: datetime, limit: int = 20) -> list[datetime]:
+        """Return the feed's latest known publication times since `since`, newest first."""
+        rows = self.conn.execute(
+            "SELECT r.published_at FROM sightings s JOIN feeds f ON f.id = s.feed_id"
+            " JOIN releases r ON r.id = s.release_id WHERE f.name = ? AND r.published_known = 1"
+            " AND r.published_at >= ? ORDER BY r.published_at DESC LIMIT ?", (name, ts(since), limit))
+        return [parse_ts(r[0]) for r in rows]
+
+    def failing_channels(self) -> dict[str, int]:
+        """Return {channel: pending alerts that failed at least once}: channels that are retrying."""
+        return dict(self.conn.execute(
+            "SELECT channel, count(*) FROM alerts WHERE status = 'pending' AND attempts > 0 GROUP BY channel"))
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """Copy the WAL into the database and truncate it; return SQLite's (busy, wal pages, copied pages)."""
+        busy, log_pages, copied = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy, log_pages, copied
+
+    def optimize(self) -> None:
+        """Merge the FTS index's segments and refresh the query planner's statistics."""
+        self.conn.execute("INSERT INTO releases_fts(releases_fts) VALUES ('optimize')")
+        self.conn.execute("PRAGMA optimize")
+
+    def purge(self, before: datetime, *, limit: int = 500) -> int:
+        """Delete up to `limit` releases first seen and published before `before`; return how many.
+
+        A release with a pending alert is kept until it is delivered or dead. Its sightings,
+        versions, matches and finished alerts go with it. Call inside a transaction, repeatedly
+        until it returns 0, so the write lock is held briefly each time.
+        """
+        cutoff = ts(before)
+        ids = [r[0] for r in self.conn.execute(
+            "SELECT id FROM releases r WHERE first_seen_at < ? AND published_at < ? AND NOT EXISTS"
+            " (SELECT 1 FROM alerts a WHERE a.release_id = r.id AND a.status = 'pending') ORDER BY id LIMIT ?",
+            (cutoff, cutoff, limit))]
+        if not ids:
+            return 0
+        marks = _marks(ids)
+        self.conn.execute(
+            f"UPDATE feeds SET entries = max(0, entries - (SELECT count(*) FROM sightings s"
+            f" WHERE s.feed_id = feeds.id AND s.release_id IN ({marks})))", ids)
+        for table in ("alerts", "matches", "release_versions", "sightings"):
+            self.conn.execute(f"DELETE FROM {table} WHERE release_id IN ({marks})", ids)
+        self.conn.execute(f"DELETE FROM releases WHERE id IN ({marks})", ids)
+        return len(ids)
+
 
 _OUTBOX_SELECT = (
     "SELECT a.id, a.release_id, a.rule, a.channel, a.status, a.attempts, a.next_attempt_at, a.last_error,"

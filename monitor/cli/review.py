@@ -1,0 +1,208 @@
+"""Reviewing the archive elsewhere: `export`, `feed` (Atom), `import` (OPML), `serve` (web view)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from monitor import __version__, export
+from monitor import config as config_mod
+from monitor.cli.base import Ctx, fail, main, parse_when
+from monitor.clock import SystemClock
+from monitor.errors import ConfigError
+from monitor.rules import expand_terms
+
+
+@main.command("export")
+@click.option("-f", "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
+              help="one JSON object per line, or CSV with a header (list fields joined by newlines)")
+@click.option("-q", "--query", metavar="Q", help="only releases matching this FTS5 query (@terms allowed)")
+@click.option("-r", "--rule", metavar="R", help="only releases this rule matched")
+@click.option("--since", metavar="WHEN", help="published on or after: a date (2024-05-01) or a duration back (30d)")
+@click.option("--until", metavar="WHEN", help="published before: a date or a duration back")
+@click.option("-o", "--output", metavar="FILE", default="-", show_default=True, help="write here instead of stdout")
+@click.pass_obj
+def export_cmd(obj: Ctx, fmt: str, query: str | None, rule: str | None, since: str | None, until: str | None,
+               output: str) -> None:
+    """Stream releases out of the archive, oldest first, in constant memory.
+
+    \b
+    Fields: id title url published published_known first_seen updated author dateline_place
+    dateline_date wire tickers feeds links rules summary body
+    Examples:
+      press-monitor export > archive.jsonl
+      press-monitor export --format csv --rule central-asia --since 30d -o matches.csv
+    """
+    a = obj.app
+    now = SystemClock().now()
+    fts = expand_terms(query, a.config.terms) if query else None
+    filters = {"rule": rule} if rule else None
+    window = {"since": parse_when(since, now), "until": parse_when(until, now)}
+    with a.open_store(readonly=True) as store:
+        if rule and rule not in {r.name for r in a.config.rules} and rule not in store.rule_stats():
+            fail(f"no rule named {rule!r} in {a.config.path.name} or the archive "
+                 f"(rules: {', '.join(r.name for r in a.config.rules) or 'none'})")
+        records: Iterator[dict[str, object]] = store.export_records(fts_query=fts, filters=filters, **window)
+        show_progress = sys.stderr.isatty()
+        total = store.export_count(fts_query=fts, filters=filters, **window) if show_progress else 0
+        with _open_output(output) as out:
+            if fmt == "csv":
+                out.write(export.csv_header().encode("utf-8"))
+            line = export.csv_line if fmt == "csv" else export.jsonl_line
+            if show_progress:
+                with click.progressbar(records, length=total, label="exporting", file=sys.stderr) as bar:
+                    for rec in bar:
+                        out.write(line(rec).encode("utf-8"))
+            else:
+                for rec in records:
+                    out.write(line(rec).encode("utf-8"))
+
+
+class _open_output:  # noqa: N801 (used like open())
+    """A binary sink: stdout for "-", else FILE written beside itself and renamed in place when complete."""
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> BinaryIO:
+        if self.output == "-":
+            self.handle: BinaryIO = sys.stdout.buffer
+            return self.handle
+        target = Path(self.output)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else ".")
+        self.tmp = Path(name)
+        self.handle = os.fdopen(fd, "wb")
+        return self.handle
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self.tmp is None:
+            if exc_type is None:
+                try:
+                    self.handle.flush()
+                except BrokenPipeError:
+                    _quiet_broken_pipe()
+            elif exc_type is BrokenPipeError:  # `export | head`: the reader has all it wants
+                _quiet_broken_pipe()
+            return
+        self.handle.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.output)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _quiet_broken_pipe() -> None:
+    # Python would report the broken pipe again when it flushes stdout at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
+
+
+@main.command("feed")
+@click.argument("rule")
+@click.option("-n", "--limit", default=50, show_default=True, help="at most this many entries (newest matches)")
+@click.option("--self-url", metavar="URL", help="the address the feed is published at (Atom rel=self)")
+@click.pass_obj
+def feed_cmd(obj: Ctx, rule: str, limit: int, self_url: str | None) -> None:
+    """Print an Atom feed of RULE's matches, so a feed reader can follow the rule.
+
+    \b
+    Serve it from cron, e.g.  press-monitor feed central-asia > /var/www/feeds/central-asia.xml
+    or follow http://127.0.0.1:8001/rule/RULE/feed.atom while `press-monitor serve` runs.
+    """
+    a = obj.app
+    spec = next((r for r in a.config.rules if r.name == rule), None)
+    with a.open_store(readonly=True) as store:
+        rows = store.rule_matches(rule, limit=limit)
+        install_id = store.install_id()
+    if spec is None and not rows:
+        fail(f"no rule named {rule!r} in {a.config.path.name} or the archive "
+             f"(rules: {', '.join(r.name for r in a.config.rules) or 'none'})")
+    doc = export.rule_feed(rule, rows, install_id=install_id, now=SystemClock().now(),
+                           query=spec.query if spec else "", self_link=self_url, version=__version__)
+    sys.stdout.buffer.write(doc.encode("utf-8"))
+
+
+@main.command("import")
+@click.argument("opml_file", metavar="FILE.opml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-n", "--dry-run", is_flag=True, help="show what would be added; change nothing")
+@click.pass_obj
+def import_cmd(obj: Ctx, opml_file: Path, dry_run: bool) -> None:
+    """Add the feeds of an OPML subscription list (from a feed reader) to config.toml.
+
+    Feeds whose URL is already configured are skipped; names already taken get " (2)". The new
+    [[feeds]] tables are appended to the file as text, so comments and layout stay as they were.
+    """
+    path = obj.path
+    if not path.exists():
+        fail(f"{path}: no such config file (use --config PATH or $PRESS_MONITOR_CONFIG)")
+    current = config_mod.load(path)
+    text = path.read_text(encoding="utf-8")
+    outlines = export.parse_opml(opml_file.read_bytes(), source=str(opml_file))
+    plan = export.plan_import(current.feeds, outlines)
+    if plan.added:
+        new_text = export.append_feeds(text, plan.added, comment=f"imported from {opml_file.name}")
+        try:  # refuse to write a file press-monitor would then refuse to load
+            config_mod.loads(new_text, path=path)
+        except ConfigError as exc:
+            raise ConfigError(f"cannot append [[feeds]] tables to {path.name}, nothing changed; add the feeds by "
+                              f"hand or fix the file first. With them added it reads: {exc}") from None
+    for item, why in plan.skipped:
+        click.echo(f"skipped  {item.name or item.url}  ({item.url}): {why}")
+    for name, url in plan.added:
+        click.echo(f"{'would add' if dry_run else 'added'}  {name}  {url}")
+    if not plan.added:
+        click.echo(f"nothing to add from {opml_file.name} ({len(outlines)} feeds in it)")
+        return
+    if dry_run:
+        return
+    _replace_file(path, new_text)
+    click.echo(f"{len(plan.added)} feed(s) added to {path}; restart the daemon to start polling them")
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Write `text` to path atomically (temp file in the same folder, fsync, rename), keeping its mode."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(name, path.stat().st_mode & 0o7777)
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (loopback by default)")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port")
+@click.option("-v", "--verbose", is_flag=True, help="log each request to stderr")
+@click.pass_obj
+def serve_cmd(obj: Ctx, host: str, port: int, verbose: bool) -> None:
+    """Serve a read-only web view of the archive: search with facets, releases, rules, feeds.
+
+    It never writes to the archive and holds no lock, so it can run beside the daemon.
+    """
+    from monitor import web
+
+    a = obj.app
+    log = (lambda line: click.echo(line, err=True)) if verbose else None
+    try:
+        server = web.make_server(a, host, port, log=log)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    if host not in web.LOOPBACK:
+        click.echo(f"warning: listening on {host}: anyone who can reach it can read the archive (no login)",
+                   err=True)
+    click.echo(f"serving {server.url} (read-only; Ctrl-C stops)")
+    sys.stdout.flush()
+    web.serve(server)
