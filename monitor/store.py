@@ -669,7 +669,10 @@ class Store:
                         "summary": r[15] or "", "body": r[16] or "",
                     }
         finally:
-            cur.close()
+            try:  # noqa: SIM105 (contextlib is not imported here)
+                cur.close()
+            except sqlite3.ProgrammingError:  # the store was closed first (a consumer that stopped early)
+                pass
 
     def rule_matches(self, rule: str, *, limit: int = 50) -> list[dict[str, object]]:
         """Return a rule's most recent matches, newest first, each with its release's columns."""

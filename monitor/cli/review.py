@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -48,20 +48,24 @@ def export_cmd(obj: Ctx, fmt: str, query: str | None, rule: str | None, since: s
         if rule and rule not in {r.name for r in a.config.rules} and rule not in store.rule_stats():
             fail(f"no rule named {rule!r} in {a.config.path.name} or the archive "
                  f"(rules: {', '.join(r.name for r in a.config.rules) or 'none'})")
-        records: Iterator[dict[str, object]] = store.export_records(fts_query=fts, filters=filters, **window)
+        records: Generator[dict[str, object], None, None] = store.export_records(
+            fts_query=fts, filters=filters, **window)
         show_progress = sys.stderr.isatty()
         total = store.export_count(fts_query=fts, filters=filters, **window) if show_progress else 0
-        with _open_output(output) as out:
-            if fmt == "csv":
-                out.write(export.csv_header().encode("utf-8"))
-            line = export.csv_line if fmt == "csv" else export.jsonl_line
-            if show_progress:
-                with click.progressbar(records, length=total, label="exporting", file=sys.stderr) as bar:
-                    for rec in bar:
+        try:
+            with _open_output(output) as out:
+                if fmt == "csv":
+                    out.write(export.csv_header().encode("utf-8"))
+                line = export.csv_line if fmt == "csv" else export.jsonl_line
+                if show_progress:
+                    with click.progressbar(records, length=total, label="exporting", file=sys.stderr) as bar:
+                        for rec in bar:
+                            out.write(line(rec).encode("utf-8"))
+                else:
+                    for rec in records:
                         out.write(line(rec).encode("utf-8"))
-            else:
-                for rec in records:
-                    out.write(line(rec).encode("utf-8"))
+        finally:
+            records.close()  # release the cursor before the store closes, however the loop ended
 
 
 class _open_output:  # noqa: N801 (used like open())
@@ -164,7 +168,8 @@ def import_cmd(obj: Ctx, opml_file: Path, dry_run: bool) -> None:
     if dry_run:
         return
     _replace_file(path, new_text)
-    click.echo(f"{len(plan.added)} feed(s) added to {path}; restart the daemon to start polling them")
+    click.echo(f"{len(plan.added)} feed(s) added to {path}; reload the daemon (SIGHUP, or systemctl reload)"
+               " to poll them")
 
 
 def _replace_file(path: Path, text: str) -> None:
