@@ -118,7 +118,7 @@ def html_to_text(html: str, limit: int, *, paragraphs: bool = True) -> str:
 
 
 def _join_lines(lines: list[str]) -> str:
-    """Return the lines whitespace-collapsed, blank ones dropped, joined by "\n"."""
+    """Return the lines whitespace-collapsed, blank ones dropped, joined by "\\n"."""
     return "\n".join(filter(None, (" ".join(line.split()) for line in lines)))
 
 
@@ -316,7 +316,7 @@ _NOT_WORD = re.compile(r"[\W_]+")
 
 
 def _fold(text: str) -> str:
-    """Return text case-folded with punctuation removed and whitespace collapsed."""
+    """Return text case-folded, punctuation turned into spaces, whitespace collapsed."""
     return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
 
 
