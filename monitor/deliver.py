@@ -95,42 +95,44 @@ def drain(
             report += Report(waiting=len(rows))
             continue
         if spec.digest:
-            report += _send_digests(store, name, channel, spec, rows, clock, timezone, rng, emit)
+            batches = _digests(store, spec, rows, clock, timezone)
         else:
-            for row in rows:
-                report += _attempt(store, name, channel, [row], row.alert_id, False, clock, rng, emit)
+            batches = [([row], row.alert_id, False) for row in rows]
+        report += Report(waiting=len(rows) - sum(len(group) for group, _, _ in batches))
+        for i, (group, message_id, digest) in enumerate(batches):
+            outcome, gone = _attempt(store, name, channel, group, message_id, digest, clock, rng, emit)
+            report += outcome
+            if gone:  # the endpoint is gone for good: everything else for it waits for `alerts enable`
+                report += Report(waiting=sum(len(g) for g, _, _ in batches[i + 1:]))
+                break
     return report
 
 
-def _send_digests(store, name, channel, spec, rows, clock, timezone, rng, emit) -> Report:
-    """Group a digest channel's due alerts: retries keep their digest; new alerts wait for their period."""
-    report = Report()
+def _digests(store, spec: ChannelSpec, rows, clock: Clock, timezone: str) -> list[tuple[list, str, bool]]:
+    """Return the digests to send now: retries keep their digest; fresh alerts wait for their period's end."""
     now = clock.now()
     groups: dict[str, list] = {}
-    fresh = []
-    for row in rows:
-        (groups.setdefault(row.digest_id, []) if row.digest_id else fresh).append(row)
     ready = []
-    for row in fresh:
+    for row in rows:
+        if row.digest_id:
+            groups.setdefault(row.digest_id, []).append(row)
+            continue
         end = digest_period_end(row.created_at, spec.digest, timezone)
         if end <= now:
             ready.append(row)
         else:
             with store.transaction():
                 store.defer([row.id], end)
-            report += Report(waiting=1)
     if ready:
         digest_id = f"{ready[0].alert_id}-digest"
         with store.transaction():
             store.set_digest([r.id for r in ready], digest_id)
         groups[digest_id] = ready
-    for digest_id, group in groups.items():
-        report += _attempt(store, name, channel, group, digest_id, True, clock, rng, emit)
-    return report
+    return [(group, digest_id, True) for digest_id, group in groups.items()]
 
 
-def _attempt(store, name, channel, rows, message_id, digest, clock, rng, emit) -> Report:
-    """Send one alert or one digest and commit the outcome; return its counts."""
+def _attempt(store, name, channel, rows, message_id, digest, clock, rng, emit) -> tuple[Report, bool]:
+    """Send one alert or one digest and commit the outcome; return its counts and whether the channel is gone."""
     ids = [r.id for r in rows]
     try:
         notices = [store.notice(r) for r in rows]
@@ -146,10 +148,10 @@ def _attempt(store, name, channel, rows, message_id, digest, clock, rng, emit) -
     with store.transaction():
         store.mark_sent(ids, clock.now())
     emit(f"sent {message_id} via {name} ({len(ids)} alert{'s' if len(ids) != 1 else ''})")
-    return Report(sent=len(ids))
+    return Report(sent=len(ids)), False
 
 
-def _failed(store, name, rows, ids, exc: DeliveryError, clock, rng, emit) -> Report:
+def _failed(store, name, rows, ids, exc: DeliveryError, clock, rng, emit) -> tuple[Report, bool]:
     now = clock.now()
     attempts = max(r.attempts for r in rows) + 1
     when = None if exc.permanent else next_attempt(attempts, now, retry_after=exc.retry_after, rng=rng)
@@ -164,8 +166,8 @@ def _failed(store, name, rows, ids, exc: DeliveryError, clock, rng, emit) -> Rep
     if when is None:
         log.warning("alert %s via %s is dead after %d attempt(s): %s", rows[0].alert_id, name, attempts, exc)
         emit(f"dead {rows[0].alert_id} via {name}: {exc}")
-        return Report(dead=len(ids))
+        return Report(dead=len(ids)), exc.gone
     log.info("alert %s via %s failed (attempt %d), retry at %s: %s", rows[0].alert_id, name, attempts,
              when.isoformat(), exc)
     emit(f"retry {rows[0].alert_id} via {name} at {when:%Y-%m-%d %H:%M:%S}: {exc}")
-    return Report(retrying=len(ids))
+    return Report(retrying=len(ids)), False

@@ -1,0 +1,230 @@
+"""The outbox drained for real: a real webhook receiver, a real SQLite file, only the clock is fake."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor import channels as channels_mod
+from monitor import deliver
+from monitor.clock import ManualClock
+from monitor.normalize import normalize
+from monitor.store import Store, parse_ts
+from monitor.types import ChannelSpec, Entry
+from tests.feedserver import FeedServer, rss
+from tests.webhook_receiver import Reply, WebhookReceiver
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@pytest.fixture
+def receiver():
+    with WebhookReceiver(secret=SECRET, tolerance=float("inf")) as r:
+        yield r
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(tmp_path / "a.db") as s:
+        yield s
+
+
+def hook(name: str, url: str, digest: str | None = None, timeout: float = 2.0) -> ChannelSpec:
+    from monitor.types import Secret
+
+    return ChannelSpec(name=name, type="webhook", digest=digest,
+                       options={"url": url, "format": "json", "headers": {}, "timeout": timeout,
+                                "secret": Secret(SECRET)})
+
+
+def queue_alert(store: Store, clock: ManualClock, n: int, channel: str = "hook", rule: str = "summits") -> int:
+    """Store a release with a match and an outbox row, as a poll would; return the alert row id."""
+    entry = Entry(guid=f"g{n}", link=f"https://www.prnewswire.com/news-releases/summit-{n}.html",
+                  title=f"Summit number {n}", summary="<p>BEIJING, May 19, 2023 /PRNewswire/ -- A summit.</p>",
+                  content="", author="CGTN", published=clock.now(), updated=None)
+    item = normalize(entry, now=clock.now())
+    with store.transaction():
+        fid = store.feed_id("wire", "https://wire.example/rss")
+        rid = store.insert_release(item, "wire", clock.now())
+        store.add_sighting(fid, "wire", rid, item, clock.now())
+        store.add_match(rid, rule, "a [summit]", clock.now())
+        store.add_alert(rid, rule, channel, clock.now())
+    return store.conn.execute("SELECT max(id) FROM alerts").fetchone()[0]
+
+
+def drain(store: Store, clock: ManualClock, *specs: ChannelSpec) -> deliver.Report:
+    by_name = {s.name: s for s in specs}
+    chans = {s.name: channels_mod.build(s) for s in specs}
+    return deliver.drain(store, chans, by_name, clock, rng=random.Random(1))
+
+
+def row(store: Store, alert: int) -> dict:
+    cur = store.conn.execute("SELECT * FROM alerts WHERE id = ?", (alert,))
+    return dict(zip([c[0] for c in cur.description], cur.fetchone(), strict=True))
+
+
+def test_due_alert_is_sent_signed_with_its_id(store, receiver) -> None:
+    clock = ManualClock(NOW)
+    alert = queue_alert(store, clock, 1)
+    assert drain(store, clock, hook("hook", receiver.url)) == deliver.Report(sent=1)
+    assert row(store, alert)["status"] == "sent" and parse_ts(row(store, alert)["sent_at"]) == NOW
+    [d] = receiver.deliveries
+    assert d.verified is True
+    assert d.headers["webhook-id"] == store.alert_id(alert)
+    assert d.json["data"]["alert_id"] == store.alert_id(alert)
+    assert d.json["data"]["release"]["title"] == "Summit number 1"
+    assert drain(store, clock, hook("hook", receiver.url)) == deliver.Report()  # nothing twice
+
+
+def test_failures_retry_on_schedule_with_the_same_id(store, receiver) -> None:
+    clock = ManualClock(NOW)
+    alert = queue_alert(store, clock, 1)
+    receiver.fail(2)
+    spec = hook("hook", receiver.url)
+    assert drain(store, clock, spec) == deliver.Report(retrying=1)
+    due = parse_ts(row(store, alert)["next_attempt_at"])
+    assert timedelta(seconds=4) <= due - NOW <= timedelta(seconds=6)  # 5 s with jitter
+    assert drain(store, clock, spec) == deliver.Report()  # not due yet
+    clock.advance(6)
+    assert drain(store, clock, spec) == deliver.Report(retrying=1)
+    due = parse_ts(row(store, alert)["next_attempt_at"])
+    assert timedelta(minutes=4) <= due - clock.now() <= timedelta(minutes=6)  # then 5 min
+    clock.advance(360)
+    assert drain(store, clock, spec) == deliver.Report(sent=1)
+    assert row(store, alert)["attempts"] == 3
+    assert len({d.headers["webhook-id"] for d in receiver.deliveries}) == 1
+    assert len(receiver.deliveries) == 3
+
+
+def test_retry_after_is_honoured(store, receiver) -> None:
+    clock = ManualClock(NOW)
+    alert = queue_alert(store, clock, 1)
+    receiver.queue(Reply(429, headers={"Retry-After": "600"}))
+    drain(store, clock, hook("hook", receiver.url))
+    assert parse_ts(row(store, alert)["next_attempt_at"]) - NOW >= timedelta(seconds=600)
+    assert "429" in row(store, alert)["last_error"]
+
+
+def test_permanent_failure_is_dead_at_once_and_can_be_retried(store, receiver) -> None:
+    clock = ManualClock(NOW)
+    alert = queue_alert(store, clock, 1)
+    receiver.queue(Reply(400, body=b"bad payload"))
+    assert drain(store, clock, hook("hook", receiver.url)) == deliver.Report(dead=1)
+    assert row(store, alert)["status"] == "dead"
+    with store.transaction():
+        assert store.requeue(dead=True, now=clock.now()) == 1
+    assert drain(store, clock, hook("hook", receiver.url)) == deliver.Report(sent=1)
+
+
+def test_schedule_runs_out_then_dead(store, receiver) -> None:
+    clock = ManualClock(NOW)
+    alert = queue_alert(store, clock, 1)
+    receiver.fail(20)
+    spec = hook("hook", receiver.url)
+    for _ in range(len(deliver.RETRY_SCHEDULE)):
+        assert drain(store, clock, spec) == deliver.Report(retrying=1)
+        clock.advance(86400 * 1.2)
+    assert drain(store, clock, spec) == deliver.Report(dead=1)
+    assert row(store, alert)["attempts"] == len(deliver.RETRY_SCHEDULE) + 1
+
+
+def test_gone_disables_the_channel_until_enabled(store, receiver) -> None:
+    clock = ManualClock(NOW)
+    first, second = queue_alert(store, clock, 1), queue_alert(store, clock, 2)
+    receiver.queue(Reply(410))
+    spec = hook("hook", receiver.url)
+    report = drain(store, clock, spec)
+    assert report.dead == 1 and report.waiting == 1
+    assert row(store, first)["status"] == "dead" and row(store, second)["status"] == "pending"
+    assert "hook" in store.disabled_channels()
+    assert drain(store, clock, spec) == deliver.Report(waiting=1)
+    with store.transaction():
+        store.enable_channel("hook")
+    assert drain(store, clock, spec) == deliver.Report(sent=1)
+
+
+def test_a_broken_channel_does_not_hold_up_the_others(store, receiver) -> None:
+    clock = ManualClock(NOW)
+    queue_alert(store, clock, 1, channel="dead-end")
+    queue_alert(store, clock, 2, channel="hook")
+    report = drain(store, clock, hook("dead-end", "http://127.0.0.1:9/nowhere", timeout=1),
+                   hook("hook", receiver.url))
+    assert (report.sent, report.retrying) == (1, 1)
+
+
+def test_digest_bundles_a_period_and_retries_whole(store, receiver) -> None:
+    clock = ManualClock(NOW + timedelta(minutes=10))
+    a1 = queue_alert(store, clock, 1)
+    clock.advance(600)
+    a2 = queue_alert(store, clock, 2)
+    spec = hook("hook", receiver.url, digest="1h")
+    assert drain(store, clock, spec) == deliver.Report(waiting=2)
+    assert receiver.deliveries == []
+    clock.set(NOW + timedelta(hours=1, seconds=1))
+    receiver.fail(1)
+    assert drain(store, clock, spec) == deliver.Report(retrying=2)
+    clock.advance(10)
+    a3 = queue_alert(store, clock, 3)  # arrives during the retry: belongs to the next digest
+    assert drain(store, clock, spec) == deliver.Report(sent=2, waiting=1)
+    first, second = receiver.deliveries
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert second.json["type"] == "release.digest"
+    assert sorted(a["alert_id"] for a in second.json["data"]["alerts"]) == sorted(
+        store.alert_id(a) for a in (a1, a2))
+    assert row(store, a3)["status"] == "pending"
+
+
+# --------------------------------------------------------------------------- crash while delivering
+
+
+def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    items = [{"title": f"Summit number {i}", "guid": f"g{i}", "link": f"https://wire.example/summit-{i}.html",
+              "description": f"<p>GENEVA, Nov. 27, 2026 /PRNewswire/ -- Summit {i} opens.</p>",
+              "pubDate": now - timedelta(minutes=5)} for i in range(5)]
+    with FeedServer() as feeds, WebhookReceiver() as hooks:
+        feeds.publish("/wire.rss", rss(items))
+        # Alerts go out oldest first; the third request stalls until we kill the process.
+        hooks.queue(Reply(200), Reply(200), Reply(200, delay=30))
+        config = tmp_path / "config.toml"
+        config.write_text(f"""
+[monitor]
+database = "a.db"
+[[feeds]]
+name = "wire"
+url = "{feeds.url('/wire.rss')}"
+[[rules]]
+name = "summits"
+query = "summit*"
+notify = ["hook"]
+[channels.hook]
+type = "webhook"
+url = "{hooks.url}"
+""")
+        cmd = [sys.executable, "-m", "monitor", "--config", str(config), "run", "--once"]
+        proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while len(hooks.deliveries) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(hooks.deliveries) == 3, proc.communicate(timeout=5)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+        done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        ids = [d.headers["webhook-id"] for d in hooks.deliveries]
+        assert len(set(ids)) == 5  # every alert arrived
+        assert len(ids) == 6  # ... and exactly one twice: the one in flight at the kill
+        assert ids[2] in ids[3:]
+        titles = [json.loads(d.body)["data"]["release"]["title"] for d in hooks.deliveries]
+        assert sorted(set(titles)) == [f"Summit number {i}" for i in range(5)]

@@ -1,0 +1,191 @@
+"""The ingest pipeline end to end: a real feed server, the real fetcher, parser, rules and SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor import pipeline
+from monitor.clock import ManualClock, SystemClock
+from monitor.fetch import Fetcher
+from monitor.rules import compile_rules
+from monitor.store import Store
+from monitor.types import Feed, RuleSpec, Settings
+from tests.feedserver import FeedServer, rss
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+CGTN_BODY = ("<p>BEIJING, May 19, 2023 /PRNewswire/ -- The leaders of China, Kazakhstan, Kyrgyzstan, Tajikistan,"
+             " Turkmenistan and Uzbekistan met in Xi'an for the first China-Central Asia Summit.</p>"
+             "<p>They signed the Xi'an Declaration.</p>")
+
+
+def cgtn(link: str, guid: str, body: str = CGTN_BODY) -> dict:
+    return {"title": "China-Central Asia Summit opens in Xi'an", "link": link, "guid": guid,
+            "description": body, "pubDate": NOW - timedelta(hours=2), "author": "CGTN"}
+
+
+def other(n: int) -> dict:
+    return {"title": f"Acme Corp reports quarter {n} results", "guid": f"acme-{n}",
+            "link": f"https://www.prnewswire.com/news-releases/acme-q{n}-30000{n}.html",
+            "description": f"<p>NEW YORK, Nov. 1, 2026 /PRNewswire/ -- Acme (NASDAQ: ACME) quarter {n}.</p>",
+            "pubDate": NOW - timedelta(days=30)}
+
+
+class Env:
+    def __init__(self, tmp: Path, server: FeedServer, clock) -> None:
+        self.server, self.clock = server, clock
+        self.settings = Settings(database=tmp / "archive.db", timeout=2.0)
+        self.store = Store(self.settings.database)
+        self.fetcher = Fetcher(user_agent="test", timeout=2.0, max_bytes=1_000_000, clock=SystemClock())
+        self.rules = compile_rules([RuleSpec("summits", "summit*", notify=("log",)),
+                                    RuleSpec("asia", '"Central Asia"', notify=("log",),
+                                             feeds=("wire-c",))], {})
+
+    def feed(self, name: str, path: str | None = None) -> Feed:
+        return Feed(name=name, url=self.server.url(path or f"/{name}.rss"), interval=60)
+
+    def poll(self, *feeds: Feed) -> dict[str, object]:
+        results = pipeline.poll_many(feeds, fetcher=self.fetcher, store=self.store, rules=self.rules,
+                                     settings=self.settings, clock=self.clock, channels=frozenset({"log"}))
+        return {r.feed: r for r in results}
+
+    def q(self, sql: str, *args) -> list[tuple]:
+        return self.store.conn.execute(sql, args).fetchall()
+
+
+@pytest.fixture
+def env(tmp_path: Path, feed_server: FeedServer):
+    e = Env(tmp_path, feed_server, ManualClock(NOW))
+    yield e
+    e.fetcher.close()
+    e.store.close()
+
+
+def test_one_release_across_category_feeds_and_regional_sites(env: Env) -> None:
+    s = env.server
+    s.publish("/wire-a.rss", rss([cgtn("https://www.prnewswire.com/news-releases/summit-301829916.html"
+                                       "?utm_source=rss&utm_campaign=all", "prn-301829916"), other(1)]))
+    s.publish("/wire-b.rss", rss([cgtn("https://www.prnewswire.com/news-releases/summit-301829916.html"
+                                       "?utm_campaign=policy&utm_medium=rss#top",
+                                       "https://www.prnewswire.com/news-releases/summit-301829916.html")]))
+    s.publish("/wire-c.rss", rss([cgtn("https://www.prnewswire.co.uk/news-releases/summit-301829916.html"
+                                       "?utm_source=uk", "uk-301829916")]))
+    results = env.poll(env.feed("wire-a"), env.feed("wire-b"), env.feed("wire-c"))
+    assert all(r.ok for r in results.values()), results
+    assert sum(r.new for r in results.values()) == 2  # the CGTN release once, Acme once
+    assert env.q("SELECT count(*) FROM releases") == [(2,)]
+    rid = env.q("SELECT id FROM releases WHERE title LIKE 'China%'")[0][0]
+    assert env.q("SELECT count(*) FROM sightings WHERE release_id = ?", rid) == [(3,)]
+    # One match per rule and release, whichever feed carried it; the feed-filtered rule matched
+    # through wire-c even if wire-c was not the first feed to deliver the release.
+    assert sorted(r[0] for r in env.q("SELECT rule FROM matches WHERE release_id = ?", rid)) == ["asia", "summits"]
+    assert env.q("SELECT count(*) FROM alerts WHERE release_id = ?", rid) == [(2,)]
+    # Acme is a month old: archived and matched by nothing; no alert either way.
+    detail = env.store.release(rid)
+    assert {x.feed for x in detail.sightings} == {"wire-a", "wire-b", "wire-c"}
+
+
+def test_second_poll_is_conditional_and_stores_nothing(env: Env) -> None:
+    env.server.publish("/wire-a.rss", rss([other(1), other(2)]))
+    first = env.poll(env.feed("wire-a"))["wire-a"]
+    assert (first.new, first.seen) == (2, 0)
+    second = env.poll(env.feed("wire-a"))["wire-a"]
+    assert second.not_modified and second.ok
+    assert env.server.last("/wire-a.rss").headers.get("If-None-Match")
+    assert env.q("SELECT count(*) FROM releases") == [(2,)]
+    assert env.q("SELECT count(*) FROM sightings") == [(2,)]
+
+
+def test_unchanged_body_without_validators_is_seen_not_new(env: Env) -> None:
+    env.server.publish("/wire-a.rss", rss([other(1)]), etag="")
+    env.poll(env.feed("wire-a"))
+    env.server.publish("/wire-a.rss", rss([other(1)]) + b"\n", etag="")  # new bytes, same item
+    again = env.poll(env.feed("wire-a"))["wire-a"]
+    assert (again.new, again.seen, again.revised) == (0, 1, 0)
+
+
+def test_revision_keeps_old_version_rematches_and_does_not_alert_twice(env: Env) -> None:
+    link = "https://www.prnewswire.com/news-releases/summit-301829916.html"
+    env.server.publish("/wire-a.rss", rss([cgtn(link, "g1")]))
+    env.poll(env.feed("wire-a"))
+    corrected = CGTN_BODY.replace("signed the Xi'an Declaration", "signed the Xi'an Declaration and a trade pact")
+    env.server.publish("/wire-a.rss", rss([cgtn(link, "g1", corrected)]))
+    result = env.poll(env.feed("wire-a"))["wire-a"]
+    assert (result.new, result.revised) == (0, 1)
+    assert env.q("SELECT count(*) FROM release_versions") == [(1,)]
+    assert "trade pact" not in env.q("SELECT body FROM release_versions")[0][0]
+    assert [h.title for h in env.store.search("trade pact")] == ["China-Central Asia Summit opens in Xi'an"]
+    assert env.q("SELECT count(*) FROM matches") == [(1,)]  # summits only; asia needs wire-c
+    assert env.q("SELECT count(*) FROM alerts") == [(1,)]
+    assert result.matches == 0 and result.alerts == 0
+
+
+def test_old_releases_archive_quietly(env: Env) -> None:
+    old = cgtn("https://www.prnewswire.com/news-releases/old-summit-1.html", "old")
+    old["pubDate"] = NOW - timedelta(days=3)
+    env.server.publish("/wire-a.rss", rss([old]))
+    result = env.poll(env.feed("wire-a"))["wire-a"]
+    assert (result.new, result.matches, result.alerts) == (1, 1, 0)
+
+
+def test_each_bad_feed_is_recorded_and_the_others_unaffected(env: Env) -> None:
+    s = env.server
+    s.publish("/good.rss", rss([other(1)]))
+    s.status("/missing.rss", 404)
+    s.status("/gone.rss", 410)
+    s.status("/broken.rss", 500)
+    s.retry_later("/busy.rss", 120)
+    s.html("/page.rss")
+    s.hang("/hang.rss")
+    s.gzip_bomb("/bomb.rss")
+    s.redirect_loop("/loop.rss")
+    s.publish("/empty.rss", rss([]))
+    names = ["good", "missing", "gone", "broken", "busy", "page", "hang", "bomb", "loop", "empty"]
+    results = env.poll(*(env.feed(n, f"/{n}.rss") for n in names))
+    assert results["good"].ok and results["good"].new == 1
+    kinds = {n: (results[n].error_kind, results[n].http_status) for n in names[1:]}
+    assert kinds == {
+        "missing": ("http", 404), "gone": ("http", 410), "broken": ("http", 500), "busy": ("http", 429),
+        "page": ("not-a-feed", None), "hang": ("timeout", None), "bomb": ("too-large", None),
+        "loop": ("connection", None), "empty": ("not-a-feed", None),
+    }
+    assert results["busy"].retry_after == 120
+    health = {f.name: f for f in env.store.feeds()}
+    assert health["good"].consecutive_failures == 0 and health["good"].last_ok_at == NOW
+    for n in names[1:]:
+        assert health[n].consecutive_failures == 1 and health[n].last_error, n
+    assert env.q("SELECT retry_after_until FROM feeds WHERE name = 'busy'") == [("2026-11-27T12:02:00Z",)]
+
+
+def test_a_failing_commit_leaves_the_archive_as_before(env: Env) -> None:
+    env.server.publish("/wire-a.rss", rss([other(1), other(2)]))
+
+    class Exploding:
+        def match(self, docs):
+            raise RuntimeError("boom while matching")
+
+        def get(self, name):
+            return None
+
+    env.rules = Exploding()
+    with pytest.raises(RuntimeError):
+        env.poll(env.feed("wire-a"))
+    assert env.q("SELECT count(*) FROM releases") == [(0,)]
+    assert env.q("SELECT count(*) FROM releases_fts") == [(0,)]
+
+
+def test_readers_work_while_a_poll_holds_the_write_lock(env: Env) -> None:
+    env.server.publish("/wire-a.rss", rss([other(1)]))
+    env.poll(env.feed("wire-a"))
+    writer = sqlite3.connect(env.settings.database, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')")
+    try:
+        with Store(env.settings.database, readonly=True) as reader:
+            assert [h.title for h in reader.search("acme")] == ["Acme Corp reports quarter 1 results"]
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
