@@ -15,7 +15,10 @@ from pathlib import Path
 import feedparser  # only to validate the served Atom the way feed readers read it
 import pytest
 
+from monitor import app as app_mod
+from monitor.clock import ManualClock
 from monitor.store import Store
+from monitor.web import Pages
 from tests.test_export import CONFIG, T0, build_archive, release
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -257,3 +260,30 @@ def test_facets_narrow_the_search_in_a_browser(served: Served, browser) -> None:
     driver.find_element(By.CSS_SELECTOR, "#facet-place a[href*='CHICAGO']").click()
     titles = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "li.hit a.title")]
     assert titles == ["Globex declares quarterly dividend"]
+
+
+# --------------------------------------------------------------------------- facets under a time budget
+
+
+class SteppingClock(ManualClock):
+    """Each look at the monotonic clock finds it one second later: every deadline passes quickly."""
+
+    def monotonic(self) -> float:
+        self.advance(1.0)
+        return super().monotonic()
+
+
+def test_facets_not_counted_in_time_are_skipped_not_waited_for(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(CONFIG, encoding="utf-8")
+    build_archive(tmp_path / "archive.db")
+    with Store(tmp_path / "archive.db", readonly=True) as store:
+        assert set(store.facets(None, {}, expired=lambda: True).values()) == {None}
+        looks = iter(range(100))
+        partial = store.facets(None, {}, expired=lambda: next(looks) >= 1)
+        assert partial["rule"] == [("central-asia", 2), ("earnings", 2)]
+        assert partial["feed"] is None and partial["place"] is None
+    status, body = Pages(app_mod.load(cfg), SteppingClock()).search({"q": "quarter* OR dividend"})
+    html = body.decode()
+    assert status == 200 and "Globex declares" in html  # the results never wait for the facets
+    assert html.count("skipped: too many releases to count quickly") == 4
