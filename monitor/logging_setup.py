@@ -74,7 +74,8 @@ class _Base(logging.Formatter):
     def fields(self, record: logging.LogRecord) -> dict[str, object]:
         out: dict[str, object] = {}
         if self.timestamps:
-            out["ts"] = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+            stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+            out["ts"] = stamp.replace("+00:00", "Z")
         out["level"] = record.levelname.lower()
         out["logger"] = record.name
         given: Mapping[str, object] = getattr(record, "fields", None) or {}

@@ -4,6 +4,7 @@
     adaptive_interval(feed, published, now)           -> the interval a busy feed has earned
     track_redirect(pending, seen, now)                -> Redirect: keep watching, or adopt the new URL
     first_delay(feed, ...)                            -> when to poll first after a (re)start
+    assess(feeds, rows, now=..., last_poll=...)        -> Health: healthy / degraded / down (`status`)
 
 The rules, politest first:
 - 410 Gone: stop polling the feed (until its URL changes in config.toml).
@@ -21,9 +22,10 @@ from __future__ import annotations
 
 import random
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from monitor.types import Feed, PollResult
 
@@ -168,3 +170,110 @@ def track_redirect(
     if pending != seen or since is None:
         return Redirect(seen, now, new=True)
     return Redirect(seen, since, adopt=now - since >= REDIRECT_GRACE)
+
+
+# --------------------------------------------------------------------------- health (`status`)
+
+
+class ScheduleRow(Protocol):
+    """What `assess` reads of a feed's recorded schedule (store.Store.Schedule has these)."""
+
+    url: str
+    failures: int
+    gone: bool
+    next_poll_at: datetime | None
+    retry_after_until: datetime | None
+    last_polled_at: datetime | None
+
+
+HEALTHY, DEGRADED, DOWN = 0, 1, 2
+VERDICTS = {HEALTHY: "healthy", DEGRADED: "degraded", DOWN: "down"}
+# The daemon is down when it has not polled for this many of its shortest intervals.
+DOWN_AFTER = 3
+
+
+@dataclass(frozen=True)
+class Health:
+    code: int  # 0 healthy, 1 degraded, 2 down: `press-monitor status` exits with it
+    reasons: tuple[str, ...]
+    states: Mapping[str, str]  # feed name -> ok | failing | waiting | gone | new | off
+
+    @property
+    def verdict(self) -> str:
+        return VERDICTS[self.code]
+
+
+def feed_state(feed: Feed, row: ScheduleRow | None, now: datetime) -> str:
+    """Return one word for a feed: off, new, gone, waiting (Retry-After pending), failing, ok."""
+    if not feed.enabled:
+        return "off"
+    if row is None or row.last_polled_at is None:
+        return "new"
+    if row.gone:
+        return "gone"
+    if row.retry_after_until is not None and row.retry_after_until > now:
+        return "waiting"
+    return "failing" if row.failures else "ok"
+
+
+def assess(
+    feeds: Sequence[Feed],
+    rows: Mapping[str, ScheduleRow],
+    *,
+    now: datetime,
+    last_poll: datetime | None,
+    started: datetime | None = None,
+    stopped: datetime | None = None,
+    failing_channels: Mapping[str, int] | None = None,
+    disabled_channels: Mapping[str, str] | None = None,
+) -> Health:
+    """Return the daemon's health from what it recorded in the archive.
+
+    down: it stopped (cleanly) or has not polled for 3 of its shortest intervals while some feed is
+    overdue; degraded: some feed fails, waits on Retry-After or is gone, or a channel fails; else healthy.
+    """
+    states = {f.name: feed_state(f, rows.get(f.name), now) for f in feeds}
+    active = [f for f in feeds if states[f.name] not in ("off", "gone")]
+    reasons: list[str] = []
+    code = HEALTHY
+    if active:
+        if last_poll is None:
+            code = DOWN
+            reasons.append("the daemon has not polled yet (is `press-monitor run` running?)")
+        elif stopped is not None and (started is None or stopped >= started):
+            code = DOWN
+            reasons.append(f"the daemon stopped at {stopped:%Y-%m-%d %H:%M:%S} UTC")
+        else:
+            limit = DOWN_AFTER * min(f.interval for f in active)
+            silent = (now - last_poll).total_seconds()
+            overdue = [f.name for f in active if _overdue(f, rows.get(f.name), now)]
+            if silent > limit and overdue:
+                code = DOWN
+                reasons.append(f"no poll for {_ago(silent)} (more than {DOWN_AFTER} intervals); "
+                               f"{len(overdue)} feed(s) overdue")
+    bad = {s: [n for n, v in states.items() if v == s] for s in ("failing", "waiting", "gone")}
+    for state, names in bad.items():
+        if names:
+            reasons.append(f"{len(names)} feed(s) {state}: {', '.join(sorted(names))}")
+    for name, reason in sorted((disabled_channels or {}).items()):
+        reasons.append(f"channel {name} disabled: {reason}")
+    for name, count in sorted((failing_channels or {}).items()):
+        reasons.append(f"channel {name} failing: {count} alert(s) waiting for a retry")
+    if code == HEALTHY and len(reasons) > 0:
+        code = DEGRADED
+    return Health(code, tuple(reasons), states)
+
+
+def _overdue(feed: Feed, row: ScheduleRow | None, now: datetime) -> bool:
+    """Return whether a feed's planned poll is well past (a live daemon would have polled it)."""
+    if row is None or row.next_poll_at is None:
+        return True
+    return (now - row.next_poll_at).total_seconds() > 2 * feed.interval
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
 
 from monitor import app as app_mod
-from monitor import pipeline
-from monitor.cli.base import Ctx, fail, main
+from monitor import logging_setup, pipeline
+from monitor.cli.base import Ctx, main
 from monitor.clock import SystemClock
 from monitor.deliver import Report
 from monitor.fetch import Fetcher
@@ -35,19 +34,26 @@ def check(obj: Ctx) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="poll every enabled feed once, deliver due alerts, and exit")
 @click.option("--workers", default=8, show_default=True, help="feeds fetched at the same time")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="log lines on stderr: key=value text, or one JSON object per line")
 @click.pass_obj
-def run(obj: Ctx, once: bool, workers: int) -> None:
-    """Run the monitor.
+def run(obj: Ctx, once: bool, workers: int, log_format: str) -> None:
+    """Run the monitor: the scheduler daemon, or one round of polls with --once.
 
+    \b
+    Without --once: poll each feed on its interval until SIGTERM/SIGINT (exit 0 after running
+    polls finish, at most 20 s); SIGHUP reloads config.toml (a bad one is refused, the old one
+    keeps running). Speaks the systemd notify protocol when $NOTIFY_SOCKET is set.
     With --once: poll every enabled feed once, print one line per feed, exit 0 when every feed
     succeeded and 1 otherwise.
     """
     a = obj.app
-    logging.basicConfig(level=a.config.settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if not once:
-        fail("the scheduler daemon is not available yet: use `run --once`")
-    sys.exit(run_once(a, workers))
+    logging_setup.setup(a.config.settings.log_level, log_format)
+    if once:
+        sys.exit(run_once(a, workers))
+    from monitor import daemon  # the scheduler (apscheduler) is only loaded for the daemon
+
+    sys.exit(daemon.run(obj.path, a, workers=workers))
 
 
 def run_once(a: app_mod.App, workers: int) -> int:

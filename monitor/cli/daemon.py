@@ -1,0 +1,113 @@
+"""`status`: the daemon's health as it recorded it in the archive; the exit code is for monitoring."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+
+import click
+
+from monitor import schedule
+from monitor.cli.base import Ctx, main
+from monitor.clock import SystemClock
+from monitor.daemon import META_LAST_POLL, META_STARTED, META_STOPPED
+from monitor.store import parse_ts
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of a table")
+@click.pass_obj
+def status(obj: Ctx, as_json: bool) -> None:
+    """Show the daemon's health: per feed last success, last error, failure streak and next poll;
+    the outbox backlog; the daemon's last poll.
+
+    \b
+    Exit code (for monitoring):
+      0  healthy
+      1  degraded: some feeds or channels are failing (or a feed is gone)
+      2  down: no poll for 3 intervals, the daemon stopped, or the archive cannot be read
+    """
+    a = obj.app
+    now = SystemClock().now()
+    with a.open_store(readonly=True) as store:
+        rows = store.schedules()
+        pending, oldest, dead = store.outbox_summary()
+        failing_channels = store.failing_channels()
+        disabled = store.disabled_channels()
+        last_poll = parse_ts(store.meta(META_LAST_POLL))
+        started = parse_ts(store.meta(META_STARTED))
+        stopped = parse_ts(store.meta(META_STOPPED))
+    feeds = a.config.feeds
+    health = schedule.assess(feeds, rows, now=now, last_poll=last_poll, started=started, stopped=stopped,
+                             failing_channels=failing_channels, disabled_channels=disabled)
+    if as_json:
+        click.echo(json.dumps({
+            "status": health.verdict, "code": health.code, "reasons": list(health.reasons),
+            "daemon": {"last_poll": _iso(last_poll), "started": _iso(started), "stopped": _iso(stopped)},
+            "outbox": {"pending": pending, "oldest_pending": _iso(oldest), "dead": dead,
+                       "failing_channels": failing_channels, "disabled_channels": disabled},
+            "feeds": [{
+                "name": f.name, "state": health.states[f.name],
+                "last_ok": _iso(r.last_ok_at) if r else None, "last_error": r.last_error if r else None,
+                "failures": r.failures if r else 0,
+                "next_poll": _iso(r.next_poll_at) if r and health.states[f.name] not in ("gone", "off") else None,
+                "retry_after_until": _iso(r.retry_after_until) if r else None,
+                "redirect_to": r.redirect_to if r else None,
+            } for f in feeds for r in [rows.get(f.name)]],
+        }, indent=1))
+        sys.exit(health.code)
+
+    colour = {0: "green", 1: "yellow", 2: "red"}[health.code]
+    click.echo(click.style(health.verdict.upper(), fg=colour, bold=True)
+               + (f": {health.reasons[0]}" if health.reasons else ""))
+    for reason in health.reasons[1:]:
+        click.echo(f"  {reason}")
+    click.echo(f"daemon    last poll {_when(last_poll, now)}"
+               + (f"; started {_when(started, now)}" if started else "")
+               + (f"; stopped {_when(stopped, now)}" if stopped and (not started or stopped >= started) else ""))
+    backlog = f"outbox    {pending} pending"
+    if oldest:
+        backlog += f" (oldest queued {_when(oldest, now)})"
+    backlog += f", {dead} dead"
+    click.echo(backlog)
+    click.echo("")
+    click.echo(f"{'state':<8} {'fails':>5}  {'last ok':<16}  {'next poll':<16}  feed / last error")
+    for f in feeds:
+        r = rows.get(f.name)
+        state = health.states[f.name]
+        nxt = "-"
+        if r and state not in ("gone", "off") and r.next_poll_at:
+            nxt = f"{r.next_poll_at:%Y-%m-%d %H:%M}"
+        last_ok = f"{r.last_ok_at:%Y-%m-%d %H:%M}" if r and r.last_ok_at else "-"
+        click.echo(f"{state:<8} {(r.failures if r else 0):>5}  {last_ok:<16}  {nxt:<16}  {f.name}")
+        if r and r.last_error and state != "ok":
+            extra = ""
+            if state == "waiting" and r.retry_after_until:
+                extra = f" (Retry-After until {r.retry_after_until:%Y-%m-%d %H:%M:%S})"
+            click.echo(f"{'':<53}{r.last_error}{extra}")
+        if r and r.redirect_to:
+            since = f" since {r.redirect_since:%Y-%m-%d}" if r.redirect_since else ""
+            click.echo(f"{'':<53}permanent redirect to {r.redirect_to}{since} (adopted after 7 days)")
+    sys.exit(health.code)
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat().replace("+00:00", "Z") if when else None
+
+
+def _when(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "never"
+    seconds = (now - when).total_seconds()
+    if seconds < 0:
+        ago = "just now"
+    elif seconds < 120:
+        ago = f"{seconds:.0f}s ago"
+    elif seconds < 7200:
+        ago = f"{seconds / 60:.0f}m ago"
+    elif seconds < 172800:
+        ago = f"{seconds / 3600:.1f}h ago"
+    else:
+        ago = f"{seconds / 86400:.0f}d ago"
+    return f"{when:%Y-%m-%d %H:%M:%S} UTC ({ago})"

@@ -1,0 +1,484 @@
+"""The daemon as a real process: `press-monitor run` against local feed and webhook servers.
+
+What is real: the subprocess, its signals, the systemd notify socket it talks to, the HTTP feed
+server, the webhook receiver and the SQLite archive. Intervals are 1 s so each test takes seconds.
+A few tests drive the Daemon in-process with a ManualClock, for what needs days to pass (a
+permanent redirect is adopted after 7 days; retention).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor import app as app_mod
+from monitor.clock import ManualClock
+from monitor.daemon import META_MOVED, Daemon, HostLimiter
+from monitor.store import Store
+from monitor.types import FeedState
+from tests.feedserver import FeedServer, document, hang, redirect, respond, retry_later, rss
+from tests.webhook_receiver import WebhookReceiver
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class NotifySocket:
+    """A datagram socket standing in for systemd's $NOTIFY_SOCKET; records every message."""
+
+    def __init__(self) -> None:
+        # sun_path holds 108 bytes: pytest's tmp_path can be longer, so use a short private dir.
+        self.dir = tempfile.mkdtemp(prefix="pm-notify-")
+        self.path = os.path.join(self.dir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages: list[tuple[float, dict[str, str]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except (TimeoutError, OSError):
+                continue
+            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
+            self.messages.append((time.monotonic(), fields))
+
+    def seen(self, key: str, value: str | None = None) -> list[float]:
+        """Return the arrival times of messages carrying KEY (=value)."""
+        return [t for t, m in list(self.messages) if key in m and (value is None or m[key] == value)]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_for(check: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class DaemonProcess:
+    """`python -m monitor --config CONFIG run` as a subprocess, with its stderr captured in a file."""
+
+    def __init__(self, config: Path, notify: NotifySocket | None, *args: str, env: dict[str, str] | None = None):
+        self.config = config
+        self.log_path = config.with_name(f"daemon-{time.monotonic_ns()}.log")
+        environ = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
+                                                                     "JOURNAL_STREAM")}
+        if notify is not None:
+            environ.update(NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="600000")  # ping every 0.3 s
+        environ.update(env or {})
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "run", *args],
+                                     cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=self._log)
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def events(self, name: str) -> list[str]:
+        return [line for line in self.log.splitlines() if f"event={name} " in line + " "]
+
+    def wait_event(self, name: str, timeout: float = 10, count: int = 1) -> list[str]:
+        def enough() -> list[str] | None:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.log[-3000:]}")
+            found = self.events(name)
+            return found if len(found) >= count else None
+
+        return wait_for(enough, timeout, f"{count} x event={name}\n{self.log[-2000:]}")  # type: ignore[return-value]
+
+    def alive(self) -> bool:
+        """Return True while running; raise with its log if it died."""
+        if self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.log[-3000:]}")
+        return True
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 10) -> tuple[int, float]:
+        """SIGTERM; return (exit code, seconds it took)."""
+        start = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self._log.close()
+        return code, time.monotonic() - start
+
+
+def status(config: Path) -> tuple[int, dict]:
+    done = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "status", "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=30, env={**os.environ, **HOOK_ENV})
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def item(n: int, title: str, when: datetime | None = None) -> dict[str, object]:
+    return {"title": title, "link": f"https://wire.example/news/{n}", "guid": f"wire-{n}",
+            "description": f"{title}. Full story number {n}.", "pubDate": when or now()}
+
+
+def feed_toml(name: str, url: str, interval: str = "1s", extra: str = "") -> str:
+    return f'[[feeds]]\nname = "{name}"\nurl = "{url}"\ninterval = "{interval}"\n{extra}\n'
+
+
+def write_config(path: Path, feeds: str, *, hook: str | None = None, timeout: str = "2s",
+                 rules: str | None = None, monitor: str = "") -> Path:
+    text = f'[monitor]\ndatabase = "archive.db"\ntimeout = "{timeout}"\n{monitor}\n{feeds}'
+    if hook:
+        text += f'[channels.hook]\ntype = "webhook"\nurl = "{hook}"\nsecret_env = "PM_TEST_HOOK_SECRET"\n\n'
+    text += rules if rules is not None else (
+        '[[rules]]\nname = "summit"\nquery = "summit"\nnotify = ["hook"]\n' if hook else "")
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def notify() -> Iterator[NotifySocket]:
+    n = NotifySocket()
+    yield n
+    n.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver(secret=SECRET) as rx:
+        yield rx
+
+
+HOOK_ENV = {"PM_TEST_HOOK_SECRET": SECRET}
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_end_to_end_alert_notify_watchdog_stop_and_no_repeat_after_restart(
+    tmp_path: Path, feed_server: FeedServer, receiver: WebhookReceiver, notify: NotifySocket
+) -> None:
+    first = item(1, "Quarterly results published", now() - timedelta(hours=1))
+    feed_server.route("/wire.xml", document(rss([first])))
+    config = write_config(tmp_path / "config.toml", feed_toml("wire", feed_server.url("/wire.xml")),
+                          hook=receiver.url)
+    daemon = DaemonProcess(config, notify, env=HOOK_ENV)
+    try:
+        wait_for(lambda: daemon.alive() and notify.seen("READY", "1"), 15, "READY=1")
+        daemon.wait_event("poll")  # the first poll archived the old news quietly
+        assert receiver.deliveries == []
+        code, st = status(config)
+        assert code == 0 and st["status"] == "healthy", st
+
+        feed_server.route("/wire.xml", document(rss([item(2, "Leaders meet at the Central Asia summit"), first])))
+        published = time.monotonic()
+        wait_for(lambda: receiver.deliveries, 1 + 2, "the webhook within one interval + 2 s")
+        delivery = receiver.deliveries[0]
+        assert delivery.verified is True
+        assert delivery.json["type"] == "release.matched"
+        assert delivery.json["data"]["rule"] == "summit"
+        assert "Central Asia summit" in json.dumps(delivery.json["data"]["release"])
+        assert time.monotonic() - published <= 3
+
+        # The watchdog pings come from the scheduler, about every WATCHDOG_USEC / 2.
+        before = len(notify.seen("WATCHDOG", "1"))
+        time.sleep(1.0)
+        assert len(notify.seen("WATCHDOG", "1")) - before >= 2
+        assert notify.seen("STATUS")
+    finally:
+        code, took = daemon.stop()
+    assert code == 0, daemon.log[-3000:]
+    assert took < 10
+    assert notify.seen("STOPPING", "1")
+    assert SECRET not in daemon.log  # never log secrets
+    assert "event=stopped" in daemon.log
+    code, st = status(config)
+    assert code == 2 and "stopped" in st["reasons"][0], st
+
+    # Start again: the release is in the archive and its alert was sent; nothing is repeated.
+    hits = feed_server.hits("/wire.xml")
+    again = DaemonProcess(config, notify, env=HOOK_ENV)
+    try:
+        wait_for(lambda: feed_server.hits("/wire.xml") >= hits + 2, 10, "two more polls")
+        again.wait_event("poll", count=2)
+        time.sleep(0.3)
+    finally:
+        code, _ = again.stop()
+    assert code == 0
+    assert len(receiver.deliveries) == 1, [d.json for d in receiver.deliveries]
+
+
+def test_a_hanging_a_failing_and_a_throttled_feed_do_not_hold_up_the_others(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.route("/good.xml", document(rss([item(1, "Something good")])))
+    feed_server.route("/hang.xml", hang())
+    feed_server.route("/error.xml", respond(500, "boom"))
+    feed_server.route("/busy.xml", retry_later(120, status=429))
+    feed_server.route("/gone.xml", respond(410, "gone for good"))
+    feeds = "".join(feed_toml(n, feed_server.url(f"/{n}.xml")) for n in ("good", "hang", "error", "busy", "gone"))
+    config = write_config(tmp_path / "config.toml", feeds, timeout="1s")
+    daemon = DaemonProcess(config, None)
+    try:
+        daemon.wait_event("poll", count=1)
+        start = time.monotonic()
+        time.sleep(4.5)
+        elapsed = time.monotonic() - start
+        good_hits = feed_server.hits("/good.xml")
+        code, st = status(config)
+    finally:
+        stop_code, took = daemon.stop()
+    assert stop_code == 0 and took < 10
+    feeds_by_name = {f["name"]: f for f in st["feeds"]}
+
+    # The healthy feed kept its 1 s schedule while a neighbour hung on the same host.
+    assert good_hits >= elapsed * 0.6, good_hits
+    assert feeds_by_name["good"]["state"] == "ok" and feeds_by_name["good"]["failures"] == 0
+
+    # The 500 backs off: 2 s, 4 s, 8 s ... so only a few polls, and the plan shows in status.
+    error = feeds_by_name["error"]
+    assert error["state"] == "failing" and error["failures"] >= 2
+    assert "HTTP 500" in error["last_error"]
+    assert 2 <= feed_server.hits("/error.xml") <= 4
+    assert error["next_poll"] is not None
+
+    # The hanging feed hit its 1 s deadline and backs off too.
+    assert feeds_by_name["hang"]["state"] == "failing" and "timeout" in feeds_by_name["hang"]["last_error"]
+
+    # The 429 asked for 120 s: asked once, then left alone; status shows when it may be asked again.
+    busy = feeds_by_name["busy"]
+    assert feed_server.hits("/busy.xml") == 1
+    assert busy["state"] == "waiting"
+    until = datetime.fromisoformat(busy["retry_after_until"])
+    nxt = datetime.fromisoformat(busy["next_poll"])
+    assert timedelta(seconds=110) < until - now() <= timedelta(seconds=121)
+    assert nxt >= until - timedelta(seconds=1)
+
+    # 410: polled once, never again, and said so.
+    assert feed_server.hits("/gone.xml") == 1
+    assert feeds_by_name["gone"]["state"] == "gone" and feeds_by_name["gone"]["next_poll"] is None
+    assert "event=feed_gone" in daemon.log
+
+    assert code == 1 and st["status"] == "degraded"
+    assert any("waiting" in r for r in st["reasons"]) and any("gone" in r for r in st["reasons"])
+    assert "event=poll_failed" in daemon.log and "feed=error" in daemon.log
+
+    # Restarting keeps politeness: the throttled and the gone feed are still left alone.
+    again = DaemonProcess(config, None)
+    try:
+        again.wait_event("poll", count=2)
+        time.sleep(0.5)
+        assert "feed_gone" in again.log
+    finally:
+        again.stop()
+    assert feed_server.hits("/busy.xml") == 1
+    assert feed_server.hits("/gone.xml") == 1
+
+    # The text table says the same for people.
+    done = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "status"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode in (1, 2)
+    assert "Retry-After until" in done.stdout and "gone" in done.stdout and "HTTP 500" in done.stdout
+
+
+def test_sighup_reloads_a_valid_config_and_refuses_an_invalid_one(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.route("/a.xml", document(rss([item(1, "Feed A news")])))
+    feed_server.route("/b.xml", document(rss([item(2, "Feed B news")])))
+    config = write_config(tmp_path / "config.toml", feed_toml("a", feed_server.url("/a.xml")))
+    daemon = DaemonProcess(config, None, "--log-format", "json")
+    try:
+        wait_for(lambda: feed_server.hits("/a.xml") >= 1, 10, "feed a polled")
+        assert feed_server.hits("/b.xml") == 0
+
+        # A valid new config: feed b is added without a restart.
+        write_config(config, feed_toml("a", feed_server.url("/a.xml")) + feed_toml("b", feed_server.url("/b.xml")))
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: feed_server.hits("/b.xml") >= 2, 10, "feed b polled after the reload")
+        reloaded = [json.loads(line) for line in daemon.log.splitlines() if '"reloaded"' in line]
+        assert reloaded and reloaded[0]["feeds"] == 2
+
+        # An invalid one is refused with its error, and the old config keeps running.
+        write_config(config, feed_toml("a", feed_server.url("/a.xml"), interval="soon"))
+        daemon.signal(signal.SIGHUP)
+        refused = wait_for(lambda: [json.loads(line) for line in daemon.log.splitlines() if '"reload_refused"' in line],
+                           10, "the refusal")
+        assert "feeds[1].interval" in refused[0]["error"] and "soon" in refused[0]["error"]
+        hits_b = feed_server.hits("/b.xml")
+        wait_for(lambda: feed_server.hits("/b.xml") >= hits_b + 2, 10, "feed b still polled")
+        assert daemon.proc.poll() is None
+    finally:
+        code, _ = daemon.stop()
+    assert code == 0
+    # Every line on stderr is one JSON object.
+    for line in daemon.log.splitlines():
+        record = json.loads(line)
+        assert {"level", "logger"} <= set(record)
+
+
+# --------------------------------------------------------------------------- in-process (days must pass)
+
+
+def make_daemon(tmp_path: Path, feeds: str, clock: ManualClock, **monitor: str) -> Daemon:
+    extra = "".join(f'{k} = "{v}"\n' for k, v in monitor.items())
+    config = write_config(tmp_path / "config.toml", feeds, monitor=extra)
+    return Daemon(config, app_mod.load(config), clock=clock, environ={}, parse_workers=0)
+
+
+def test_a_permanent_redirect_is_followed_at_once_and_adopted_after_seven_days(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    clock = ManualClock(now())
+    feed_server.route("/old.xml", redirect("/new.xml", 301))
+    feed_server.route("/new.xml", document(rss([item(1, "Moved news")])))
+    daemon = make_daemon(tmp_path, feed_toml("wire", feed_server.url("/old.xml"), interval="1h"), clock)
+    daemon._sync_feeds(daemon._store(), daemon.app)
+    store: Store = daemon._store()
+
+    daemon._poll("wire")
+    row = store.schedule("wire")
+    assert row is not None and row.last_ok_at is not None  # followed at once: the items were read
+    assert row.redirect_to == feed_server.url("/new.xml") and row.url == feed_server.url("/old.xml")
+    for _ in range(6):
+        clock.advance(86400)
+        daemon._poll("wire")
+        assert store.schedule("wire").url == feed_server.url("/old.xml")  # type: ignore[union-attr]
+    clock.advance(86400 + 60)
+    daemon._poll("wire")
+    row = store.schedule("wire")
+    assert row is not None and row.url == feed_server.url("/new.xml") and row.redirect_to is None
+    moved = json.loads(store.meta(META_MOVED + "wire") or "{}")
+    assert moved["from"] == feed_server.url("/old.xml") and moved["to"] == feed_server.url("/new.xml")
+
+    # From now on the new URL is asked directly, also after a restart.
+    old_hits = feed_server.hits("/old.xml")
+    restarted = Daemon(daemon.path, app_mod.load(daemon.path), clock=clock, environ={}, parse_workers=0)
+    restarted._sync_feeds(restarted._store(), restarted.app)
+    restarted._poll("wire")
+    assert feed_server.hits("/old.xml") == old_hits
+
+
+def test_a_redirect_seen_only_sometimes_is_never_adopted(tmp_path: Path, feed_server: FeedServer) -> None:
+    clock = ManualClock(now())
+    body = document(rss([item(1, "News")]))
+    feed_server.route("/feed.xml", redirect("/elsewhere.xml", 308))
+    feed_server.route("/elsewhere.xml", body)
+    daemon = make_daemon(tmp_path, feed_toml("wire", feed_server.url("/feed.xml"), interval="1h"), clock)
+    daemon._sync_feeds(daemon._store(), daemon.app)
+    for day in range(10):
+        if day == 5:  # the original answers directly once: the watch starts over
+            feed_server.route("/feed.xml", body)
+        elif day == 6:
+            feed_server.route("/feed.xml", redirect("/elsewhere.xml", 308))
+        daemon._poll("wire")
+        clock.advance(86400)
+    row = daemon._store().schedule("wire")
+    assert row is not None and row.url == feed_server.url("/feed.xml")
+    assert row.redirect_to == feed_server.url("/elsewhere.xml")
+
+
+def test_backoff_is_recorded_and_reset_by_a_success(tmp_path: Path, feed_server: FeedServer) -> None:
+    clock = ManualClock(now())
+    feed_server.route("/f.xml", respond(503, "down"))
+    daemon = make_daemon(tmp_path, feed_toml("f", feed_server.url("/f.xml"), interval="1m"), clock)
+    daemon._sync_feeds(daemon._store(), daemon.app)
+    store = daemon._store()
+    gaps = []
+    for _ in range(5):
+        daemon._poll("f")
+        row = store.schedule("f")
+        assert row is not None and row.next_poll_at is not None
+        gaps.append((row.next_poll_at - clock.now()).total_seconds())
+        clock.advance(gaps[-1])
+    # 60 s x 2^n with +/-10 % jitter (timestamps are whole seconds).
+    for n, gap in enumerate(gaps, start=1):
+        assert 60 * 2**n * 0.9 - 1 <= gap <= 60 * 2**n * 1.1 + 1, gaps
+    feed_server.route("/f.xml", document(rss([item(1, "Back")])))
+    daemon._poll("f")
+    row = store.schedule("f")
+    assert row is not None and row.failures == 0
+    assert 53 <= (row.next_poll_at - clock.now()).total_seconds() <= 67  # type: ignore[operator]
+
+
+def test_maintenance_applies_retention_and_keeps_pending_alerts(tmp_path: Path, feed_server: FeedServer) -> None:
+    clock = ManualClock(now())
+    old = now() - timedelta(days=40)
+    feed_server.route("/f.xml", document(rss([item(1, "Old summit news", old), item(2, "Old other news", old)])))
+    daemon = make_daemon(tmp_path, feed_toml("f", feed_server.url("/f.xml"), interval="1h"), clock,
+                         retention="30d")
+    daemon._sync_feeds(daemon._store(), daemon.app)
+    store = daemon._store()
+    daemon._poll("f")
+    assert store.count("releases") == 2
+    daemon._maintain()  # first seen today: kept, although published 40 days ago
+    assert store.count("releases") == 2
+    clock.advance(31 * 86400)
+    daemon._maintain()
+    assert store.count("releases") == 0 and store.count("sightings") == 0
+    assert store.feeds()[0].entries == 0
+    assert store.meta("daemon_optimized") is not None
+
+
+def test_at_most_two_requests_per_host_at_a_time(feed_server: FeedServer) -> None:
+    from monitor.fetch import Fetcher
+
+    inflight, peak, lock = [0], [0], threading.Lock()
+    release = threading.Event()
+
+    def slow(h) -> None:  # type: ignore[no-untyped-def]
+        with lock:
+            inflight[0] += 1
+            peak[0] = max(peak[0], inflight[0])
+        release.wait(5)
+        with lock:
+            inflight[0] -= 1
+        h.reply(200, rss([item(1, "x")]), {"Content-Type": "application/rss+xml"})
+
+    feed_server.route("/slow.xml", slow)
+    fetcher = Fetcher(user_agent="t", timeout=5, max_bytes=10**6, clock=ManualClock())
+    limiter = HostLimiter(fetcher)
+    threads = [threading.Thread(target=limiter.fetch, args=(feed_server.url("/slow.xml"), FeedState(url="x")))
+               for _ in range(6)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: inflight[0] >= 2, 5, "two requests in flight")
+    time.sleep(0.3)
+    assert inflight[0] == 2  # the other four wait for a slot
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert peak[0] == 2 and feed_server.hits("/slow.xml") == 6
+    fetcher.close()

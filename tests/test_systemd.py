@@ -1,0 +1,87 @@
+"""systemd/press-monitor.service: systemd's own tools accept it, and its hardening scores well.
+
+These tests need systemd-analyze (Debian: `apt-get install systemd`; .ci/run installs it when it is
+missing). Without it they fail rather than skip: an unchecked unit file is how broken ones ship.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+UNIT = Path(__file__).resolve().parent.parent / "systemd" / "press-monitor.service"
+INSTALLED_AT = "/usr/local/bin/press-monitor"
+
+
+def analyze() -> str:
+    tool = shutil.which("systemd-analyze")
+    assert tool, "systemd-analyze is missing: apt-get install -y systemd (the unit file cannot be checked)"
+    return tool
+
+
+@pytest.fixture
+def unit(tmp_path: Path) -> Path:
+    """The shipped unit, with ExecStart pointing at this venv's press-monitor (verify checks it exists)."""
+    text = UNIT.read_text()
+    assert INSTALLED_AT in text
+    binary = Path(sys.executable).parent / "press-monitor"
+    assert binary.exists(), binary
+    path = tmp_path / "press-monitor.service"
+    path.write_text(text.replace(INSTALLED_AT, str(binary)))
+    return path
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # SYSTEMD_LOG_LEVEL pinned: an environment asking for debug output must not fail the test.
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_LOG_LEVEL": "notice"}
+    return subprocess.run([analyze(), *args], cwd=cwd, capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_systemd_analyze_verify_is_silent(unit: Path) -> None:
+    done = run("verify", unit.name, cwd=unit.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr
+
+
+def test_verify_would_catch_a_broken_unit(unit: Path) -> None:
+    # The check above can fail: a typo in a key or value makes verify talk.
+    bad = unit.with_name("broken.service")
+    text = unit.read_text().replace("ProtectHome=yes", "ProtectHome=maybe").replace("Type=notify", "Type=notif")
+    bad.write_text(text)
+    done = run("verify", bad.name, cwd=bad.parent)
+    assert "maybe" in done.stderr and "notif" in done.stderr
+
+
+def test_security_exposure_is_below_the_threshold(unit: Path) -> None:
+    done = run("security", "--offline=yes", "--threshold=20", unit.name, cwd=unit.parent)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    score = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", done.stdout)
+    assert score and float(score.group(1)) <= 2.0, done.stdout[-500:]
+
+
+def test_the_unit_has_what_the_daemon_relies_on() -> None:
+    settings: dict[str, list[str]] = {}
+    for line in UNIT.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            settings.setdefault(key.strip(), []).append(value.strip())
+    one = {k: v[-1] for k, v in settings.items()}
+    assert one["Type"] == "notify" and one["NotifyAccess"] == "main"
+    assert one["WatchdogSec"] and one["Restart"] == "on-failure"
+    # The daemon gives running polls 20 s after SIGTERM; systemd must wait longer before SIGKILL.
+    assert int(one["TimeoutStopSec"].rstrip("s")) > 20
+    assert one["DynamicUser"] == "yes" and one["StateDirectory"] == "press-monitor"
+    assert one["ConfigurationDirectory"] == "press-monitor"
+    assert {c.split(":")[0] for c in settings["LoadCredential"]} == {"smtp-password", "webhook-secret"}
+    assert one["ExecReload"].endswith("kill -HUP $MAINPID")
+    for key, value in {"ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+                       "NoNewPrivileges": "yes", "CapabilityBoundingSet": "", "UMask": "0077",
+                       "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX"}.items():
+        assert one[key] == value, key
+    assert "@system-service" in settings["SystemCallFilter"]
+    assert one["MemoryMax"]
