@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
@@ -479,6 +479,13 @@ class Store:
             raise ValueError(table)
         return self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
+    def match_counts(self, now: datetime) -> dict[str, tuple[int, int, int]]:
+        """Return {rule: (matches in the last 24 h, last 7 days, all time)}."""
+        day, week = ts(now - timedelta(days=1)), ts(now - timedelta(days=7))
+        rows = self.conn.execute(
+            "SELECT rule, sum(matched_at >= ?), sum(matched_at >= ?), count(*) FROM matches GROUP BY rule",
+            (day, week)).fetchall()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
     # ------------------------------------------------------------------ outbox (alerts)
 
