@@ -1,0 +1,121 @@
+"""The real CLI as a subprocess, on the bundled samples and a local feed server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.feedserver import FeedServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "monitor", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, feed_server: FeedServer) -> Path:
+    shutil.copytree(ROOT / "samples", tmp_path / "samples")
+    feed_server.status("/down.rss", 503)
+    (tmp_path / "config.toml").write_text(f"""
+[monitor]
+database = "archive.db"
+
+[[feeds]]
+name = "Sample US"
+url = "./samples/prnewswire-sample.xml"
+
+[[feeds]]
+name = "Sample UK"
+url = "./samples/prnewswire-uk-sample.xml"
+
+[[feeds]]
+name = "Down"
+url = "{feed_server.url('/down.rss')}"
+
+[terms]
+central_asia = ['"Central Asia"', "Kazakhstan", "Uzbekistan"]
+
+[[rules]]
+name = "central-asia"
+query = "@central_asia"
+notify = ["console"]
+
+[channels.console]
+type = "console"
+""")
+    return tmp_path
+
+
+def test_bundled_config_is_valid() -> None:
+    done = cli("--config", str(ROOT / "config.toml"), "check", cwd=ROOT, check=True)
+    assert "feeds     6 (6 enabled)" in done.stdout
+    assert "console (console)" in done.stdout
+
+
+def test_run_once_search_show_and_no_duplicates(workdir: Path) -> None:
+    first = cli("run", "--once", cwd=workdir)
+    assert first.returncode == 1  # one feed failed
+    lines = sorted(first.stdout.splitlines())
+    assert "ERR HTTP 503 Service Unavailable  Down" in lines
+    # The two samples share releases; whichever commits second reports them as dups.
+    ok = {line.rsplit("  ", 1)[1]: line for line in lines if line.startswith("ok")}
+    assert set(ok) == {"Sample US", "Sample UK"}
+    new = [int(line.split()[1]) for line in ok.values()]
+    dup = [int(line.split()[3]) for line in ok.values()]
+    assert sum(new) == 7 and sum(dup) == 2, ok
+    assert "Traceback" not in first.stderr
+
+    second = cli("run", "--once", cwd=workdir)
+    assert "ok  not modified  Sample US" in second.stdout
+    assert "ok  not modified  Sample UK" in second.stdout
+
+    hits = json.loads(cli("search", '"Central Asia" summit*', "--json", cwd=workdir, check=True).stdout)
+    assert hits and "Central Asian" in hits[0]["title"]
+    assert len({h["id"] for h in hits}) == len(hits)  # the CGTN release once, not once per feed
+
+    shown = cli("show", str(hits[0]["id"]), cwd=workdir, check=True).stdout
+    assert "Sample US" in shown and "Sample UK" in shown  # two sightings of one release
+    assert "BEIJING" in shown
+
+    feeds = cli("feeds", cwd=workdir, check=True).stdout
+    assert "FAILING" in feeds and "HTTP 503" in feeds
+
+    rules = cli("rules", cwd=workdir, check=True).stdout
+    assert "central-asia" in rules
+    backtest = cli("rules", "test", "central-asia", "--since", "2000-01-01", cwd=workdir, check=True).stdout
+    assert "would have matched 1 release(s)" in backtest
+
+
+def test_bad_query_is_one_line_not_a_traceback(workdir: Path) -> None:
+    cli("run", "--once", cwd=workdir)
+    bad = cli("search", "summit AND", cwd=workdir)
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "syntax error" in bad.stderr
+    unknown = cli("search", "@nowhere", cwd=workdir)
+    assert unknown.returncode == 2 and "nowhere" in unknown.stderr
+
+
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[[feeds]]\nname = "x"\nurl = "htp://x"\nintervall = "5m"\n')
+    done = cli("check", cwd=tmp_path)
+    assert done.returncode == 2
+    assert 'feeds[1].url: "htp://x" is not an http(s) or file URL' in done.stderr
+    assert 'feeds[1].intervall: unknown key (did you mean "interval"?)' in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_config_and_version(tmp_path: Path) -> None:
+    done = cli("check", cwd=tmp_path)
+    assert done.returncode == 2 and "config.toml" in done.stderr
+    assert cli("--version", cwd=tmp_path, check=True).stdout.startswith("press-monitor")
