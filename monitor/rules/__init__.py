@@ -1,0 +1,310 @@
+"""Watch rules: compile and validate them, and match a batch of releases against all of them.
+
+A rule's query is SQLite FTS5 query syntax, so the same string searches the archive and watches
+the stream. `@name` expands a [terms] list into `(a OR b OR ...)`.
+
+How a batch is matched (RuleSet.match), never touching the archive:
+1. The batch is tokenized by FTS5 itself (in memory, see fts.py) into an inverted index of
+   bitmasks (engine.Batch).
+2. Presearch: every rule is indexed at compile time under a few terms or prefixes of which a
+   release must contain at least one for the rule to match (the rarest-looking term of an AND,
+   every alternative of an OR, the left side of a NOT). Only rules whose keys occur in the batch
+   are evaluated; `last_stats` counts them. FTS5 has no pure-NOT query, so every query has keys;
+   the only rules run on every batch are the rare ones our parser does not understand but SQLite
+   accepts, which are run by FTS5 itself on an in-memory table of the batch.
+3. Each candidate's compiled query is evaluated over the bitmasks with FTS5's semantics
+   (engine.py), then the feeds filter and the regex, then a snippet (snippet.py).
+
+Refused at load time, with the rule and the reason: FTS5 syntax errors (with the position),
+unknown columns, unknown @lists, duplicate names, regexes that do not compile, and queries that
+can never match: every phrase tokenizes to nothing (`"---"`), a column filter that leaves no
+column, or a NOT that excludes everything the rest matches (`a NOT a`, `summit NOT summit*`,
+`a NOT (a OR b)`). That last check is structural and cheap, so it is not complete.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from monitor.errors import ConfigError, QueryError
+from monitor.rules.engine import Batch, Compiler, Node, PrefixIndex, all_tokens, bits, keys, never_reason
+from monitor.rules.fts import FTS
+from monitor.rules.snippet import ELLIPSIS, TOKENS, snippet
+from monitor.rules.snippet import CLOSE as _CLOSE
+from monitor.rules.snippet import OPEN as _OPEN
+from monitor.rules.syntax import PAnd, PColumns, PNear, PNode, PNot, POr, PPhrase, expand_terms, parse
+from monitor.types import Doc, Match, RuleSpec
+
+__all__ = [
+    "MatchStats",
+    "Rule",
+    "RuleSet",
+    "check_query",
+    "compile_query",
+    "compile_rules",
+    "expand_terms",
+]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    query: str  # as written
+    expanded: str  # FTS5 query after @list expansion: what the archive search runs
+    notify: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    regex: re.Pattern[str] | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class MatchStats:
+    """What the last RuleSet.match() did: how many rules the presearch let through."""
+
+    docs: int = 0
+    rules: int = 0  # enabled rules
+    candidates: int = 0  # rules evaluated (their keys occur in the batch)
+    skipped: int = 0  # enabled rules never evaluated
+    fallback: int = 0  # rules run by FTS5 itself
+    matched_rules: int = 0
+    matches: int = 0
+
+
+@dataclass
+class _Compiled:
+    rule: Rule
+    node: Node | None  # None: run by FTS5 (our parser disagrees with SQLite about this query)
+    feeds: frozenset[str] = field(default_factory=frozenset)
+
+
+class RuleSet:
+    """Compiled rules, indexed for presearch. match() is safe to call from several threads."""
+
+    def __init__(self, compiled: Sequence[_Compiled]) -> None:
+        self._all = list(compiled)
+        self.rules: tuple[Rule, ...] = tuple(c.rule for c in compiled)
+        self._by_name = {r.name: r for r in self.rules}
+        self.last_stats: MatchStats = MatchStats()
+        self._active = [i for i, c in enumerate(compiled) if c.rule.enabled]
+        by_term: dict[str, list[int]] = {}
+        by_prefix: dict[str, list[int]] = {}
+        always: list[int] = []
+        needed: set[str] = set()
+        prefixes: set[str] = set()
+        for i in self._active:
+            node = compiled[i].node
+            if node is None:
+                always.append(i)
+                continue
+            _, exact, pref = keys(node)
+            for t in exact:
+                by_term.setdefault(t, []).append(i)
+            for p in pref:
+                by_prefix.setdefault(p, []).append(i)
+            e, p = all_tokens(node)
+            needed |= e
+            prefixes |= p
+        self._by_term = by_term
+        self._key_terms = frozenset(by_term)
+        self._by_prefix = by_prefix
+        self._always = always
+        self._needed = frozenset(needed)
+        self._prefixes = PrefixIndex(frozenset(prefixes))
+
+    def get(self, name: str) -> Rule | None:
+        """Return the rule called `name`, or None."""
+        return self._by_name.get(name)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def match(self, docs: Sequence[Doc]) -> list[Match]:
+        """Return one Match per (doc, enabled rule) whose query, feeds filter and regex all match."""
+        if not docs or not self._active:
+            self.last_stats = MatchStats(docs=len(docs), rules=len(self._active), skipped=len(self._active))
+            return []
+        b = Batch(docs, self._needed, self._prefixes)
+        cands: set[int] = set(self._always)
+        by_term = self._by_term
+        for t in b.vocab & self._key_terms:
+            cands.update(by_term[t])
+        by_prefix = self._by_prefix
+        for p in b.expansions:
+            got = by_prefix.get(p)
+            if got:
+                cands.update(got)
+        found: list[tuple[int, int, str]] = []
+        matched_rules = 0
+        fallback = 0
+        texts: dict[int, str] = {}
+        for i in sorted(cands):
+            c = self._all[i]
+            rule = c.rule
+            if c.node is None:
+                fallback += 1
+                hits = FTS.search(docs, rule.expanded, (_OPEN, _CLOSE, ELLIPSIS, TOKENS))
+                mask = sum(1 << d for d in hits)
+            else:
+                hits = None
+                mask = c.node.ev(b)
+            if mask and c.feeds:
+                mask &= b.feed_mask(c.feeds)
+            n_before = len(found)
+            for d in bits(mask):
+                if rule.regex is not None:
+                    text = texts.get(d)
+                    if text is None:
+                        doc = docs[d]
+                        text = texts[d] = f"{doc.title}\n{doc.summary}\n{doc.body}"
+                    if not rule.regex.search(text):
+                        continue
+                snip = hits[d] if hits is not None else snippet(c.node, b, d)  # type: ignore[arg-type]
+                found.append((d, i, snip))
+            matched_rules += len(found) > n_before
+        found.sort(key=lambda x: (x[0], x[1]))
+        self.last_stats = MatchStats(
+            docs=len(docs),
+            rules=len(self._active),
+            candidates=len(cands),
+            skipped=len(self._active) - len(cands),
+            fallback=fallback,
+            matched_rules=matched_rules,
+            matches=len(found),
+        )
+        return [Match(key=docs[d].key, rule=self._all[i].rule.name, snippet=s) for d, i, s in found]
+
+
+# --------------------------------------------------------------------------- compiling
+
+
+def _texts(tree: PNode) -> list[str]:
+    """Return every phrase part in a parse tree (to tokenize them all in one FTS5 round trip)."""
+    out: list[str] = []
+    stack = [tree]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, PPhrase):
+            out.extend(text for text, _ in t.parts)
+        elif isinstance(t, PNear):
+            stack.extend(t.phrases)
+        elif isinstance(t, PColumns):
+            stack.append(t.child)
+        elif isinstance(t, PAnd | POr):
+            stack.extend(t.children)
+        elif isinstance(t, PNot):
+            stack.extend((t.left, t.right))
+    return out
+
+
+def _sqlite_says(message: str) -> str:
+    return message.removeprefix("fts5: ")
+
+
+def _analyze(expanded: str, compiler: Compiler, tree: PNode | None = None) -> Node | None:
+    """Return the compiled query, or None when only SQLite understands it; raises QueryError."""
+    mine: QueryError | None = None
+    if tree is None:
+        try:
+            tree = parse(expanded)
+        except QueryError as e:
+            mine = e
+    theirs = FTS.check(expanded)
+    if mine is not None:
+        if theirs is not None:
+            raise mine
+        return None  # SQLite accepts what we do not: let SQLite run it (correctness first)
+    if theirs is not None:
+        raise QueryError(f"{_sqlite_says(theirs)}: {expanded}")
+    assert tree is not None
+    node = compiler.compile(tree)
+    reason = never_reason(node)
+    if reason:
+        raise QueryError(f"can never match: {reason}: {expanded}")
+    return node
+
+
+def check_query(query: str) -> None:
+    """Return None when `query` is a usable FTS5 query; raises QueryError (one line) otherwise."""
+    _analyze(query, Compiler())
+
+
+def _prelearn(trees: Sequence[PNode | None]) -> None:
+    chunks: list[str] = []
+    for t in trees:
+        if t is not None:
+            for text in _texts(t):
+                chunks.extend(text.split())
+    FTS.learn(chunks)
+
+
+def compile_rules(
+    specs: Sequence[RuleSpec], terms: Mapping[str, Sequence[str]], *, source: str = "config.toml"
+) -> RuleSet:
+    """Return the compiled RuleSet; raises ConfigError naming the rule (or term list) and the reason."""
+    compiler = Compiler()
+    for name, entries in terms.items():
+        for j, entry in enumerate(entries):
+            try:
+                _analyze(expand_terms(str(entry), terms), compiler)
+            except QueryError as e:
+                raise ConfigError(f"{source}: terms.{name}[{j}] {str(entry)!r}: {e}") from None
+    seen: dict[str, int] = {}
+    staged: list[tuple[int, RuleSpec, str, PNode | None, QueryError | None]] = []
+    for i, spec in enumerate(specs):
+        where = f'{source}: rules[{i}] "{spec.name}"'
+        if not spec.name.strip():
+            raise ConfigError(f"{source}: rules[{i}]: name is empty")
+        if spec.name in seen:
+            raise ConfigError(f"{where}: duplicate name (rules[{seen[spec.name]}] has the same name)")
+        seen[spec.name] = i
+        if not spec.query.strip():
+            raise ConfigError(f"{where}: query is empty")
+        try:
+            expanded = expand_terms(spec.query, terms)
+        except QueryError as e:
+            raise ConfigError(f"{where}: query: {e}") from None
+        try:
+            tree: PNode | None = parse(expanded)
+            err = None
+        except QueryError as e:
+            tree, err = None, e
+        staged.append((i, spec, expanded, tree, err))
+    _prelearn([s[3] for s in staged])
+    compiled: list[_Compiled] = []
+    for i, spec, expanded, tree, err in staged:
+        where = f'{source}: rules[{i}] "{spec.name}"'
+        try:
+            node = _analyze(expanded, compiler, tree) if err is None else _analyze(expanded, compiler)
+        except QueryError as e:
+            note = f" (expanded from: {spec.query})" if expanded != spec.query else ""
+            raise ConfigError(f"{where}: query: {e}{note}") from None
+        regex = None
+        if spec.regex is not None:
+            try:
+                regex = re.compile(spec.regex)
+            except re.error as e:
+                raise ConfigError(f"{where}: regex: {e.msg} at position {e.pos}: {spec.regex}") from None
+        rule = Rule(
+            name=spec.name,
+            query=spec.query,
+            expanded=expanded,
+            notify=tuple(spec.notify),
+            feeds=tuple(spec.feeds),
+            regex=regex,
+            enabled=spec.enabled,
+        )
+        compiled.append(_Compiled(rule, node, frozenset(spec.feeds)))
+    return RuleSet(compiled)
+
+
+def compile_query(
+    query: str, terms: Mapping[str, Sequence[str]] | None = None, *, name: str = "query"
+) -> RuleSet:
+    """Return a one-rule RuleSet for an ad hoc query (`rules test`, `search`); raises QueryError."""
+    expanded = expand_terms(query, terms or {})
+    compiler = Compiler()
+    node = _analyze(expanded, compiler)
+    rule = Rule(name=name, query=query, expanded=expanded)
+    return RuleSet([_Compiled(rule, node)])

@@ -1,0 +1,149 @@
+"""SQLite FTS5 in memory: the tokenizer of record, the syntax checker, and the batch index.
+
+This is the one place outside store.py that speaks SQL (DESIGN: the batch is matched in an
+in-memory FTS5 index, never against the archive). Everything is built from FTS_COLUMNS and
+FTS_TOKENIZE, the constants the archive uses, so a word means the same thing in both places.
+
+Tokenizing through FTS5 for every release would cost more than matching itself (reading
+fts5vocab back into Python runs at ~2 µs a token), so words are memoized: text is split on
+whitespace into chunks, and each chunk's tokens are learned from FTS5 once. That is exact, not
+an approximation: unicode61 treats every character Python calls whitespace as a separator (checked
+in the tests), tokens never span whitespace, and porter stems each token on its own.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import sys
+import threading
+from collections.abc import Iterable, Sequence
+
+from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, Doc
+
+# Display-only approximation of unicode61 token characters, used to find where each token
+# sits inside its chunk for snippets. Where it disagrees with FTS5's token count for a chunk,
+# the whole chunk is highlighted instead (see spans()).
+_WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
+
+# A chunk learned from FTS5: its tokens, interned so equal tokens compare by identity.
+Tokens = tuple[str, ...]
+
+_CACHE_LIMIT = 300_000  # chunks; ~60 MB at worst, then the cache starts over
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+_COLS = ", ".join(_quote(c) for c in FTS_COLUMNS)
+
+
+class Fts:
+    """A private in-memory SQLite connection plus the chunk -> tokens memo. Thread-safe."""
+
+    def __init__(self) -> None:
+        # check_same_thread=False: the daemon polls feeds from a thread pool; the lock below
+        # serializes every use of the connection.
+        self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        tok = FTS_TOKENIZE.replace("'", "''")
+        self._db.executescript(
+            f"""
+            CREATE VIRTUAL TABLE learn USING fts5(chunk, tokenize='{tok}');
+            CREATE VIRTUAL TABLE learn_v USING fts5vocab(learn, 'instance');
+            CREATE VIRTUAL TABLE probe USING fts5({_COLS}, tokenize='{tok}');
+            """
+        )
+        self._chunks: dict[str, Tokens] = {}
+        self._spans: dict[str, tuple[tuple[int, int], ...]] = {}
+        self.learned = 0  # chunks ever sent to FTS5 (stats for tests and benchmarks)
+
+    # ------------------------------------------------------------------ tokens
+
+    def learn(self, chunks: Iterable[str]) -> None:
+        """Make sure every chunk's tokens are memoized (one FTS5 round trip for the unknown ones)."""
+        known = self._chunks
+        todo = [c for c in set(chunks) if c not in known]
+        if not todo:
+            return
+        with self._lock:
+            if len(known) + len(todo) > _CACHE_LIMIT:
+                known.clear()
+                self._spans.clear()
+            got: dict[int, list[tuple[int, str]]] = {}
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                db.executemany("INSERT INTO learn(rowid, chunk) VALUES (?, ?)", enumerate(todo, 1))
+                for doc, offset, term in db.execute("SELECT doc, offset, term FROM learn_v"):
+                    got.setdefault(doc, []).append((offset, term))
+                db.execute("DELETE FROM learn")
+            finally:
+                db.execute("COMMIT")
+            intern = sys.intern
+            for i, chunk in enumerate(todo, 1):
+                known[chunk] = tuple(intern(t) for _, t in sorted(got.get(i, ())))
+            self.learned += len(todo)
+
+    def chunk_tokens(self) -> dict[str, Tokens]:
+        """Return the memo itself (read-only use: chunk -> tokens) for fast lookups in loops."""
+        return self._chunks
+
+    def tokens(self, text: str) -> list[str]:
+        """Return the tokens FTS5 makes of `text`, in order."""
+        chunks = text.split()
+        self.learn(chunks)
+        memo = self._chunks
+        out: list[str] = []
+        for c in chunks:
+            out.extend(memo[c])
+        return out
+
+    def spans(self, chunk: str) -> tuple[tuple[int, int], ...]:
+        """Return (start, end) of each token inside `chunk` (display only; chunk must be learned)."""
+        got = self._spans.get(chunk)
+        if got is not None:
+            return got
+        n = len(self._chunks.get(chunk, ()))
+        found = [m.span() for m in _WORD.finditer(chunk)]
+        if len(found) != n:
+            # Our regex and unicode61 disagree about this chunk: mark all of it.
+            found = [(0, len(chunk))] + [(len(chunk), len(chunk))] * (n - 1) if n else []
+        got = tuple(found)
+        self._spans[chunk] = got
+        return got
+
+    # ------------------------------------------------------------------ FTS5 itself
+
+    def check(self, query: str) -> str | None:
+        """Return SQLite's own complaint about an FTS5 query, or None when it accepts it."""
+        with self._lock:
+            try:
+                self._db.execute("SELECT rowid FROM probe WHERE probe MATCH ?", (query,)).fetchall()
+            except sqlite3.Error as e:
+                return str(e)
+        return None
+
+    def search(self, docs: Sequence[Doc], query: str, snippet: tuple[str, str, str, int]) -> dict[int, str]:
+        """Return {index in docs: snippet} for the docs FTS5 matches; the slow, exact fallback."""
+        o, c, ell, n = snippet
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                db.executemany(
+                    f"INSERT INTO probe(rowid, {_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    ((i, *d.columns()) for i, d in enumerate(docs)),
+                )
+                rows = db.execute(
+                    "SELECT rowid, snippet(probe, -1, ?, ?, ?, ?) FROM probe WHERE probe MATCH ?",
+                    (o, c, ell, n, query),
+                ).fetchall()
+            finally:
+                db.execute("DELETE FROM probe")
+                db.execute("COMMIT")
+        return dict(rows)
+
+
+FTS = Fts()  # one per process: the memo is worth sharing between rule sets and threads
