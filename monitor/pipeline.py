@@ -17,6 +17,7 @@ error; it never stops the others.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
@@ -28,7 +29,7 @@ from monitor import dedupe
 from monitor.clock import Clock
 from monitor.errors import FeedError
 from monitor.normalize import normalize
-from monitor.parse import parse
+from monitor.parse import parse, split_items
 from monitor.types import Feed, FeedState, Fetched, PollResult, Release, Settings
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,31 @@ class Digested:
     items: tuple[Release, ...]
     bozo: str | None = None
     ttl: float | None = None
+    unchanged: int = 0  # raw items skipped because the last good poll had them byte for byte
+    item_hashes: frozenset[str] | None = None  # hashes of every raw item in this body (None: not split)
 
 
-def digest(body: bytes, url: str, now: datetime) -> Digested:
-    """Return the normalized items of a feed body (raises NotAFeed). Pure, so it can run in a worker process."""
+def digest(body: bytes, url: str, now: datetime, known: frozenset[str] = frozenset()) -> Digested:
+    """Return the normalized items of a feed body that are not in `known` (raises NotAFeed).
+
+    A changed feed usually differs from the last poll by a few items at the top; parsing only those
+    makes the work grow with the new items, not with the feed. Pure, so it can run in a worker process.
+    """
+    pieces = split_items(body)
+    hashes: list[str] = []
+    unchanged = 0
+    if pieces is not None:
+        head, chunks, tail = pieces
+        hashes = [hashlib.blake2b(c.rstrip(), digest_size=8).hexdigest() for c in chunks]
+        fresh = [c for c, h in zip(chunks, hashes, strict=True) if h not in known]
+        if not fresh:
+            return Digested((), unchanged=len(chunks), item_hashes=frozenset(hashes))
+        unchanged = len(chunks) - len(fresh)
+        if unchanged:
+            body = head + b"".join(fresh) + tail
     parsed = parse(body, url=url)
-    return Digested(tuple(normalize(e, now=now) for e in parsed.entries), parsed.bozo, parsed.ttl)
+    return Digested(tuple(normalize(e, now=now) for e in parsed.entries), parsed.bozo, parsed.ttl,
+                    unchanged=unchanged, item_hashes=frozenset(hashes) if pieces is not None else None)
 
 
 @dataclass(frozen=True)
@@ -110,10 +130,12 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
             ids.append(rid)
 
         n_matches, n_alerts = _match_and_queue(store, sorted(to_match), now, settings, rules, channels)
-        store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified)
+        store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified,
+                          items=digested.item_hashes)
     return PollResult(
         feed.name, new=counts[dedupe.Kind.NEW], revised=counts[dedupe.Kind.REVISED],
-        seen=counts[dedupe.Kind.SEEN] + counts[dedupe.Kind.JOINED], matches=n_matches, alerts=n_alerts,
+        seen=counts[dedupe.Kind.SEEN] + counts[dedupe.Kind.JOINED] + digested.unchanged,
+        matches=n_matches, alerts=n_alerts,
         bozo=digested.bozo, max_age=fetched.max_age, ttl=digested.ttl,
         permanent_redirect=fetched.permanent_redirect, elapsed=elapsed,
     )
@@ -147,7 +169,7 @@ def gather(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock,
         fetched = fetcher.fetch(feed.url, state)
         digested = None
         if not fetched.not_modified:
-            args = (fetched.body, fetched.final_url, clock.now())
+            args = (fetched.body, fetched.final_url, clock.now(), state.items)
             digested = digest_pool.submit(digest, *args).result() if digest_pool else digest(*args)
     except Exception as exc:  # noqa: BLE001 - one feed's failure (or bug) must not stop the others
         return Outcome(feed, error=_as_feed_error(exc), elapsed=clock.monotonic() - start)

@@ -188,7 +188,7 @@ class Store:
             {"id": int, "name": str, "url": str, "etag": str, "last_modified": str,
              "last_polled_at": str, "last_ok_at": str, "last_error": str, "last_error_kind": str,
              "consecutive_failures": int, "retry_after_until": str, "next_poll_at": str,
-             "gone": int, "redirect_to": str, "redirect_since": str, "entries": int},
+             "gone": int, "redirect_to": str, "redirect_since": str, "entries": int, "item_hashes": str},
             pk="id", not_null={"name", "url"}, defaults={"consecutive_failures": 0, "gone": 0, "entries": 0},
         )
         db["feeds"].create_index(["name"], unique=True)
@@ -273,22 +273,27 @@ class Store:
 
     def feed_state(self, name: str, url: str) -> FeedState:
         """Return the validators for a conditional GET of this feed (empty if never polled or URL changed)."""
-        row = self.conn.execute("SELECT url, etag, last_modified FROM feeds WHERE name = ?", (name,)).fetchone()
+        row = self.conn.execute("SELECT url, etag, last_modified, item_hashes FROM feeds WHERE name = ?",
+                                (name,)).fetchone()
         if row is None or row[0] != url:
             return FeedState(url=url)
-        return FeedState(url=url, etag=row[1], last_modified=row[2])
+        return FeedState(url=url, etag=row[1], last_modified=row[2], items=frozenset((row[3] or "").split()))
 
     def record_poll(self, feed_id: int, now: datetime, *, error: str | None = None, error_kind: str | None = None,
                     etag: str | None = None, last_modified: str | None = None,
-                    retry_after: float | None = None) -> None:
-        """Record the outcome of one poll: validators and health on success, the error and streak on failure."""
+                    retry_after: float | None = None, items: frozenset[str] | None = None) -> None:
+        """Record the outcome of one poll: validators and health on success, the error and streak on failure.
+
+        items: the raw item hashes of this poll's body (None keeps the stored ones, e.g. on a 304).
+        """
         when = ts(now)
         if error is None:
             self.conn.execute(
                 "UPDATE feeds SET last_polled_at = ?, last_ok_at = ?, last_error = NULL, last_error_kind = NULL,"
                 " consecutive_failures = 0, retry_after_until = NULL,"
-                " etag = coalesce(?, etag), last_modified = coalesce(?, last_modified) WHERE id = ?",
-                (when, when, etag, last_modified, feed_id),
+                " etag = coalesce(?, etag), last_modified = coalesce(?, last_modified),"
+                " item_hashes = coalesce(?, item_hashes) WHERE id = ?",
+                (when, when, etag, last_modified, " ".join(sorted(items)) if items is not None else None, feed_id),
             )
         else:
             until = None

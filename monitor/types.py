@@ -105,6 +105,7 @@ class FeedState:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    items: frozenset[str] = frozenset()  # hashes of the raw <item>/<entry> chunks of the last good poll
 
 
 @dataclass(frozen=True)

@@ -189,3 +189,36 @@ def test_readers_work_while_a_poll_holds_the_write_lock(env: Env) -> None:
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_changed_feed_parses_only_its_new_items(env: Env) -> None:
+    items = [other(n) for n in range(1, 6)]
+    env.server.publish("/wire-a.rss", rss(items))
+    env.poll(env.feed("wire-a"))
+    state = env.store.feed_state("wire-a", env.server.url("/wire-a.rss"))
+    assert len(state.items) == 5
+    body = rss([other(6), *items[:4]])  # one new on top, the oldest dropped
+    digested = pipeline.digest(body, "https://wire.example/", NOW, state.items)
+    assert [i.title for i in digested.items] == ["Acme Corp reports quarter 6 results"]
+    assert digested.unchanged == 4
+    env.server.publish("/wire-a.rss", body)
+    result = env.poll(env.feed("wire-a"))["wire-a"]
+    assert (result.new, result.seen, result.revised) == (1, 4, 0)
+    # An edited item is a different chunk: parsed again, and stored as a revision.
+    edited = dict(items[0], description=items[0]["description"].replace("quarter 1", "quarter one"))
+    env.server.publish("/wire-a.rss", rss([other(6), edited, *items[1:4]]))
+    result = env.poll(env.feed("wire-a"))["wire-a"]
+    assert (result.new, result.seen, result.revised) == (0, 4, 1)
+
+
+@pytest.mark.parametrize("body", [
+    b"<rss><channel><item><title>a</title></item><!-- x --><item><title>b</title></item></channel></rss>",
+    b"<rss><channel><item><description><![CDATA[<item>]]></description></item></channel></rss>",
+    b"<rss><channel><item><description><![CDATA[</item>]]></description></item></channel></rss>",
+    b"<rss:rss><rss:channel><rss:item>a</rss:item></rss:channel></rss:rss>",
+    b"<rss><channel><item><title>unclosed</title></channel></rss>",
+])
+def test_documents_that_cannot_be_cut_safely_are_parsed_whole(body: bytes) -> None:
+    from monitor.parse import split_items
+
+    assert split_items(body) is None
