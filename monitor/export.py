@@ -217,7 +217,9 @@ def opml_document(feeds: Iterable[Feed], *, title: str = "press-monitor feeds", 
         _sub(head, "dateCreated", format_datetime(now.astimezone(UTC)))
     body = _sub(opml, "body")
     for f in feeds:
-        _sub(body, "outline", type="rss", text=f.name, title=f.name, xmlUrl=f.url)
+        # Not _sub(): its `text` parameter is the element's text, while OPML wants a text *attribute*.
+        ET.SubElement(body, "outline", {"type": "rss", "text": xml_text(f.name), "title": xml_text(f.name),
+                                        "xmlUrl": xml_text(f.url)})
     ET.indent(opml, space=" ")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(opml, encoding="unicode") + "\n"
 

@@ -119,3 +119,22 @@ def test_missing_config_and_version(tmp_path: Path) -> None:
     done = cli("check", cwd=tmp_path)
     assert done.returncode == 2 and "config.toml" in done.stderr
     assert cli("--version", cwd=tmp_path, check=True).stdout.startswith("press-monitor")
+
+
+def test_feeds_opml_export_is_valid_opml_and_imports_back(workdir: Path, tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    opml = cli("feeds", "--opml", cwd=workdir, check=True).stdout
+    outlines = ET.fromstring(opml).findall("./body/outline")
+    assert [o.get("text") for o in outlines] == ["Sample US", "Sample UK", "Down"]
+    assert all(o.get("type") == "rss" and o.get("xmlUrl") for o in outlines)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.toml").write_text("# my feeds\n[monitor]\n")
+    (other / "feeds.opml").write_text(opml)
+    done = cli("import", "feeds.opml", cwd=other, check=True)
+    # Local file feeds are not subscriptions to hand on: skipped, and said so.
+    assert done.stdout.count("file:") + done.stderr.count("file:") >= 2, done.stdout + done.stderr
+    text = (other / "config.toml").read_text()
+    assert text.startswith("# my feeds") and text.count("[[feeds]]") == 1 and 'name = "Down"' in text
+    assert "feeds     1 (1 enabled)" in cli("check", cwd=other, check=True).stdout

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
+from monitor import export
 from monitor.cli.base import Ctx, fail, main, parse_when
 from monitor.clock import SystemClock
 from monitor.rules import expand_terms
@@ -81,10 +83,14 @@ def show(obj: Ctx, release_id: int) -> None:
 
 
 @main.command()
+@click.option("--opml", "as_opml", is_flag=True, help="print the feeds as an OPML subscription list instead")
 @click.pass_obj
-def feeds(obj: Ctx) -> None:
-    """Show a health table: one line per configured feed."""
+def feeds(obj: Ctx, as_opml: bool) -> None:
+    """Show a health table: one line per configured feed (or, with --opml, export them for a feed reader)."""
     a = obj.app
+    if as_opml:
+        sys.stdout.write(export.opml_document(a.config.feeds, now=SystemClock().now()))
+        return
     with a.open_store(readonly=True) as store:
         rows = {r.name: r for r in store.feeds()}
     click.echo(f"{'status':<8} {'entries':>7}  {'last ok':<16}  {'fails':>5}  name / last error")
