@@ -1,8 +1,5 @@
 """press-monitor: watch press-release wires, keep one record per release, alert on watch rules."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("press-monitor")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+source"
+# The single source of the version: pyproject.toml reads it (dynamic), and the CLI prints it without
+# importlib.metadata, which costs a noticeable share of start-up.
+__version__ = "0.1.0"

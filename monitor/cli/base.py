@@ -6,13 +6,16 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from monitor import __version__
-from monitor import app as app_mod
 from monitor.config import parse_duration, resolve_path
 from monitor.errors import ConfigError, MonitorError
+
+if TYPE_CHECKING:
+    from monitor.app import App
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -22,14 +25,17 @@ class Ctx:
 
     def __init__(self, config_opt: str | None) -> None:
         self.config_opt = config_opt
-        self._app: app_mod.App | None = None
+        self._app: App | None = None
 
     @property
     def path(self) -> Path:
         return resolve_path(self.config_opt, os.environ, Path.cwd())
 
     @property
-    def app(self) -> app_mod.App:
+    def app(self) -> App:
+        # Imported here: the app pulls in the store, channels and rules, which `--help` never needs.
+        from monitor import app as app_mod
+
         if self._app is None:
             path = self.path
             if not path.exists():

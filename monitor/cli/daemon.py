@@ -11,8 +11,6 @@ import click
 from monitor import schedule
 from monitor.cli.base import Ctx, main
 from monitor.clock import SystemClock
-from monitor.daemon import META_LAST_POLL, META_STARTED, META_STOPPED
-from monitor.store import parse_ts
 
 
 @main.command()
@@ -28,6 +26,9 @@ def status(obj: Ctx, as_json: bool) -> None:
       1  degraded: some feeds or channels are failing (or a feed is gone)
       2  down: no poll for 3 intervals, the daemon stopped, or the archive cannot be read
     """
+    from monitor.daemon import META_LAST_POLL, META_STARTED, META_STOPPED  # apscheduler: load only here
+    from monitor.store import parse_ts
+
     a = obj.app
     now = SystemClock().now()
     with a.open_store(readonly=True) as store:

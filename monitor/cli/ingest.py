@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from monitor import app as app_mod
-from monitor import logging_setup, pipeline
+from monitor import logging_setup
 from monitor.cli.base import Ctx, main
 from monitor.clock import SystemClock
-from monitor.deliver import Report
-from monitor.fetch import Fetcher
 from monitor.types import PollResult
+
+if TYPE_CHECKING:
+    from monitor.app import App
 
 
 @main.command()
@@ -56,8 +57,13 @@ def run(obj: Ctx, once: bool, workers: int, log_format: str) -> None:
     sys.exit(daemon.run(obj.path, a, workers=workers))
 
 
-def run_once(a: app_mod.App, workers: int) -> int:
+def run_once(a: App, workers: int) -> int:
     """Poll every enabled feed once; return the exit code."""
+    from monitor import app as app_mod  # heavy imports only for the commands that poll
+    from monitor import pipeline
+    from monitor.deliver import Report
+    from monitor.fetch import Fetcher
+
     s = a.config.settings
     clock = SystemClock()
     feeds = [f for f in a.config.feeds if f.enabled]
