@@ -14,6 +14,10 @@ Each worker thread has its own Store (sqlite connections are not shared between 
 commit lock keeps the daemon's writers from queueing inside SQLite's busy handler. When to poll
 next is schedule.plan()'s decision; the daemon records it in the archive (`status` reads it there)
 and moves the feed's job to that time.
+
+Parsing stays in the poll threads. Measured on 2 cores (bench/), a feedparser process pool did not
+shorten a 500-feed cold start: the single writer (dedupe, FTS, rules: ~20 ms per 20-item commit on
+that machine) is the bottleneck, and the pool cost ~100 MB of resident memory.
 """
 
 from __future__ import annotations
@@ -22,14 +26,11 @@ import contextlib
 import json
 import logging
 import math
-import multiprocessing
 import os
 import random
 import signal
 import threading
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,86 +107,22 @@ class HostLimiter:
             slot.release()
 
 
-def _quiet_worker() -> None:
-    # systemd signals the whole cgroup on stop; the parent decides when its helpers end.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+class SerialStore(Store):
+    """A Store whose write transactions take a lock shared by every thread of the daemon.
 
-
-class _Done:
-    """A finished future-alike for parses that ran in the calling thread."""
-
-    def __init__(self, value: object) -> None:
-        self._value = value
-
-    def result(self, timeout: float | None = None) -> object:
-        return self._value
-
-
-class ParsePool:
-    """Parses feed bodies in worker processes (feedparser holds the GIL), replacing a broken pool.
-
-    The pool uses the forkserver start method: forking the threaded daemon itself could copy a lock
-    held by another thread into the child. If a worker dies (out of memory, killed), the parse is
-    redone in-thread and a fresh pool is started for the next one: one lost worker never turns every
-    later poll into an error.
+    SQLite allows one writer; without the lock, a delivery marking an alert sent while a poll
+    commits waits in SQLite's busy handler, which sleeps in steps of up to 100 ms: measured, that
+    idled the daemon for half of a cold start. Other processes (the CLI) still meet busy_timeout.
     """
 
-    def __init__(self, processes: int) -> None:
-        self.processes = processes
-        self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
+    def __init__(self, path: Path, lock: threading.RLock) -> None:
+        self._lock = lock  # before Store.__init__: a new archive is migrated in a transaction
+        super().__init__(path)
 
-    def _get(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("forkserver"),
-                                                 initializer=_quiet_worker)
-            return self._pool
-
-    def submit(self, fn, /, *args):  # type: ignore[no-untyped-def]
-        """Return a future-alike whose result() is fn(*args), computed in a worker process when possible."""
-        pool = self._get()
-        try:
-            future: Future = pool.submit(fn, *args)
-        except (BrokenProcessPool, RuntimeError):
-            self._reset(pool)
-            return _Done(fn(*args))
-        return _Resilient(self, pool, future, fn, args)
-
-    def _reset(self, broken: ProcessPoolExecutor) -> None:
-        with self._lock:
-            if self._pool is broken:
-                log.warning("parse worker process died; starting a new pool")
-                self._pool = None
-        broken.shutdown(wait=False, cancel_futures=True)
-
-    def shutdown(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-
-
-class _Resilient:
-    def __init__(self, owner: ParsePool, pool: ProcessPoolExecutor, future: Future, fn, args) -> None:  # type: ignore[no-untyped-def]
-        self._owner, self._pool, self._future, self._fn, self._args = owner, pool, future, fn, args
-
-    def result(self, timeout: float | None = None) -> object:
-        try:
-            return self._future.result(timeout)
-        except BrokenProcessPool:
-            self._owner._reset(self._pool)
-            return self._fn(*self._args)
-
-
-def parse_processes(feed_count: int) -> int:
-    """Return how many parse worker processes pay off: none on one core or for a handful of feeds."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if cores < 2 or feed_count < 8:
-        return 0
-    return min(cores, 4)
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock, super().transaction():
+            yield
 
 
 # --------------------------------------------------------------------------- the daemon
@@ -202,7 +139,6 @@ class Daemon:
         clock: Clock | None = None,
         environ: Mapping[str, str] | None = None,
         workers: int = 8,
-        parse_workers: int | None = None,
         stop_grace: float = STOP_GRACE,
     ) -> None:
         env = os.environ if environ is None else environ
@@ -214,10 +150,11 @@ class Daemon:
         self.stop_grace = stop_grace
         self.rng = random.Random()
         self.workers = max(1, workers)
-        self.parse_workers = parse_workers
 
         self._local = threading.local()
-        self._commit_lock = threading.Lock()
+        # Every write transaction of this process holds it (see SerialStore); a poll holds it across
+        # its commit and its schedule update.
+        self._commit_lock = threading.RLock()
         self._closed = False  # set under the commit lock at shutdown: late jobs must not start a commit
         self._stop = threading.Event()
         self._hurry = threading.Event()
@@ -239,7 +176,6 @@ class Daemon:
         s = app.config.settings
         self.limiter = HostLimiter(self._fetcher(app), wait=max(60.0, 3 * s.timeout))
         self._retired: list[Fetcher] = []
-        self.parser: ParsePool | None = None
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={
@@ -259,18 +195,14 @@ class Daemon:
         store = self._store()
         with store.transaction():
             store.set_meta(META_STARTED, ts(self.clock.now()))
-        feeds = self._sync_feeds(store, self.app)
-        workers = parse_processes(len(feeds)) if self.parse_workers is None else self.parse_workers
-        if workers:
-            self.parser = ParsePool(workers)
+        self._sync_feeds(store, self.app)
         if handle_signals:
             self._install_signals()
         self._add_service_jobs()
         self.scheduler.start()
         event(log, logging.INFO, "started", feeds=len(self._feeds), gone=len(self._gone) or None,
               rules=len(self.app.rules.rules), channels=",".join(sorted(self.app.channels)) or None,
-              database=str(self.app.config.settings.database), workers=self.workers, parse_processes=workers,
-              pid=os.getpid())
+              database=str(self.app.config.settings.database), workers=self.workers, pid=os.getpid())
         self.notifier.ready(self.summary())
         while not self._stop.is_set():
             self._wake.wait(1.0)
@@ -328,8 +260,6 @@ class Daemon:
             store = self._store()
             with store.transaction():
                 store.set_meta(META_STOPPED, ts(self.clock.now()))
-        if self.parser is not None:
-            self.parser.shutdown()
         event(log, logging.INFO, "stopped", polls=self._polls, unfinished=unfinished or None)
         if unfinished:
             # Threads still inside a network call past the grace period would keep the interpreter
@@ -381,7 +311,7 @@ class Daemon:
                     self._feeds.pop(name, None)
                     self._drop_job(name)
                     continue
-                with self._commit_lock, store.transaction():
+                with store.transaction():
                     store.set_schedule(name, next_poll_at=None, gone=False)  # a new URL: try again
                 row = None
             self._gone.discard(name)
@@ -442,7 +372,7 @@ class Daemon:
         """Return this thread's Store (opened on first use; sqlite connections stay in their thread)."""
         store = getattr(self._local, "store", None)
         if store is None:
-            store = self._local.store = self.app.open_store()
+            store = self._local.store = SerialStore(self.app.config.settings.database, self._commit_lock)
         return store
 
     def _fetcher(self, app: app_mod.App) -> Fetcher:
@@ -460,7 +390,7 @@ class Daemon:
         with self._tracked():
             store = self._store()
             outcome = pipeline.gather(feed, store.feed_state(feed.name, feed.url), fetcher=self.limiter,
-                                      clock=self.clock, digest_pool=self.parser)  # type: ignore[arg-type]
+                                      clock=self.clock)
             with self._commit_lock:
                 if self._closed:
                     return
@@ -580,12 +510,12 @@ class Daemon:
             return
         with self._tracked():
             store, now = self._store(), self.clock.now()
-            with self._commit_lock:
+            with self._commit_lock:  # no transaction of ours is open while the WAL is copied back
                 busy, wal_pages, copied = store.checkpoint()
             optimized = False
             last = parse_ts(store.meta(META_OPTIMIZED))
             if last is None or now - last >= OPTIMIZE_EVERY:
-                with self._commit_lock, store.transaction():
+                with store.transaction():
                     store.optimize()
                     store.set_meta(META_OPTIMIZED, ts(now))
                 optimized = True
@@ -594,7 +524,7 @@ class Daemon:
             if retention:
                 cutoff = now - timedelta(seconds=retention)
                 while not self._stop.is_set():
-                    with self._commit_lock, store.transaction():  # short transactions: polls go on
+                    with store.transaction():  # short transactions: polls go on in between
                         n = store.purge(cutoff)
                     purged += n
                     if not n:
@@ -688,9 +618,9 @@ def register_secrets(app: app_mod.App) -> None:
     REDACTOR.set(secrets)
 
 
-def run(config_path: Path, app: app_mod.App, *, workers: int = 8, parse_workers: int | None = None) -> int:
+def run(config_path: Path, app: app_mod.App, *, workers: int = 8) -> int:
     """Run the daemon in this (main) thread until SIGTERM/SIGINT; return the exit code."""
-    return Daemon(config_path, app, workers=workers, parse_workers=parse_workers).run()
+    return Daemon(config_path, app, workers=workers).run()
 
 
-__all__ = ["Daemon", "HostLimiter", "ParsePool", "run"]
+__all__ = ["Daemon", "HostLimiter", "SerialStore", "run"]

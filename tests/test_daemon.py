@@ -355,7 +355,7 @@ def test_sighup_reloads_a_valid_config_and_refuses_an_invalid_one(tmp_path: Path
 def make_daemon(tmp_path: Path, feeds: str, clock: ManualClock, **monitor: str) -> Daemon:
     extra = "".join(f'{k} = "{v}"\n' for k, v in monitor.items())
     config = write_config(tmp_path / "config.toml", feeds, monitor=extra)
-    return Daemon(config, app_mod.load(config), clock=clock, environ={}, parse_workers=0)
+    return Daemon(config, app_mod.load(config), clock=clock, environ={})
 
 
 def test_a_permanent_redirect_is_followed_at_once_and_adopted_after_seven_days(
@@ -385,7 +385,7 @@ def test_a_permanent_redirect_is_followed_at_once_and_adopted_after_seven_days(
 
     # From now on the new URL is asked directly, also after a restart.
     old_hits = feed_server.hits("/old.xml")
-    restarted = Daemon(daemon.path, app_mod.load(daemon.path), clock=clock, environ={}, parse_workers=0)
+    restarted = Daemon(daemon.path, app_mod.load(daemon.path), clock=clock, environ={})
     restarted._sync_feeds(restarted._store(), restarted.app)
     restarted._poll("wire")
     assert feed_server.hits("/old.xml") == old_hits
@@ -482,3 +482,70 @@ def test_at_most_two_requests_per_host_at_a_time(feed_server: FeedServer) -> Non
         t.join(10)
     assert peak[0] == 2 and feed_server.hits("/slow.xml") == 6
     fetcher.close()
+
+
+# --------------------------------------------------------------------------- notify and logging
+
+
+def test_notifier_speaks_sd_notify_and_survives_a_vanished_socket(notify: NotifySocket) -> None:
+    from monitor.notify import Notifier, watchdog_interval
+
+    n = Notifier(notify.path)
+    assert n.ready("polling 3 feeds") and n.watchdog() and n.status("line one\nline two")
+    wait_for(lambda: len(notify.messages) >= 3, 2, "three datagrams")
+    assert notify.messages[0][1] == {"READY": "1", "STATUS": "polling 3 feeds"}
+    assert notify.messages[2][1] == {"STATUS": "line one line two"}  # a newline would start a new field
+    notify.close()
+    assert n.watchdog() is False  # gone: dropped, never raised
+    assert Notifier(None).ready() is False
+
+    assert watchdog_interval({"WATCHDOG_USEC": "60000000"}) == 30.0
+    assert watchdog_interval({}) is None and watchdog_interval({"WATCHDOG_USEC": "0"}) is None
+    assert watchdog_interval({"WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "1"}, pid=2) is None
+    assert watchdog_interval({"WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "2"}, pid=2) == 0.5
+
+
+def test_abstract_notify_socket_addresses_work() -> None:
+    from monitor.notify import Notifier
+
+    name = f"pm-test-{os.getpid()}-{time.monotonic_ns()}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name)
+    sock.settimeout(2)
+    try:
+        assert Notifier("@" + name).send(STOPPING="1")
+        assert sock.recv(100) == b"STOPPING=1"
+    finally:
+        sock.close()
+
+
+def test_log_lines_are_key_value_or_json_and_never_show_secrets() -> None:
+    import io
+    import logging
+
+    from monitor.logging_setup import event, setup
+
+    out = io.StringIO()
+    redactor = setup("INFO", "text", stream=out, environ={})
+    redactor.set(["whsec_TOPSECRETVALUE", ("https://hooks.example/T0/B0/tok3n", "https://hooks.example/***")])
+    log = logging.getLogger("monitor.test")
+    event(log, logging.INFO, "poll", feed="PR Newswire", new=3, missing=None)
+    event(log, logging.WARNING, "alert", msg="failed https://hooks.example/T0/B0/tok3n with whsec_TOPSECRETVALUE")
+    event(log, logging.INFO, "fetch", url="https://user:pa55@feeds.example/rss?id=7&api_key=abc123")
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("ts=") and 'event=poll feed="PR Newswire" new=3' in lines[0]
+    assert "missing" not in lines[0]
+    assert "tok3n" not in lines[1] and "TOPSECRET" not in lines[1] and "https://hooks.example/***" in lines[1]
+    assert "pa55" not in lines[2] and "abc123" not in lines[2] and "id=7" in lines[2]
+
+    out = io.StringIO()
+    setup("INFO", "json", stream=out, environ={"JOURNAL_STREAM": "8:123"})
+    try:
+        raise ValueError("bad thing")
+    except ValueError as exc:
+        event(log, logging.ERROR, "job_error", feed="wire", exc_info=exc)
+    record = json.loads(out.getvalue().splitlines()[0])
+    assert "ts" not in record  # journald stamps lines itself
+    assert record["event"] == "job_error" and record["feed"] == "wire" and record["level"] == "error"
+    assert record["error"] == "ValueError: bad thing" and "Traceback" in record["traceback"]
+    setup("WARNING", "text", stream=io.StringIO())  # leave logging quiet for later tests
