@@ -433,6 +433,33 @@ def test_backoff_is_recorded_and_reset_by_a_success(tmp_path: Path, feed_server:
     assert 53 <= (row.next_poll_at - clock.now()).total_seconds() <= 67  # type: ignore[operator]
 
 
+def test_a_busy_adaptive_feed_is_polled_sooner_and_max_age_stretches_a_quiet_one(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    clock = ManualClock(now())
+    busy = [item(n, f"Busy wire item {n}", clock.now() - timedelta(minutes=2 * n)) for n in range(12)]
+    feed_server.route("/busy.xml", document(rss(busy)))
+    feed_server.route("/cached.xml", document(rss([item(100, "Quiet")]), headers={"Cache-Control": "max-age=1800"}))
+    adaptive = 'adaptive = true\nmin_interval = "1m"'
+    feeds = (feed_toml("busy", feed_server.url("/busy.xml"), interval="1h", extra=adaptive)
+             + feed_toml("cached", feed_server.url("/cached.xml"), interval="10m"))
+    daemon = make_daemon(tmp_path, feeds, clock)
+    daemon._sync_feeds(daemon._store(), daemon.app)
+    daemon._poll("busy")
+    daemon._poll("cached")
+    store = daemon._store()
+
+    def wait(name: str) -> float:
+        row = store.schedule(name)
+        assert row is not None and row.next_poll_at is not None
+        return (row.next_poll_at - clock.now()).total_seconds()
+
+    # Publishes every 2 minutes: polled about every minute (half the gap; floor min_interval), not hourly.
+    assert 50 <= wait("busy") <= 70
+    # max-age=1800 on a 10-minute feed: asked again in about 30 minutes.
+    assert 1620 - 1 <= wait("cached") <= 1980 + 1
+
+
 def test_maintenance_applies_retention_and_keeps_pending_alerts(tmp_path: Path, feed_server: FeedServer) -> None:
     clock = ManualClock(now())
     old = now() - timedelta(days=40)
