@@ -18,7 +18,7 @@ Semantics reproduced from fts5_expr.c (and checked against SQLite by the propert
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from itertools import chain
 
@@ -33,9 +33,12 @@ ALL_COLUMNS: frozenset[int] = frozenset(range(NCOLS))
 # Words so frequent in press releases that they make poor presearch keys. Only a cost hint: a
 # rule keyed on one of them is still matched correctly, just checked more often.
 _COMMON = frozenset(
-    "the of and to in a for on with is as by at from it that an be thi are will ha new compani "
-    "inc announc today servic market global product prnewswir year busi industri solut custom "
-    "our we more than which also or have other can world technolog includ provid".split()
+    (
+        "the", "of", "and", "to", "in", "a", "for", "on", "with", "is", "as", "by", "at", "from", "it", "that",
+        "an", "be", "thi", "are", "will", "ha", "new", "compani", "inc", "announc", "today", "servic", "market",
+        "global", "product", "prnewswir", "year", "busi", "industri", "solut", "custom", "our", "we", "more",
+        "than", "which", "also", "or", "have", "other", "can", "world", "technolog", "includ", "provid",
+    )
 )
 
 
@@ -53,33 +56,30 @@ def bits(mask: int) -> Iterator[int]:
 class Batch:
     """One poll's releases, tokenized and indexed for evaluating many queries."""
 
-    def __init__(self, docs: Sequence[Doc], needed: frozenset[str], prefixes: "PrefixIndex", fts: Fts = FTS):
+    def __init__(self, docs: Sequence[Doc], needed: frozenset[str], prefixes: PrefixIndex, fts: Fts = FTS):
         self.docs = docs
         self.n = len(docs)
+        self.all = (1 << self.n) - 1
         self.fts = fts
         texts = [d.columns() for d in docs]
         self.texts = texts
-        # chunks[d][c]: the column split on whitespace; toks[d][c]: its FTS5 tokens.
+        # chunks[d][c]: column c of release d split on whitespace; toks[d][c]: its FTS5 tokens.
         chunks = [[t.split() for t in cols] for cols in texts]
-        memo = fts.chunk_tokens()
-        get = memo.__getitem__
-        toks: list[list[list[str]]] = []
-        missing: list[tuple[int, int]] = []
-        for d, cols in enumerate(chunks):
-            row: list[list[str]] = []
-            for c, ch in enumerate(cols):
-                try:
-                    row.append(list(chain.from_iterable(map(get, ch))))
-                except KeyError:
-                    row.append([])
-                    missing.append((d, c))
-            toks.append(row)
-        if missing:
-            fts.learn(chain.from_iterable(chunks[d][c] for d, c in missing))
-            for d, c in missing:
-                toks[d][c] = list(chain.from_iterable(map(get, chunks[d][c])))
         self.chunks = chunks
-        self.toks = toks
+        get = fts.chunk_tokens().__getitem__
+        toks: list[list[list[str]]] = []
+        missing: list[int] = []
+        for d, cols in enumerate(chunks):
+            try:
+                toks.append([list(chain.from_iterable(map(get, ch))) for ch in cols])
+            except KeyError:
+                toks.append([])
+                missing.append(d)
+        if missing:
+            fts.learn(chain.from_iterable(chain.from_iterable(chunks[d]) for d in missing))
+            for d in missing:
+                toks[d] = [list(chain.from_iterable(map(get, ch))) for ch in chunks[d]]
+        self._toks = toks
         docsets = [set(chain.from_iterable(row)) for row in toks]
         vocab: set[str] = set().union(*docsets) if docsets else set()
         self.vocab = vocab
@@ -95,15 +95,21 @@ class Batch:
             for t in s & want:
                 masks[t] = mget(t, 0) | bit
         self.masks = masks
-        self.memo: dict[object, int] = {}
+        self.memo: dict[Node, tuple[int, int]] = {}  # node -> (releases asked about, matches)
+        self.cache: dict[tuple, list[int]] = {}  # per-release layout data for snippets
+        self.occ: dict[tuple[Phrase, int], list[tuple[int, int]]] = {}
         self._colsets: dict[int, list[set[str]]] = {}
         self._prefix_masks: dict[str, int] = {}
         self._feed_masks: dict[str, int] | None = None
 
+    def tokens(self, d: int) -> list[list[str]]:
+        """Return the FTS5 tokens of each column of release d."""
+        return self._toks[d]
+
     def colsets(self, d: int) -> list[set[str]]:
         got = self._colsets.get(d)
         if got is None:
-            got = self._colsets[d] = [set(t) for t in self.toks[d]]
+            got = self._colsets[d] = [set(t) for t in self.tokens(d)]
         return got
 
     def term_mask(self, tok: str, prefix: bool) -> int:
@@ -116,12 +122,6 @@ class Batch:
                 got |= self.masks[t]
             self._prefix_masks[tok] = got
         return got
-
-    def col_has(self, d: int, c: int, tok: str, prefix: bool) -> bool:
-        s = self.colsets(d)[c]
-        if not prefix:
-            return tok in s
-        return any(t in s for t in self.expansions.get(tok, ()))
 
     def feed_mask(self, feeds: frozenset[str]) -> int:
         fm = self._feed_masks
@@ -176,16 +176,38 @@ class PrefixIndex:
 
 
 class Node:
-    """A compiled query node: ev(batch) returns the bitmask of matching releases."""
+    """A compiled query node. ev(b, want) returns the releases in `want` (a bitmask) it matches.
 
-    __slots__ = ("key", "__weakref__")
+    Asking only about `want` lets an AND stop looking at releases an earlier operand already
+    ruled out, which matters for phrases and NEAR (they check positions release by release).
+    Results are memoized per batch with the set of releases they are known for, because rules
+    share subtrees (the same company name or @list in hundreds of rules).
+    """
+
+    __slots__ = ("key", "rank", "sizes")
     key: tuple
+    rank: float  # estimated cost x frequency: an AND evaluates its cheapest, rarest operand first
+    sizes: tuple[int, ...]  # token counts of the phrases below, in query order (for snippets)
 
-    def ev(self, b: Batch) -> int:
+    def ev(self, b: Batch, want: int) -> int:
+        memo = b.memo
+        got = memo.get(self)
+        if got is None:
+            res = self.compute(b, want)
+            memo[self] = (want, res)
+            return res
+        known, res = got
+        missing = want & ~known
+        if missing:
+            res |= self.compute(b, missing)
+            memo[self] = (known | missing, res)
+        return res & want
+
+    def compute(self, b: Batch, want: int) -> int:
         raise NotImplementedError
 
     def hits(self, b: Batch, d: int) -> bool:
-        return bool(self.ev(b) >> d & 1)
+        return bool(self.ev(b, 1 << d))
 
 
 class Empty(Node):
@@ -197,22 +219,27 @@ class Empty(Node):
         self.reason = reason
         self.droppable = droppable  # an implicit AND skips it (FTS5 treats it as absent)
         self.key = ("empty", reason, droppable)
+        self.rank = 0.0
+        self.sizes = ()
 
-    def ev(self, b: Batch) -> int:
+    def ev(self, b: Batch, want: int) -> int:
         return 0
 
 
 class Phrase(Node):
-    __slots__ = ("toks", "prefix", "caret", "cols", "single", "size")
+    __slots__ = ("toks", "prefix", "caret", "cols", "plain", "size")
 
     def __init__(self, toks: tuple[str, ...], prefix: tuple[bool, ...], caret: bool, cols: frozenset[int]):
         self.toks = toks
         self.prefix = prefix
         self.caret = caret
         self.cols = tuple(sorted(cols))
-        self.single = len(toks) == 1 and not caret
         self.size = len(toks)
+        # One token, any column: the bitmask alone is the answer.
+        self.plain = self.size == 1 and not caret and len(self.cols) == NCOLS
         self.key = ("phrase", toks, prefix, caret, self.cols)
+        self.sizes = (self.size,)
+        self.rank = min(_term_cost(t, p) for t, p in zip(toks, prefix, strict=True)) * (1 if self.plain else 3)
 
     def candidates(self, b: Batch) -> int:
         m = -1
@@ -222,51 +249,77 @@ class Phrase(Node):
                 return 0
         return m
 
-    def ev(self, b: Batch) -> int:
-        memo = b.memo
-        got = memo.get(self)
-        if got is not None:
-            return got
-        m = self.candidates(b)
-        if m and (not self.single or len(self.cols) < NCOLS):
-            keep = 0
-            for d in bits(m):
-                if self.in_doc(b, d):
-                    keep |= 1 << d
-            m = keep
-        memo[self] = m
-        return m
+    def ev(self, b: Batch, want: int) -> int:
+        if self.plain:
+            return b.term_mask(self.toks[0], self.prefix[0]) & want
+        return Node.ev(self, b, want)
 
-    def in_doc(self, b: Batch, d: int) -> bool:
-        if self.single:
-            t, p = self.toks[0], self.prefix[0]
-            return any(b.col_has(d, c, t, p) for c in self.cols)
-        return any(self.positions(b.toks[d][c]) for c in self.cols)
+    def compute(self, b: Batch, want: int) -> int:
+        keep = 0
+        for d in bits(self.candidates(b) & want):
+            if self.occurrences(b, d):
+                keep |= 1 << d
+        return keep
 
-    def positions(self, toks: list[str]) -> list[int]:
-        """Return the offsets where this phrase starts in one column's tokens."""
+    def occurrences(self, b: Batch, d: int) -> list[tuple[int, int]]:
+        """Return (column, offset) of every occurrence in release d (memoized: snippets reuse it)."""
+        key = (self, d)
+        got = b.occ.get(key)
+        if got is None:
+            if self.size == 1 and not self.prefix[0] and not self.caret:
+                t = self.toks[0]
+                cs = b.colsets(d)
+                toks = b.tokens(d)
+                got = [(c, off) for c in self.cols if t in cs[c] for off in _find(toks[c], t)]
+            else:
+                got = [(c, off) for c in self.cols for off in self.positions_in(b, d, c)]
+            b.occ[key] = got
+        return got
+
+    def positions_in(self, b: Batch, d: int, c: int) -> list[int]:
+        """Return the offsets where this phrase starts in column c of release d."""
+        colset = b.colsets(d)[c]
+        firsts: Sequence[str] = ()
+        for k, (t, p) in enumerate(zip(self.toks, self.prefix, strict=True)):
+            if p:
+                exp = b.expansions.get(t, ())
+                if len(exp) <= len(colset):
+                    present = [x for x in exp if x in colset]
+                else:  # a short prefix ("ai*") stands for hundreds of batch terms
+                    present = [x for x in colset if x.startswith(t)]
+                if not present:
+                    return []
+            elif t in colset:
+                present = (t,)  # type: ignore[assignment]
+            else:
+                return []  # cheap: most columns of a candidate lack some token
+            if k == 0:
+                firsts = present
+        toks = b.tokens(d)[c]
         n, ln = self.size, len(toks)
-        if ln < n:
-            return []
         ptoks, pref = self.toks, self.prefix
         if self.caret:
-            return [0] if _match_at(toks, 0, ptoks, pref, 0) else []
-        first = ptoks[0]
-        if pref[0]:
-            starts = [i for i, t in enumerate(toks) if t.startswith(first)]
-        else:
-            starts = []
-            i = -1
-            index = toks.index
-            try:
-                while True:
-                    i = index(first, i + 1)
-                    starts.append(i)
-            except ValueError:
-                pass
+            return [0] if ln >= n and _match_at(toks, 0, ptoks, pref, 0) else []
+        starts = _find(toks, firsts[0])
+        if len(firsts) > 1:
+            for x in firsts[1:]:
+                starts.extend(_find(toks, x))
+            starts.sort()
         if n == 1:
             return starts
         return [s for s in starts if s + n <= ln and _match_at(toks, s, ptoks, pref, 1)]
+
+
+def _find(toks: list[str], tok: str) -> list[int]:
+    out = []
+    i = -1
+    index = toks.index  # a C scan; tokens are interned, so mostly identity checks
+    try:
+        while True:
+            i = index(tok, i + 1)
+            out.append(i)
+    except ValueError:
+        return out
 
 
 def _match_at(toks: list[str], s: int, ptoks: tuple[str, ...], pref: tuple[bool, ...], k0: int) -> bool:
@@ -288,36 +341,33 @@ class Near(Node):
         self.distance = distance
         self.cols = tuple(sorted(cols))
         self.key = ("near", tuple(p.key for p in phrases), distance, self.cols)
+        self.sizes = tuple(p.size for p in phrases)
+        self.rank = min(p.rank for p in phrases) * 3
 
-    def ev(self, b: Batch) -> int:
-        memo = b.memo
-        got = memo.get(self)
-        if got is not None:
-            return got
-        m = -1
+    def compute(self, b: Batch, want: int) -> int:
+        m = want
         for p in self.phrases:
             m &= p.candidates(b)
             if not m:
-                break
+                return 0
         keep = 0
-        for d in bits(m if m > 0 else 0):
-            if any(self.column_match(b.toks[d][c]) for c in self.cols):
+        for d in bits(m):
+            if any(self.column_match(b, d, c) for c in self.cols):
                 keep |= 1 << d
-        memo[self] = keep
         return keep
 
-    def column_match(self, toks: list[str]) -> bool:
+    def column_match(self, b: Batch, d: int, c: int) -> bool:
         plists = []
         for p in self.phrases:
-            pl = p.positions(toks)
+            pl = p.positions_in(b, d, c)
             if not pl:
                 return False
             plists.append(pl)
         return _near_ok(plists, [p.size for p in self.phrases], self.distance)
 
-    def kept_positions(self, toks: list[str]) -> list[list[int]]:
+    def kept_positions(self, b: Batch, d: int, c: int) -> list[list[int]]:
         """Return, per phrase, the occurrences that take part in some NEAR match (for snippets)."""
-        plists = [p.positions(toks) for p in self.phrases]
+        plists = [p.positions_in(b, d, c) for p in self.phrases]
         if not all(plists):
             return [[] for _ in plists]
         sizes = [p.size for p in self.phrases]
@@ -353,42 +403,44 @@ def _near_ok(plists: list[list[int]], sizes: list[int], dist: int) -> bool:
 
 
 class And(Node):
-    __slots__ = ("children",)
+    __slots__ = ("children", "order")
 
     def __init__(self, children: tuple[Node, ...]) -> None:
-        self.children = children
+        self.children = children  # query order: snippets number phrases in this order
+        self.order = tuple(sorted(children, key=lambda c: c.rank))
         self.key = ("and", tuple(c.key for c in children))
+        self.sizes = tuple(chain.from_iterable(c.sizes for c in children))
+        self.rank = self.order[0].rank
 
-    def ev(self, b: Batch) -> int:
-        memo = b.memo
-        got = memo.get(self)
-        if got is not None:
-            return got
-        m = -1
-        for c in self.children:
-            m &= c.ev(b)
+    def compute(self, b: Batch, want: int) -> int:
+        m = want
+        for c in self.order:
+            m = c.ev(b, m)
             if not m:
                 break
-        memo[self] = m
         return m
 
 
 class Or(Node):
-    __slots__ = ("children",)
+    __slots__ = ("children", "order")
 
     def __init__(self, children: tuple[Node, ...]) -> None:
         self.children = children
+        self.order = tuple(sorted(children, key=lambda c: c.rank))
         self.key = ("or", tuple(c.key for c in children))
+        self.sizes = tuple(chain.from_iterable(c.sizes for c in children))
+        self.rank = sum(c.rank for c in children)
 
-    def ev(self, b: Batch) -> int:
-        memo = b.memo
-        got = memo.get(self)
-        if got is not None:
-            return got
+    def compute(self, b: Batch, want: int) -> int:
         m = 0
-        for c in self.children:
-            m |= c.ev(b)
-        memo[self] = m
+        rest = want
+        for c in self.order:
+            got = c.ev(b, rest)
+            if got:
+                m |= got
+                rest &= ~got
+                if not rest:
+                    break
         return m
 
 
@@ -399,16 +451,13 @@ class Not(Node):
         self.left = left
         self.right = right
         self.key = ("not", left.key, right.key)
+        self.sizes = left.sizes + right.sizes
+        self.rank = left.rank
 
-    def ev(self, b: Batch) -> int:
-        memo = b.memo
-        got = memo.get(self)
-        if got is not None:
-            return got
-        m = self.left.ev(b)
+    def compute(self, b: Batch, want: int) -> int:
+        m = self.left.ev(b, want)
         if m:
-            m &= ~self.right.ev(b)
-        memo[self] = m
+            m &= ~self.right.ev(b, m)
         return m
 
 

@@ -30,6 +30,7 @@ _WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
 Tokens = tuple[str, ...]
 
 _CACHE_LIMIT = 300_000  # chunks; ~60 MB at worst, then the cache starts over
+_MARK = "qzxchunkqzx"  # a word no release contains (and if one does, learn() notices)
 
 
 def _quote(name: str) -> str:
@@ -71,20 +72,42 @@ class Fts:
             if len(known) + len(todo) > _CACHE_LIMIT:
                 known.clear()
                 self._spans.clear()
-            got: dict[int, list[tuple[int, str]]] = {}
-            db = self._db
-            db.execute("BEGIN")
-            try:
-                db.executemany("INSERT INTO learn(rowid, chunk) VALUES (?, ?)", enumerate(todo, 1))
-                for doc, offset, term in db.execute("SELECT doc, offset, term FROM learn_v"):
-                    got.setdefault(doc, []).append((offset, term))
-                db.execute("DELETE FROM learn")
-            finally:
-                db.execute("COMMIT")
+            got = self._tokenize_joined(todo)
+            if got is None:
+                got = self._tokenize_rows(todo)
             intern = sys.intern
-            for i, chunk in enumerate(todo, 1):
-                known[chunk] = tuple(intern(t) for _, t in sorted(got.get(i, ())))
+            for chunk, toks in zip(todo, got, strict=True):
+                known[chunk] = tuple(intern(t) for t in toks)
             self.learned += len(todo)
+
+    def _tokenize_joined(self, chunks: list[str]) -> list[list[str]] | None:
+        # One document, chunks separated by a marker word: ~4x faster than one row per chunk.
+        # None when a chunk itself yields the marker token (then the rows are counted wrong).
+        tokens = self._run([f" {_MARK} ".join(chunks)])[0]
+        out: list[list[str]] = [[]]
+        for t in tokens:
+            if t == _MARK:
+                out.append([])
+            else:
+                out[-1].append(t)
+        return out if len(out) == len(chunks) else None
+
+    def _tokenize_rows(self, chunks: list[str]) -> list[list[str]]:
+        return self._run(chunks)
+
+    def _run(self, texts: list[str]) -> list[list[str]]:
+        """Return the FTS5 tokens of each text, in order (caller holds the lock)."""
+        db = self._db
+        got: list[list[tuple[int, str]]] = [[] for _ in texts]
+        db.execute("BEGIN")
+        try:
+            db.executemany("INSERT INTO learn(rowid, chunk) VALUES (?, ?)", enumerate(texts))
+            for doc, offset, term in db.execute("SELECT doc, offset, term FROM learn_v"):
+                got[doc].append((offset, term))
+            db.execute("DELETE FROM learn")
+        finally:
+            db.execute("COMMIT")
+        return [[t for _, t in sorted(g)] for g in got]
 
     def chunk_tokens(self) -> dict[str, Tokens]:
         """Return the memo itself (read-only use: chunk -> tokens) for fast lookups in loops."""

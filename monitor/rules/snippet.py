@@ -6,55 +6,66 @@ blows the 0.25 s budget for matching a batch. The batch index already knows ever
 which phrase instances matched, so this module replays snippet()'s choices in Python: the same
 window scoring (1000 per distinct phrase, 1 per repeat, +100/+120 for starting a sentence),
 the same centring, the same coalescing of overlapping phrase instances into one [ ] and the same
-ellipses. tests/test_rules_property.py compares the result with SQLite's snippet().
+ellipses. One deliberate difference: the text is rebuilt from whitespace-separated chunks, so any
+run of whitespace in a snippet is a single space (alerts are one line). tests/test_rules_property.py
+compares the result with SQLite's snippet() with whitespace collapsed on both sides.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import re
+from bisect import bisect_left, bisect_right
 from itertools import accumulate
+from operator import itemgetter
 
-from monitor.rules.engine import NCOLS, And, Batch, Near, Node, Not, Or, Phrase
+from monitor.rules.engine import And, Batch, Near, Node, Not, Or, Phrase
 
 OPEN, CLOSE, ELLIPSIS, TOKENS = "[", "]", "…", 16
 
 
 Instance = tuple[int, int, int]  # (column, offset, phrase number)
 
+_LAST = itemgetter(-1)
+_STOP = re.compile(r"[.:]")
+
 
 def instances(node: Node, b: Batch, d: int) -> tuple[list[Instance], list[int]]:
-    """Return the phrase instances snippet() would see for release d, and each phrase's size."""
+    """Return the phrase instances snippet() would see for release d, and each phrase's size.
+
+    `node` must match release d. A phrase reports its positions when it and every node above it
+    match the release (that is when FTS5's iterator for it sits on this row); phrases under a
+    NOT's right side or an OR branch that does not match report none but keep their numbers.
+    """
     out: list[Instance] = []
     sizes: list[int] = []
-    toks = b.toks[d]
-
-    def walk(n: Node, active: bool) -> None:
-        # A phrase reports its positions when it and every node above it match this release,
-        # which is when FTS5's iterator for it sits on this row; a NOT's right side never does.
-        active = active and n.hits(b, d)
-        if isinstance(n, Phrase):
-            ip = len(sizes)
-            sizes.append(n.size)
-            if active:
-                for c in n.cols:
-                    out.extend((c, off, ip) for off in n.positions(toks[c]))
-        elif isinstance(n, Near):
-            base = len(sizes)
-            sizes.extend(p.size for p in n.phrases)
-            if active:
-                for c in n.cols:
-                    for k, kept in enumerate(n.kept_positions(toks[c])):
-                        out.extend((c, off, base + k) for off in kept)
-        elif isinstance(n, And | Or):
-            for child in n.children:
-                walk(child, active)
-        elif isinstance(n, Not):
-            walk(n.left, active)
-            walk(n.right, False)
-
-    walk(node, True)
+    _walk(node, b, d, out, sizes)  # a plain function: a closure would tie up the batch in a cycle
     out.sort()
     return out, sizes
+
+
+def _walk(n: Node, b: Batch, d: int, out: list[Instance], sizes: list[int]) -> None:
+    if isinstance(n, Phrase):
+        ip = len(sizes)
+        sizes.append(n.size)
+        out.extend((c, off, ip) for c, off in n.occurrences(b, d))
+    elif isinstance(n, And):
+        for child in n.children:
+            _walk(child, b, d, out, sizes)
+    elif isinstance(n, Or):
+        for child in n.children:
+            if child.hits(b, d):
+                _walk(child, b, d, out, sizes)
+            else:
+                sizes.extend(child.sizes)
+    elif isinstance(n, Not):
+        _walk(n.left, b, d, out, sizes)
+        sizes.extend(n.right.sizes)
+    elif isinstance(n, Near):
+        base = len(sizes)
+        sizes.extend(n.sizes)
+        for c in n.cols:
+            for k, kept in enumerate(n.kept_positions(b, d, c)):
+                out.extend((c, off, base + k) for off in kept)
 
 
 def _cum(b: Batch, d: int, c: int) -> list[int]:
@@ -76,25 +87,30 @@ def _sentence_starts(b: Batch, d: int, c: int) -> list[int]:
         chunks = b.chunks[d][c]
         spans = b.fts.spans
         got = [0] if cum[-1] else []
-        for k in range(1, len(chunks)):
-            if chunks[k - 1][-1] in ".:" and cum[k + 1] > cum[k] > 0 and spans(chunks[k])[0][0] == 0:
+        # The last character of every chunk, found in C; then only chunks after a "." or ":".
+        lasts = "".join(map(_LAST, chunks))
+        for m in _STOP.finditer(lasts, 0, len(lasts) - 1):
+            k = m.start() + 1
+            if cum[k + 1] > cum[k] > 0 and spans(chunks[k])[0][0] == 0:
                 got.append(cum[k])
         b.cache[key] = got
     return got
 
 
-def _score(inst: list[Instance], sizes: list[int], col: int, pos: int, ntok: int, ncol: int) -> tuple[int, int]:
+def _score(offs: list[int], ips: list[int], sizes: list[int], pos: int, ntok: int, ncol: int) -> tuple[int, int]:
     """fts5SnippetScore: the score of the window at `pos`, and the window start centred on its hits."""
+    lo = bisect_left(offs, pos)
+    hi = bisect_left(offs, pos + ntok, lo)
+    if lo == hi:
+        return 0, 0
     seen: set[int] = set()
-    score, first, last = 0, -1, 0
-    end = pos + ntok
-    for c, off, ip in inst:
-        if c == col and pos <= off < end:
-            score += 1 if ip in seen else 1000
-            seen.add(ip)
-            if first < 0:
-                first = off
-            last = off + sizes[ip]
+    score = 0
+    for k in range(lo, hi):
+        ip = ips[k]
+        score += 1 if ip in seen else 1000
+        seen.add(ip)
+    first = offs[lo]
+    last = offs[hi - 1] + sizes[ips[hi - 1]]
     num = ntok - (last - first)
     adj = first - (num // 2 if num >= 0 else -(-num // 2))  # C division truncates toward zero
     if adj + ntok > ncol:
@@ -128,16 +144,20 @@ class _Coalesced:
 def snippet(node: Node, b: Batch, d: int, ntok: int = TOKENS) -> str:
     """Return what FTS5's snippet(t, -1, '[', ']', '…', ntok) gives for release d and this query."""
     inst, sizes = instances(node, b, d)
-    toks = b.toks[d]
+    toks = b.tokens(d)
     best_col, best_start, best_score, col_size = 0, 0, 0, 0
-    for col in range(NCOLS):
-        mine = [off for c, off, _ in inst if c == col]
-        if not mine:
-            continue
+    by_col: dict[int, tuple[list[int], list[int]]] = {}
+    for c, off, ip in inst:
+        got = by_col.get(c)
+        if got is None:
+            got = by_col[c] = ([], [])
+        got[0].append(off)
+        got[1].append(ip)
+    for col, (offs, ips) in sorted(by_col.items()):
         ncol = len(toks[col])
         first: list[int] | None = None
-        for io in mine:
-            score, adj = _score(inst, sizes, col, io, ntok, ncol)
+        for io in offs:
+            score, adj = _score(offs, ips, sizes, io, ntok, ncol)
             if score > best_score:
                 best_col, best_start, best_score, col_size = col, adj, score, ncol
             if ncol > ntok:
@@ -146,13 +166,14 @@ def snippet(node: Node, b: Batch, d: int, ntok: int = TOKENS) -> str:
                 if first:
                     s = first[bisect_right(first, io) - 1]
                     if s < io:
-                        score, _ = _score(inst, sizes, col, s, ntok, ncol)
+                        score, _ = _score(offs, ips, sizes, s, ntok, ncol)
                         score += 120 if s == 0 else 100
                         if score > best_score:
                             best_col, best_start, best_score, col_size = col, s, score, ncol
     if col_size == 0:
         col_size = len(toks[best_col])
-    items = [(off, sizes[ip]) for c, off, ip in inst if c == best_col]
+    offs, ips = by_col.get(best_col, ([], []))
+    items = [(off, sizes[ip]) for off, ip in zip(offs, ips, strict=True)]
     return _render(b, d, best_col, items, best_start, ntok, col_size)
 
 
@@ -163,20 +184,17 @@ def _render(b: Batch, d: int, col: int, items: list[tuple[int, int]], start: int
     cum = _cum(b, d, col)
     range_end = start + ntok - 1
     first_chunk = 0 if start == 0 else bisect_right(cum, start) - 1
-    if range_end >= col_size - 1:
-        last_chunk = len(chunks) - 1
-    else:
-        last_chunk = bisect_right(cum, range_end) - 1
+    last_chunk = len(chunks) - 1 if range_end >= col_size - 1 else bisect_right(cum, range_end) - 1
     window = chunks[first_chunk : last_chunk + 1]
     text = " ".join(window)
-    where = list(accumulate((len(ch) + 1 for ch in window), initial=0))
+    # Character span of each token in `text`, for token positions first..last of the window.
     spans = b.fts.spans
-
-    def span(pos: int) -> tuple[int, int]:
-        k = bisect_right(cum, pos) - 1
-        s, e = spans(chunks[k])[pos - cum[k]]
-        base = where[k - first_chunk]
-        return base + s, base + e
+    tok_spans: list[tuple[int, int]] = []
+    base = 0
+    for ch in window:
+        tok_spans.extend((base + s, base + e) for s, e in spans(ch))
+        base += len(ch) + 1
+    first_tok = cum[first_chunk]
 
     out: list[str] = [ELLIPSIS] if start > 0 else []
     it = _Coalesced(items)
@@ -186,7 +204,7 @@ def _render(b: Batch, d: int, col: int, items: list[tuple[int, int]], start: int
     ioff = 0
     is_open = False
     for pos in range(start, min(range_end, col_size - 1) + 1):
-        s, e = span(pos)
+        s, e = tok_spans[pos - first_tok]
         if start and pos == start:
             ioff = s
         if is_open and (pos <= it.start or it.start < 0) and s > ioff:

@@ -1,0 +1,211 @@
+"""The stream matcher agrees with archive search, checked against SQLite's FTS5 itself.
+
+For any query and any set of releases: the releases RuleSet.match() reports are exactly those an
+FTS5 search over an archive holding only them returns, and each snippet is the one snippet()
+gives. Queries mix terms, prefixes, phrases, "+", "^", AND/OR/NOT, implicit AND, parentheses,
+NEAR and column filters; documents mix case, accents and plurals.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
+
+from monitor.errors import QueryError
+from monitor.rules import compile_query
+from monitor.rules.fts import FTS
+from monitor.rules.syntax import parse
+from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, Doc
+
+
+def _fts_table() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:")
+    db.execute(f"CREATE VIRTUAL TABLE archive USING fts5({', '.join(FTS_COLUMNS)}, tokenize='{FTS_TOKENIZE}')")
+    return db
+
+
+def _fill(db: sqlite3.Connection, docs: list[Doc]) -> None:
+    marks = ", ".join("?" * (len(FTS_COLUMNS) + 1))
+    db.executemany(
+        f"INSERT INTO archive(rowid, {', '.join(FTS_COLUMNS)}) VALUES ({marks})",
+        [(d.key, *d.columns()) for d in docs],
+    )
+
+
+def archive_search(docs: list[Doc], query: str) -> set[int]:
+    """The archive side: a plain FTS5 table holding only `docs`, searched with `query`."""
+    db = _fts_table()
+    _fill(db, docs)
+    return {k for (k,) in db.execute("SELECT rowid FROM archive WHERE archive MATCH ?", (query,))}
+
+
+def archive_snippets(docs: list[Doc], query: str) -> dict[int, str]:
+    db = _fts_table()
+    _fill(db, docs)
+    sql = "SELECT rowid, snippet(archive, -1, '[', ']', '…', 16) FROM archive WHERE archive MATCH ?"
+    return dict(db.execute(sql, (query,)).fetchall())
+
+
+# --------------------------------------------------------------------------- documents
+
+WORDS = [
+    "summit", "Summit", "SUMMITS", "summits", "summitry", "Central", "central", "Asia", "ASIAN",
+    "asian", "China", "Chinese", "Türkmenistan", "Turkmenistan", "turkmen", "Kazakhstan", "Kazakh",
+    "leaders", "leader", "lead", "forum", "forums", "energy", "gas", "pipeline", "pipelines",
+    "acquire", "acquires", "acquisition", "earnings", "Q1", "2023", "AAPL", "café", "Café", "cafe",
+    "the", "of", "and", "near", "NEAR", "and", "or",
+]  # fmt: skip
+SEPS = [" ", " ", " ", ", ", "-", " — ", "\n", ". ", ": ", " (", ") ", "/"]
+FEEDS = ["cgtn", "prn-energy", "asia-wire"]
+
+column_text = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPS)), max_size=14).map(
+    lambda ws: "".join(w + s for w, s in ws).strip()
+)
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> list[Doc]:
+    n = draw(st.integers(1, 6))
+    docs = []
+    for key in range(1, n + 1):
+        cols = [draw(column_text) for _ in range(6)]
+        feeds = tuple(draw(st.lists(st.sampled_from(FEEDS), max_size=2, unique=True)))
+        docs.append(Doc(key, *cols, feeds=feeds))  # type: ignore[arg-type]
+    return docs
+
+
+# --------------------------------------------------------------------------- queries
+
+QWORDS = [w for w in WORDS if w not in ("and", "or", "near", "NEAR")] + ["cgtn", "energy", "wire", "Türk", "summ"]
+COLS = list(FTS_COLUMNS)
+
+
+@st.composite
+def phrase(draw: st.DrawFn) -> str:
+    kind = draw(st.integers(0, 6))
+    w = draw(st.sampled_from(QWORDS))
+    if kind == 0:
+        text = w
+    elif kind == 1:
+        text = w[: draw(st.integers(1, max(1, len(w))))] + "*"
+    elif kind == 2:
+        words = draw(st.lists(st.sampled_from(QWORDS), min_size=2, max_size=3))
+        text = '"' + " ".join(words) + '"' + ("*" if draw(st.booleans()) else "")
+    elif kind == 3:
+        text = w + " + " + draw(st.sampled_from(QWORDS)) + ("*" if draw(st.booleans()) else "")
+    elif kind == 4:
+        text = '"' + w + " " + draw(st.sampled_from(QWORDS)) + '"'
+    elif kind == 5:
+        text = draw(st.sampled_from(['"---"', '"Central-Asia"', '"café"', "caf*", '"the summit"']))
+    else:
+        text = w
+    if draw(st.integers(0, 7)) == 0:
+        text = "^" + text
+    return text
+
+
+@st.composite
+def nearset(draw: st.DrawFn) -> str:
+    if draw(st.integers(0, 4)) == 0:
+        ps = draw(st.lists(phrase(), min_size=1, max_size=3))
+        ps = [p.lstrip("^") for p in ps]
+        dist = draw(st.sampled_from(["", ", 0", ", 1", ", 2", ", 5"]))
+        return f"NEAR({' '.join(ps)}{dist})"
+    return draw(phrase())
+
+
+@st.composite
+def colset(draw: st.DrawFn) -> str:
+    kind = draw(st.integers(0, 3))
+    if kind == 0:
+        return draw(st.sampled_from(COLS))
+    names = draw(st.lists(st.sampled_from(COLS), min_size=1, max_size=3))
+    if kind == 1:
+        return "{" + " ".join(names) + "}"
+    if kind == 2:
+        return "-" + names[0]
+    return "-{" + " ".join(names) + "}"
+
+
+def queries() -> st.SearchStrategy[str]:
+    def cnear(s: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        return st.one_of(s, st.tuples(colset(), s).map(lambda t: f"{t[0]} : {t[1]}"))
+
+    leaf = cnear(nearset())
+    implicit = st.lists(leaf, min_size=1, max_size=3).map(" ".join)
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        return st.one_of(
+            st.tuples(inner, st.sampled_from(["AND", "OR", "NOT"]), inner).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
+            inner.map(lambda q: f"({q})"),
+            st.tuples(colset(), inner).map(lambda t: f"{t[0]} : ({t[1]})"),
+        )
+
+    return st.recursive(implicit, extend, max_leaves=6)
+
+
+# --------------------------------------------------------------------------- properties
+
+
+EXAMPLES = int(os.environ.get("RULES_PROPERTY_EXAMPLES", "300"))  # raise it for a long hunt
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=documents(), query=queries())
+def test_batch_matching_equals_archive_search(docs: list[Doc], query: str) -> None:
+    if FTS.check(query) is not None:
+        # SQLite refuses it: so must we.
+        event("SQLite refuses the query")
+        try:
+            compile_query(query)
+        except QueryError:
+            return
+        raise AssertionError(f"SQLite refuses {query!r} but compile_query accepted it")
+    expected = archive_search(docs, query)
+    try:
+        rules = compile_query(query)
+    except QueryError as e:
+        event("refused: " + str(e).split(":")[0])
+        if "NEAR group has a phrase with no letters" in str(e):
+            return  # refused on purpose: SQLite's own answer is unreliable there
+        # Refused as "can never match": then it must really match nothing.
+        assert "can never match" in str(e), f"{query!r}: {e}"
+        assert expected == set(), f"{query!r} was refused ({e}) but FTS5 matches {expected}"
+        return
+    matches = rules.match(docs)
+    event("some releases match" if expected else "no release matches")
+    assert rules.last_stats.fallback == 0, f"{query!r} fell back to FTS5: our parser disagrees with SQLite"
+    assert {m.key for m in matches} == expected, query
+    snippets = archive_snippets(docs, query)
+    for m in matches:
+        # Our snippets show each run of whitespace as one space; otherwise they are snippet()'s.
+        assert m.snippet == " ".join(snippets[m.key].split()), (query, m.key)
+
+
+# Token soup: every sequence SQLite accepts, our parser accepts, and vice versa.
+SOUP = st.lists(
+    st.sampled_from(
+        ["a", "b", "summit", "NEAR", "near", "AND", "OR", "NOT", "and", "(", ")", "{", "}", ":", ",", "+",
+         "*", "-", "^", '"x y"', '""', "title", "body", "TITLE", "3", "12", '"title"', "nosuch", " ", "  "]
+    ),
+    min_size=1,
+    max_size=9,
+).map(" ".join)  # fmt: skip
+
+SOUP_TIGHT = SOUP.map(lambda q: q.replace(" ", ""))
+
+
+@settings(max_examples=5 * EXAMPLES, deadline=None)
+@given(query=st.one_of(SOUP, SOUP_TIGHT))
+def test_parser_accepts_exactly_what_sqlite_accepts(query: str) -> None:
+    sqlite_ok = FTS.check(query) is None
+    try:
+        parse(query)
+        ours_ok = True
+    except QueryError:
+        ours_ok = False
+    assume(query.strip())  # the empty query: we refuse it, SQLite matches nothing
+    assert ours_ok == sqlite_ok, (query, FTS.check(query))
