@@ -40,6 +40,8 @@ class FetcherLike(Protocol):
 
 
 class RulesLike(Protocol):
+    rules: Sequence  # each with .name, .notify, .feeds
+
     def match(self, docs: Sequence) -> list: ...
     def get(self, name: str): ...
 
@@ -104,9 +106,9 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
             return PollResult(feed.name, not_modified=True, max_age=fetched.max_age,
                               permanent_redirect=fetched.permanent_redirect, elapsed=elapsed)
 
-        sightings, urls, fps = store.known(feed_id, digested.items)
-        decisions = dedupe.decide(digested.items, dedupe.Known(sightings, urls, fps))
+        decisions = dedupe.decide(digested.items, store.known(feed_id, digested.items))
         counts = {kind: 0 for kind in dedupe.Kind}
+        feed_filtered = any(r.feeds for r in rules.rules)
         ids: list[int] = []  # release id per decision
         to_match: set[int] = set()
         for d in decisions:
@@ -118,8 +120,10 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
             elif d.kind is dedupe.Kind.JOINED:
                 rid = d.release_id if d.release_id is not None else ids[d.joins]
                 store.add_sighting(feed_id, feed.name, rid, d.item, now)
-                # Re-match: rules with a `feeds` filter may accept the release from this feed.
-                to_match.add(rid)
+                # Only a rule with a `feeds` filter can newly accept a release because another feed
+                # carries it; without such rules re-matching a third of a cold ingest is wasted work.
+                if feed_filtered:
+                    to_match.add(rid)
             elif d.kind is dedupe.Kind.REVISED:
                 rid = d.release_id
                 store.revise_release(rid, d.item, now)

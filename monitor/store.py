@@ -21,9 +21,11 @@ from monitor.errors import QueryError, StoreError
 from monitor.types import (
     FTS_COLUMNS,
     FTS_TOKENIZE,
+    Candidate,
     Dateline,
     Doc,
     FeedState,
+    Known,
     Notice,
     Release,
     ReleaseView,
@@ -315,8 +317,8 @@ class Store:
 
     # ------------------------------------------------------------------ ingest (inside a transaction)
 
-    def known(self, feed_id: int, items: Sequence[Release]) -> tuple[dict, dict, dict]:
-        """Return (sightings, urls, fingerprints) the archive holds for this batch's keys."""
+    def known(self, feed_id: int, items: Sequence[Release]) -> Known:
+        """Return what the archive holds for this batch's sighting keys, canonical URLs and fingerprints."""
         sightings: dict[str, tuple[int, str]] = {}
         for chunk in _chunks([i.sighting_key for i in items]):
             q = f"SELECT key, release_id, content_hash FROM sightings WHERE feed_id = ? AND key IN ({_marks(chunk)})"
@@ -326,11 +328,14 @@ class Store:
         for chunk in _chunks(sorted({i.url for i in items if i.url})):
             q = f"SELECT url, min(id) FROM releases WHERE url IN ({_marks(chunk)}) GROUP BY url"
             urls.update(self.conn.execute(q, chunk).fetchall())
-        fps: dict[str, int] = {}
+        fps: dict[str, list[Candidate]] = {}
         for chunk in _chunks(sorted({i.fingerprint for i in items})):
-            q = f"SELECT fingerprint, min(id) FROM releases WHERE fingerprint IN ({_marks(chunk)}) GROUP BY fingerprint"
-            fps.update(self.conn.execute(q, chunk).fetchall())
-        return sightings, urls, fps
+            q = (f"SELECT fingerprint, id, url, published_at, published_known FROM releases"
+                 f" WHERE fingerprint IN ({_marks(chunk)}) ORDER BY id")
+            for fp, rid, url, published, published_known in self.conn.execute(q, chunk):
+                when = parse_ts(published) if published_known else None
+                fps.setdefault(fp, []).append(Candidate(rid, url or "", when))
+        return Known(sightings, urls, fps)
 
     def insert_release(self, item: Release, feed_name: str, now: datetime) -> int:
         """Insert a new release first seen in `feed_name`; return its id."""

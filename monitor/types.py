@@ -11,7 +11,7 @@ deliver            -> Notice (what a channel renders) built from the outbox
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -178,6 +178,24 @@ class Release:
         if d is None:
             return ""
         return " ".join(p for p in (d.place, d.date.isoformat() if d.date else "", d.wire) if p)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored release whose fingerprint equals an item's (dedupe joins it only if it can be the same release)."""
+
+    id: int
+    url: str
+    published: datetime | None  # None when the release's date is unknown
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the archive already holds for one batch (only the keys the batch asks about)."""
+
+    sightings: Mapping[str, tuple[int, str]] = field(default_factory=dict)  # key -> (release id, hash)
+    urls: Mapping[str, int] = field(default_factory=dict)  # canonical URL -> release id
+    fingerprints: Mapping[str, Sequence[Candidate]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,8 @@ def test_a_failing_commit_leaves_the_archive_as_before(env: Env) -> None:
     env.server.publish("/wire-a.rss", rss([other(1), other(2)]))
 
     class Exploding:
+        rules = ()
+
         def match(self, docs):
             raise RuntimeError("boom while matching")
 
