@@ -12,6 +12,7 @@ import pytest
 import monitor.rules as rules_mod
 from monitor.errors import ConfigError, QueryError
 from monitor.rules import Rule, check_query, compile_query, compile_rules, expand_terms
+from monitor.rules import fts as fts_mod
 from monitor.rules.fts import FTS
 from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, Doc, RuleSpec
 
@@ -256,6 +257,33 @@ def test_matching_from_several_threads_gives_the_same_answer() -> None:
         t.join()
     assert not errors
     assert len(got) == 80 and all(g == want for g in got)
+
+
+def test_matching_survives_the_token_memo_starting_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A tiny memo limit makes every batch reset the memo while other threads are matching.
+    monkeypatch.setattr(fts_mod, "_CACHE_LIMIT", 40)
+    rs = compile_rules([RuleSpec("ca", "@central_asia"), RuleSpec("pipe", '"gas pipeline" OR dividend')], TERMS)
+    want = [(m.key, m.rule, m.snippet) for m in rs.match([CGTN, EARNINGS])]
+    assert [w[:2] for w in want] == [(101, "ca"), (101, "pipe"), (102, "pipe")]
+    got: list[list] = []
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            for i in range(15):
+                novel = doc(9, body=f"fresh{n}x{i} words{n}y{i} every{n}z{i} time")
+                got.append([(m.key, m.rule, m.snippet) for m in rs.match([CGTN, novel, EARNINGS])])
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(got) == 60 and all(g == want for g in got)
+    assert len(FTS.chunk_tokens()) < 400
 
 
 def test_a_query_only_sqlite_understands_is_run_by_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:

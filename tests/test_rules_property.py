@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from monitor.errors import QueryError
 from monitor.rules import compile_query
+from monitor.rules.engine import And, Batch, Compiler, Near, Not, Or, PrefixIndex, all_tokens
 from monitor.rules.fts import FTS
 from monitor.rules.syntax import parse
 from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, Doc
@@ -61,9 +62,14 @@ WORDS = [
 SEPS = [" ", " ", " ", ", ", "-", " — ", "\n", ". ", ": ", " (", ") ", "/"]
 FEEDS = ["cgtn", "prn-energy", "asia-wire"]
 
-column_text = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPS)), max_size=14).map(
-    lambda ws: "".join(w + s for w, s in ws).strip()
-)
+def _text(max_words: int) -> st.SearchStrategy[str]:
+    return st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPS)), max_size=max_words).map(
+        lambda ws: "".join(w + s for w, s in ws).strip()
+    )
+
+
+column_text = _text(14)
+long_text = _text(45)  # longer than a snippet: exercises window choice and sentence starts
 
 
 @st.composite
@@ -71,7 +77,7 @@ def documents(draw: st.DrawFn) -> list[Doc]:
     n = draw(st.integers(1, 6))
     docs = []
     for key in range(1, n + 1):
-        cols = [draw(column_text) for _ in range(6)]
+        cols = [draw(long_text if c == 2 else column_text) for c in range(6)]
         feeds = tuple(draw(st.lists(st.sampled_from(FEEDS), max_size=2, unique=True)))
         docs.append(Doc(key, *cols, feeds=feeds))  # type: ignore[arg-type]
     return docs
@@ -180,9 +186,35 @@ def test_batch_matching_equals_archive_search(docs: list[Doc], query: str) -> No
     assert rules.last_stats.fallback == 0, f"{query!r} fell back to FTS5: our parser disagrees with SQLite"
     assert {m.key for m in matches} == expected, query
     snippets = archive_snippets(docs, query)
+    unsettled = _releases_with_a_failing_near_or_not(docs, query)
     for m in matches:
+        if m.key in unsettled:
+            # Where a NEAR group or a NOT does not match the release, which phrases FTS5 highlights
+            # depends on where its iterators stopped: all words of a failing NEAR group present,
+            # or a NOT whose left side found no row at all, leave phrases "on the row", even with
+            # positions an earlier row left behind. We do not imitate that.
+            event("snippet not compared: a NEAR group or a NOT does not match")
+            continue
         # Our snippets show each run of whitespace as one space; otherwise they are snippet()'s.
         assert m.snippet == " ".join(snippets[m.key].split()), (query, m.key)
+
+
+def _releases_with_a_failing_near_or_not(docs: list[Doc], query: str) -> set[int]:
+    node = Compiler().compile(parse(query))
+    exact, prefixes = all_tokens(node)
+    batch = Batch(docs, frozenset(exact), PrefixIndex(frozenset(prefixes)))
+    watch = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Near):
+            watch.append(n)
+        elif isinstance(n, And | Or):
+            stack.extend(n.children)
+        elif isinstance(n, Not):
+            watch.append(n)
+            stack.extend((n.left, n.right))
+    return {d.key for i, d in enumerate(docs) if any(not n.hits(batch, i) for n in watch)}
 
 
 # Token soup: every sequence SQLite accepts, our parser accepts, and vice versa.

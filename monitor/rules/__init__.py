@@ -32,7 +32,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from monitor.errors import ConfigError, QueryError
-from monitor.rules.engine import Batch, Compiler, Node, PrefixIndex, all_tokens, bits, keys, never_reason
+from monitor.rules.engine import (
+    And,
+    Batch,
+    Compiler,
+    Node,
+    Not,
+    Or,
+    PrefixIndex,
+    all_tokens,
+    bits,
+    keys,
+    never_reason,
+)
 from monitor.rules.fts import FTS
 from monitor.rules.snippet import CLOSE as _CLOSE
 from monitor.rules.snippet import ELLIPSIS, TOKENS, snippet
@@ -115,6 +127,7 @@ class RuleSet:
         self._always = always
         self._needed = frozenset(needed)
         self._prefixes = PrefixIndex(frozenset(prefixes))
+        _mark_shared([compiled[i].node for i in self._active])
 
     def get(self, name: str) -> Rule | None:
         """Return the rule called `name`, or None."""
@@ -210,6 +223,23 @@ def _collector_paused() -> Iterator[None]:
             _gc_users -= 1
             if _gc_users == 0 and _gc_was_enabled:
                 gc.enable()
+
+
+def _mark_shared(roots: Sequence[Node | None]) -> None:
+    """Let AND/OR/NOT nodes that occur only once skip the per-batch memo (it costs more than it saves)."""
+    seen: dict[Node, int] = {}
+    stack = [r for r in roots if r is not None]
+    while stack:
+        n = stack.pop()
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] == 1:
+            if isinstance(n, And | Or):
+                stack.extend(n.children)
+            elif isinstance(n, Not):
+                stack.extend((n.left, n.right))
+    for n, count in seen.items():
+        if isinstance(n, And | Or | Not):
+            n.shared = count > 1
 
 
 # --------------------------------------------------------------------------- compiling

@@ -78,7 +78,7 @@ class Batch:
         if missing:
             fts.learn(chain.from_iterable(chain.from_iterable(chunks[d]) for d in missing))
             for d in missing:
-                toks[d] = [list(chain.from_iterable(map(get, ch))) for ch in chunks[d]]
+                toks[d] = [list(chain.from_iterable(fts.lookup(ch))) for ch in chunks[d]]
         self._toks = toks
         docsets = [set(chain.from_iterable(row)) for row in toks]
         vocab: set[str] = set().union(*docsets) if docsets else set()
@@ -184,12 +184,15 @@ class Node:
     share subtrees (the same company name or @list in hundreds of rules).
     """
 
-    __slots__ = ("key", "rank", "sizes")
+    __slots__ = ("key", "rank", "sizes", "shared")
     key: tuple
+    shared: bool  # used in several places: worth memoizing (RuleSet clears it for one-off nodes)
     rank: float  # estimated cost x frequency: an AND evaluates its cheapest, rarest operand first
     sizes: tuple[int, ...]  # token counts of the phrases below, in query order (for snippets)
 
     def ev(self, b: Batch, want: int) -> int:
+        if not self.shared:
+            return self.compute(b, want)
         memo = b.memo
         got = memo.get(self)
         if got is None:
@@ -219,6 +222,7 @@ class Empty(Node):
         self.reason = reason
         self.droppable = droppable  # an implicit AND skips it (FTS5 treats it as absent)
         self.key = ("empty", reason, droppable)
+        self.shared = True
         self.rank = 0.0
         self.sizes = ()
 
@@ -238,6 +242,7 @@ class Phrase(Node):
         # One token, any column: the bitmask alone is the answer.
         self.plain = self.size == 1 and not caret and len(self.cols) == NCOLS
         self.key = ("phrase", toks, prefix, caret, self.cols)
+        self.shared = True
         self.sizes = (self.size,)
         self.rank = min(_term_cost(t, p) for t, p in zip(toks, prefix, strict=True)) * (1 if self.plain else 3)
 
@@ -341,6 +346,7 @@ class Near(Node):
         self.distance = distance
         self.cols = tuple(sorted(cols))
         self.key = ("near", tuple(p.key for p in phrases), distance, self.cols)
+        self.shared = True
         self.sizes = tuple(p.size for p in phrases)
         self.rank = min(p.rank for p in phrases) * 3
 
@@ -409,6 +415,7 @@ class And(Node):
         self.children = children  # query order: snippets number phrases in this order
         self.order = tuple(sorted(children, key=lambda c: c.rank))
         self.key = ("and", tuple(c.key for c in children))
+        self.shared = True
         self.sizes = tuple(chain.from_iterable(c.sizes for c in children))
         self.rank = self.order[0].rank
 
@@ -428,6 +435,7 @@ class Or(Node):
         self.children = children
         self.order = tuple(sorted(children, key=lambda c: c.rank))
         self.key = ("or", tuple(c.key for c in children))
+        self.shared = True
         self.sizes = tuple(chain.from_iterable(c.sizes for c in children))
         self.rank = sum(c.rank for c in children)
 
@@ -451,6 +459,7 @@ class Not(Node):
         self.left = left
         self.right = right
         self.key = ("not", left.key, right.key)
+        self.shared = True
         self.sizes = left.sizes + right.sizes
         self.rank = left.rank
 

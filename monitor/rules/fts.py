@@ -18,6 +18,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Iterable, Sequence
+from itertools import chain
 
 from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, Doc
 
@@ -29,7 +30,7 @@ _WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
 # A chunk learned from FTS5: its tokens, interned so equal tokens compare by identity.
 Tokens = tuple[str, ...]
 
-_CACHE_LIMIT = 300_000  # chunks; ~60 MB at worst, then the cache starts over
+_CACHE_LIMIT = 100_000  # chunks (~25 MB with their tokens); then the memo starts over
 _MARK = "qzxchunkqzx"  # a word no release contains (and if one does, learn() notices)
 
 
@@ -57,6 +58,7 @@ class Fts:
             """
         )
         self._chunks: dict[str, Tokens] = {}
+        self._counts: dict[str, int] = {}  # chunk -> number of tokens (snippets' position maps)
         self._spans: dict[str, tuple[tuple[int, int], ...]] = {}
         self.learned = 0  # chunks ever sent to FTS5 (stats for tests and benchmarks)
 
@@ -70,14 +72,19 @@ class Fts:
             return
         with self._lock:
             if len(known) + len(todo) > _CACHE_LIMIT:
-                known.clear()
-                self._spans.clear()
+                # New dicts rather than clear(): a batch being matched in another thread keeps
+                # the ones it holds; anything it then misses it asks for again (chunk_of()).
+                known = self._chunks = {}
+                self._counts = {}
+                self._spans = {}
             got = self._tokenize_joined(todo)
             if got is None:
                 got = self._tokenize_rows(todo)
             intern = sys.intern
+            counts = self._counts
             for chunk, toks in zip(todo, got, strict=True):
                 known[chunk] = tuple(intern(t) for t in toks)
+                counts[chunk] = len(toks)
             self.learned += len(todo)
 
     def _tokenize_joined(self, chunks: list[str]) -> list[list[str]] | None:
@@ -109,26 +116,43 @@ class Fts:
             db.execute("COMMIT")
         return [[t for _, t in sorted(g)] for g in got]
 
+    def chunk_counts(self) -> dict[str, int]:
+        """Return the memo of token counts (read-only use: chunk -> number of tokens)."""
+        return self._counts
+
     def chunk_tokens(self) -> dict[str, Tokens]:
         """Return the memo itself (read-only use: chunk -> tokens) for fast lookups in loops."""
         return self._chunks
 
+    def chunk_of(self, chunk: str) -> Tokens:
+        """Return one chunk's tokens, learning it if needed (also when the memo was just reset)."""
+        got = self._chunks.get(chunk)
+        if got is None:
+            self.learn((chunk,))
+            got = self._chunks.get(chunk)
+            if got is None:  # reset again by another thread in between: ask FTS5 directly
+                with self._lock:
+                    got = tuple(sys.intern(t) for t in self._run([chunk])[0])
+        return got
+
+    def lookup(self, chunks: list[str]) -> list[Tokens]:
+        """Return the tokens of each chunk."""
+        try:
+            return list(map(self._chunks.__getitem__, chunks))
+        except KeyError:
+            self.learn(chunks)
+            return [self.chunk_of(c) for c in chunks]
+
     def tokens(self, text: str) -> list[str]:
         """Return the tokens FTS5 makes of `text`, in order."""
-        chunks = text.split()
-        self.learn(chunks)
-        memo = self._chunks
-        out: list[str] = []
-        for c in chunks:
-            out.extend(memo[c])
-        return out
+        return list(chain.from_iterable(self.lookup(text.split())))
 
     def spans(self, chunk: str) -> tuple[tuple[int, int], ...]:
         """Return (start, end) of each token inside `chunk` (display only; chunk must be learned)."""
         got = self._spans.get(chunk)
         if got is not None:
             return got
-        n = len(self._chunks.get(chunk, ()))
+        n = len(self.chunk_of(chunk))
         found = [m.span() for m in _WORD.finditer(chunk)]
         if len(found) != n:
             # Our regex and unicode61 disagree about this chunk: mark all of it.

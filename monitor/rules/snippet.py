@@ -9,6 +9,11 @@ the same centring, the same coalescing of overlapping phrase instances into one 
 ellipses. One deliberate difference: the text is rebuilt from whitespace-separated chunks, so any
 run of whitespace in a snippet is a single space (alerts are one line). tests/test_rules_property.py
 compares the result with SQLite's snippet() with whitespace collapsed on both sides.
+
+Which phrases are highlighted: those whose every enclosing subexpression matches the release.
+SQLite agrees except where a NEAR group or a NOT fails for the release: there its choice depends
+on where its iterators happened to stop (a failing NEAR group whose words are all present still
+"reports" phrases, even with positions left over from an earlier row), which we do not imitate.
 """
 
 from __future__ import annotations
@@ -73,8 +78,12 @@ def _cum(b: Batch, d: int, c: int) -> list[int]:
     key = (d, c)
     got = b.cache.get(key)
     if got is None:
-        memo = b.fts.chunk_tokens()
-        got = b.cache[key] = list(accumulate(map(len, map(memo.__getitem__, b.chunks[d][c])), initial=0))
+        chunks = b.chunks[d][c]
+        try:
+            got = list(accumulate(map(b.fts.chunk_counts().__getitem__, chunks), initial=0))
+        except KeyError:  # the memo was reset by another thread since the batch was read
+            got = list(accumulate(map(len, b.fts.lookup(chunks)), initial=0))
+        b.cache[key] = got
     return got
 
 
@@ -192,7 +201,12 @@ def _render(b: Batch, d: int, col: int, items: list[tuple[int, int]], start: int
     tok_spans: list[tuple[int, int]] = []
     base = 0
     for ch in window:
-        tok_spans.extend((base + s, base + e) for s, e in spans(ch))
+        sp = spans(ch)
+        if len(sp) == 1:  # the usual case: one token per chunk
+            s, e = sp[0]
+            tok_spans.append((base + s, base + e))
+        else:
+            tok_spans.extend([(base + s, base + e) for s, e in sp])
         base += len(ch) + 1
     first_tok = cum[first_chunk]
 
