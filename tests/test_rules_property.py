@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 
 from monitor.errors import QueryError
 from monitor.rules import compile_query
-from monitor.rules.engine import And, Batch, Compiler, Near, Not, Or, PrefixIndex, all_tokens
+from monitor.rules.batch import Batch, PrefixIndex
+from monitor.rules.compiler import Compiler, all_tokens
 from monitor.rules.fts import FTS
+from monitor.rules.nodes import And, Near, Not, Or
 from monitor.rules.syntax import parse
 from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, Doc
 

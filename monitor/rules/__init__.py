@@ -5,7 +5,7 @@ the stream. `@name` expands a [terms] list into `(a OR b OR ...)`.
 
 How a batch is matched (RuleSet.match), never touching the archive:
 1. The batch is tokenized by FTS5 itself (in memory, see fts.py) into an inverted index of
-   bitmasks (engine.Batch).
+   bitmasks (batch.py).
 2. Presearch: every rule is indexed at compile time under a few terms or prefixes of which a
    release must contain at least one for the rule to match (the rarest-looking term of an AND,
    every alternative of an OR, the left side of a NOT). Only rules whose keys occur in the batch
@@ -13,13 +13,17 @@ How a batch is matched (RuleSet.match), never touching the archive:
    the only rules run on every batch are the rare ones our parser does not understand but SQLite
    accepts, which are run by FTS5 itself on an in-memory table of the batch.
 3. Each candidate's compiled query is evaluated over the bitmasks with FTS5's semantics
-   (engine.py), then the feeds filter and the regex, then a snippet (snippet.py).
+   (nodes.py), then the feeds filter and the regex, then a snippet (snippet.py).
 
 Refused at load time, with the rule and the reason: FTS5 syntax errors (with the position),
 unknown columns, unknown @lists, duplicate names, regexes that do not compile, and queries that
 can never match: every phrase tokenizes to nothing (`"---"`), a column filter that leaves no
 column, or a NOT that excludes everything the rest matches (`a NOT a`, `summit NOT summit*`,
-`a NOT (a OR b)`). That last check is structural and cheap, so it is not complete.
+`a NOT (a OR b)`). That last check is structural and cheap, so it is not complete. Also refused:
+a NEAR group with a phrase that has no letters or digits (SQLite 3.40 mishandles those).
+
+compile_query() gives a one-rule RuleSet (the rule is called "query") for ad hoc queries, as used
+by `rules test`; check_query() validates a query for `search` the same way rules are validated.
 """
 
 from __future__ import annotations
@@ -32,20 +36,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from monitor.errors import ConfigError, QueryError
-from monitor.rules.engine import (
-    And,
-    Batch,
-    Compiler,
-    Node,
-    Not,
-    Or,
-    PrefixIndex,
-    all_tokens,
-    bits,
-    keys,
-    never_reason,
-)
+from monitor.rules.batch import Batch, PrefixIndex, bits
+from monitor.rules.compiler import Compiler, all_tokens, keys, never_reason
 from monitor.rules.fts import FTS
+from monitor.rules.nodes import And, Node, Not, Or
 from monitor.rules.snippet import CLOSE as _CLOSE
 from monitor.rules.snippet import ELLIPSIS, TOKENS, snippet
 from monitor.rules.snippet import OPEN as _OPEN

@@ -23,7 +23,8 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from operator import itemgetter
 
-from monitor.rules.engine import And, Batch, Near, Node, Not, Or, Phrase
+from monitor.rules.batch import Batch
+from monitor.rules.nodes import And, Near, Node, Not, Or, Phrase
 
 OPEN, CLOSE, ELLIPSIS, TOKENS = "[", "]", "…", 16
 
