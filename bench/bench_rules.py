@@ -20,6 +20,7 @@ import sqlite3
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -167,9 +168,14 @@ def main() -> int:
     ap.add_argument("--singles", type=int, default=200, help="one-release batches to time")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5, help="timed runs of the big batch (best and median shown)")
+    ap.add_argument("--no-body", action="store_true",
+                    help="releases as description-only RSS items carry them: headline, summary, no body")
     args = ap.parse_args()
 
     corpus = Corpus(seed=args.seed)
+    if args.no_body:
+        docs_of = corpus.docs
+        corpus.docs = lambda n, start=0: [replace(d, body="") for d in docs_of(n, start)]  # type: ignore[method-assign]
     specs = make_rules(corpus, args.rules, args.seed)
     t_compile, rules = timed(compile_rules, specs, TERMS)
     cold_chunks = FTS.learned

@@ -57,10 +57,9 @@ class Node:
     share subtrees (the same company name or @list in hundreds of rules).
     """
 
-    __slots__ = ("key", "rank", "sizes", "shared", "cheap")
+    __slots__ = ("key", "rank", "sizes", "shared")
     key: tuple
     shared: bool  # used in several places: worth memoizing (RuleSet clears it for one-off nodes)
-    cheap: bool  # only single words below: answering for every release costs no more than for one
     rank: float  # estimated cost x frequency: an AND evaluates its cheapest, rarest operand first
     sizes: tuple[int, ...]  # token counts of the phrases below, in query order (for snippets)
 
@@ -70,11 +69,6 @@ class Node:
         memo = b.memo
         got = memo.get(self)
         if got is None:
-            if self.cheap:
-                want_all = b.all
-                res = self.compute(b, want_all)
-                memo[self] = (want_all, res)
-                return res & want
             res = self.compute(b, want)
             memo[self] = (want, res)
             return res
@@ -104,7 +98,6 @@ class Empty(Node):
         self.shared = True
         self.rank = 0.0
         self.sizes = ()
-        self.cheap = True
 
     def ev(self, b: Batch, want: int) -> int:
         return 0
@@ -123,7 +116,6 @@ class Phrase(Node):
         self.plain = self.size == 1 and not caret and len(self.cols) == NCOLS
         self.key = ("phrase", toks, prefix, caret, self.cols)
         self.shared = True
-        self.cheap = self.plain
         self.sizes = (self.size,)
         self.rank = min(term_cost(t, p) for t, p in zip(toks, prefix, strict=True)) * (1 if self.plain else 3)
 
@@ -228,7 +220,6 @@ class Near(Node):
         self.cols = tuple(sorted(cols))
         self.key = ("near", tuple(p.key for p in phrases), distance, self.cols)
         self.shared = True
-        self.cheap = False
         self.sizes = tuple(p.size for p in phrases)
         self.rank = min(p.rank for p in phrases) * 3
 
@@ -298,7 +289,6 @@ class And(Node):
         self.order = tuple(sorted(children, key=lambda c: c.rank))
         self.key = ("and", tuple(c.key for c in children))
         self.shared = True
-        self.cheap = all(c.cheap for c in children)
         self.sizes = tuple(chain.from_iterable(c.sizes for c in children))
         self.rank = self.order[0].rank
 
@@ -319,7 +309,6 @@ class Or(Node):
         self.order = tuple(sorted(children, key=lambda c: c.rank))
         self.key = ("or", tuple(c.key for c in children))
         self.shared = True
-        self.cheap = all(c.cheap for c in children)
         self.sizes = tuple(chain.from_iterable(c.sizes for c in children))
         self.rank = sum(c.rank for c in children)
 
@@ -344,7 +333,6 @@ class Not(Node):
         self.right = right
         self.key = ("not", left.key, right.key)
         self.shared = True
-        self.cheap = left.cheap and right.cheap
         self.sizes = left.sizes + right.sizes
         self.rank = left.rank
 
