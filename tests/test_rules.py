@@ -178,7 +178,7 @@ def test_disabled_rules_never_match_but_are_still_checked() -> None:
     assert [m.rule for m in rs.match([CGTN])] == ["on"]
     assert [r.name for r in rs.rules] == ["off", "on"]
     assert rs.last_stats.rules == 1
-    with pytest.raises(ConfigError, match='rules\\[0\\] "off": query: syntax error'):
+    with pytest.raises(ConfigError, match='rules\\[1\\] "off": query: syntax error'):
         compile_rules([RuleSpec("off", "summit AND", enabled=False)], TERMS)
 
 
@@ -308,7 +308,7 @@ ERRORS = [
     # (specs, message fragments)
     (
         [RuleSpec("ok", "gas"), RuleSpec("x", "gas"), RuleSpec("summits", "summit AND")],
-        ['config.toml: rules[2] "summits": query: syntax error near "AND" at position 7: summit AND'],
+        ['config.toml: rules[3] "summits": query: syntax error near "AND" at position 7: summit AND'],
     ),
     ([RuleSpec("p", "summit (gas OR oil)")], ['"p": query: syntax error near "(" at position 7', "explicit AND"]),
     ([RuleSpec("p", "(gas OR oil"), ], ['"p": query: syntax error near "oil" at position 8']),
@@ -320,8 +320,8 @@ ERRORS = [
     ([RuleSpec("p", "NEAR(a b, x)")], ['NEAR distance must be a whole number, got "x"']),
     ([RuleSpec("p", "near(a b)")], ['syntax error near "(" at position 4']),
     ([RuleSpec("p", "@asia AND gas")], ['"p": query: unknown term list @asia (known: @central_asia, @energy)']),
-    ([RuleSpec("p", "gas"), RuleSpec("p", "oil")], ['rules[1] "p": duplicate name (rules[0] has the same name)']),
-    ([RuleSpec("p", "gas", regex="(NYSE")], ['rules[0] "p": regex: missing ), unterminated subpattern at position 0']),
+    ([RuleSpec("p", "gas"), RuleSpec("p", "oil")], ['rules[2] "p": duplicate name (rules[1] has the same name)']),
+    ([RuleSpec("p", "gas", regex="(NYSE")], ['rules[1] "p": regex: missing ), unterminated subpattern at position 0']),
     ([RuleSpec("p", '"---"')], ['"p": query: can never match: "---" contains no letters or digits']),
     ([RuleSpec("p", "gas AND —")], ["can never match: — contains no letters or digits"]),
     ([RuleSpec("p", "gas NOT gas")], ["can never match: the NOT part excludes everything"]),
@@ -330,7 +330,7 @@ ERRORS = [
     ([RuleSpec("p", '"gas pipeline" NOT gas')], ["can never match"]),
     ([RuleSpec("p", "title : (body : gas)")], ["can never match: the column filters around gas leave no column"]),
     ([RuleSpec("p", "NEAR(gas \"-\" oil)")], ["NEAR group has a phrase with no letters or digits"]),
-    ([RuleSpec("p", "   ")], ['rules[0] "p": query is empty']),
+    ([RuleSpec("p", "   ")], ['rules[1] "p": query is empty']),
 ]
 
 
@@ -348,12 +348,12 @@ def test_error_names_the_source_file_and_the_expansion() -> None:
     with pytest.raises(ConfigError) as err:
         compile_rules([RuleSpec("ca", "summit @central_asia")], TERMS, source="/etc/pm/config.toml")
     message = str(err.value)
-    assert message.startswith('/etc/pm/config.toml: rules[0] "ca": query: syntax error near "("')
+    assert message.startswith('/etc/pm/config.toml: rules[1] "ca": query: syntax error near "("')
     assert message.endswith("(expanded from: summit @central_asia)")
 
 
 def test_bad_term_list_entries_are_refused() -> None:
-    with pytest.raises(ConfigError, match=r"terms.broken\[1\] 'oil\)': syntax error near \"\)\""):
+    with pytest.raises(ConfigError, match=r"terms.broken\[2\] 'oil\)': syntax error near \"\)\""):
         compile_rules([], {"broken": ["gas", "oil)"]})
     with pytest.raises(ConfigError, match="term list @empty is empty"):
         compile_rules([RuleSpec("p", "@empty")], {"empty": []})

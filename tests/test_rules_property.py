@@ -9,7 +9,7 @@ NEAR and column filters; documents mix case, accents and plurals.
 from __future__ import annotations
 
 import os
-import sqlite3
+from pathlib import Path
 
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
@@ -21,35 +21,31 @@ from monitor.rules.compiler import Compiler, all_tokens
 from monitor.rules.fts import FTS
 from monitor.rules.nodes import And, Near, Not, Or
 from monitor.rules.syntax import parse
-from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, Doc
+from monitor.store import Store
+from monitor.types import FTS_COLUMNS, Doc
 
 
-def _fts_table() -> sqlite3.Connection:
-    db = sqlite3.connect(":memory:")
-    db.execute(f"CREATE VIRTUAL TABLE archive USING fts5({', '.join(FTS_COLUMNS)}, tokenize='{FTS_TOKENIZE}')")
-    return db
-
-
-def _fill(db: sqlite3.Connection, docs: list[Doc]) -> None:
-    marks = ", ".join("?" * (len(FTS_COLUMNS) + 1))
-    db.executemany(
-        f"INSERT INTO archive(rowid, {', '.join(FTS_COLUMNS)}) VALUES ({marks})",
-        [(d.key, *d.columns()) for d in docs],
-    )
+def _archive(docs: list[Doc]) -> Store:
+    """Return the real archive (schema, tokenizer, triggers, rank), in memory, holding only `docs`."""
+    store = Store(Path(":memory:"))
+    cols = ", ".join(FTS_COLUMNS)
+    with store.transaction():
+        store.conn.executemany(
+            f"INSERT INTO releases (id, {cols}, published_at, first_seen_at, fingerprint)"
+            f" VALUES (?, {', '.join('?' * len(FTS_COLUMNS))}, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '')",
+            [(d.key, *d.columns()) for d in docs])
+    return store
 
 
 def archive_search(docs: list[Doc], query: str) -> set[int]:
-    """The archive side: a plain FTS5 table holding only `docs`, searched with `query`."""
-    db = _fts_table()
-    _fill(db, docs)
-    return {k for (k,) in db.execute("SELECT rowid FROM archive WHERE archive MATCH ?", (query,))}
+    """The archive side: `Store.search` over an archive holding only `docs`."""
+    with _archive(docs) as store:
+        return {h.id for h in store.search(query, limit=None)}
 
 
 def archive_snippets(docs: list[Doc], query: str) -> dict[int, str]:
-    db = _fts_table()
-    _fill(db, docs)
-    sql = "SELECT rowid, snippet(archive, -1, '[', ']', '…', 16) FROM archive WHERE archive MATCH ?"
-    return dict(db.execute(sql, (query,)).fetchall())
+    with _archive(docs) as store:
+        return {h.id: h.snippet for h in store.search(query, limit=None)}
 
 
 # --------------------------------------------------------------------------- documents

@@ -314,15 +314,16 @@ def _compile_rules(specs: Sequence[RuleSpec], terms: Mapping[str, Sequence[str]]
             try:
                 _analyze(expand_terms(str(entry), terms), compiler)
             except QueryError as e:
-                raise ConfigError(f"{source}: terms.{name}[{j}] {str(entry)!r}: {e}") from None
+                raise ConfigError(f"{source}: terms.{name}[{j + 1}] {str(entry)!r}: {e}") from None
     seen: dict[str, int] = {}
     staged: list[tuple[int, RuleSpec, str, PNode | None, QueryError | None]] = []
     for i, spec in enumerate(specs):
-        where = f'{source}: rules[{i}] "{spec.name}"'
+        # Rules count from 1 in messages, as config.py's key paths do (feeds[1] is the first feed).
+        where = f'{source}: rules[{i + 1}] "{spec.name}"'
         if not spec.name.strip():
-            raise ConfigError(f"{source}: rules[{i}]: name is empty")
+            raise ConfigError(f"{source}: rules[{i + 1}]: name is empty")
         if spec.name in seen:
-            raise ConfigError(f"{where}: duplicate name (rules[{seen[spec.name]}] has the same name)")
+            raise ConfigError(f"{where}: duplicate name (rules[{seen[spec.name] + 1}] has the same name)")
         seen[spec.name] = i
         if not spec.query.strip():
             raise ConfigError(f"{where}: query is empty")
@@ -339,7 +340,7 @@ def _compile_rules(specs: Sequence[RuleSpec], terms: Mapping[str, Sequence[str]]
     _prelearn([s[3] for s in staged])
     compiled: list[_Compiled] = []
     for i, spec, expanded, tree, err in staged:
-        where = f'{source}: rules[{i}] "{spec.name}"'
+        where = f'{source}: rules[{i + 1}] "{spec.name}"'
         try:
             node = _analyze(expanded, compiler, tree) if err is None else _analyze(expanded, compiler)
         except QueryError as e:
