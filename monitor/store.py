@@ -33,6 +33,8 @@ from monitor.types import (
 )
 
 SCHEMA_VERSION = 1
+# `search` with a limit ranks at most this many matches, the newest (see Store.search).
+RANK_WINDOW = 5000
 # SQLite's IN (...) takes at most 32766 parameters; stay far below for lookups of one batch.
 _CHUNK = 500
 
@@ -425,23 +427,34 @@ class Store:
     # ------------------------------------------------------------------ reading
 
     def search(self, fts_query: str, *, limit: int | None = 20, since: datetime | None = None,
-               until: datetime | None = None, ids: Iterable[int] | None = None) -> list[Hit]:
-        """Return releases matching an FTS5 query, best first (a bad query raises QueryError)."""
-        sql = ("SELECT r.id, r.title, r.url, r.published_at,"
-               " snippet(releases_fts, -1, '[', ']', '…', 16), releases_fts.rank"
-               " FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid WHERE releases_fts MATCH ?")
-        args: list[object] = [fts_query]
-        if since is not None:
-            sql += " AND r.published_at >= ?"
-            args.append(ts(since))
-        if until is not None:
-            sql += " AND r.published_at < ?"
-            args.append(ts(until))
-        sql += " ORDER BY releases_fts.rank"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
+               until: datetime | None = None) -> list[Hit]:
+        """Return releases matching an FTS5 query, best first (a bad query raises QueryError).
+
+        With a limit, a query matching more than RANK_WINDOW releases is ranked among the newest
+        RANK_WINDOW of them: bm25 must score every match, which for a common word in a million
+        releases takes seconds, while the newest few thousand are what a press monitor's user wants.
+        """
+        where, args = "releases_fts MATCH ?", [fts_query]
         try:
+            if limit is not None:
+                floor = self.conn.execute(
+                    "SELECT rowid FROM releases_fts WHERE releases_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                    (fts_query, RANK_WINDOW - 1)).fetchone()
+                if floor is not None:
+                    where += " AND releases_fts.rowid >= ?"
+                    args.append(floor[0])
+            if since is not None:
+                where += " AND r.published_at >= ?"
+                args.append(ts(since))
+            if until is not None:
+                where += " AND r.published_at < ?"
+                args.append(ts(until))
+            sql = ("SELECT r.id, r.title, r.url, r.published_at, snippet(releases_fts, -1, '[', ']', '…', 16),"
+                   f" releases_fts.rank FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid WHERE {where}"
+                   " ORDER BY releases_fts.rank")
+            if limit is not None:
+                sql += " LIMIT ?"
+                args.append(limit)
             rows = self.conn.execute(sql, args).fetchall()
         except sqlite3.OperationalError as exc:
             raise QueryError(f"invalid query {fts_query!r}: {_fts_message(exc)}") from exc

@@ -1,0 +1,48 @@
+"""The archive's own contracts: schema version, search ranking window, bad queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor import store as store_mod
+from monitor.errors import QueryError, StoreError
+from monitor.normalize import normalize
+from monitor.store import Store
+from monitor.types import Entry
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def add(store: Store, n: int, title: str) -> int:
+    entry = Entry(guid=f"g{n}", link=f"https://wire.example/{n}.html", title=title, summary="<p>text</p>",
+                  content="", author="", published=NOW - timedelta(hours=n), updated=None)
+    item = normalize(entry, now=NOW)
+    with store.transaction():
+        fid = store.feed_id("wire", "https://wire.example/rss")
+        rid = store.insert_release(item, "wire", NOW)
+        store.add_sighting(fid, "wire", rid, item, NOW)
+    return rid
+
+
+def test_broad_queries_rank_only_the_newest_matches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_mod, "RANK_WINDOW", 3)
+    with Store(tmp_path / "a.db") as s:
+        ids = [add(s, n, f"Summit {'summit ' * (5 - n)}{n}") for n in range(5)]
+        # The best-ranked (most "summit"s) are the oldest rows; a limit keeps to the newest 3.
+        assert {h.id for h in s.search("summit", limit=10)} == set(ids[2:])
+        assert {h.id for h in s.search("summit", limit=None)} == set(ids)  # backtests see everything
+        assert [h.id for h in s.search("summit", limit=None)][0] == ids[0]  # still best first
+
+
+def test_bad_query_and_newer_schema_are_clear_errors(tmp_path: Path) -> None:
+    with Store(tmp_path / "a.db") as s:
+        with pytest.raises(QueryError, match="invalid query 'summit AND'"):
+            s.search("summit AND")
+        s.conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer than this press-monitor"):
+        Store(tmp_path / "a.db")
+    with pytest.raises(StoreError, match="no archive here yet"):
+        Store(tmp_path / "missing.db", readonly=True)
