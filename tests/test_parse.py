@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+import xml.etree.ElementTree as ET
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,8 +13,9 @@ import pytest
 
 from monitor.errors import FeedError, NotAFeed
 from monitor.normalize import html_to_text
-from monitor.parse import MAX_ENTRIES, parse
+from monitor.parse import MAX_ENTRIES, _defuse, _parse_fast, _read_tree, parse
 from monitor.types import Entry, ParsedFeed
+from tests.feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -329,3 +331,68 @@ def test_unknown_charset_in_header_is_ignored() -> None:
     feed = parse(rss("<item><title>Ok</title></item>"), content_type="application/xml; charset=klingon")
     assert feed.entries[0].title == "Ok"
 
+
+# --------------------------------------------------------------------------- the ElementTree fast path
+
+
+def test_common_feeds_are_read_without_feedparser_and_the_rest_still_reach_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("feedparser.parse was called")
+
+    monkeypatch.setattr("monitor.parse.feedparser.parse", refuse)
+    feed = parse((SAMPLES / "prnewswire-sample.xml").read_bytes(), url="https://www.prnewswire.com/rss")
+    assert feed.entries[0].author == "CGTN" and feed.ttl == 900.0
+    item = "<item><title>t</title><pubDate>Fri, 19 May 2023 06:00:00 EDT</pubDate></item>"
+    assert parse(rss(item)).entries[0].published == datetime(2023, 5, 19, 10, 0, tzinfo=UTC)
+    # Broken XML, xhtml content, an entity declaration: feedparser's turn (here: the refusal above).
+    for body in (data("bozo.xml"), data("atom.xml"), data("billion-laughs.xml")):
+        with pytest.raises(NotAFeed, match="feedparser.parse was called"):
+            parse(body)
+
+
+def test_a_doctype_never_reaches_elementtree_even_undefused() -> None:
+    body = data("billion-laughs.xml")
+    started = time.perf_counter()
+    assert _parse_fast(body, body) is None  # not even _defuse'd: the DOCTYPE alone sends it to feedparser
+    assert time.perf_counter() - started < 0.05
+
+
+def test_the_fast_path_xml_reader_never_fetches_external_entities(feed_server: FeedServer, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    feed_server.publish("/evil.dtd", b'<!ENTITY leak "LEAKED">', content_type="application/xml-dtd")
+    feed_server.publish("/entity", b"FETCHED", content_type="text/plain")
+    doctype = (
+        f'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file://{secret}">'
+        f'<!ENTITY web SYSTEM "{feed_server.url("/entity")}">'
+        f'<!ENTITY % remote SYSTEM "{feed_server.url("/evil.dtd")}"> %remote;]>'
+    )
+    for reference in ("&xxe;", "&web;", "&leak;", ""):
+        body = (
+            f'<?xml version="1.0"?>\n{doctype}\n<rss version="2.0"><channel><title>t</title>'
+            f"<item><guid>g</guid><title>{reference}</title></item></channel></rss>"
+        ).encode()
+        # _read_tree is what the fast path parses with; here it gets the DOCTYPE the fast path never lets through.
+        tree = _read_tree(body)
+        if reference:
+            assert tree is None  # an external entity is an undefined entity to it, never a fetch
+        else:
+            assert tree is not None and "TOP-SECRET" not in ET.tostring(tree[0]).decode()
+        assert _parse_fast(body, _defuse(body)) is None
+        entry = parse(body).entries[0]
+        assert "TOP-SECRET" not in entry.title and "FETCHED" not in entry.title and "LEAKED" not in entry.title
+    assert feed_server.requests == []
+
+
+def test_fast_path_bails_on_fields_it_does_not_model() -> None:
+    cases = {
+        "second description becomes content in feedparser": "<description>a</description><description>b</description>",
+        "xml:base changes how feedparser resolves links": '<link xml:base="http://b.example/">x</link>',
+        "dc:date sets updated": "<dc:date xmlns:dc='http://purl.org/dc/elements/1.1/'>2023-05-19</dc:date>",
+        "unknown element": "<media:title xmlns:media='http://search.yahoo.com/mrss/'>m</media:title>",
+        "child element in a text field": "<description>a <b>b</b></description>",
+    }
+    for why, item in cases.items():
+        body = rss(f"<item><title>t</title>{item}</item>")
+        assert _parse_fast(body, body) is None, why
+        assert parse(body).entries[0].title == "t", why
