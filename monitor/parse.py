@@ -70,7 +70,10 @@ def parse(body: bytes, *, url: str = "", content_type: str | None = None) -> Par
     if not body or body.isspace():
         raise NotAFeed("empty response body")
     data = _defuse(body)
-    fast = _parse_fast(body, data, url=url, content_type=content_type)
+    try:
+        fast = _parse_fast(body, data, url=url, content_type=content_type)
+    except Exception:  # a slip in the fast path must cost speed, never the feed
+        fast = None
     if fast is not None:
         return fast
     return _parse_feedparser(body, data, url=url, content_type=content_type)
