@@ -455,11 +455,13 @@ def disk(db: Path) -> dict[str, object]:
 
 
 def optimize(db: Path) -> float:
-    """Run the daemon's daily FTS optimize in one write transaction; return seconds (the write lock is held)."""
+    """Run the daemon's daily FTS merge (bounded steps, one short transaction each); return total seconds."""
     with Store(db) as store:
         t = time.perf_counter()
-        with store.transaction():
-            store.optimize()
+        while True:
+            with store.transaction():
+                if not store.merge_fts():
+                    break
         seconds = time.perf_counter() - t
         store.checkpoint()
     return seconds

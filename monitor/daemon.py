@@ -73,6 +73,7 @@ META_LAST_POLL = "daemon_last_poll"
 META_STARTED = "daemon_started"
 META_STOPPED = "daemon_stopped"
 META_OPTIMIZED = "daemon_optimized"
+MAX_MERGE_STEPS = 10_000  # a bound on the FTS merge loop; ~500 pages a step
 META_MOVED = "feed_moved:"  # + feed name -> {"from": config URL, "to": adopted URL, "at": time}
 
 FEED_JOB = "feed:"
@@ -515,8 +516,14 @@ class Daemon:
             optimized = False
             last = parse_ts(store.meta(META_OPTIMIZED))
             if last is None or now - last >= OPTIMIZE_EVERY:
+                for _ in range(MAX_MERGE_STEPS):  # short transactions: polls go on in between
+                    if self._stop.is_set():
+                        break
+                    with store.transaction():
+                        if not store.merge_fts():
+                            break
                 with store.transaction():
-                    store.optimize()
+                    store.analyze()
                     store.set_meta(META_OPTIMIZED, ts(now))
                 optimized = True
             purged = 0

@@ -909,9 +909,20 @@ class Store:
         busy, log_pages, copied = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         return busy, log_pages, copied
 
-    def optimize(self) -> None:
-        """Merge the FTS index's segments and refresh the query planner's statistics."""
-        self.conn.execute("INSERT INTO releases_fts(releases_fts) VALUES ('optimize')")
+    def merge_fts(self, pages: int = 500) -> bool:
+        """Do one bounded step of FTS segment merging; return whether there was work to do.
+
+        A full 'optimize' holds the write lock for ~27 s at a million releases, longer than other
+        processes' busy timeout; steps of a few hundred pages in short transactions keep each
+        hold brief. A negative count merges toward one segment, as 'optimize' would.
+        """
+        before = self.conn.total_changes
+        self.conn.execute("INSERT INTO releases_fts(releases_fts, rank) VALUES ('merge', ?)", (-pages,))
+        # FTS5's documented test: fewer than two changes means the merge found nothing to do.
+        return self.conn.total_changes - before >= 2
+
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics."""
         self.conn.execute("PRAGMA optimize")
 
     def purge(self, before: datetime, *, limit: int = 500) -> int:
