@@ -21,6 +21,7 @@ from monitor.normalize import normalize
 from monitor.store import Store, parse_ts
 from monitor.types import ChannelSpec, Entry
 from tests.feedserver import FeedServer, rss
+from tests.test_cli_alerts import write_config
 from tests.webhook_receiver import Reply, WebhookReceiver
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -196,21 +197,8 @@ def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight
         feeds.publish("/wire.rss", rss(items))
         # Alerts go out oldest first; the third request stalls until we kill the process.
         hooks.queue(Reply(200), Reply(200), Reply(200, delay=30))
+        write_config(tmp_path, feeds, hooks.url)
         config = tmp_path / "config.toml"
-        config.write_text(f"""
-[monitor]
-database = "a.db"
-[[feeds]]
-name = "wire"
-url = "{feeds.url('/wire.rss')}"
-[[rules]]
-name = "summits"
-query = "summit*"
-notify = ["hook"]
-[channels.hook]
-type = "webhook"
-url = "{hooks.url}"
-""")
         cmd = [sys.executable, "-m", "monitor", "--config", str(config), "run", "--once"]
         proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 20
