@@ -1,11 +1,13 @@
 """One feed through every stage.
 
     fetch      Fetcher.fetch(url, state)            -> Fetched (304: stop here, nothing parsed)
-    digest     parse + normalize (pure, picklable)  -> Digested: [Release], bozo, ttl
+    digest     split into raw items, hash them, parse + normalize only the items the last good
+               poll did not have (pure, picklable)   -> Digested: [Release], bozo, ttl, item hashes
     commit     ONE write transaction:
                  dedupe against the archive          -> new / revised / joined / seen
                  store releases + sightings + versions
-                 match rules over the new, revised and joined releases (in memory)
+                 match rules over the new and revised releases (and joined ones when a rule
+                 filters by feed), in memory
                  store matches + outbox alerts for alertable releases
                  record the feed's state (validators, health)
 
