@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TextIO
 
@@ -26,7 +27,13 @@ from monitor.types import Config
 @dataclass(frozen=True)
 class App:
     config: Config
-    rules: RuleSet
+    source: str = "config.toml"  # the config file's name, for rule errors
+
+    @cached_property
+    def rules(self) -> RuleSet:
+        """The compiled rules, compiled on first use: commands that only read the archive never need
+        them, and 10,000 rules take seconds to compile."""
+        return compile_rules(self.config.rules, self.config.terms, source=self.source)
 
     @property
     def channels(self) -> frozenset[str]:
@@ -69,10 +76,12 @@ def delivery_lock(database: Path) -> Iterator[bool]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def load(path: Path) -> App:
-    """Return the loaded config with its rules compiled (raises ConfigError naming the problem)."""
-    cfg = config_mod.load(path)
-    return App(cfg, compile_rules(cfg.rules, cfg.terms, source=path.name))
+def load(path: Path, *, lazy: bool = False) -> App:
+    """Return the loaded config, its rules compiled unless lazy (raises ConfigError naming the problem)."""
+    app = App(config_mod.load(path), source=path.name)
+    if not lazy:
+        _ = app.rules  # refuse a bad rule now, not at the first poll
+    return app
 
 
 def digest_pool(feed_count: int) -> Executor | None:

@@ -138,3 +138,14 @@ def test_feeds_opml_export_is_valid_opml_and_imports_back(workdir: Path, tmp_pat
     text = (other / "config.toml").read_text()
     assert text.startswith("# my feeds") and text.count("[[feeds]]") == 1 and 'name = "Down"' in text
     assert "feeds     1 (1 enabled)" in cli("check", cwd=other, check=True).stdout
+
+
+def test_a_bad_rule_stops_check_and_run_but_not_reading_the_archive(workdir: Path) -> None:
+    cli("run", "--once", cwd=workdir)
+    config = workdir / "config.toml"
+    config.write_text(config.read_text().replace('query = "@central_asia"', 'query = "summit AND"'))
+    for args in (("check",), ("run", "--once")):
+        done = cli(*args, cwd=workdir)
+        assert done.returncode == 2, args
+        assert 'rules[1] "central-asia": query: syntax error near "AND"' in done.stderr
+    assert json.loads(cli("search", "summit*", "--json", cwd=workdir, check=True).stdout)

@@ -40,7 +40,7 @@ class Ctx:
             path = self.path
             if not path.exists():
                 raise ConfigError(f"{path}: no such config file (use --config PATH or $PRESS_MONITOR_CONFIG)")
-            self._app = app_mod.load(path)
+            self._app = app_mod.load(path, lazy=True)  # rules compile when a command uses them
         return self._app
 
 

@@ -49,6 +49,7 @@ def run(obj: Ctx, once: bool, workers: int, log_format: str) -> None:
     succeeded and 1 otherwise.
     """
     a = obj.app
+    _ = a.rules  # a bad rule is refused before anything is polled
     logging_setup.setup(a.config.settings.log_level, log_format)
     if once:
         sys.exit(run_once(a, workers))
