@@ -11,9 +11,10 @@ PKG = Path(__file__).resolve().parent.parent / "monitor"
 
 LAYER = {
     **dict.fromkeys(["types", "errors", "clock"], 1),
-    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule"], 2),
+    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "extract"], 2),
     **dict.fromkeys(["fetch", "store", "channels", "notify"], 3),
-    **dict.fromkeys(["pipeline", "deliver"], 4),
+    # pages fetches (its net module reuses fetch's watchdog and Retry-After parsing), so it sits above fetch.
+    **dict.fromkeys(["pipeline", "deliver", "pages"], 4),
 }
 # What each layer may import from monitor (layer 5 — daemon, cli, app, web, __main__ — may import anything).
 ALLOWED = {1: set(), 2: {1}, 3: {1}, 4: {1, 2, 3}}
@@ -24,6 +25,8 @@ OWNERS = {
     "apscheduler": {"daemon"},
     "requests": {"fetch", "channels.webhook"},
     "click": {"cli"},
+    "trafilatura": {"extract"},
+    "lxml": {"extract"},
 }
 
 
