@@ -14,7 +14,7 @@ from monitor.pages.net import PageFetcher, origin, refusal
 from monitor.pages.polite import HostGate, PageClient, Robots
 from tests.feedserver import FeedServer, Handler, hang, respond
 
-PAGE = b"<!DOCTYPE html><html><body><article><p>BEIJING, May 11, 2023 /PRNewswire/ -- Summit.</p></article></body></html>"
+PAGE = b"<!DOCTYPE html><html><body><article><p>BEIJING, May 11, 2023 /PRNewswire/ -- Summit.</p></article></body>"
 LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]
 
 
