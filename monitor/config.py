@@ -11,6 +11,7 @@ import base64
 import binascii
 import dataclasses
 import difflib
+import ipaddress
 import json
 import math
 import os
@@ -49,8 +50,12 @@ ACCEPTED_KEYS: Mapping[str, tuple[str, ...]] = {
         "log_level",
         "timezone",
         "retention",
+        "full_text_max_age",
+        "max_page_bytes",
+        "page_delay",
+        "allow_private_networks",
     ),
-    "feeds[]": ("name", "url", "interval", "enabled", "adaptive", "min_interval"),
+    "feeds[]": ("name", "url", "interval", "enabled", "adaptive", "min_interval", "full_text"),
     "terms": ("<name>",),
     "rules[]": ("name", "query", "notify", "feeds", "regex", "enabled"),
     "channels.<name>": ("type", "digest", "enabled"),
@@ -491,6 +496,10 @@ class _Loader:
             "log_level": lambda v, k: _choice(v, k, LOG_LEVELS, upper=True),
             "timezone": _timezone,
             "retention": _duration,
+            "full_text_max_age": _duration,
+            "max_page_bytes": lambda v, k: parse_size(v, key=k),
+            "page_delay": _delay,
+            "allow_private_networks": _networks,
         }
         for name, parse in parsers.items():
             if name in table:
@@ -531,6 +540,7 @@ class _Loader:
             enabled = self.optional(table, key, "enabled", _bool, True)
             adaptive = self.optional(table, key, "adaptive", _bool, False)
             min_interval = self.optional(table, key, "min_interval", _duration, None)
+            full_text = self.optional(table, key, "full_text", _bool, None)
             if interval is not None and min_interval is not None and min_interval > interval:
                 self.add(
                     f"{key}.min_interval",
@@ -549,6 +559,8 @@ class _Loader:
                     enabled=bool(enabled),
                     adaptive=bool(adaptive),
                     min_interval=min_interval,
+                    # Local files are samples and tests: their links point nowhere worth fetching.
+                    full_text=bool(full_text) if full_text is not None else url.startswith(("http://", "https://")),
                 )
             )
         return tuple(feeds)
@@ -761,6 +773,24 @@ class _Loader:
 
 def _duration(value: object, key: str) -> float:
     return parse_duration(value, key=key)
+
+
+def _delay(value: object, key: str) -> float:
+    """A duration that may also be zero (no wait at all)."""
+    if value == 0 or (isinstance(value, str) and value.strip() in ("0", "0s")):
+        return 0.0
+    return parse_duration(value, key=key)
+
+
+def _networks(value: object, key: str) -> tuple[str, ...]:
+    """A list of CIDR networks ("10.0.0.0/8", "fd00::/8"), normalised."""
+    out = []
+    for i, item in enumerate(_str_list(value, key), 1):
+        try:
+            out.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise ConfigError(f'{key}[{i}]: {_q(item)} is not a network such as "10.0.0.0/8" or "fd00::/8"') from None
+    return tuple(out)
 
 
 def _timezone(value: object, key: str) -> str:

@@ -48,6 +48,11 @@ class Settings:
     log_level: str = "INFO"
     timezone: str = "UTC"  # used for "daily HH:MM" digests
     retention: float | None = None  # seconds; None keeps releases forever
+    # Release pages (full text): see monitor.pages.
+    full_text_max_age: float = 2 * 86400.0  # pages are queued only for releases published this recently
+    max_page_bytes: int = 5_000_000
+    page_delay: float = 1.0  # seconds between two requests to one host
+    allow_private_networks: tuple[str, ...] = ()  # CIDRs page links may resolve into
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class Feed:
     enabled: bool = True
     adaptive: bool = False
     min_interval: float | None = None
+    full_text: bool = False  # fetch each new release's page (config default: true for http(s) feeds)
 
 
 @dataclass(frozen=True)
@@ -245,6 +251,7 @@ class PollResult:
     ttl: float | None = None  # RSS <ttl>, seconds
     permanent_redirect: str | None = None  # where a 301/308 pointed
     elapsed: float = 0.0
+    pages: int = 0  # release pages queued for fetching
 
     @property
     def ok(self) -> bool:
