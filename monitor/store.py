@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlite_utils
 
@@ -32,7 +33,7 @@ from monitor.types import (
     Source,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # `search` with a limit ranks at most this many matches, the newest (see Store.search).
 RANK_WINDOW = 5000
 # SQLite's IN (...) takes at most 32766 parameters; stay far below for lookups of one batch.
@@ -180,7 +181,7 @@ class Store:
         if current > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: archive schema {current} is newer than this press-monitor "
                              f"({SCHEMA_VERSION}); upgrade press-monitor")
-        steps = {1: self._schema_v1}
+        steps = {1: self._schema_v1, 2: self._schema_v2}
         for version in range(current + 1, SCHEMA_VERSION + 1):
             with self.transaction():
                 steps[version]()
@@ -249,6 +250,20 @@ class Store:
         self.conn.execute(
             "INSERT INTO releases_fts(releases_fts, rank) VALUES ('rank', 'bm25(10.0, 4.0, 1.0, 2.0, 2.0, 4.0, 1.0)')"
         )
+
+    def _schema_v2(self) -> None:
+        # The page queue (full text): one row per release whose page is to be fetched, written in
+        # the poll's transaction like the outbox, so a crash or restart loses no page.
+        self.db["pages"].create(
+            {"id": int, "release_id": int, "url": str, "feed": str, "feed_url": str, "host": str, "status": str,
+             "attempts": int, "next_attempt_at": str, "last_error": str, "error_kind": str, "method": str,
+             "created_at": str, "done_at": str},
+            pk="id", foreign_keys=[("release_id", "releases", "id")],
+            not_null={"release_id", "url", "status"}, defaults={"attempts": 0, "status": "pending"},
+        )
+        self.db["pages"].create_index(["release_id"], unique=True)
+        self.db["pages"].create_index(["status", "next_attempt_at"])
+        self.db["pages"].create_index(["feed", "status"])
 
     # ------------------------------------------------------------------ transactions
 
@@ -498,7 +513,7 @@ class Store:
                              versions=versions, matches=matches)
 
     def count(self, table: str) -> int:
-        if table not in {"releases", "sightings", "matches", "alerts", "feeds", "release_versions"}:
+        if table not in {"releases", "sightings", "matches", "alerts", "feeds", "release_versions", "pages"}:
             raise ValueError(table)
         return self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
@@ -943,10 +958,153 @@ class Store:
         self.conn.execute(
             f"UPDATE feeds SET entries = max(0, entries - (SELECT count(*) FROM sightings s"
             f" WHERE s.feed_id = feeds.id AND s.release_id IN ({marks})))", ids)
-        for table in ("alerts", "matches", "release_versions", "sightings"):
+        for table in ("alerts", "matches", "release_versions", "sightings", "pages"):
             self.conn.execute(f"DELETE FROM {table} WHERE release_id IN ({marks})", ids)
         self.conn.execute(f"DELETE FROM releases WHERE id IN ({marks})", ids)
         return len(ids)
+
+    # ------------------------------------------------------------------ page queue (full text)
+    # pending -> done (text applied) | skipped (refused, robots, not HTML, no text) | failed (gave up);
+    # a pending page whose attempt failed waits for next_attempt_at.
+
+    def queue_page(self, release_id: int, url: str, feed: str, feed_url: str, now: datetime) -> bool:
+        """Queue a release's page (due now); return False when it is queued already."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO pages (release_id, url, feed, feed_url, host, status, attempts, next_attempt_at,"
+            " created_at) VALUES (?,?,?,?,?,'pending',0,?,?)",
+            (release_id, url, feed, feed_url, _host(url), ts(now), ts(now)))
+        return cur.rowcount == 1
+
+    def due_pages(self, now: datetime, *, limit: int = 1000, created_since: datetime | None = None) -> list[PageRow]:
+        """Return pending pages due now, oldest first (only those queued since created_since, if given)."""
+        sql, args = f"{_PAGES_SELECT} WHERE p.status = 'pending' AND p.next_attempt_at <= ?", [ts(now)]
+        if created_since is not None:
+            sql += " AND p.created_at >= ?"
+            args.append(ts(created_since))
+        rows = self.conn.execute(sql + " ORDER BY p.next_attempt_at, p.id LIMIT ?", (*args, limit)).fetchall()
+        return [_page_row(r) for r in rows]
+
+    def next_page_due(self) -> datetime | None:
+        """Return when the earliest pending page is due (None: nothing pending)."""
+        row = self.conn.execute("SELECT min(next_attempt_at) FROM pages WHERE status = 'pending'").fetchone()
+        return parse_ts(row[0])
+
+    def pages(self, *, status: str | None = None, limit: int = 50) -> list[PageRow]:
+        """Return page queue rows, newest first, optionally of one status."""
+        sql, args = f"{_PAGES_SELECT} WHERE 1", []
+        if status:
+            sql += " AND p.status = ?"
+            args.append(status)
+        rows = self.conn.execute(sql + " ORDER BY p.id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [_page_row(r) for r in rows]
+
+    def page_counts(self) -> dict[str, int]:
+        """Return {status: pages} over the whole queue."""
+        return dict(self.conn.execute("SELECT status, count(*) FROM pages GROUP BY status"))
+
+    def page_failures(self) -> dict[str, int]:
+        """Return {feed: pages failed} for feeds with failed pages."""
+        return dict(self.conn.execute(
+            "SELECT feed, count(*) FROM pages WHERE status = 'failed' GROUP BY feed"))
+
+    def apply_page(self, release_id: int, body: str, dateline: Dateline | None, tickers: Sequence[str]) -> None:
+        """Make page text the release's body; dateline and tickers only where the feed gave none.
+
+        Not a revision: no version is kept and the content hash (the feed text's) stays.
+        """
+        d = dateline
+        self.conn.execute(
+            "UPDATE releases SET body = ?,"
+            " dateline_place = CASE WHEN coalesce(dateline, '') = '' THEN ? ELSE dateline_place END,"
+            " dateline_date = CASE WHEN coalesce(dateline, '') = '' THEN ? ELSE dateline_date END,"
+            " wire = CASE WHEN coalesce(dateline, '') = '' THEN ? ELSE wire END,"
+            " dateline = CASE WHEN coalesce(dateline, '') = '' THEN ? ELSE dateline END,"
+            " tickers = CASE WHEN coalesce(tickers, '') = '' THEN ? ELSE tickers END WHERE id = ?",
+            (body, d.place if d else None, d.date.isoformat() if d and d.date else None, d.wire if d else None,
+             " ".join(p for p in (d.place, d.date.isoformat() if d.date else "", d.wire) if p) if d else "",
+             " ".join(tickers), release_id))
+
+    def finish_page(self, page_id: int, now: datetime, *, status: str, error: str | None = None,
+                    kind: str | None = None, method: str | None = None, next_attempt: datetime | None = None) -> None:
+        """Record one attempt: done / skipped / failed, or still pending until next_attempt."""
+        self.conn.execute(
+            "UPDATE pages SET status = ?, attempts = attempts + 1, last_error = ?, error_kind = ?,"
+            " method = coalesce(?, method), next_attempt_at = ?, done_at = ? WHERE id = ?",
+            (status, error[:1000] if error else None, kind, method, ts(next_attempt) if next_attempt else None,
+             ts(now) if status != "pending" else None, page_id))
+
+    def defer_pages(self, ids: Sequence[int], until: datetime) -> None:
+        """Push pages' next attempt to `until` without counting an attempt (their host asked us to wait)."""
+        for chunk in _chunks(list(ids)):
+            self.conn.execute(f"UPDATE pages SET next_attempt_at = ? WHERE id IN ({_marks(chunk)})",
+                              (ts(until), *chunk))
+
+    def queue_backfill(self, since: datetime, feeds: Sequence[str], now: datetime) -> int:
+        """Queue the pages of releases published since `since` carried by these feeds; requeue failed ones.
+
+        Return how many pages are pending for them afterwards.
+        """
+        if not feeds:
+            return 0
+        marks = _marks(feeds)
+        self.conn.execute(
+            f"UPDATE pages SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE status = 'failed'"
+            f" AND feed IN ({marks}) AND release_id IN (SELECT id FROM releases WHERE published_at >= ?)",
+            (ts(now), *feeds, ts(since)))
+        self.conn.execute(
+            f"INSERT OR IGNORE INTO pages (release_id, url, feed, feed_url, host, status, attempts, next_attempt_at,"
+            f" created_at) SELECT s.release_id, s.link, f.name, f.url, '', 'pending', 0, ?, ? FROM sightings s"
+            f" JOIN feeds f ON f.id = s.feed_id JOIN releases r ON r.id = s.release_id"
+            f" WHERE r.published_at >= ? AND f.name IN ({marks}) AND coalesce(s.link, '') <> ''"
+            f" AND s.id = (SELECT min(s2.id) FROM sightings s2 JOIN feeds f2 ON f2.id = s2.feed_id"
+            f"   WHERE s2.release_id = s.release_id AND f2.name IN ({marks}) AND coalesce(s2.link, '') <> '')",
+            (ts(now), ts(now), ts(since), *feeds, *feeds))
+        for pid, url in self.conn.execute("SELECT id, url FROM pages WHERE host = ''").fetchall():
+            host = _host(url)
+            if host:
+                self.conn.execute("UPDATE pages SET host = ? WHERE id = ?", (host, pid))
+        return self.conn.execute(
+            f"SELECT count(*) FROM pages p JOIN releases r ON r.id = p.release_id WHERE p.status = 'pending'"
+            f" AND p.feed IN ({marks}) AND r.published_at >= ?", (*feeds, ts(since))).fetchone()[0]
+
+
+@dataclass(frozen=True)
+class PageRow:
+    id: int
+    release_id: int
+    url: str
+    feed: str
+    feed_url: str
+    host: str
+    status: str  # pending | done | failed | skipped
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    error_kind: str | None
+    method: str | None
+    created_at: datetime
+    done_at: datetime | None
+    title: str
+
+
+_PAGES_SELECT = (
+    "SELECT p.id, p.release_id, p.url, p.feed, p.feed_url, p.host, p.status, p.attempts, p.next_attempt_at,"
+    " p.last_error, p.error_kind, p.method, p.created_at, p.done_at, r.title FROM pages p"
+    " LEFT JOIN releases r ON r.id = p.release_id"
+)
+
+
+def _host(url: str) -> str:
+    """Return the lower-case host of an http(s) URL ("" for anything else); pages are rationed by it."""
+    try:
+        return (urlsplit(url).hostname or "").lower().rstrip(".") if url.startswith(("http://", "https://")) else ""
+    except ValueError:
+        return ""
+
+
+def _page_row(r: tuple) -> PageRow:
+    return PageRow(r[0], r[1], r[2] or "", r[3] or "", r[4] or "", r[5] or "", r[6], r[7] or 0, parse_ts(r[8]),
+                   r[9], r[10], r[11], parse_ts(r[12]), parse_ts(r[13]), r[14] or "")
 
 
 _OUTBOX_SELECT = (

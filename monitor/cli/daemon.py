@@ -39,6 +39,8 @@ def status(obj: Ctx, as_json: bool) -> None:
         last_poll = parse_ts(store.meta(META_LAST_POLL))
         started = parse_ts(store.meta(META_STARTED))
         stopped = parse_ts(store.meta(META_STOPPED))
+        page_counts = store.page_counts()
+        page_failures = store.page_failures()
     feeds = a.config.feeds
     health = schedule.assess(feeds, rows, now=now, last_poll=last_poll, started=started, stopped=stopped,
                              failing_channels=failing_channels, disabled_channels=disabled)
@@ -48,6 +50,8 @@ def status(obj: Ctx, as_json: bool) -> None:
             "daemon": {"last_poll": _iso(last_poll), "started": _iso(started), "stopped": _iso(stopped)},
             "outbox": {"pending": pending, "oldest_pending": _iso(oldest), "dead": dead,
                        "failing_channels": failing_channels, "disabled_channels": disabled},
+            "pages": {"pending": page_counts.get("pending", 0), "failed": page_counts.get("failed", 0),
+                      "skipped": page_counts.get("skipped", 0), "done": page_counts.get("done", 0)},
             "feeds": [{
                 "name": f.name, "state": health.states[f.name],
                 "last_ok": _iso(r.last_ok_at) if r else None, "last_error": r.last_error if r else None,
@@ -55,6 +59,7 @@ def status(obj: Ctx, as_json: bool) -> None:
                 "next_poll": _iso(r.next_poll_at) if r and health.states[f.name] not in ("gone", "off") else None,
                 "retry_after_until": _iso(r.retry_after_until) if r else None,
                 "redirect_to": r.redirect_to if r else None,
+                "pages_failed": page_failures.get(f.name, 0),
             } for f in feeds for r in [rows.get(f.name)]],
         }, indent=1))
         sys.exit(health.code)
@@ -72,6 +77,8 @@ def status(obj: Ctx, as_json: bool) -> None:
         backlog += f" (oldest queued {_when(oldest, now)})"
     backlog += f", {dead} dead"
     click.echo(backlog)
+    click.echo(f"pages     {page_counts.get('pending', 0)} pending, {page_counts.get('failed', 0)} failed, "
+               f"{page_counts.get('skipped', 0)} skipped, {page_counts.get('done', 0)} done")
     click.echo("")
     click.echo(f"{'state':<8} {'fails':>5}  {'last ok':<16}  {'next poll':<16}  feed / last error")
     for f in feeds:
@@ -87,6 +94,8 @@ def status(obj: Ctx, as_json: bool) -> None:
             if state == "waiting" and r.retry_after_until:
                 extra = f" (Retry-After until {r.retry_after_until:%Y-%m-%d %H:%M:%S})"
             click.echo(f"{'':<53}{r.last_error}{extra}")
+        if page_failures.get(f.name):
+            click.echo(f"{'':<53}{page_failures[f.name]} release pages failed (press-monitor pages --status failed)")
         if r and r.redirect_to:
             since = f" since {r.redirect_since:%Y-%m-%d}" if r.redirect_since else ""
             click.echo(f"{'':<53}permanent redirect to {r.redirect_to}{since} (adopted after 7 days)")

@@ -13,7 +13,12 @@ from monitor.clock import SystemClock
 from monitor.types import PollResult
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from monitor.app import App
+    from monitor.clock import Clock
+    from monitor.pageworker import PageReport
+    from monitor.store import Store
 
 
 @main.command()
@@ -70,13 +75,18 @@ def run_once(a: App, workers: int) -> int:
     feeds = [f for f in a.config.feeds if f.enabled]
     fetcher = Fetcher(user_agent=s.user_agent, timeout=s.timeout, max_bytes=s.max_feed_bytes, clock=clock)
     pool = app_mod.digest_pool(len(feeds))
-    failed = 0
+    failed = queued = 0
+    started = clock.now()
     try:
         with a.open_store() as store:
             for result in pipeline.poll_many(feeds, fetcher=fetcher, store=store, rules=a.rules, settings=s,
                                              clock=clock, channels=a.channels, workers=workers, digest_pool=pool):
                 click.echo(format_result(result))
                 failed += not result.ok
+                queued += result.pages
+            if queued:
+                # The pages of this run's releases, before delivering: one run gives the whole picture.
+                click.echo(fetch_pages(a, store, clock, started).line())
             report = a.deliver(store, clock, stdout=sys.stdout)
             if report is None:
                 click.echo("alerts: another press-monitor process is delivering them", err=True)
@@ -88,6 +98,18 @@ def run_once(a: App, workers: int) -> int:
         if pool is not None:
             pool.shutdown()
     return 1 if failed else 0
+
+
+def fetch_pages(a: App, store: Store, clock: Clock, since: datetime) -> PageReport:
+    """Fetch the pages queued since `since` (each once, politely); return the counts."""
+    from monitor.pageworker import PageWorker, build_client
+
+    s = a.config.settings
+    worker = PageWorker(build_client(s, clock), clock)
+    try:
+        return worker.drain(store, settings=s, rules=a.rules, channels=a.channels, created_since=since)
+    finally:
+        worker.close()
 
 
 def format_result(r: PollResult) -> str:
