@@ -8,6 +8,8 @@ Threads (one process):
     poll pool     one interval job per enabled feed: fetch + parse (pipeline.gather) in parallel,
                   at most 2 requests per host at a time; then the commit, one at a time (commit lock)
     service pool  the delivery job (outbox) and the maintenance job (checkpoint, FTS optimize, retention)
+    page worker   one thread draining the release-page queue (its own small fetch pool, see
+                  monitor.pageworker); a poll that queued pages wakes it; polling never waits for it
     main thread   waits for signals: SIGTERM/SIGINT stop, SIGHUP reloads config.toml
 
 Each worker thread has its own Store (sqlite connections are not shared between threads); the
@@ -57,8 +59,9 @@ from monitor.errors import ConfigError, FetchTimeout
 from monitor.fetch import Fetcher
 from monitor.logging_setup import REDACTOR, event, set_level
 from monitor.notify import Notifier, watchdog_interval
+from monitor.pageworker import PageReport, PageWorker, build_client
 from monitor.store import Store, parse_ts, ts
-from monitor.types import Feed, FeedState, Fetched, PollResult, Secret
+from monitor.types import Feed, FeedState, Fetched, PollResult, Secret, Settings
 
 log = logging.getLogger("monitor.daemon")
 
@@ -187,6 +190,10 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1},
         )
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        self.pages = PageWorker(build_client(s, self.clock), self.clock)
+        self._pages_wake = threading.Event()
+        self._pages_stop = threading.Event()
+        self._pages_thread = threading.Thread(target=self._pages_loop, name="pages", daemon=True)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -201,6 +208,7 @@ class Daemon:
             self._install_signals()
         self._add_service_jobs()
         self.scheduler.start()
+        self._pages_thread.start()  # pages left pending by the last run (or a crash) are fetched first
         event(log, logging.INFO, "started", feeds=len(self._feeds), gone=len(self._gone) or None,
               rules=len(self.app.rules.rules), channels=",".join(sorted(self.app.channels)) or None,
               database=str(self.app.config.settings.database), workers=self.workers, pid=os.getpid())
@@ -242,6 +250,8 @@ class Daemon:
         self.notifier.stopping("stopping: finishing running polls")
         with contextlib.suppress(Exception):
             self.scheduler.pause()
+        self._pages_stop.set()
+        self._pages_wake.set()
         with self._active_cond:
             deadline = self.clock.monotonic() + self.stop_grace
             while self._active and not self._hurry.is_set():
@@ -269,6 +279,8 @@ class Daemon:
             os._exit(0)
         for fetcher in (self.limiter.fetcher, *self._retired):
             fetcher.close()
+        self._pages_thread.join(timeout=self.stop_grace)  # at most one page fetch (bounded by timeout)
+        self.pages.close()
         self.notifier.close()
         return 0
 
@@ -467,6 +479,27 @@ class Daemon:
             self._move_job(feed.name, next_at)
         if result.alerts:
             self.request_delivery()
+        if result.pages:
+            self._pages_wake.set()
+
+    # ------------------------------------------------------------------ release pages (full text)
+
+    def _pages_loop(self) -> None:
+        def current() -> tuple[Settings, pipeline.RulesLike, frozenset[str] | None]:
+            return self.app.config.settings, self.app.rules, self.app.channels
+
+        self.pages.run(self._store(), app=current, stop=self._pages_stop, wake=self._pages_wake,
+                       on_report=self._pages_report)
+
+    def _pages_report(self, report: PageReport) -> None:
+        if report.fetched or report.skipped or report.failed or report.retrying:
+            event(log, logging.INFO, "pages", fetched=report.fetched, skipped=report.skipped or None,
+                  failed=report.failed or None, retrying=(report.retrying + report.deferred) or None,
+                  matches=report.matches or None, alerts=report.alerts or None)
+        for error in report.errors[:20]:
+            event(log, logging.WARNING, "page_failed", error=error)
+        if report.alerts:
+            self.request_delivery()
 
     # ------------------------------------------------------------------ delivery, maintenance, heartbeat
 
@@ -590,6 +623,8 @@ class Daemon:
         if _fetch_settings(new) != _fetch_settings(old):
             self._retired.append(self.limiter.fetcher)  # jobs in flight still use it; closed at exit
             self.limiter.fetcher = self._fetcher(new)
+        if _page_settings(new) != _page_settings(old):
+            self.pages.client = build_client(new.config.settings, self.clock)  # the next drain uses it
         self.app = new
         self._sync_feeds(self._store(), new)
         event(log, logging.INFO, "reloaded", config=str(self.path), feeds=len(self._feeds),
@@ -602,6 +637,11 @@ def _grace(seconds: float) -> int:
     """Return a misfire grace time of about `seconds` (APScheduler wants whole seconds; its default of 1 s
     silently skips runs whenever the pool is busy)."""
     return max(1, math.ceil(seconds))
+
+
+def _page_settings(app: app_mod.App) -> tuple[object, ...]:
+    s = app.config.settings
+    return s.user_agent, s.timeout, s.max_page_bytes, s.page_delay, s.allow_private_networks
 
 
 def _fetch_settings(app: app_mod.App) -> tuple[object, ...]:
