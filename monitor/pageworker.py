@@ -98,7 +98,7 @@ class PageWorker:
         for row in store.due_pages(self.clock.now(), limit=limit, created_since=created_since):
             queue.setdefault(row.host, deque()).append(row)
         gate = self.client.gate
-        flying: dict[Future[pipeline.PageOutcome], PageRow] = {}
+        flying: dict[Future[pipeline.PageOutcome | None], PageRow] = {}
         while queue or flying:
             soonest = math.inf
             if stop is None or not stop.is_set():
@@ -129,6 +129,11 @@ class PageWorker:
             for fut in done:
                 row = flying.pop(fut)
                 outcome = fut.result()
+                if outcome is None:  # that was the host's robots.txt: the page goes next, after the delay
+                    gate.release(row.host)
+                    queue.setdefault(row.host, deque()).appendleft(row)
+                    queue.move_to_end(row.host, last=False)
+                    continue
                 result = pipeline.apply_page(store, outcome, self.clock.now(), settings=settings, rules=rules,
                                              channels=channels)
                 if row.host:
@@ -140,8 +145,12 @@ class PageWorker:
                     progress(row, result)
         return report
 
-    def _fetch(self, row: PageRow) -> pipeline.PageOutcome:
+    def _fetch(self, row: PageRow) -> pipeline.PageOutcome | None:
+        """Fetch and extract one page; None when the request made was its host's robots.txt."""
         try:
+            if row.host and self.client.needs_robots(row.url):
+                self.client.load_robots(row.url, feed_url=row.feed_url or None)
+                return None
             page = self.client.get(row.url, feed_url=row.feed_url or None)
             found = extract(page.body, url=page.final_url, charset=page.charset)
             return pipeline.PageOutcome(row.id, row.release_id, found.text if found else None,

@@ -112,8 +112,20 @@ class PageClient:
         self.fetcher, self.gate, self.robots = fetcher, gate, robots
         self._wait = wait or threading.Event().wait
 
+    def needs_robots(self, url: str) -> bool:
+        """Return True when url's robots.txt is not cached: load_robots() is the next request."""
+        return self.robots.cached(url) is None
+
+    def load_robots(self, url: str, *, feed_url: str | None = None) -> None:
+        """Fetch and keep url's robots.txt (raise PageError when the site is refused or it is unavailable)."""
+        self._load_robots(url, feed_url)
+
     def get(self, url: str, *, feed_url: str | None = None) -> Page:
-        """Return the page (raise PageError); robots.txt is asked first when not cached."""
+        """Return the page (raise PageError); robots.txt is asked first when not cached.
+
+        A caller that schedules hosts itself (the page worker) calls load_robots() as a request of
+        its own instead, so no thread sleeps through the delay between the two.
+        """
         parser = self.robots.cached(url)
         if parser is None:
             parser = self._load_robots(url, feed_url)
