@@ -139,6 +139,8 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                 store.revise_release(rid, d.item, now)
                 store.update_sighting(feed_id, d.item, now)
                 to_match.add(rid)
+                if feed.full_text:  # the release changed: so may its page
+                    pages += store.requeue_page(rid, now)
             else:
                 rid = d.release_id
             ids.append(rid)

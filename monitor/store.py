@@ -376,8 +376,12 @@ class Store:
             (ts(now), release_id),
         )
         d = item.dateline
+        # A fetched page stays the body until the page is fetched again (requeue_page): the feed's
+        # revised text is its summary, not a replacement for the full text.
         self.conn.execute(
-            "UPDATE releases SET title = ?, summary = ?, body = ?, author = ?, dateline = ?, tickers = ?,"
+            "UPDATE releases SET title = ?, summary = ?,"
+            " body = CASE WHEN EXISTS (SELECT 1 FROM pages WHERE release_id = releases.id AND status = 'done')"
+            " THEN body ELSE ? END, author = ?, dateline = ?, tickers = ?,"
             " published_at = CASE WHEN ? THEN ? ELSE published_at END, updated_at = ?, dateline_place = ?,"
             " dateline_date = ?, wire = ?, fingerprint = ?, content_hash = ? WHERE id = ?",
             (item.title, item.summary, item.body, item.author, item.dateline_text, " ".join(item.tickers),
@@ -1032,6 +1036,12 @@ class Store:
             " method = coalesce(?, method), next_attempt_at = ?, done_at = ? WHERE id = ?",
             (status, error[:1000] if error else None, kind, method, ts(next_attempt) if next_attempt else None,
              ts(now) if status != "pending" else None, page_id))
+
+    def requeue_page(self, release_id: int, now: datetime) -> bool:
+        """Fetch a release's page again (its feed text was revised); return False when it has no page row."""
+        return self.conn.execute(
+            "UPDATE pages SET status = 'pending', attempts = 0, next_attempt_at = ?, done_at = NULL"
+            " WHERE release_id = ? AND status IN ('done', 'failed')", (ts(now), release_id)).rowcount == 1
 
     def defer_pages(self, ids: Sequence[int], until: datetime) -> None:
         """Push pages' next attempt to `until` without counting an attempt (their host asked us to wait)."""
