@@ -727,11 +727,12 @@ class Store:
         """Return a rule's most recent matches, newest first, each with its release's columns."""
         rows = self.conn.execute(
             "SELECT r.id, r.title, r.url, r.published_at, r.updated_at, r.summary, r.author, m.snippet,"
-            " m.matched_at, r.source FROM matches m JOIN releases r ON r.id = m.release_id WHERE m.rule = ?"
+            " m.matched_at, r.source, r.body FROM matches m JOIN releases r ON r.id = m.release_id WHERE m.rule = ?"
             " ORDER BY m.matched_at DESC, m.id DESC LIMIT ?", (rule, limit)).fetchall()
         return [{"id": r[0], "title": r[1], "url": r[2] or "", "published": parse_ts(r[3]),
                  "updated": parse_ts(r[4]), "summary": r[5] or "", "author": r[6] or "", "snippet": r[7] or "",
-                 "matched_at": parse_ts(r[8]), "feeds": self._review_lines(r[9])} for r in rows]
+                 "matched_at": parse_ts(r[8]), "feeds": self._review_lines(r[9]), "body": r[10] or ""}
+                for r in rows]
 
     def rule_stats(self) -> dict[str, tuple[int, datetime | None]]:
         """Return {rule: (matches, last matched)} for every rule with at least one match."""

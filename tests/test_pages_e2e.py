@@ -76,6 +76,8 @@ def test_the_page_text_makes_rules_match_and_alert_once_each(tmp_path: Path, fee
 
     show = cli("show", "1", cwd=tmp_path, check=True).stdout
     assert "Shavkat Mirziyoyev of Uzbekistan" in show and "About CGTN" not in show
+    atom = cli("feed", "summits", cwd=tmp_path, check=True).stdout
+    assert '<content type="text">' in atom and "Shavkat Mirziyoyev" in atom  # the full text
     found = cli("search", '"Central Asia" summit*', cwd=tmp_path, check=True).stdout
     assert "Xi Jinping" in found
     listed = cli("pages", cwd=tmp_path, check=True).stdout
