@@ -1093,7 +1093,7 @@ class PageRow:
     last_error: str | None
     error_kind: str | None
     method: str | None
-    created_at: datetime
+    created_at: datetime | None
     done_at: datetime | None
     title: str
 

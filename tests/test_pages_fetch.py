@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import ssl
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import trustme
 
 from monitor.clock import ManualClock, SystemClock
 from monitor.errors import PageError
@@ -291,3 +295,43 @@ def test_host_gate_one_at_a_time_delay_and_retry_after() -> None:
     assert gate.try_acquire("a.example") == pytest.approx(60.0)
     clock.advance(60)
     assert gate.try_acquire("a.example") == 0.0
+
+
+def test_https_to_the_pinned_address_checks_the_certificate_of_the_host_name() -> None:
+    """TLS goes to the checked address, but SNI and the certificate check use the link's host name."""
+    ca = trustme.CA()
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(self.headers["Host"])
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(PAGE)))
+            self.end_headers()
+            self.wfile.write(PAGE)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    names: list[str] = []
+    server_ctx.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment,func-returns-value]
+    ca.issue_cert("pages.test").configure_cert(server_ctx)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = server_ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    port = httpd.server_address[1]
+    resolve = {"pages.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]}
+    try:
+        with fetcher(resolve=lambda h, p: resolve[h], allow_networks=LOOPBACK, ssl_context=client_ctx) as f:
+            assert f.fetch(f"https://pages.test:{port}/x").body == PAGE
+            with pytest.raises(PageError) as exc:
+                f.fetch(f"https://other.test:{port}/x")  # the certificate is for pages.test
+        assert exc.value.kind == "connection" and "TLS" in str(exc.value)
+        assert names[0] == "pages.test" and names[-1] == "other.test" and seen == [f"pages.test:{port}"]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import ssl
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -135,10 +136,10 @@ class PageFetcher:
 
     def __init__(self, *, user_agent: str, timeout: float, max_bytes: int, clock: Clock,
                  allow_networks: Sequence[Network] = (), max_redirects: int = 5,
-                 resolve: Resolver = system_resolve) -> None:
+                 resolve: Resolver = system_resolve, ssl_context: ssl.SSLContext | None = None) -> None:
         self.user_agent, self._timeout, self._max_bytes = user_agent, timeout, max_bytes
         self._clock, self._allowed, self._max_redirects = clock, tuple(allow_networks), max_redirects
-        self._resolve = resolve
+        self._resolve, self._ssl_context = resolve, ssl_context  # None: the system's CA certificates
         self._pools: OrderedDict[tuple[str, str, int, str], HTTPConnectionPool] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -233,9 +234,13 @@ class PageFetcher:
             if pool is not None:
                 self._pools.move_to_end(key)
                 return pool
-            cls = HTTPSConnectionPool if scheme == "https" else HTTPConnectionPool
-            pool = cls(host, port, maxsize=2, block=False, retries=False, pinned=address)
-            pool.ConnectionCls = _PinnedHTTPS if scheme == "https" else _PinnedHTTP  # type: ignore[assignment]
+            if scheme == "https":
+                pool = HTTPSConnectionPool(host, port, maxsize=2, block=False, retries=False, pinned=address,
+                                           ssl_context=self._ssl_context)
+                pool.ConnectionCls = _PinnedHTTPS
+            else:
+                pool = HTTPConnectionPool(host, port, maxsize=2, block=False, retries=False, pinned=address)
+                pool.ConnectionCls = _PinnedHTTP
             self._pools[key] = pool
             old = None
             if len(self._pools) > _POOLS:
