@@ -260,6 +260,9 @@ class Daemon:
                     break
                 self._active_cond.wait(min(left, 0.2))
             unfinished = self._active
+        if self._pages_thread.ident is not None:  # the page in flight, within the same grace period
+            self._pages_thread.join(0 if self._hurry.is_set() else max(0.0, deadline - self.clock.monotonic()))
+            unfinished += self._pages_thread.is_alive()
         # Wait for a commit in progress (a transaction is short), then let no other one start.
         acquired = self._commit_lock.acquire(timeout=10)
         self._closed = True
@@ -279,7 +282,6 @@ class Daemon:
             os._exit(0)
         for fetcher in (self.limiter.fetcher, *self._retired):
             fetcher.close()
-        self._pages_thread.join(timeout=self.stop_grace)  # at most one page fetch (bounded by timeout)
         self.pages.close()
         self.notifier.close()
         return 0
