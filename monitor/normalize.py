@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from html import unescape
@@ -184,27 +185,55 @@ def canonical_url(url: str) -> str:
 
 
 # --------------------------------------------------------------------------- dateline
+#
+# A dateline opens a release: where, when, and through which wire. Each wire writes its own
+# shape (examples in _DATELINES); tests/data/wire_paragraphs.json holds real paragraphs of each
+# and bench/bench_datelines.py measures precision and recall over them. Adding a shape changes
+# where the fingerprint's "start of the body" begins for the releases it now recognizes (see
+# fingerprint()), so copies stored before and after the change stop joining on the fingerprint.
 
-_MONTHS = {
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
-    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
-    # Spanish (PR Newswire HISPANIC PR WIRE datelines: "4 de marzo de 2025")
-    "ene": 1, "abr": 4, "ago": 8, "set": 9, "dic": 12,
+_MONTH_NUMBERS: dict[str, int] = {
+    **{name: n for n, names in enumerate((
+        # English, Spanish (PR Newswire HISPANIC PR WIRE), French (CNW, Newsfile in Quebec)
+        ("jan", "january", "ene", "enero", "janv", "janvier"),
+        ("feb", "february", "febrero", "févr", "fevr", "février", "fevrier"),
+        ("mar", "march", "marzo", "mars"),
+        ("apr", "april", "abr", "abril", "avr", "avril"),
+        ("may", "mayo", "mai"),
+        ("jun", "june", "junio", "juin"),
+        ("jul", "july", "julio", "juil", "juillet"),
+        ("aug", "august", "ago", "agosto", "août", "aout"),
+        ("sep", "sept", "september", "set", "septiembre", "setiembre", "septembre"),
+        ("oct", "october", "octubre", "octobre"),
+        ("nov", "november", "noviembre", "novembre"),
+        ("dec", "december", "dic", "diciembre", "déc", "décembre", "decembre"),
+    ), start=1) for name in names},
 }  # fmt: skip
-_MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-    r"|sep(?:tember|t)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
-    r"|enero|febrero|marzo|abril|mayo|junio|julio|agosto|se(?:p)?tiembre|octubre|noviembre|diciembre)"
-)
+# Longest first, so "sept" is not read as "sep" + "t" and "june" not as "jun" + "e".
+_MONTH = "(?:" + "|".join(re.escape(m) for m in sorted(_MONTH_NUMBERS, key=len, reverse=True)) + ")"
+_DAY = r"\d{1,2}(?:er|st|nd|rd|th)?"
 _DATE = (
-    rf"(?:{_MONTH}\.?\s+\d{{1,2}},?\s+\d{{4}}"  # Jan. 5, 2024 / Sept 3 2023
-    rf"|\d{{1,2}}\.?\s+(?:de\s+)?{_MONTH}\.?,?\s+(?:del?\s+)?\d{{4}})"  # 5 January 2024 / 4 de marzo de 2025
+    rf"(?:{_MONTH}\.?\s+{_DAY}\s*,?\s+\d{{4}}"  # Jan. 5, 2024 / Sept 3 2023 / June 5 , 2018
+    # 5 January 2024 / 4 de marzo de 2025 / le 1er oct. 2026
+    rf"|(?:le\s+)?{_DAY}\.?\s+(?:de\s+)?{_MONTH}\.?,?\s+(?:del?\s+)?\d{{4}})"
 )
-_DATE_PARTS = re.compile(rf"(?i)(?:({_MONTH})\.?\s+(\d{{1,2}})|(\d{{1,2}})\.?\s+(?:de\s+)?({_MONTH}))\D+(\d{{4}})")
+# PR Newswire's older datelines carry no year ("Feb. 26 /PRNewswire-FirstCall/"): a dateline, no date.
+_DATE_OR_DAY = rf"(?:{_DATE}|{_MONTH}\.?\s+\d{{1,2}}(?!\d))"
+_DATE_PARTS = re.compile(
+    rf"(?i)(?:({_MONTH})\.?\s+(\d{{1,2}})|(\d{{1,2}})(?:er|st|nd|rd|th)?\.?\s+(?:de\s+)?({_MONTH}))\D+(\d{{4}})"
+)
+_CJK_DATE = r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日"
 # A place: starts with a letter, no digits, slashes, parentheses or line breaks; lazy so that it
 # stops at the first separator that lets the rest of the dateline match.
 _PLACE = r"(?P<place>[^\W\d_][^\d/()\n]{0,100}?)"
-_DASH = r"(?:-{1,2}|[–—])"
+_DASH = r"(?:-{1,2}|[–—]{1,2})"
+# With no wire to anchor it, a place is shorter and holds no dash but a hyphen inside a word
+# (WINSTON-SALEM), so "Acme – Our Team – June 5, 2024 –" is no dateline.
+_PLACE_SHORT = r"(?P<place>[^\W\d_](?:[^\d/()\n–—-]|(?<=\w)-(?=\w)){0,60}?)"
+_DASHES = rf"{_DASH}(?:\s*{_DASH})?"  # "– –" (PRISM MediaWire)
+# Wires that name themselves between dashes rather than in slashes or parentheses: only these
+# names, since "PLACE – words – DATE –" would otherwise read any phrase as a wire.
+_BARE_WIRE = r"(?P<wire>Media\s+OutReach(?:\s+Newswire)?|PRISM\s+MediaWire)"
 # (a character every match contains, pattern): the cheap `in` test skips patterns that cannot
 # match, which matters because a lazy place that fails tries every length up to 100.
 _DATELINES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -213,22 +242,81 @@ _DATELINES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         # AUSTIN, TX / ACCESSWIRE / January 5, 2024 /
         ("/", rf"\s*{_PLACE}\s*/\s*(?P<wire>[^/\n\d]{{2,60}}?)\s*/\s*(?P<date>{_DATE})\s*/\s*"),
         # BEIJING, May 11, 2023 /PRNewswire/ --    (date optional: "NEW YORK /PRNewswire/ --")
-        ("/", rf"\s*{_PLACE}(?:,\s*(?P<date>{_DATE}))?\s*/\s*(?P<wire>[^/\n\d]{{2,60}}?)\s*/\s*{_DASH}\s*"),
-        # TORONTO, Jan. 05, 2024 (GLOBE NEWSWIRE) --
-        ("(", rf"\s*{_PLACE},\s*(?P<date>{_DATE})\s*\(\s*(?P<wire>[^()\n\d]{{2,60}}?)\s*\)\s*{_DASH}\s*"),
-        # SAN FRANCISCO--(BUSINESS WIRE)--Jan 5, 2024--
+        # WILMINGTON, NC, September 23, 2022 /24-7PressRelease/ --   LONGUEUIL, QC , le 22 sept. 2026 /CNW/ --
+        (
+            "/",
+            rf"\s*{_PLACE}(?:\s*,\s*(?P<date>{_DATE_OR_DAY}))?\s*/\s*(?P<wire>24-7PressRelease|[^/\n\d]{{2,60}}?)\s*/"
+            rf"\s*{_DASH}\s*",
+        ),
+        # 北京2023年8月25日/美通社/ --    杭州2018年9月20日电 /美通社/ --
+        ("年", rf"\s*{_PLACE}\s*(?P<date>{_CJK_DATE})\s*电?\s*/\s*(?P<wire>[^/\n\d]{{2,60}}?)\s*/\s*{_DASH}?\s*"),
+        # TORONTO, Jan. 05, 2024 (GLOBE NEWSWIRE) --    LOS ANGELES, CA - October 21, 2025 (NEWMEDIAWIRE) -
+        (
+            "(",
+            rf"\s*{_PLACE}\s*(?:,|{_DASH})\s*(?P<date>{_DATE})\s*\(\s*(?P<wire>[^()\n\d]{{2,60}}?)\s*\)\s*{_DASH}\s*",
+        ),
+        # San Antonio, Texas--(Newsfile Corp. - September 24, 2025) -
+        (
+            "(",
+            rf"\s*{_PLACE}\s*{_DASH}\s*\(\s*(?P<wire>[^()\n\d]{{2,60}}?)\s*{_DASH}\s*(?P<date>{_DATE})\s*\)"
+            rf"\s*{_DASH}\s*",
+        ),
+        # SAN FRANCISCO--(BUSINESS WIRE)--Jan 5, 2024--    Pune, India - (NewMediaWire) - March 9, 2023 -
         (
             "(",
             rf"\s*{_PLACE}\s*{_DASH}\s*\(\s*(?P<wire>[^()\n\d]{{2,60}}?)\s*\)\s*{_DASH}\s*"
             rf"(?:(?P<date>{_DATE})\s*{_DASH}?\s*)?",
         ),
+        # HONG KONG SAR – Media OutReach Newswire – 22 September 2025 –
+        # HONG KONG--Media OutReach--31 May 2013--
+        ("", rf"\s*{_PLACE}\s*{_DASH}\s*{_BARE_WIRE}\s*{_DASH}\s*(?P<date>{_DATE})\s*{_DASH}\s*"),
+        # Fort Lauderdale, FL, March 18, 2026 – PRISM MediaWire –
+        # New York, New York, March 23, 2025 – – PRISM MediaWire (Press Release Service …) –
+        (
+            "",
+            rf"\s*{_PLACE}\s*,\s*(?P<date>{_DATE})\s*{_DASHES}\s*{_BARE_WIRE}(?:\s*\([^()\n]{{0,80}}\))?\s*{_DASH}\s*",
+        ),
+        # No wire named: NEW YORK, Feb. 18, 2026 --    POMPANO BEACH, FL – October 10, 2012 -
+        # Lévis, le 14 novembre 2026 –
+        ("", rf"\s*{_PLACE_SHORT}\s*(?:,|{_DASH})\s*(?P<date>{_DATE})\s*{_DASH}\s*(?P<wire>)"),
     )
 )
-_WIRE_NAMES = {"business wire": "Business Wire"}
+
+# One display name per wire, whatever the dateline wrote (keys: casefolded, letters and digits only).
+_WIRE_NAMES = {
+    "prnewswire": "PR Newswire", "美通社": "PR Newswire", "新华美通": "PR Newswire",
+    "businesswire": "Business Wire",
+    "globenewswire": "GlobeNewswire",
+    "primenewswire": "GlobeNewswire",  # GlobeNewswire's name until 2008
+    "accesswire": "ACCESS Newswire", "accessnewswire": "ACCESS Newswire",
+    "cnw": "CNW", "cnwgroup": "CNW", "canadanewswire": "CNW",
+    "newmediawire": "NewMediaWire",
+    "newsfile": "Newsfile", "newsfilecorp": "Newsfile",
+    "mediaoutreach": "Media OutReach", "mediaoutreachnewswire": "Media OutReach",
+    "247pressrelease": "24-7PressRelease",
+    "noticiasnewswire": "Noticias Newswire",
+    "prismmediawire": "PRISM MediaWire",
+}  # fmt: skip
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+def wire_name(raw: str) -> str:
+    """Return the one display name of the wire a dateline names ("GLOBE NEWSWIRE" -> "GlobeNewswire").
+
+    PR Newswire's services ("PRNewswire-HISPANIC PR WIRE", "PRNewswire-AsiaNet", "/美通社/") are PR
+    Newswire. An unknown wire keeps its own spelling, whitespace collapsed.
+    """
+    key = _NOT_ALNUM.sub("", raw.casefold())
+    if key.startswith("prnewswire"):
+        return "PR Newswire"
+    return _WIRE_NAMES.get(key) or " ".join(raw.split())
 
 
 def parse_dateline(text: str) -> Dateline | None:
-    """Return the dateline (place, date, wire) that opens a release's text, or None."""
+    """Return the dateline (place, date, wire) that opens a release's text, or None.
+
+    wire is "" for a dateline that names no wire ("NEW YORK, Feb. 18, 2026 --").
+    """
     return _dateline(_match_dateline(text))
 
 
@@ -237,12 +325,11 @@ def _dateline(match: re.Match[str] | None) -> Dateline | None:
     if match is None:
         return None
     place = " ".join(match["place"].split()).rstrip(",")
-    wire = " ".join(match["wire"].split())
     raw_date = match["date"]
     return Dateline(
         place=place,
         date=_parse_date(raw_date) if raw_date else None,
-        wire=_WIRE_NAMES.get(wire.lower(), wire),
+        wire=wire_name(match["wire"]) if match["wire"] else "",
     )
 
 
@@ -259,55 +346,93 @@ def _match_dateline(text: str) -> re.Match[str] | None:
 
 def _parse_date(text: str) -> date | None:
     """Return the calendar date in a dateline's date text, or None when it is not a real date."""
-    m = _DATE_PARTS.search(text)
-    if m is None:
-        return None
-    month_name = (m[1] or m[4]).lower()
-    day = int(m[2] or m[3])
-    month = _MONTHS.get(month_name[:3], 0)
+    cjk = re.search(_CJK_DATE, text)
+    if cjk is not None:
+        year, month, day = int(cjk["y"]), int(cjk["m"]), int(cjk["d"])
+    else:
+        m = _DATE_PARTS.search(text)
+        if m is None:
+            return None
+        month = _MONTH_NUMBERS.get((m[1] or m[4]).lower(), 0)
+        year, day = int(m[5]), int(m[2] or m[3])
     try:
-        return date(int(m[5]), month, day)
+        return date(year, month, day)
     except ValueError:
         return None
 
 
 # --------------------------------------------------------------------------- tickers
+#
+# "(NYSE: ABC)", "(Nasdaq: BFI, BFIIW)", "(NASDAQ:SXTP; SXTPW)", "(Nasdaq Stockholm: HEXA B)",
+# "(NYSE: BABA; HKEX: 9988 (HKD Counter))", "（纽交所：TUYA；港交所：2391）", "(NASDAQ: $GOOGL)", "(02209.HK)".
+# Only inside parentheses, only after a known exchange: "NYSE: ABC" in running text, "(Note: x)"
+# and "(CRYPTO: $ETH)" are not tickers.
 
 _EXCHANGES = (
     "NYSE American", "NYSE Arca", "NYSE MKT", "NYSE", "AMEX",
     "NasdaqGS", "NasdaqGM", "NasdaqCM", "Nasdaq Stockholm", "Nasdaq Helsinki", "Nasdaq Copenhagen",
     "Nasdaq Iceland", "Nasdaq First North", "Nasdaq Baltic", "NASDAQ",
-    "TSX Venture", "TSX-V", "TSXV", "TSX", "CSE", "NEO", "Cboe", "CBOE",
-    "OTCQX", "OTCQB", "OTC Pink", "OTCMKTS", "OTC",
+    "TSX Venture", "TSX-V", "TSX.V", "TSXV", "TSX", "CSE", "CNX", "NEO", "Cboe CA", "Cboe Canada", "Cboe", "CBOE",
+    "OTCQX", "OTCQB", "OTCID", "OTC Pink", "Pink", "OTCBB", "OTCMKTS", "OTC",
     "LSE", "AIM", "ASX", "NZX", "HKEX", "HKSE", "SEHK", "SGX", "JSE", "TASE", "NSE", "BSE",
     "SSE", "SZSE", "TWSE", "KRX", "KOSDAQ", "TSE", "TYO",
-    "Euronext Paris", "Euronext Brussels", "Euronext Amsterdam", "Euronext", "FWB", "FRA",
+    "Euronext Growth Paris", "Euronext Growth Oslo", "Euronext Growth Brussels", "Euronext Growth Milan",
+    "Euronext Growth Dublin", "Euronext Growth", "Euronext Paris", "Euronext Brussels", "Euronext Amsterdam",
+    "Euronext", "BME Growth", "BME", "Oslo Børs", "FSE", "Frankfurt", "FWB", "FRA", "GR",
     "XETRA", "SIX", "BMV", "B3", "OMX",
+    "纽交所", "纳斯达克", "港交所", "香港联交所", "上交所", "深交所",
 )  # fmt: skip
 _EXCHANGE = "|".join(
     r"\s+".join(re.escape(w) for w in name.split()) for name in sorted(_EXCHANGES, key=len, reverse=True)
 )
-_TICKER = re.compile(
-    rf"(?<![\w-])(?P<ex>(?i:{_EXCHANGE}))\s*:\s*(?P<sym>[A-Z0-9]{{1,6}}(?:[.\-][A-Z0-9]{{1,4}})?)(?![\w.-])"
-)
-_PARENS = re.compile(r"\(([^()\n]{3,200})\)")
+_SYMBOL = r"\$?[A-Z0-9]{1,6}(?:[.\-][A-Z0-9]{1,4})?(?:\s[A-D](?=\s*[,;)]|\s*$))?"
+_NOT_SYMBOL = r"(?![\w.-])"
+_LIST_ITEM = rf"\s*[,;]\s*(?:and\s+)?(?!(?i:{_EXCHANGE})\s*:)(?P<sym>{_SYMBOL}){_NOT_SYMBOL}"
+_TICKER = re.compile(rf"(?<![\w-])(?P<ex>(?i:{_EXCHANGE}))\s*:\s*(?P<sym>{_SYMBOL}){_NOT_SYMBOL}")
+_MORE_SYMBOL = re.compile(_LIST_ITEM)
+_HK_CODE = re.compile(r"(?<![\w.])(\d{4,5})\.HK(?![\w.])")
+# Parenthesized groups, one nesting level deep ("(NYSE: BABA; HKEX: 9988 (HKD Counter))").
+_PARENS = re.compile(r"\(((?:[^()\n]|\([^()\n]{0,100}\)){3,300})\)")
+_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
 _EXCHANGE_ALIASES = {
-    "NASDAQGS": "NASDAQ", "NASDAQGM": "NASDAQ", "NASDAQCM": "NASDAQ",
-    "TSX-V": "TSXV", "TSX VENTURE": "TSXV",
+    "NASDAQGS": "NASDAQ", "NASDAQGM": "NASDAQ", "NASDAQCM": "NASDAQ", "纳斯达克": "NASDAQ",
+    "TSX-V": "TSXV", "TSX.V": "TSXV", "TSX VENTURE": "TSXV",
+    "CBOE CANADA": "CBOE CA", "PINK": "OTC PINK",
+    "FRANKFURT": "FSE", "FWB": "FSE", "FRA": "FSE",
+    "HKSE": "HKEX", "SEHK": "HKEX", "港交所": "HKEX", "香港联交所": "HKEX",
+    "纽交所": "NYSE", "上交所": "SSE", "深交所": "SZSE",
 }  # fmt: skip
 
 
 def extract_tickers(text: str) -> tuple[str, ...]:
     """Return the sorted unique "EXCHANGE:SYMBOL" tickers quoted in parentheses in text."""
+    scan = text[:_TICKER_SCAN]
+    if _FULL_WIDTH.search(scan):
+        # Full-width parentheses, colons and letters ("（ＮＹＳＥ：ABC）") as their ASCII selves.
+        scan = _FULL_WIDTH.sub(lambda m: unicodedata.normalize("NFKC", m[0]), scan)
     found: set[str] = set()
-    for group in _PARENS.finditer(text[:_TICKER_SCAN]):
+    for group in _PARENS.finditer(scan):
         inner = group[1]
-        if ":" not in inner:
-            continue
-        for m in _TICKER.finditer(inner):
-            exchange = " ".join(m["ex"].split()).upper()
-            found.add(f"{_EXCHANGE_ALIASES.get(exchange, exchange)}:{m['sym']}")
+        if ":" in inner:
+            for m in _TICKER.finditer(inner):
+                exchange = " ".join(m["ex"].split()).upper()
+                exchange = _EXCHANGE_ALIASES.get(exchange, exchange)
+                found.add(_ticker(exchange, m["sym"]))
+                pos = m.end()
+                while (more := _MORE_SYMBOL.match(inner, pos)) is not None:  # "(Nasdaq: BFI, BFIIW)"
+                    found.add(_ticker(exchange, more["sym"]))
+                    pos = more.end()
+        if ".HK" in inner:
+            found.update(_ticker("HKEX", code) for code in _HK_CODE.findall(inner))
     return tuple(sorted(found))
+
+
+def _ticker(exchange: str, symbol: str) -> str:
+    """Return "EXCHANGE:SYMBOL"; Hong Kong codes as four digits or more ("00700" -> "0700")."""
+    symbol = symbol.lstrip("$")
+    if exchange == "HKEX" and symbol.isdigit():
+        symbol = str(int(symbol)).zfill(4)
+    return f"{exchange}:{symbol}"
 
 
 # --------------------------------------------------------------------------- identity
