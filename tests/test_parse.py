@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import tracemalloc
 import xml.etree.ElementTree as ET
@@ -149,8 +150,13 @@ def test_relative_links_resolve_against_the_feed_url_but_guids_stay_as_written()
 def test_entries_are_capped() -> None:
     items = "".join(f"<item><guid>g{i}</guid></item>" for i in range(MAX_ENTRIES + 50))
     feed = parse(rss(items))
-    assert len(feed.entries) == MAX_ENTRIES
+    assert len(feed.entries) == MAX_ENTRIES and feed.dropped == 50
     assert feed.entries[-1].guid == f"g{MAX_ENTRIES - 1}"
+    assert feed.fallback is None  # the fast path counts the rest instead of leaving the feed to feedparser
+    # feedparser (here for an item the fast path does not model) counts them the same way.
+    slow = parse(rss("<item><guid>x</guid><foo>y</foo></item>" + items))
+    assert slow.fallback is not None and len(slow.entries) == MAX_ENTRIES and slow.dropped == 51
+    assert slow.entries[1:] == feed.entries[:-1]
 
 
 # --------------------------------------------------------------------------- broken input
@@ -339,7 +345,7 @@ def test_common_feeds_are_read_without_feedparser_and_the_rest_still_reach_it(mo
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("feedparser.parse was called")
 
-    monkeypatch.setattr("monitor.parse.feedparser.parse", refuse)
+    monkeypatch.setattr("monitor.parse.tolerant.feedparser.parse", refuse)
     feed = parse((SAMPLES / "prnewswire-sample.xml").read_bytes(), url="https://www.prnewswire.com/rss")
     assert feed.entries[0].author == "CGTN" and feed.ttl == 900.0
     item = "<item><title>t</title><pubDate>Fri, 19 May 2023 06:00:00 EDT</pubDate></item>"
@@ -348,6 +354,19 @@ def test_common_feeds_are_read_without_feedparser_and_the_rest_still_reach_it(mo
     for body in (data("bozo.xml"), data("atom.xml"), data("billion-laughs.xml")):
         with pytest.raises(NotAFeed, match="feedparser.parse was called"):
             parse(body)
+
+
+def test_a_fallback_to_feedparser_says_why_and_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    sample = parse((SAMPLES / "prnewswire-sample.xml").read_bytes())
+    assert sample.fallback is None  # the fast path read it
+    with caplog.at_level(logging.DEBUG, logger="monitor.parse"):
+        assert parse(data("bozo.xml")).fallback == "not well-formed XML"
+        unknown = rss("<item><title>x</title><media:thumbnail xmlns:media='http://search.yahoo.com/mrss/'/></item>")
+        assert parse(unknown).fallback == "markup the fast path does not model"
+        rdf = b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">'
+        rdf += b"<item><title>x</title><link>https://ex.com/1</link></item></rdf:RDF>"
+        assert parse(rdf, url="https://ex.com/rdf").fallback == "namespace declarations feedparser reads differently"
+    assert "fast path stepped aside for https://ex.com/rdf: namespace declarations" in caplog.text
 
 
 def test_a_doctype_never_reaches_elementtree_even_undefused() -> None:
