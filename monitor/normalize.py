@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
+from monitor.links import safe_link
 from monitor.types import Dateline, Entry, Release
 
 TITLE_LIMIT = 1000
@@ -467,9 +468,12 @@ def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
-def _utc(when: datetime) -> datetime:
-    """Return when in UTC (a naive datetime is taken to be UTC already)."""
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+def _utc(when: datetime) -> datetime | None:
+    """Return when in UTC (a naive datetime is taken to be UTC already); None when UTC cannot hold it."""
+    try:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-14:00 is past datetime.max in UTC
+        return None
 
 
 # --------------------------------------------------------------------------- normalize
@@ -487,7 +491,9 @@ def normalize(entry: Entry, *, now: datetime) -> Release:
 
     raw_when = entry.published or entry.updated
     when = _utc(raw_when) if raw_when is not None else None
-    now = _utc(now)
+    now = _utc(now) or now
+    # A date before the web had wires or more than a day ahead (year 9999, a clock in the wrong
+    # century) is not believed: the release is dated when first seen, marked unknown.
     known = when is not None and _MIN_PUBLISHED <= when <= now + _MAX_AHEAD
     published_at = when if known and when is not None else now
 
@@ -500,7 +506,8 @@ def normalize(entry: Entry, *, now: datetime) -> Release:
     published_text = published_at.isoformat() if known else ""
     return Release(
         sighting_key=key,
-        url=canonical_url(link) if link else "",
+        # Only an http(s) link is the release's URL; any other (javascript:, data:) stays text in `link`.
+        url=canonical_url(link) if safe_link(link) else "",
         link=link,
         title=title,
         summary=summary,

@@ -525,3 +525,33 @@ def test_release_repeated_with_other_tracking_params_has_the_same_url() -> None:
     assert us.link != uk.link and us.sighting_key != uk.sighting_key
     assert us.url == uk.url
     assert us.fingerprint == uk.fingerprint
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["javascript:alert(1)", " JavaScript:alert(1)", "data:text/html;base64,PHNjcmlwdD4=", "vbscript:x",
+     "file:///etc/passwd", "mailto:press@example.com", "/relative/path", "https://exa mple.com/\x00x"],
+)  # fmt: skip
+def test_only_http_links_become_the_release_url(link: str) -> None:
+    release = normalize(entry(link=link, guid=None), now=NOW)
+    assert release.url == ""
+    assert release.link == link.strip()  # kept as text
+    assert release.sighting_key == link.strip()  # still identifies the item within its feed
+
+
+@pytest.mark.parametrize(
+    "published",
+    [
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14))),  # past datetime.max in UTC
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),  # before datetime.min in UTC
+        datetime(2999, 1, 1, tzinfo=UTC),
+        datetime(1000, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_absurd_dates_are_clamped_to_first_seen_and_never_overflow(published: datetime) -> None:
+    release = normalize(entry(published=published), now=NOW)
+    assert release.published_at == NOW and release.published_known is False

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import FeedError, NotAFeed
-from monitor.normalize import html_to_text
+from monitor.normalize import html_to_text, normalize
 from monitor.parse import MAX_ENTRIES, _defuse, _parse_fast, _read_tree, parse
 from monitor.types import Entry, ParsedFeed
 from tests.feedserver import FeedServer
@@ -415,3 +415,12 @@ def test_fast_path_bails_on_fields_it_does_not_model() -> None:
         body = rss(f"<item><title>t</title>{item}</item>")
         assert _parse_fast(body, body) is None, why
         assert parse(body).entries[0].title == "t", why
+
+
+@pytest.mark.parametrize("when", ["Fri, 31 Dec 9999 23:59:59 -1400", "Mon, 01 Jan 0001 00:00:00 +1400",
+                                  "Fri, 31 Dec 9999 23:59:59 GMT", "99999999999999999999"])
+def test_dates_at_the_ends_of_the_calendar_never_overflow(when: str) -> None:
+    for extra in ("", "<foo/>"):  # the fast path, then feedparser
+        entry = parse(rss(f"<item><guid>g</guid><pubDate>{when}</pubDate>{extra}</item>")).entries[0]
+        release = normalize(entry, now=datetime(2026, 11, 27, tzinfo=UTC))  # clamped there, never believed
+        assert release.published_known is False and release.published_at.year == 2026

@@ -257,3 +257,11 @@ def test_items_beyond_the_per_poll_cap_are_reported_and_read_by_later_polls(
     second = env.poll(feed)["big"]
     assert second.ok and second.new == extra and second.dropped == 0, second
     assert env.q("SELECT count(*) FROM releases") == [(MAX_ENTRIES + extra,)]
+
+
+def test_a_javascript_link_is_never_the_release_url(env: Env) -> None:
+    item = {"title": "Summit opens", "guid": "js-1", "link": "javascript:alert(document.cookie)",
+            "description": "<p>A summit.</p>", "pubDate": NOW - timedelta(hours=1)}
+    env.server.publish("/js.rss", rss([item]))
+    assert env.poll(env.feed("js", "/js.rss"))["js"].new == 1
+    assert env.q("SELECT url FROM releases") == [("",)]
