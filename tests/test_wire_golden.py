@@ -22,6 +22,7 @@ def test_the_golden_set_is_real_and_broad() -> None:
                  "Newsfile", "Media OutReach", "24-7PressRelease", "PRISM MediaWire", ""):  # fmt: skip
         assert wires[wire] >= 1, wire
     assert sum(1 for row in ROWS if row["dateline"] is None) >= 2  # texts that do not open with a dateline
+    assert sum(1 for row in ROWS if row.get("held_out")) >= 15  # collected after the code, never tuned on
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[f"{i}:{r['text'][:40]}" for i, r in enumerate(ROWS)])
@@ -29,7 +30,9 @@ def test_golden_paragraph(row: dict[str, object]) -> None:
     text = str(row["text"])
     got = parse_dateline(text)
     want = row["dateline"]
-    if want is None:
+    if row.get("known_miss"):  # a documented miss (held out, measured by the bench): it must stay exactly that
+        assert got is None, f"now read: drop known_miss from this row ({row['known_miss']})"
+    elif want is None:
         assert got is None
     else:
         assert isinstance(want, dict) and got is not None
