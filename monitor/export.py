@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import cast
 from urllib.parse import quote, urlsplit
 
 from monitor.errors import ConfigError
@@ -68,7 +69,7 @@ def csv_line(record: Mapping[str, object]) -> str:
     for name in EXPORT_FIELDS:
         value = record.get(name)
         if name in LIST_FIELDS:
-            cells.append("\n".join(str(v) for v in (value or ())))
+            cells.append("\n".join(str(v) for v in cast("Iterable[object]", value or ())))
         elif name in BOOL_FIELDS:
             cells.append("true" if value else "false")
         else:
@@ -208,7 +209,7 @@ def rule_feed(rule: str, rows: Sequence[Mapping[str, object]], *, install_id: st
         id=tag_uri(install_id, "rule", rule),
         title=f"press-monitor: {rule}",
         subtitle=f"Releases matching {query}" if query else "",
-        updated=max(stamps, default=now),  # type: ignore[type-var]
+        updated=cast(datetime, max(stamps, default=now)),  # type: ignore[type-var]
         entries=entries,
         self_link=self_link,
         alternate_link=alternate_link,

@@ -12,7 +12,9 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import urlsplit
 
-URL_MAX = 2048
+# Browsers and servers refuse URLs far shorter than this; a longer "link" is junk (normalize caps
+# an item's link at the same length).
+URL_MAX = 8192
 
 # Characters that are legal in a URL a feed hands us but break out of an HTML attribute, a Slack
 # <url|text> link or a Markdown link; they are percent-encoded (which keeps the link working).

@@ -12,6 +12,7 @@ import pytest
 from monitor.normalize import (
     AUTHOR_LIMIT,
     BODY_LIMIT,
+    LINK_LIMIT,
     SUMMARY_LIMIT,
     TITLE_LIMIT,
     TRACKING_PARAMS,
@@ -555,3 +556,15 @@ def test_only_http_links_become_the_release_url(link: str) -> None:
 def test_absurd_dates_are_clamped_to_first_seen_and_never_overflow(published: datetime) -> None:
     release = normalize(entry(published=published), now=NOW)
     assert release.published_at == NOW and release.published_known is False
+
+
+def test_safe_link_is_the_one_predicate() -> None:
+    from monitor.links import URL_MAX, safe_link
+
+    assert safe_link("https://ex.com/a b") == "https://ex.com/a%20b"
+    assert safe_link(" http://ex.com ") == "http://ex.com"
+    for bad in ("javascript:alert(1)", "data:,x", "https://", "http://[::1", "https://ex.com/\u202ex", None, ""):
+        assert safe_link(bad) is None, bad
+    long = "https://ex.com/" + "a" * (URL_MAX - 15)
+    assert safe_link(long) == long and safe_link(long + "a") is None
+    assert URL_MAX == LINK_LIMIT  # a link normalize keeps is never too long to be a link

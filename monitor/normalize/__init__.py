@@ -20,8 +20,8 @@ from monitor.normalize.tickers import TICKER_SCAN, extract_tickers
 from monitor.types import Entry, Release
 
 __all__ = [
-    "AUTHOR_LIMIT", "BODY_LIMIT", "SUMMARY_LIMIT", "TITLE_LIMIT", "TRACKING_PARAMS", "canonical_url", "extract_tickers",
-    "fingerprint", "html_to_text", "normalize", "parse_dateline", "wire_name",
+    "AUTHOR_LIMIT", "BODY_LIMIT", "LINK_LIMIT", "SUMMARY_LIMIT", "TITLE_LIMIT", "TRACKING_PARAMS",
+    "canonical_url", "extract_tickers", "fingerprint", "html_to_text", "normalize", "parse_dateline", "wire_name",
 ]  # fmt: skip
 
 TITLE_LIMIT = 1000
