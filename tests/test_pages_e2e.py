@@ -148,3 +148,24 @@ def test_bad_links_are_refused_or_recorded_and_nothing_else_is_affected(tmp_path
     assert "HTTP 404" in listed and "HTTP 403" in listed
     feeds = cli("feeds", cwd=tmp_path, check=True).stdout
     assert "3 release pages failed" in feeds
+
+
+def test_old_releases_are_not_queued_and_pages_fetch_backfills_them(tmp_path: Path, feed_server: FeedServer) -> None:
+    now = datetime.now(UTC)
+    s = feed_server
+    s.publish("/wire.rss", rss([{"title": f"Old release {i}", "guid": f"old{i}", "link": s.url(f"/news/{i}.html"),
+                                 "description": "LONDON, May 2, 2024 /PRNewswire/ -- An old release.",
+                                 "pubDate": now - timedelta(days=10 + 2 * i)} for i in range(3)]))
+    for i in range(3):
+        s.route(f"/news/{i}.html", html_route((PAGES / "prnewswire.html").read_bytes()))  # type: ignore[arg-type]
+    with WebhookReceiver() as hook:
+        config(tmp_path, s, hook.url)
+        run = cli("run", "--once", cwd=tmp_path, check=True)
+        assert "ok  3 new" in run.stdout and "pages:" not in run.stdout  # older than full_text_max_age
+        assert pages_table(tmp_path) == {}
+        filled = cli("pages", "fetch", "--since", "13d", cwd=tmp_path, check=True)
+        assert "2 pages to fetch" in filled.stderr
+        assert "pages: 2 fetched, 0 skipped, 0 failed  4 matched" in filled.stdout
+        assert hook.deliveries == []  # old news is archived and matched, never alerted
+    assert sorted(st for st, _ in pages_table(tmp_path).values()) == ["done", "done"]
+    assert sum(s.hits(f"/news/{i}.html") for i in range(3)) == 2
