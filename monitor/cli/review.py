@@ -13,10 +13,10 @@ import click
 
 from monitor import __version__, export
 from monitor import config as config_mod
-from monitor.cli.base import Ctx, fail, main, parse_when
+from monitor.cli.base import LIMIT, SINCE_HELP, Ctx, fail, main, parse_when
 from monitor.clock import SystemClock
-from monitor.errors import ConfigError
-from monitor.rules import expand_terms
+from monitor.errors import ConfigError, QueryError
+from monitor.rules import check_query, expand_terms
 
 
 @main.command("export")
@@ -24,8 +24,8 @@ from monitor.rules import expand_terms
               help="one JSON object per line, or CSV with a header (list fields joined by newlines)")
 @click.option("-q", "--query", metavar="Q", help="only releases matching this FTS5 query (@terms allowed)")
 @click.option("-r", "--rule", metavar="R", help="only releases this rule matched")
-@click.option("--since", metavar="WHEN", help="published on or after: a date (2024-05-01) or a duration back (30d)")
-@click.option("--until", metavar="WHEN", help="published before: a date or a duration back")
+@click.option("--since", metavar="WHEN", help=SINCE_HELP)
+@click.option("--until", metavar="WHEN", help="published before: the same forms as --since")
 @click.option("-o", "--output", metavar="FILE", default="-", show_default=True, help="write here instead of stdout")
 @click.pass_obj
 def export_cmd(obj: Ctx, fmt: str, query: str | None, rule: str | None, since: str | None, until: str | None,
@@ -42,6 +42,11 @@ def export_cmd(obj: Ctx, fmt: str, query: str | None, rule: str | None, since: s
     a = obj.app
     now = SystemClock().now()
     fts = expand_terms(query, a.config.terms) if query else None
+    if fts is not None:
+        try:  # a bad query is one line now, not an error from SQLite halfway through the stream
+            check_query(fts)
+        except QueryError as exc:
+            raise QueryError(f"invalid query {query!r}: {exc}") from None
     filters = {"rule": rule} if rule else None
     window = {"since": parse_when(since, now), "until": parse_when(until, now)}
     with a.open_store(readonly=True) as store:
@@ -80,7 +85,10 @@ class _open_output:  # noqa: N801 (used like open())
             self.handle: BinaryIO = sys.stdout.buffer
             return self.handle
         target = Path(self.output)
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else ".")
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else ".")
+        except OSError as exc:
+            fail(f"cannot write {self.output}: {exc.strerror or exc}")
         self.tmp = Path(name)
         self.handle = os.fdopen(fd, "wb")
         return self.handle
@@ -97,7 +105,11 @@ class _open_output:  # noqa: N801 (used like open())
             return
         self.handle.close()
         if exc_type is None:
-            os.replace(self.tmp, self.output)
+            try:
+                os.replace(self.tmp, self.output)
+            except OSError as err:
+                self.tmp.unlink(missing_ok=True)
+                fail(f"cannot write {self.output}: {err.strerror or err}")
         else:
             self.tmp.unlink(missing_ok=True)
 
@@ -111,7 +123,8 @@ def _quiet_broken_pipe() -> None:
 
 @main.command("feed")
 @click.argument("rule")
-@click.option("-n", "--limit", default=50, show_default=True, help="at most this many entries (newest matches)")
+@click.option("-n", "--limit", default=50, show_default=True, type=LIMIT,
+              help="at most this many entries (newest matches)")
 @click.option("--self-url", metavar="URL", help="the address the feed is published at (Atom rel=self)")
 @click.pass_obj
 def feed_cmd(obj: Ctx, rule: str, limit: int, self_url: str | None) -> None:
@@ -136,13 +149,18 @@ def feed_cmd(obj: Ctx, rule: str, limit: int, self_url: str | None) -> None:
 
 @main.command("import")
 @click.argument("opml_file", metavar="FILE.opml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-n", "--dry-run", is_flag=True, help="show what would be added; change nothing")
+@click.option("--dry-run", is_flag=True, help="show what would be added; change nothing")
 @click.pass_obj
 def import_cmd(obj: Ctx, opml_file: Path, dry_run: bool) -> None:
     """Add the feeds of an OPML subscription list (from a feed reader) to config.toml.
 
     Feeds whose URL is already configured are skipped; names already taken get " (2)". The new
     [[feeds]] tables are appended to the file as text, so comments and layout stay as they were.
+
+    \b
+    Examples:
+      press-monitor import subscriptions.opml --dry-run
+      press-monitor import subscriptions.opml
     """
     path = obj.path
     if not path.exists():
@@ -190,12 +208,17 @@ def _replace_file(path: Path, text: str) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (loopback by default)")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port")
-@click.option("-v", "--verbose", is_flag=True, help="log each request to stderr")
+@click.option("--verbose", is_flag=True, help="log each request to stderr")
 @click.pass_obj
 def serve_cmd(obj: Ctx, host: str, port: int, verbose: bool) -> None:
     """Serve a read-only web view of the archive: search with facets, releases, rules, feeds.
 
     It never writes to the archive and holds no lock, so it can run beside the daemon.
+
+    \b
+    Examples:
+      press-monitor serve                          http://127.0.0.1:8001/
+      press-monitor serve --port 0 --verbose       a free port, each request logged
     """
     from monitor import web
 
