@@ -96,7 +96,7 @@ def explain(exc: Exception, obj: Ctx | None) -> str:
                 f"(a long `run --once` or a maintenance command holds it for a while)")
     if isinstance(exc, UnicodeError):
         bad = next((a for a in sys.argv[1:] if a != _printable(a)), None)
-        which = f"the argument {_printable(bad)!r}" if bad is not None else "an argument"
+        which = f"the argument '{_printable(bad)}'" if bad is not None else "an argument"
         return f"{which} is not valid UTF-8 text; pass text in UTF-8"
     return f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
 

@@ -130,9 +130,11 @@ def _quiet_broken_pipe() -> None:
 def feed_cmd(obj: Ctx, rule: str, limit: int, self_url: str | None) -> None:
     """Print an Atom feed of RULE's matches, so a feed reader can follow the rule.
 
+    Serve it from cron, or follow http://127.0.0.1:8001/rule/RULE/feed.atom while `press-monitor serve` runs.
+
     \b
-    Serve it from cron, e.g.  press-monitor feed central-asia > /var/www/feeds/central-asia.xml
-    or follow http://127.0.0.1:8001/rule/RULE/feed.atom while `press-monitor serve` runs.
+    Example:
+      press-monitor feed central-asia > /var/www/feeds/central-asia.xml
     """
     a = obj.app
     spec = next((r for r in a.config.rules if r.name == rule), None)
