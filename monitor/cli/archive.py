@@ -92,18 +92,22 @@ def show(obj: Ctx, release_id: int) -> None:
     click.echo(v.summary if not detail.body else detail.body)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--opml", "as_opml", is_flag=True, help="print the feeds as an OPML subscription list instead")
-@click.pass_obj
-def feeds(obj: Ctx, as_opml: bool) -> None:
+@click.pass_context
+def feeds(ctx: click.Context, as_opml: bool) -> None:
     """Show a health table: one line per configured feed (or, with --opml, export them for a feed reader).
 
     \b
     Examples:
       press-monitor feeds
       press-monitor feeds --opml > subscriptions.opml
+      press-monitor feeds add https://example.com/newsroom     add a feed (found from the page)
+      press-monitor feeds presets                              the wires' feeds by short name
     """
-    a = obj.app
+    if ctx.invoked_subcommand is not None:
+        return
+    a = ctx.obj.app
     if as_opml:
         sys.stdout.write(export.opml_document(a.config.feeds, now=SystemClock().now()))
         return

@@ -13,9 +13,10 @@ import click
 
 from monitor import __version__, export
 from monitor import config as config_mod
+from monitor.cli import configedit
 from monitor.cli.base import LIMIT, SINCE_HELP, Ctx, fail, main, parse_when
 from monitor.clock import SystemClock
-from monitor.errors import ConfigError, QueryError
+from monitor.errors import QueryError
 from monitor.rules import check_query, expand_terms
 
 
@@ -156,8 +157,9 @@ def feed_cmd(obj: Ctx, rule: str, limit: int, self_url: str | None) -> None:
 def import_cmd(obj: Ctx, opml_file: Path, dry_run: bool) -> None:
     """Add the feeds of an OPML subscription list (from a feed reader) to config.toml.
 
-    Feeds whose URL is already configured are skipped; names already taken get " (2)". The new
-    [[feeds]] tables are appended to the file as text, so comments and layout stay as they were.
+    Feeds whose URL is already configured are skipped; names already taken get " (2)"; a feed in a
+    folder of the reader keeps the folder as a name prefix ("Wires: PRN energy"). The new [[feeds]]
+    tables go after the last one, with the file's comments and layout kept.
 
     \b
     Examples:
@@ -172,12 +174,9 @@ def import_cmd(obj: Ctx, opml_file: Path, dry_run: bool) -> None:
     outlines = export.parse_opml(opml_file.read_bytes(), source=str(opml_file))
     plan = export.plan_import(current.feeds, outlines)
     if plan.added:
-        new_text = export.append_feeds(text, plan.added, comment=f"imported from {opml_file.name}")
-        try:  # refuse to write a file press-monitor would then refuse to load
-            config_mod.loads(new_text, path=path)
-        except ConfigError as exc:
-            raise ConfigError(f"cannot append [[feeds]] tables to {path.name}, nothing changed; add the feeds by "
-                              f"hand or fix the file first. With them added it reads: {exc}") from None
+        rows = [{"name": name, "url": url} for name, url in plan.added]
+        new_text = configedit.append_tables(text, "feeds", rows, comment=f"imported from {opml_file.name}")
+        configedit.validated(path, new_text, f"the feeds of {opml_file.name}")
     for item, why in plan.skipped:
         click.echo(f"skipped  {item.name or item.url}  ({item.url}): {why}")
     for name, url in plan.added:
@@ -187,24 +186,9 @@ def import_cmd(obj: Ctx, opml_file: Path, dry_run: bool) -> None:
         return
     if dry_run:
         return
-    _replace_file(path, new_text)
+    configedit.replace_file(path, new_text)
     click.echo(f"{len(plan.added)} feed(s) added to {path}; reload the daemon (SIGHUP, or systemctl reload)"
                " to poll them")
-
-
-def _replace_file(path: Path, text: str) -> None:
-    """Write `text` to path atomically (temp file in the same folder, fsync, rename), keeping its mode."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(name, path.stat().st_mode & 0o7777)
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
 
 
 @main.command("serve")
