@@ -46,9 +46,9 @@ def append_tables(text: str, key: str, rows: Sequence[Mapping[str, object]], *, 
         elif existing is None:
             if doc.body and not tomlkit.dumps(doc).endswith("\n\n"):
                 doc.add(tomlkit.nl())
-            doc.append(key, tomlkit.aot())
-            existing = doc[key]
+            existing = tomlkit.aot()
             existing.append(table)
+            doc.append(key, existing)
         else:
             kind = "a table" if isinstance(existing, Table) else type(existing).__name__
             raise ConfigError(f"cannot add to {key}: it is {kind}, not an array of [[{key}]] tables")

@@ -7,7 +7,7 @@ import sys
 import tempfile
 from collections.abc import Generator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import click
 
@@ -49,15 +49,16 @@ def export_cmd(obj: Ctx, fmt: str, query: str | None, rule: str | None, since: s
         except QueryError as exc:
             raise QueryError(f"invalid query {query!r}: {exc}") from None
     filters = {"rule": rule} if rule else None
-    window = {"since": parse_when(since, now), "until": parse_when(until, now)}
+    start, end = parse_when(since, now), parse_when(until, now)
     with a.open_store(readonly=True) as store:
         if rule and rule not in {r.name for r in a.config.rules} and rule not in store.rule_stats():
             fail(f"no rule named {rule!r} in {a.config.path.name} or the archive "
                  f"(rules: {', '.join(r.name for r in a.config.rules) or 'none'})")
-        records: Generator[dict[str, object], None, None] = store.export_records(
-            fts_query=fts, filters=filters, **window)
+        # A generator (closed below, so its cursor goes before the store does), typed as an Iterator by the store.
+        records = cast(Generator[dict[str, object], None, None],
+                       store.export_records(fts_query=fts, filters=filters, since=start, until=end))
         show_progress = sys.stderr.isatty()
-        total = store.export_count(fts_query=fts, filters=filters, **window) if show_progress else 0
+        total = store.export_count(fts_query=fts, filters=filters, since=start, until=end) if show_progress else 0
         try:
             with _open_output(output) as out:
                 if fmt == "csv":
