@@ -94,6 +94,8 @@ def explain(exc: Exception, obj: Ctx | None) -> str:
         who = "; ".join(f"pid {pid} ({cmd})" for pid, cmd in holders) if holders else "another process"
         return (f"the archive {database} stayed locked for 15 s by {who}; try again when it is done "
                 f"(a long `run --once` or a maintenance command holds it for a while)")
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply to handle (a query with thousands of parentheses?); simplify it"
     if isinstance(exc, UnicodeError):
         bad = next((a for a in sys.argv[1:] if a != _printable(a)), None)
         which = f"the argument '{_printable(bad)}'" if bad is not None else "an argument"

@@ -73,11 +73,11 @@ def test_rule(obj: Ctx, rule_or_query: str, since: str, limit: int) -> None:
             names = ", ".join(r.name for r in a.config.rules) or "none"
             click.echo(f"no rule named {rule_or_query!r} (rules: {names}); searching the archive for it as a query",
                        err=True)
-        click.echo(f"searched: {expand_terms(rule_or_query, a.config.terms)}", err=True)
+        click.echo(f"searched: {_short(expand_terms(rule_or_query, a.config.terms))}", err=True)
         ruleset = compile_query(rule_or_query, a.config.terms)
     rule = ruleset.rules[0]
     if spec is not None:
-        click.echo(f"searched: {rule.expanded}", err=True)
+        click.echo(f"searched: {_short(rule.expanded)}", err=True)
     with a.open_store(readonly=True) as store:
         hits = store.search(rule.expanded, limit=None, since=parse_when(since, SystemClock().now()))
         if rule.feeds or rule.regex is not None:
@@ -90,3 +90,7 @@ def test_rule(obj: Ctx, rule_or_query: str, since: str, limit: int) -> None:
         click.echo(f"         {h.snippet}")
     if len(hits) > limit:
         click.echo(f"... and {len(hits) - limit} more (--limit)")
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
