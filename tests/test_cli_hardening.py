@@ -214,3 +214,13 @@ def test_since_forms(text: str, expected: datetime) -> None:
 def test_since_refuses_what_it_cannot_read(text: str) -> None:
     with pytest.raises(click.BadParameter, match=re.escape(repr(text))):
         parse_when(text, NOW)
+
+
+@pytest.mark.parametrize("args", [("search", "summit*"), ("feeds", "presets"), ("export",), ("show", "1")])
+def test_a_closed_pipe_ends_quietly(archive: Path, args: tuple[str, ...]) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", *args], cwd=archive, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # `press-monitor ... | head -0`: the reader is gone before the first line
+    code = proc.wait(timeout=120)
+    assert (code, proc.stderr.read()) == (0, b"")

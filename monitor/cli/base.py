@@ -70,6 +70,13 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
+def quiet_broken_pipe() -> NoReturn:
+    """Exit 0 after the reader of stdout went away, without Python reporting the pipe again at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
+
+
 def _printable(text: str) -> str:
     """Return text a terminal can print: lone surrogates (undecodable argv bytes) shown as \\xNN."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -113,6 +120,8 @@ class Group(click.Group):
             raise
         except MonitorError as exc:
             fail(str(exc))
+        except BrokenPipeError:  # `press-monitor search x | head`: the reader has all it wants
+            quiet_broken_pipe()
         except KeyboardInterrupt:
             click.echo("press-monitor: interrupted", err=True)
             sys.exit(130)

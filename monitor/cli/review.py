@@ -14,7 +14,7 @@ import click
 from monitor import __version__, export
 from monitor import config as config_mod
 from monitor.cli import configedit
-from monitor.cli.base import LIMIT, SINCE_HELP, Ctx, fail, main, parse_when
+from monitor.cli.base import LIMIT, SINCE_HELP, Ctx, fail, main, parse_when, quiet_broken_pipe
 from monitor.clock import SystemClock
 from monitor.errors import QueryError
 from monitor.rules import check_query, expand_terms
@@ -101,9 +101,9 @@ class _open_output:  # noqa: N801 (used like open())
                 try:
                     self.handle.flush()
                 except BrokenPipeError:
-                    _quiet_broken_pipe()
+                    quiet_broken_pipe()
             elif exc_type is BrokenPipeError:  # `export | head`: the reader has all it wants
-                _quiet_broken_pipe()
+                quiet_broken_pipe()
             return
         self.handle.close()
         if exc_type is None:
@@ -114,13 +114,6 @@ class _open_output:  # noqa: N801 (used like open())
                 fail(f"cannot write {self.output}: {err.strerror or err}")
         else:
             self.tmp.unlink(missing_ok=True)
-
-
-def _quiet_broken_pipe() -> None:
-    # Python would report the broken pipe again when it flushes stdout at exit.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(0)
 
 
 @main.command("feed")
