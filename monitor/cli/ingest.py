@@ -134,7 +134,7 @@ def quiet_line(n: int, max_age: float) -> str:
     from monitor.config import format_duration
 
     return (f"{n} matched, archived without alert: published before alert_max_age {format_duration(max_age)}"
-            f" (see `press-monitor rules`)")
+            " ([monitor] in config.toml)")
 
 
 def format_result(r: PollResult) -> str:
