@@ -11,7 +11,8 @@ PKG = Path(__file__).resolve().parent.parent / "monitor"
 
 LAYER = {
     **dict.fromkeys(["types", "errors", "clock", "links"], 1),
-    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "extract"], 2),
+    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover",
+                     "extract"], 2),
     **dict.fromkeys(["fetch", "store", "channels", "notify"], 3),
     # pages fetches (its net module reuses fetch's watchdog and Retry-After parsing), so it sits above fetch.
     **dict.fromkeys(["pipeline", "deliver", "pages"], 4),
@@ -25,6 +26,7 @@ OWNERS = {
     "apscheduler": {"daemon"},
     "requests": {"fetch", "channels.webhook"},
     "click": {"cli"},
+    "tomlkit": {"cli.configedit"},
     "trafilatura": {"extract"},
     "lxml": {"extract"},
 }
