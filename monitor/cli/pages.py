@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from monitor.cli.base import Ctx, main, parse_when
+from monitor.cli.base import LIMIT, Ctx, main, parse_when
 from monitor.clock import SystemClock
 
 STATUSES = ("pending", "done", "failed", "skipped")
@@ -14,7 +14,7 @@ STATUSES = ("pending", "done", "failed", "skipped")
 
 @main.group(invoke_without_command=True)
 @click.option("--status", type=click.Choice(STATUSES), help="only pages in this state")
-@click.option("--limit", default=50, show_default=True, help="rows to show")
+@click.option("-n", "--limit", default=50, show_default=True, type=LIMIT, help="rows to show")
 @click.pass_context
 def pages(ctx: click.Context, status: str | None, limit: int) -> None:
     """List the page queue (newest first) with each page's state and last error.
@@ -24,6 +24,11 @@ def pages(ctx: click.Context, status: str | None, limit: int) -> None:
     done     the page text is the release's body
     skipped  not fetched on purpose: unsafe address, robots.txt, not HTML, no text found
     failed   gave up: 404/403, too large, or still failing after several tries
+
+    \b
+    Examples:
+      press-monitor pages --status failed
+      press-monitor pages fetch --since 30d      fetch the pages of last month's releases
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -45,7 +50,13 @@ def pages(ctx: click.Context, status: str | None, limit: int) -> None:
 @click.option("--workers", default=4, show_default=True, help="hosts fetched at the same time")
 @click.pass_obj
 def fetch_pages(obj: Ctx, since: str, workers: int) -> None:
-    """Fetch the pages of archived releases (feeds with full_text), politely; failed ones are tried again."""
+    """Fetch the pages of archived releases (feeds with full_text), politely; failed ones are tried again.
+
+    \b
+    Examples:
+      press-monitor pages fetch                  the last 2 days
+      press-monitor pages fetch --since 2024-05-01
+    """
     from monitor.pageworker import PageWorker, build_client
 
     a = obj.app
