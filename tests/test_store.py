@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor import store as store_mod
 from monitor.errors import QueryError, StoreError
 from monitor.normalize import normalize
 from monitor.store import Store
+from monitor.store import review as store_mod
 from monitor.types import Entry
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
