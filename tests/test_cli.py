@@ -89,7 +89,7 @@ def test_run_once_search_show_and_no_duplicates(workdir: Path) -> None:
     assert "BEIJING" in shown
 
     feeds = cli("feeds", cwd=workdir, check=True).stdout
-    assert "FAILING" in feeds and "HTTP 503" in feeds
+    assert "failing" in feeds and "HTTP 503" in feeds
 
     rules = cli("rules", cwd=workdir, check=True).stdout
     assert "central-asia" in rules

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from monitor import export
+from monitor import export, schedule
 from monitor.cli.base import Ctx, fail, main, parse_when
 from monitor.clock import SystemClock
 from monitor.rules import expand_terms
@@ -91,19 +91,15 @@ def feeds(obj: Ctx, as_opml: bool) -> None:
     if as_opml:
         sys.stdout.write(export.opml_document(a.config.feeds, now=SystemClock().now()))
         return
+    now = SystemClock().now()
     with a.open_store(readonly=True) as store:
-        rows = {r.name: r for r in store.feeds()}
+        rows = store.schedules([f.name for f in a.config.feeds])
     click.echo(f"{'status':<8} {'entries':>7}  {'last ok':<16}  {'fails':>5}  name / last error")
     for f in a.config.feeds:
         r = rows.get(f.name)
-        if not f.enabled:
-            status = "off"
-        elif r is None or r.last_polled_at is None:
-            status = "new"
-        else:
-            status = "ok" if r.consecutive_failures == 0 else "FAILING"
+        state = schedule.feed_state(f, r, now)
         last_ok = f"{r.last_ok_at:%Y-%m-%d %H:%M}" if r and r.last_ok_at else "-"
-        line = f"{status:<8} {(r.entries if r else 0):>7}  {last_ok:<16}  {(r.consecutive_failures if r else 0):>5}"
+        line = f"{state:<8} {(r.entries if r else 0):>7}  {last_ok:<16}  {(r.failures if r else 0):>5}"
         click.echo(f"{line}  {f.name}")
         if r and r.last_error:
             click.echo(f"{'':<46}{r.last_error}")

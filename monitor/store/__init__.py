@@ -29,9 +29,11 @@ from monitor.store.outbox import OutboxStore
 from monitor.store.review import RANK_WINDOW, REVIEW_FILTERS
 from monitor.store.rows import FeedRow, Hit, MatchRow, OutboxRow, ReleaseDetail, Schedule, Sighting, Version
 from monitor.store.schema import SCHEMA_VERSION
+from monitor.types import AlertStatus, FeedCondition, FeedStatus
 
 __all__ = [
-    "RANK_WINDOW", "REVIEW_FILTERS", "SCHEMA_VERSION", "Connection", "FeedRow", "Hit", "MatchRow", "OutboxRow",
+    "RANK_WINDOW", "REVIEW_FILTERS", "SCHEMA_VERSION", "AlertStatus", "Connection", "FeedCondition", "FeedRow",
+    "FeedStatus", "Hit", "MatchRow", "OutboxRow",
     "ReleaseDetail", "Schedule", "Sighting", "Store", "Version", "parse_ts", "ts",
 ]
 
@@ -39,4 +41,4 @@ __all__ = [
 class Store(FeedStore, IngestStore, OutboxStore, MaintenanceStore):
     """An open archive. Not shared between threads: open one per thread (they are cheap)."""
 
-    Schedule: TypeAlias = rows.Schedule  # `Store.Schedule`, as callers spelled it when it was a nested class
+    Schedule: TypeAlias = rows.FeedStatus  # `Store.Schedule`, as callers spelled it when it was a nested class

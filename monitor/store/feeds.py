@@ -10,13 +10,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from monitor.store.base import Connection, chunks, in_list, opt_ts, parse_ts, ts
-from monitor.store.rows import FeedRow, Schedule
-from monitor.types import FeedState
-
-_SCHEDULE_SELECT = (
-    "SELECT name, url, last_polled_at, last_ok_at, last_error, last_error_kind, consecutive_failures,"
-    " next_poll_at, retry_after_until, gone, redirect_to, redirect_since FROM feeds"
-)
+from monitor.store.rows import FEED_STATUS_SELECT, feed_status
+from monitor.types import FeedState, FeedStatus
 
 
 class FeedStore(Connection):
@@ -69,15 +64,15 @@ class FeedStore(Connection):
                 {"now": when, "error": error, "kind": error_kind, "until": until, "id": feed_id},
             )
 
-    def feeds(self) -> list[FeedRow]:
-        rows = self.rows(
-            "SELECT name, url, etag, last_modified, last_polled_at, last_ok_at, last_error,"
-            " consecutive_failures, entries FROM feeds ORDER BY name"
-        )
-        return [FeedRow.from_row(r) for r in rows]
+    def feeds(self) -> list[FeedStatus]:
+        """Return every feed the archive knows (configured or not any more), by name."""
+        return [feed_status(r) for r in self.rows(f"{FEED_STATUS_SELECT} ORDER BY name")]
 
     def feed_health(self) -> dict[str, dict[str, object]]:
-        """Return {feed name: its row in the feeds table as a dict} (timestamps as datetimes)."""
+        """Return {feed name: its row in the feeds table as a dict} (timestamps as datetimes).
+
+        Superseded by feeds() (FeedStatus); kept while callers move over.
+        """
         out: dict[str, dict[str, object]] = {}
         for row in self.rows("SELECT * FROM feeds ORDER BY name"):
             rec: dict[str, object] = dict(row)
@@ -89,18 +84,18 @@ class FeedStore(Connection):
 
     # ------------------------------------------------------------------ the daemon's schedule
 
-    def schedules(self, names: Sequence[str] | None = None) -> dict[str, Schedule]:
-        """Return {feed name: Schedule} for these feeds (every feed the archive knows when None)."""
+    def schedules(self, names: Sequence[str] | None = None) -> dict[str, FeedStatus]:
+        """Return {feed name: FeedStatus} for these feeds (every feed the archive knows when None)."""
         if names is None:
-            return {r["name"]: Schedule.from_row(r) for r in self.rows(_SCHEDULE_SELECT)}
-        out: dict[str, Schedule] = {}
+            return {r["name"]: feed_status(r) for r in self.rows(FEED_STATUS_SELECT)}
+        out: dict[str, FeedStatus] = {}
         for chunk in chunks(list(names)):
             marks, params = in_list(chunk)
-            out.update((r["name"], Schedule.from_row(r))
-                       for r in self.rows(f"{_SCHEDULE_SELECT} WHERE name IN ({marks})", params))
+            out.update((r["name"], feed_status(r))
+                       for r in self.rows(f"{FEED_STATUS_SELECT} WHERE name IN ({marks})", params))
         return out
 
-    def schedule(self, name: str) -> Schedule | None:
+    def schedule(self, name: str) -> FeedStatus | None:
         return self.schedules([name]).get(name)
 
     def set_schedule(self, name: str, *, next_poll_at: datetime | None, gone: bool = False) -> None:

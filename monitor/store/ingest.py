@@ -11,7 +11,7 @@ from datetime import datetime
 
 from monitor.errors import StoreError
 from monitor.store.base import Connection, chunks, in_list, must_ts, parse_ts, ts
-from monitor.types import Candidate, Doc, Known, Release
+from monitor.types import AlertStatus, Candidate, Doc, Known, Release
 
 
 def _release_columns(item: Release) -> dict[str, object]:
@@ -129,8 +129,9 @@ class IngestStore(Connection):
         """Queue an alert in the outbox (due now); return False when it already existed."""
         cur = self.run(
             "INSERT OR IGNORE INTO alerts (release_id, rule, channel, status, attempts, next_attempt_at,"
-            " created_at) VALUES (:release_id, :rule, :channel, 'pending', 0, :now, :now)",
-            {"release_id": release_id, "rule": rule, "channel": channel, "now": ts(now)},
+            " created_at) VALUES (:release_id, :rule, :channel, :pending, 0, :now, :now)",
+            {"release_id": release_id, "rule": rule, "channel": channel, "pending": AlertStatus.PENDING,
+             "now": ts(now)},
         )
         return cur.rowcount == 1
 

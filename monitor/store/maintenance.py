@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from monitor.store.base import Connection, in_list, ts
+from monitor.types import AlertStatus
 
 
 class MaintenanceStore(Connection):
@@ -42,8 +43,8 @@ class MaintenanceStore(Connection):
         """
         ids = [r["id"] for r in self.rows(
             "SELECT id FROM releases r WHERE first_seen_at < :cutoff AND published_at < :cutoff AND NOT EXISTS"
-            " (SELECT 1 FROM alerts a WHERE a.release_id = r.id AND a.status = 'pending') ORDER BY id LIMIT :limit",
-            {"cutoff": ts(before), "limit": limit})]
+            " (SELECT 1 FROM alerts a WHERE a.release_id = r.id AND a.status = :pending) ORDER BY id LIMIT :limit",
+            {"cutoff": ts(before), "pending": AlertStatus.PENDING, "limit": limit})]
         if not ids:
             return 0
         marks, params = in_list(ids, "id")

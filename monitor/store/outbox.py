@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from monitor.errors import StoreError
-from monitor.store.base import chunks, in_list, opt_ts, parse_ts, ts
+from monitor.store.base import Params, chunks, in_list, opt_ts, parse_ts, ts
 from monitor.store.review import ReviewStore
 from monitor.store.rows import OutboxRow
-from monitor.types import Notice
+from monitor.types import AlertStatus, Notice
 
 _OUTBOX_SELECT = (
     "SELECT a.id, a.release_id, a.rule, a.channel, a.status, a.attempts, a.next_attempt_at, a.last_error,"
@@ -35,15 +35,16 @@ class OutboxStore(ReviewStore):
     def due_alerts(self, now: datetime, limit: int) -> list[OutboxRow]:
         """Return pending alerts whose next attempt is due, oldest first."""
         return self._outbox_rows(
-            "WHERE a.status = 'pending' AND a.next_attempt_at <= :now ORDER BY a.next_attempt_at, a.id LIMIT :limit",
-            {"now": ts(now), "limit": limit})
+            "WHERE a.status = :pending AND a.next_attempt_at <= :now ORDER BY a.next_attempt_at, a.id LIMIT :limit",
+            {"pending": AlertStatus.PENDING, "now": ts(now), "limit": limit})
 
-    def alerts(self, *, status: str | None = None, rule: str | None = None, limit: int = 50) -> list[OutboxRow]:
+    def alerts(self, *, status: AlertStatus | str | None = None, rule: str | None = None,
+               limit: int = 50) -> list[OutboxRow]:
         """Return outbox rows, newest first, optionally filtered."""
         where, params = "WHERE 1", dict[str, object](limit=limit)
         if status:
             where += " AND a.status = :status"
-            params["status"] = status
+            params["status"] = AlertStatus(status)
         if rule:
             where += " AND a.rule = :rule"
             params["rule"] = rule
@@ -64,7 +65,7 @@ class OutboxStore(ReviewStore):
 
     # ------------------------------------------------------------------ delivery outcomes
 
-    def _update(self, set_sql: str, ids: Sequence[int], params: dict[str, object]) -> int:
+    def _update(self, set_sql: str, ids: Sequence[int], params: Params) -> int:
         """Run `UPDATE alerts SET … WHERE id IN (ids)` chunk by chunk; return the rows changed."""
         n = 0
         for chunk in chunks(list(ids)):
@@ -77,13 +78,13 @@ class OutboxStore(ReviewStore):
         self._update("digest_id = :digest_id", ids, {"digest_id": digest_id})
 
     def mark_sent(self, ids: Sequence[int], now: datetime) -> None:
-        self._update("status = 'sent', sent_at = :now, attempts = attempts + 1, last_error = NULL", ids,
-                     {"now": ts(now)})
+        self._update("status = :sent, sent_at = :now, attempts = attempts + 1, last_error = NULL", ids,
+                     {"sent": AlertStatus.SENT, "now": ts(now)})
 
     def mark_failed(self, ids: Sequence[int], error: str, next_attempt: datetime | None) -> None:
         """Record a failed attempt: retry at next_attempt, or dead when it is None."""
         self._update("status = :status, attempts = attempts + 1, last_error = :error, next_attempt_at = :next",
-                     ids, {"status": "pending" if next_attempt else "dead", "error": error[:1000],
+                     ids, {"status": AlertStatus.PENDING if next_attempt else AlertStatus.DEAD, "error": error[:1000],
                            "next": opt_ts(next_attempt)})
 
     def defer(self, ids: Sequence[int], until: datetime) -> None:
@@ -92,10 +93,12 @@ class OutboxStore(ReviewStore):
 
     def requeue(self, ids: Sequence[int] = (), *, dead: bool = False, now: datetime) -> int:
         """Put alerts (by row id, or every dead one) back in the queue, due now; return how many."""
-        reset = "status = 'pending', attempts = 0, next_attempt_at = :now, digest_id = NULL"
+        reset = "status = :pending, attempts = 0, next_attempt_at = :now, digest_id = NULL"
+        params = {"pending": AlertStatus.PENDING, "now": ts(now)}
         if dead:
-            return self.run(f"UPDATE alerts SET {reset} WHERE status = 'dead'", {"now": ts(now)}).rowcount
-        return self._update(reset, ids, {"now": ts(now)})
+            return self.run(f"UPDATE alerts SET {reset} WHERE status = :dead",
+                            {**params, "dead": AlertStatus.DEAD}).rowcount
+        return self._update(reset, ids, params)
 
     # ------------------------------------------------------------------ channels and summaries
 
@@ -117,11 +120,13 @@ class OutboxStore(ReviewStore):
     def failing_channels(self) -> dict[str, int]:
         """Return {channel: pending alerts that failed at least once}: channels that are retrying."""
         return {r["channel"]: r["n"] for r in self.rows(
-            "SELECT channel, count(*) AS n FROM alerts WHERE status = 'pending' AND attempts > 0 GROUP BY channel")}
+            "SELECT channel, count(*) AS n FROM alerts WHERE status = :pending AND attempts > 0 GROUP BY channel",
+            {"pending": AlertStatus.PENDING})}
 
     def outbox_summary(self) -> tuple[int, datetime | None, int]:
         """Return (pending count, oldest pending created_at, dead count)."""
-        row = self.one("SELECT count(*) AS pending, min(created_at) AS oldest FROM alerts WHERE status = 'pending'")
+        row = self.one("SELECT count(*) AS pending, min(created_at) AS oldest FROM alerts WHERE status = :pending",
+                       {"pending": AlertStatus.PENDING})
         assert row is not None  # an aggregate always returns one row
-        dead: int = self.scalar("SELECT count(*) FROM alerts WHERE status = 'dead'")
+        dead: int = self.scalar("SELECT count(*) FROM alerts WHERE status = :dead", {"dead": AlertStatus.DEAD})
         return row["pending"], parse_ts(row["oldest"]), dead

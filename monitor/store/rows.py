@@ -7,53 +7,29 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.store.base import must_ts, parse_ts
-from monitor.types import ReleaseView
+from monitor.types import AlertStatus, FeedStatus, ReleaseView
 
 
-@dataclass(frozen=True)
-class FeedRow:
-    name: str
-    url: str
-    etag: str | None
-    last_modified: str | None
-    last_polled_at: datetime | None
-    last_ok_at: datetime | None
-    last_error: str | None
-    consecutive_failures: int
-    entries: int  # sightings from this feed
-
-    @classmethod
-    def from_row(cls, r: sqlite3.Row) -> FeedRow:
-        return cls(name=r["name"], url=r["url"], etag=r["etag"], last_modified=r["last_modified"],
-                   last_polled_at=parse_ts(r["last_polled_at"]), last_ok_at=parse_ts(r["last_ok_at"]),
-                   last_error=r["last_error"], consecutive_failures=r["consecutive_failures"] or 0,
-                   entries=r["entries"] or 0)
+def feed_status(r: sqlite3.Row) -> FeedStatus:
+    """Build a FeedStatus from a row of FEED_STATUS_SELECT."""
+    return FeedStatus(
+        name=r["name"], url=r["url"], etag=r["etag"], last_modified=r["last_modified"],
+        last_polled_at=parse_ts(r["last_polled_at"]), last_ok_at=parse_ts(r["last_ok_at"]),
+        last_error=r["last_error"], last_error_kind=r["last_error_kind"], failures=r["consecutive_failures"] or 0,
+        next_poll_at=parse_ts(r["next_poll_at"]), retry_after_until=parse_ts(r["retry_after_until"]),
+        gone=bool(r["gone"]), redirect_to=r["redirect_to"], redirect_since=parse_ts(r["redirect_since"]),
+        entries=r["entries"] or 0,
+    )
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """One feed's health and schedule as the daemon recorded it."""
+FEED_STATUS_SELECT = (
+    "SELECT name, url, etag, last_modified, last_polled_at, last_ok_at, last_error, last_error_kind,"
+    " consecutive_failures, next_poll_at, retry_after_until, gone, redirect_to, redirect_since, entries FROM feeds"
+)
 
-    name: str
-    url: str
-    last_polled_at: datetime | None
-    last_ok_at: datetime | None
-    last_error: str | None
-    last_error_kind: str | None
-    failures: int
-    next_poll_at: datetime | None
-    retry_after_until: datetime | None
-    gone: bool
-    redirect_to: str | None
-    redirect_since: datetime | None
-
-    @classmethod
-    def from_row(cls, r: sqlite3.Row) -> Schedule:
-        return cls(name=r["name"], url=r["url"], last_polled_at=parse_ts(r["last_polled_at"]),
-                   last_ok_at=parse_ts(r["last_ok_at"]), last_error=r["last_error"],
-                   last_error_kind=r["last_error_kind"], failures=r["consecutive_failures"] or 0,
-                   next_poll_at=parse_ts(r["next_poll_at"]), retry_after_until=parse_ts(r["retry_after_until"]),
-                   gone=bool(r["gone"]), redirect_to=r["redirect_to"], redirect_since=parse_ts(r["redirect_since"]))
+# The names the two halves of FeedStatus had before they were one type.
+FeedRow = FeedStatus
+Schedule = FeedStatus
 
 
 @dataclass(frozen=True)
@@ -116,7 +92,7 @@ class OutboxRow:
     release_id: int
     rule: str
     channel: str
-    status: str  # pending | sent | dead
+    status: AlertStatus
     attempts: int
     next_attempt_at: datetime | None
     last_error: str | None
@@ -128,7 +104,7 @@ class OutboxRow:
     @classmethod
     def from_row(cls, r: sqlite3.Row, install_id: str) -> OutboxRow:
         return cls(id=r["id"], alert_id=f"pm-{install_id}-{r['id']}", release_id=r["release_id"], rule=r["rule"],
-                   channel=r["channel"], status=r["status"], attempts=r["attempts"],
+                   channel=r["channel"], status=AlertStatus(r["status"]), attempts=r["attempts"],
                    next_attempt_at=parse_ts(r["next_attempt_at"]), last_error=r["last_error"],
                    created_at=must_ts(r["created_at"]), sent_at=parse_ts(r["sent_at"]), digest_id=r["digest_id"],
                    title=r["title"] or "")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import sqlite_utils
 
 from monitor.errors import StoreError
-from monitor.types import FTS_COLUMNS, FTS_TOKENIZE
+from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, AlertStatus
 
 if TYPE_CHECKING:
     from monitor.store.base import Connection
@@ -86,7 +86,8 @@ def schema_v1(db: sqlite_utils.Database) -> None:
          "attempts": int, "next_attempt_at": str, "last_error": str, "created_at": str,
          "sent_at": str, "digest_id": str},
         pk="id", foreign_keys=[("release_id", "releases", "id")],
-        not_null={"release_id", "rule", "channel", "status"}, defaults={"attempts": 0, "status": "pending"},
+        not_null={"release_id", "rule", "channel", "status"},
+        defaults={"attempts": 0, "status": AlertStatus.PENDING.value},
     )
     db.table("alerts").create_index(["release_id", "rule", "channel"], unique=True)
     db.table("alerts").create_index(["status", "next_attempt_at"])
