@@ -46,3 +46,22 @@ def test_bad_query_and_newer_schema_are_clear_errors(tmp_path: Path) -> None:
         Store(tmp_path / "a.db")
     with pytest.raises(StoreError, match="no archive here yet"):
         Store(tmp_path / "missing.db", readonly=True)
+
+
+def test_tickers_on_multi_word_exchanges_stay_whole(tmp_path: Path) -> None:
+    entry = Entry(guid="plg", link="https://wire.example/plg.html", title="Platinum Group Metals results",
+                  summary="", content="<p>Platinum Group Metals Ltd. (TSX: PTM) (NYSE American: PLG) reported.</p>",
+                  author="", published=NOW, updated=None)
+    item = normalize(entry, now=NOW)
+    assert item.tickers == ("NYSE AMERICAN:PLG", "TSX:PTM")
+    with Store(tmp_path / "a.db") as s:
+        with s.transaction():
+            fid = s.feed_id("wire", "https://wire.example/rss")
+            rid = s.insert_release(item, "wire", NOW)
+            s.add_sighting(fid, "wire", rid, item, NOW)
+        assert [r["tickers"] for r in s.export_records()] == [["NYSE AMERICAN:PLG", "TSX:PTM"]]
+        detail = s.release(rid)
+        assert detail is not None and detail.view.tickers == ("NYSE AMERICAN:PLG", "TSX:PTM")
+        # Rules see the tickers as text, and the archive's index finds them as words, as before.
+        assert [d.tickers for d in s.docs([rid])] == ["NYSE AMERICAN:PLG TSX:PTM"]
+        assert [h.id for h in s.search('tickers : "NYSE American" AND tickers : PLG')] == [rid]

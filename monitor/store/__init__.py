@@ -28,11 +28,11 @@ from monitor.store.maintenance import MaintenanceStore
 from monitor.store.outbox import OutboxStore
 from monitor.store.review import RANK_WINDOW, REVIEW_FILTERS
 from monitor.store.rows import FeedRow, Hit, MatchRow, OutboxRow, ReleaseDetail, Schedule, Sighting, Version
-from monitor.store.schema import SCHEMA_VERSION
+from monitor.store.schema import MIGRATIONS
 from monitor.types import AlertStatus, FeedCondition, FeedStatus
 
 __all__ = [
-    "RANK_WINDOW", "REVIEW_FILTERS", "SCHEMA_VERSION", "AlertStatus", "Connection", "FeedCondition", "FeedRow",
+    "MIGRATIONS", "RANK_WINDOW", "REVIEW_FILTERS", "AlertStatus", "Connection", "FeedCondition", "FeedRow",
     "FeedStatus", "Hit", "MatchRow", "OutboxRow",
     "ReleaseDetail", "Schedule", "Sighting", "Store", "Version", "parse_ts", "ts",
 ]

@@ -7,6 +7,7 @@ statement takes named parameters (`:name`); an IN list is spelled out by `in_lis
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -68,6 +69,14 @@ def lines(text: str | None) -> list[str]:
     return [line for line in (text or "").split("\n") if line]
 
 
+def tickers(text: str | None) -> list[str]:
+    """Return the tickers of a releases.tickers value: a JSON list ('' or NULL: none)."""
+    if not text:
+        return []
+    values = json.loads(text)
+    return [str(v) for v in values] if isinstance(values, list) else []
+
+
 def fts_message(exc: sqlite3.Error) -> str:
     """Return SQLite's FTS5 error in plain words ('fts5: syntax error near "AND"' -> 'syntax error near "AND"')."""
     return str(exc).removeprefix("fts5: ")
@@ -94,12 +103,13 @@ class Connection:
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self._install_id: str | None = None
+        self.migrated: list[str] = []
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
             # NORMAL is durable across process crashes in WAL mode; only an OS crash can lose
             # the last commits, which then are simply polled again.
             conn.execute("PRAGMA synchronous = NORMAL")
-            schema.migrate(self)
+            self.migrated = schema.migrate(self)  # names of the migrations this open applied
         else:
             schema.check_readable(self)
 

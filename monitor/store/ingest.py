@@ -6,11 +6,12 @@ the other methods here; rules read the new releases back as `docs()`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from monitor.errors import StoreError
-from monitor.store.base import Connection, chunks, in_list, must_ts, parse_ts, ts
+from monitor.store.base import Connection, chunks, in_list, must_ts, parse_ts, tickers, ts
 from monitor.types import AlertStatus, Candidate, Doc, Known, Release
 
 
@@ -19,7 +20,7 @@ def _release_columns(item: Release) -> dict[str, object]:
     d = item.dateline
     return {
         "url": item.url, "title": item.title, "summary": item.summary, "body": item.body, "author": item.author,
-        "dateline": item.dateline_text, "tickers": " ".join(item.tickers),
+        "dateline": item.dateline_text, "tickers": json.dumps(list(item.tickers)),
         "published_at": ts(item.published_at), "published_known": int(item.published_known),
         "dateline_place": d.place if d else None, "dateline_date": d.date.isoformat() if d and d.date else None,
         "wire": d.wire if d else None, "fingerprint": item.fingerprint, "content_hash": item.content_hash,
@@ -113,7 +114,7 @@ class IngestStore(Connection):
                                f" WHERE id IN ({marks})", params):
                 out.append(Doc(key=r["id"], title=r["title"] or "", summary=r["summary"] or "",
                                body=r["body"] or "", author=r["author"] or "", dateline=r["dateline"] or "",
-                               tickers=r["tickers"] or "", feeds=tuple((r["source"] or "").split("\n"))))
+                               tickers=" ".join(tickers(r["tickers"])), feeds=tuple((r["source"] or "").split("\n"))))
         return out
 
     def add_match(self, release_id: int, rule: str, snippet: str, now: datetime) -> bool:

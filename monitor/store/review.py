@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from monitor.errors import QueryError
-from monitor.store.base import Connection, Params, fts_message, lines, must_ts, parse_ts, ts
+from monitor.store.base import Connection, Params, fts_message, lines, must_ts, parse_ts, tickers, ts
 from monitor.store.rows import Hit, MatchRow, ReleaseDetail, Sighting, Version
 from monitor.types import Dateline, ReleaseView, Source
 
@@ -162,7 +162,7 @@ class ReviewStore(Connection):
         view = ReleaseView(
             id=r["id"], title=r["title"], url=r["url"] or "", published=must_ts(r["published_at"]),
             first_seen=must_ts(r["first_seen_at"]), author=r["author"] or "", summary=r["summary"] or "",
-            dateline=dateline, tickers=tuple(t for t in (r["tickers"] or "").split() if t),
+            dateline=dateline, tickers=tuple(tickers(r["tickers"])),
             sources=tuple(Source(s.feed, s.link) for s in sightings),
         )
         return ReleaseDetail(view=view, body=r["body"] or "", updated=must_ts(r["updated_at"]),
@@ -297,7 +297,7 @@ def _export_record(r: sqlite3.Row) -> dict[str, Any]:
         "published_known": bool(r["published_known"]), "first_seen": r["first_seen_at"],
         "updated": r["updated_at"], "author": r["author"] or "",
         "dateline_place": r["dateline_place"] or None, "dateline_date": r["dateline_date"] or None,
-        "wire": r["wire"] or None, "tickers": (r["tickers"] or "").split(), "feeds": lines(r["feeds"]),
+        "wire": r["wire"] or None, "tickers": tickers(r["tickers"]), "feeds": lines(r["feeds"]),
         "links": lines(r["links"]), "rules": lines(r["rules"]), "summary": r["summary"] or "", "body": r["body"] or "",
     }
 
