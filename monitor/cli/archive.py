@@ -17,9 +17,10 @@ from monitor.rules import expand_terms
 @click.argument("query")
 @click.option("-n", "--limit", default=20, show_default=True, help="at most this many results")
 @click.option("--since", metavar="WHEN", help="published on or after: a date (2024-05-01) or a duration back (30d)")
+@click.option("--until", metavar="WHEN", help="published before: a date or a duration back")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array instead of lines")
 @click.pass_obj
-def search(obj: Ctx, query: str, limit: int, since: str | None, as_json: bool) -> None:
+def search(obj: Ctx, query: str, limit: int, since: str | None, until: str | None, as_json: bool) -> None:
     """Search the archive with an FTS5 query, best matches first.
 
     \b
@@ -33,8 +34,9 @@ def search(obj: Ctx, query: str, limit: int, since: str | None, as_json: bool) -
     """
     a = obj.app
     expanded = expand_terms(query, a.config.terms)
+    now = SystemClock().now()
     with a.open_store(readonly=True) as store:
-        hits = store.search(expanded, limit=limit, since=parse_when(since, SystemClock().now()))
+        hits = store.search(expanded, limit=limit, since=parse_when(since, now), until=parse_when(until, now))
     if as_json:
         click.echo(json.dumps([{"id": h.id, "title": h.title, "url": h.url, "published": h.published.isoformat(),
                                 "snippet": h.snippet} for h in hits], ensure_ascii=False, indent=1))

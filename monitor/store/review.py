@@ -112,20 +112,26 @@ class ReviewStore(Connection):
         """
         where = "releases_fts MATCH :q"
         params: dict[str, object] = {"q": fts_query}
+        if since is not None:
+            where += " AND r.published_at >= :since"
+            params["since"] = ts(since)
+        if until is not None:
+            where += " AND r.published_at < :until"
+            params["until"] = ts(until)
         try:
             if limit is not None:
-                floor = self.one(
-                    "SELECT rowid FROM releases_fts WHERE releases_fts MATCH :q ORDER BY rowid DESC"
-                    " LIMIT 1 OFFSET :skip", {"q": fts_query, "skip": RANK_WINDOW - 1})
+                # The window is the newest RANK_WINDOW matches *inside* since/until: counted over all
+                # matches, an --until before the newest ones would leave nothing to rank.
+                # (Without a period the join is left out: FTS5 walks its rowids newest first on its own.)
+                source = "releases_fts"
+                if since is not None or until is not None:
+                    source += " JOIN releases r ON r.id = releases_fts.rowid"
+                floor = self.one(f"SELECT releases_fts.rowid AS floor FROM {source} WHERE {where}"
+                                 " ORDER BY releases_fts.rowid DESC LIMIT 1 OFFSET :skip",
+                                 {**params, "skip": RANK_WINDOW - 1})
                 if floor is not None:
                     where += " AND releases_fts.rowid >= :floor"
-                    params["floor"] = floor["rowid"]
-            if since is not None:
-                where += " AND r.published_at >= :since"
-                params["since"] = ts(since)
-            if until is not None:
-                where += " AND r.published_at < :until"
-                params["until"] = ts(until)
+                    params["floor"] = floor["floor"]
             sql = ("SELECT r.id, r.title, r.url, r.published_at,"
                    " snippet(releases_fts, -1, '[', ']', '…', 16) AS snippet, releases_fts.rank AS rank"
                    f" FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid WHERE {where}"
