@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -55,6 +55,7 @@ class Digested:
     ttl: float | None = None
     unchanged: int = 0  # raw items skipped because the last good poll had them byte for byte
     item_hashes: frozenset[str] | None = None  # hashes of every raw item in this body (None: not split)
+    item_keys: Mapping[str, str] = field(default_factory=dict)  # raw hash -> sighting key of the parsed items
 
 
 def digest(body: bytes, url: str, now: datetime, known: frozenset[str] = frozenset()) -> Digested:
@@ -70,14 +71,21 @@ def digest(body: bytes, url: str, now: datetime, known: frozenset[str] = frozens
         head, chunks, tail = pieces
         hashes = [hashlib.blake2b(c.rstrip(), digest_size=8).hexdigest() for c in chunks]
         fresh = [c for c, h in zip(chunks, hashes, strict=True) if h not in known]
+        fresh_hashes = [h for h in hashes if h not in known]
         if not fresh:
             return Digested((), unchanged=len(chunks), item_hashes=frozenset(hashes))
         unchanged = len(chunks) - len(fresh)
         if unchanged:
             body = head + b"".join(fresh) + tail
     parsed = parse(body, url=url)
-    return Digested(tuple(normalize(e, now=now) for e in parsed.entries), parsed.bozo, parsed.ttl,
-                    unchanged=unchanged, item_hashes=frozenset(hashes) if pieces is not None else None)
+    items = tuple(normalize(e, now=now) for e in parsed.entries)
+    # One entry per raw item, in order: then each raw hash names its sighting (an item skipped next
+    # time as unchanged is still known to be seen again). Otherwise leave the pairing unknown.
+    item_keys: dict[str, str] = {}
+    if pieces is not None and len(items) == len(fresh_hashes):
+        item_keys = {h: i.sighting_key for h, i in zip(fresh_hashes, items, strict=True)}
+    return Digested(items, parsed.bozo, parsed.ttl, unchanged=unchanged,
+                    item_hashes=frozenset(hashes) if pieces is not None else None, item_keys=item_keys)
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,8 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                               http_status=getattr(error, "status", None), elapsed=elapsed)
         assert fetched is not None
         if fetched.not_modified or digested is None:
-            store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified)
+            store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified,
+                              not_modified=fetched.not_modified)
             return PollResult(feed.name, not_modified=True, max_age=fetched.max_age,
                               permanent_redirect=fetched.permanent_redirect, elapsed=elapsed)
 
@@ -113,6 +122,7 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
         feed_filtered = any(r.feeds for r in rules.rules)
         ids: list[int] = []  # release id per decision
         to_match: set[int] = set()
+        seen: list[str] = []  # unchanged items: their sightings are only refreshed
         for d in decisions:
             counts[d.kind] += 1
             if d.kind is dedupe.Kind.NEW:
@@ -133,11 +143,13 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                 to_match.add(rid)
             else:
                 rid = d.release_id
+                seen.append(d.item.sighting_key)
             ids.append(rid)
 
         n_matches, n_alerts = _match_and_queue(store, sorted(to_match), now, settings, rules, channels)
+        store.touch_sightings(feed_id, seen, now)
         store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified,
-                          items=digested.item_hashes)
+                          items=digested.item_hashes, item_keys=digested.item_keys)
     return PollResult(
         feed.name, new=counts[dedupe.Kind.NEW], revised=counts[dedupe.Kind.REVISED],
         seen=counts[dedupe.Kind.SEEN] + counts[dedupe.Kind.JOINED] + digested.unchanged,

@@ -75,6 +75,9 @@ def test_a_pre_migration_archive_upgrades_in_place_once(old: Path) -> None:
     assert first["meta"] == "2026-11-20T15:30:00Z"
     assert [r["tickers"] for r in first["export"]] == [["NYSE AMERICAN:PLG", "TSX:PTM"], ["NYSE:ACME"], []]
     assert {f.name: f.failures for f in first["feeds"]} == {"other": 1, "wire": 0}
+    with Store(old) as store:  # the last good body's item hashes, written before they were paired with keys
+        state = store.feed_state("wire", "https://wire.example/rss")
+        assert state.items == {"h1", "h2"} and state.etag == '"v1"'
 
     with Store(old) as store:
         # The FTS index was kept in step with the converted rows, and still finds tickers as words.

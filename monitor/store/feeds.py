@@ -1,12 +1,18 @@
 """Feeds: identity, conditional-GET validators, poll health, and the daemon's schedule.
 
+feeds.item_hashes remembers the items of the last good body as JSON {raw item hash: sighting key}
+(older archives: the hashes space-joined, keys unknown). The pipeline skips parsing an item whose
+raw bytes it saw last time; this map is how such an item, or every item of a 304, still counts as
+seen again (sightings.last_seen_at).
+
 What the daemon remembers between polls and restarts, and what `status` reads back: the next poll,
 Retry-After, 410 Gone and a permanent redirect under watch live in the feeds table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from monitor.store.base import Connection, chunks, in_list, opt_ts, parse_ts, ts
@@ -35,24 +41,41 @@ class FeedStore(Connection):
         if row is None or row["url"] != url:
             return FeedState(url=url)
         return FeedState(url=url, etag=row["etag"], last_modified=row["last_modified"],
-                         items=frozenset((row["item_hashes"] or "").split()))
+                         items=frozenset(_item_keys(row["item_hashes"])))
 
     def record_poll(self, feed_id: int, now: datetime, *, error: str | None = None, error_kind: str | None = None,
                     etag: str | None = None, last_modified: str | None = None,
-                    retry_after: float | None = None, items: frozenset[str] | None = None) -> None:
+                    retry_after: float | None = None, items: frozenset[str] | None = None,
+                    item_keys: Mapping[str, str] | None = None, not_modified: bool = False) -> None:
         """Record the outcome of one poll: validators and health on success, the error and streak on failure.
 
         items: the raw item hashes of this poll's body (None keeps the stored ones, e.g. on a 304).
+        item_keys: {raw hash: sighting key} of the items this poll parsed.
+        not_modified: the server answered 304, so every item of the last good body was seen again.
+        Items seen again without being parsed get their sightings' last_seen_at refreshed here.
         """
         when = ts(now)
+        stored = None
+        if error is None and (items is not None or not_modified):
+            row = self.one("SELECT item_hashes FROM feeds WHERE id = :id", {"id": feed_id})
+            stored = _item_keys(row["item_hashes"] if row else None)
+        if stored is not None and items is not None:
+            parsed = item_keys or {}
+            # An item not parsed this time was skipped as byte-for-byte the one of the last good body.
+            self.touch_sightings(feed_id, [stored[h] for h in items if h not in parsed and stored.get(h)], now)
+            new_map = {h: parsed.get(h) or stored.get(h, "") for h in sorted(items)}
+            items_text: str | None = json.dumps(new_map, separators=(",", ":"))
+        else:
+            if stored is not None:  # a 304: the whole last good body again
+                self.touch_sightings(feed_id, [key for key in stored.values() if key], now)
+            items_text = None
         if error is None:
             self.run(
                 "UPDATE feeds SET last_polled_at = :now, last_ok_at = :now, last_error = NULL,"
                 " last_error_kind = NULL, consecutive_failures = 0, retry_after_until = NULL,"
                 " etag = coalesce(:etag, etag), last_modified = coalesce(:last_modified, last_modified),"
                 " item_hashes = coalesce(:items, item_hashes) WHERE id = :id",
-                {"now": when, "etag": etag, "last_modified": last_modified,
-                 "items": " ".join(sorted(items)) if items is not None else None, "id": feed_id},
+                {"now": when, "etag": etag, "last_modified": last_modified, "items": items_text, "id": feed_id},
             )
         else:
             until = None
@@ -63,6 +86,13 @@ class FeedStore(Connection):
                 " consecutive_failures = consecutive_failures + 1, retry_after_until = :until WHERE id = :id",
                 {"now": when, "error": error, "kind": error_kind, "until": until, "id": feed_id},
             )
+
+    def touch_sightings(self, feed_id: int, keys: Iterable[str], now: datetime) -> None:
+        """Record that the feed still carries these items (by sighting key): their last_seen_at becomes now."""
+        for chunk in chunks(sorted(set(keys))):
+            marks, params = in_list(chunk, "k")
+            self.run(f"UPDATE sightings SET last_seen_at = :now WHERE feed_id = :feed_id AND key IN ({marks})",
+                     {"now": ts(now), "feed_id": feed_id, **params})
 
     def feeds(self) -> list[FeedStatus]:
         """Return every feed the archive knows (configured or not any more), by name."""
@@ -121,3 +151,13 @@ class FeedStore(Connection):
             " AND r.published_at >= :since ORDER BY r.published_at DESC LIMIT :limit",
             {"name": name, "since": ts(since), "limit": limit})
         return [when for r in rows if (when := parse_ts(r["published_at"])) is not None]
+
+
+def _item_keys(text: str | None) -> dict[str, str]:
+    """Return {raw item hash: sighting key ('' when unknown)} from feeds.item_hashes."""
+    if not text:
+        return {}
+    if text.startswith("{"):
+        value = json.loads(text)
+        return {str(h): str(k) for h, k in value.items()} if isinstance(value, dict) else {}
+    return dict.fromkeys(text.split(), "")  # written before the keys were kept
