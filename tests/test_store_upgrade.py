@@ -114,6 +114,9 @@ def test_a_new_archive_gets_every_migration_and_refuses_to_be_misread(tmp_path: 
     ("NYSE AMERICAN:PLG TSX:PTM", ["NYSE AMERICAN:PLG", "TSX:PTM"]),
     ("NASDAQ:ACME", ["NASDAQ:ACME"]),
     ("NASDAQ FIRST NORTH:ABC EURONEXT PARIS:XYZ NYSE:A", ["NASDAQ FIRST NORTH:ABC", "EURONEXT PARIS:XYZ", "NYSE:A"]),
+    ("NASDAQ STOCKHOLM:HEXA B NYSE:BRK.A NYSE AMERICAN:PLG", ["NASDAQ STOCKHOLM:HEXA B", "NYSE:BRK.A",
+                                                           "NYSE AMERICAN:PLG"]),
+    ("NASDAQ:A B3:ABCD3", ["NASDAQ:A", "B3:ABCD3"]),
     ("", []),
     ("ODD", ["ODD"]),  # never written by press-monitor; kept rather than lost
 ])

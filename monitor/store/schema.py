@@ -156,12 +156,17 @@ def schema_v1(db: sqlite_utils.Database) -> None:
 def split_legacy_tickers(text: str) -> list[str]:
     """Return the tickers of a space-joined tickers column ('NYSE:A NYSE American:PLG' -> two tickers).
 
-    Each ticker is EXCHANGE:SYMBOL and only the exchange may contain spaces, so a word without a
-    colon belongs to the ticker that the next word with a colon ends.
+    Each ticker is EXCHANGE:SYMBOL, with spaces only in the exchange and before a share class
+    ('NASDAQ STOCKHOLM:HEXA B'): a single letter A-D right after a ticker is its share class (no
+    exchange is named so); any other word without a colon belongs to the ticker that the next word
+    with a colon ends.
     """
     out: list[str] = []
     words: list[str] = []
     for word in text.split():
+        if out and not words and len(word) == 1 and word in "ABCD":
+            out[-1] += f" {word}"
+            continue
         words.append(word)
         if ":" in word:
             out.append(" ".join(words))
