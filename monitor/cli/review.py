@@ -43,15 +43,16 @@ def export_cmd(obj: Ctx, fmt: str, query: str | None, rule: str | None, since: s
     now = SystemClock().now()
     fts = expand_terms(query, a.config.terms) if query else None
     filters = {"rule": rule} if rule else None
-    window = {"since": parse_when(since, now), "until": parse_when(until, now)}
+    after, before = parse_when(since, now), parse_when(until, now)
     with a.open_store(readonly=True) as store:
         if rule and rule not in {r.name for r in a.config.rules} and rule not in store.rule_stats():
             fail(f"no rule named {rule!r} in {a.config.path.name} or the archive "
                  f"(rules: {', '.join(r.name for r in a.config.rules) or 'none'})")
         records: Generator[dict[str, object], None, None] = store.export_records(
-            fts_query=fts, filters=filters, **window)
+            fts_query=fts, filters=filters, since=after, until=before)
         show_progress = sys.stderr.isatty()
-        total = store.export_count(fts_query=fts, filters=filters, **window) if show_progress else 0
+        total = (store.export_count(fts_query=fts, filters=filters, since=after, until=before)
+                 if show_progress else 0)
         try:
             with _open_output(output) as out:
                 if fmt == "csv":

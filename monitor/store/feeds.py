@@ -91,8 +91,9 @@ class FeedStore(Connection):
         """Record that the feed still carries these items (by sighting key): their last_seen_at becomes now."""
         for chunk in chunks(sorted(set(keys))):
             marks, params = in_list(chunk, "k")
-            self.run(f"UPDATE sightings SET last_seen_at = :now WHERE feed_id = :feed_id AND key IN ({marks})",
-                     {"now": ts(now), "feed_id": feed_id, **params})
+            # (Rows already at `now`, e.g. inserted by this poll, are not rewritten.)
+            self.run(f"UPDATE sightings SET last_seen_at = :now WHERE feed_id = :feed_id AND key IN ({marks})"
+                     " AND last_seen_at < :now", {"now": ts(now), "feed_id": feed_id, **params})
 
     def feeds(self) -> list[FeedStatus]:
         """Return every feed the archive knows (configured or not any more), by name."""

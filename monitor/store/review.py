@@ -7,7 +7,7 @@ Filters are a dict with any of the keys in REVIEW_FILTERS; a `date` is a day (20
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -282,7 +282,7 @@ class ReviewStore(Connection):
 
     def export_records(self, *, fts_query: str | None = None, filters: dict[str, str] | None = None,
                        since: datetime | None = None, until: datetime | None = None,
-                       batch: int = 500) -> Iterator[dict[str, object]]:
+                       batch: int = 500) -> Generator[dict[str, object], None, None]:
         """Yield every matching release as an export record (oldest id first), `batch` rows in memory at most."""
         where, params = review_where(fts_query, filters, since=since, until=until)
         cur = self._review_execute(f"{_EXPORT_SELECT} WHERE {where} ORDER BY r.id", params, fts_query)
