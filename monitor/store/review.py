@@ -177,10 +177,12 @@ class ReviewStore(Connection):
     # ------------------------------------------------------------------ rules
 
     def match_counts(self, now: datetime) -> dict[str, tuple[int, int, int]]:
-        """Return {rule: (matches in the last 24 h, last 7 days, all time)}."""
+        """Return {rule: (matched releases published in the last 24 h, last 7 days, all time)}.
+
+        By publication date, as `rules test` counts its backtest: the two must agree on one archive."""
         rows = self.rows(
-            "SELECT rule, sum(matched_at >= :day) AS day, sum(matched_at >= :week) AS week, count(*) AS total"
-            " FROM matches GROUP BY rule",
+            "SELECT m.rule, sum(r.published_at >= :day) AS day, sum(r.published_at >= :week) AS week,"
+            " count(*) AS total FROM matches m JOIN releases r ON r.id = m.release_id GROUP BY m.rule",
             {"day": ts(now - timedelta(days=1)), "week": ts(now - timedelta(days=7))})
         return {r["rule"]: (r["day"], r["week"], r["total"]) for r in rows}
 
