@@ -83,7 +83,7 @@ def test_page_text_becomes_the_body_and_only_new_rules_alert(env: Env) -> None:
     summary, body, dateline, place, wire, tickers = env.q(
         "SELECT summary, body, dateline, dateline_place, wire, tickers FROM releases")[0]
     assert summary.startswith("Chinese President") and body == PAGE_TEXT
-    assert (place, wire, tickers) == ("BEIJING", "PR Newswire", "NASDAQ:CGTN")
+    assert (place, wire, tickers) == ("BEIJING", "PR Newswire", '["NASDAQ:CGTN"]')
     assert dateline.startswith("BEIJING 2023-05-11")
     assert env.q("SELECT count(*) FROM release_versions") == [(0,)]  # not a revision
     assert env.q("SELECT status, method, attempts FROM pages") == [("done", "prnewswire", 1)]
