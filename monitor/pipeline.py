@@ -45,7 +45,8 @@ class FetcherLike(Protocol):
 
 
 class RulesLike(Protocol):
-    rules: Sequence  # each with .name, .notify, .feeds
+    @property
+    def rules(self) -> Sequence: ...  # each with .name, .notify, .feeds (read-only: RuleSet holds a tuple)
 
     def match(self, docs: Sequence) -> list: ...
     def get(self, name: str): ...
