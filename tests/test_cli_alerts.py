@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.configs import Configs
 from tests.feedserver import FeedServer, rss
 from tests.test_cli import cli
 from tests.webhook_receiver import Reply, WebhookReceiver
 
 
+@pytest.mark.slow
 def test_alerts_list_dead_retry_and_test_channel(tmp_path: Path, feed_server: FeedServer, configs: Configs) -> None:
     now = datetime.now(UTC)
     feed_server.publish("/wire.rss", rss([

@@ -181,6 +181,7 @@ def test_digest_bundles_a_period_and_retries_whole(store, receiver) -> None:
 # --------------------------------------------------------------------------- crash while delivering
 
 
+@pytest.mark.slow
 def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight(tmp_path: Path,
                                                                                   configs: Configs) -> None:
     now = datetime.now(UTC)

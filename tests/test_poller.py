@@ -207,7 +207,8 @@ def test_at_most_two_requests_per_host_and_waiting_for_a_slot_is_no_failure(
     runner = threading.Thread(target=run_round)
     runner.start()
     for released in range(6):  # open one gate each time two requests (or the last one) are waiting
-        wait_for(lambda: len(waiting()) >= min(2, 6 - released), 30, f"requests after {released} released")
+        want = min(2, 6 - released)
+        wait_for(lambda: len(waiting()) >= want, 30, f"{want} requests after {released} released")  # noqa: B023
         with lock:
             assert inflight[0] <= 2
         waiting()[0].set()
