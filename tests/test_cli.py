@@ -127,6 +127,7 @@ def test_missing_config_and_version(tmp_path: Path) -> None:
     assert cli("--version", cwd=tmp_path, check=True).stdout.startswith("press-monitor")
 
 
+@pytest.mark.slow
 def test_feeds_opml_export_is_valid_opml_and_imports_back(workdir: Path, tmp_path: Path) -> None:
     import xml.etree.ElementTree as ET
 

@@ -500,6 +500,7 @@ def test_generated_documents_agree_or_fall_back(doc: tuple[bytes, str, str | Non
     assert_same(body, url, content_type)
 
 
+@pytest.mark.slow
 def test_generated_documents_often_take_the_fast_path() -> None:
     # The same generator from a fixed seed: besides agreeing, a fair share must be read fast, or
     # the property above could hold by the fast path always stepping aside.

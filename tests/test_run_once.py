@@ -120,6 +120,7 @@ def test_run_once_keeps_the_redirect_the_daemon_adopted_and_its_validators(
     assert status(config)["wire"]["state"] == "ok"
 
 
+@pytest.mark.slow
 def test_run_once_asks_one_host_at_most_twice_at_a_time(configs: Configs, feed_server: FeedServer) -> None:
     inflight, peak, lock = [0], [0], threading.Lock()
 
