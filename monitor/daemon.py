@@ -42,6 +42,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from urllib.parse import urlsplit
 
 from apscheduler.events import (
@@ -373,7 +374,7 @@ class Daemon:
             self._failing.discard(feed.name)
         else:
             self._failing.add(feed.name)
-        fields: dict[str, object] = {"feed": feed.name, "next": ts(polled.next_at) if polled.next_at else None,
+        fields: dict[str, Any] = {"feed": feed.name, "next": ts(polled.next_at) if polled.next_at else None,
                                      "schedule": plan.reason, "elapsed": round(result.elapsed, 3)}
         if result.ok:
             event(log, logging.INFO, "poll", **fields, status="not-modified" if result.not_modified else "ok",

@@ -8,20 +8,16 @@ shutdown (the rest is done at the next run).
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any
 
 from monitor.store import Store, parse_ts, ts
 
 META_OPTIMIZED = "daemon_optimized"
 OPTIMIZE_EVERY = timedelta(days=1)
 MAX_MERGE_STEPS = 10_000  # a bound on the FTS merge loop; ~500 pages a step
-
-
-class Lock(Protocol):
-    def __enter__(self) -> object: ...
-    def __exit__(self, *exc: object) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -33,7 +29,7 @@ class Maintained:
     purged: int
 
 
-def maintain(store: Store, *, now: datetime, retention: float | None, writer: Lock,
+def maintain(store: Store, *, now: datetime, retention: float | None, writer: AbstractContextManager[Any],
              stop: threading.Event) -> Maintained:
     """Checkpoint the WAL, optimize FTS once per OPTIMIZE_EVERY, purge releases first seen before
     now - retention (if set); return what was done. `writer` is the process's write lock."""

@@ -42,7 +42,8 @@ class FetcherLike(Protocol):
 
 
 class RulesLike(Protocol):
-    rules: Sequence  # each with .name, .notify, .feeds
+    @property
+    def rules(self) -> Sequence: ...  # each with .name, .notify, .feeds
 
     def match(self, docs: Sequence) -> list: ...
     def get(self, name: str): ...

@@ -210,14 +210,20 @@ def track_redirect(
 
 
 class ScheduleRow(Protocol):
-    """What `assess` reads of a feed's recorded schedule (store.Store.Schedule has these)."""
+    """What `waiting` and `assess` read of a feed's recorded schedule (store.Store.Schedule has these)."""
 
-    url: str
-    failures: int
-    gone: bool
-    next_poll_at: datetime | None
-    retry_after_until: datetime | None
-    last_polled_at: datetime | None
+    @property
+    def url(self) -> str: ...
+    @property
+    def failures(self) -> int: ...
+    @property
+    def gone(self) -> bool: ...
+    @property
+    def next_poll_at(self) -> datetime | None: ...
+    @property
+    def retry_after_until(self) -> datetime | None: ...
+    @property
+    def last_polled_at(self) -> datetime | None: ...
 
 
 HEALTHY, DEGRADED, DOWN = 0, 1, 2
