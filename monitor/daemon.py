@@ -23,6 +23,10 @@ Each worker thread has its own Store (sqlite connections are not shared between 
 write transactions share the poller's lock, so the daemon's writers never queue inside SQLite's
 busy handler.
 
+Why ~500 lines: this is the one module that owns apscheduler and the process lifecycle (signals,
+reload, shutdown grace, systemd notify, delivery and maintenance jobs); what a poll does and decides
+is in poller.py, the housekeeping in maintenance.py. Split it along those lines if it grows.
+
 Parsing stays in the poll threads. Measured on 2 cores (bench/), a feedparser process pool did not
 shorten a 500-feed cold start: the single writer (dedupe, FTS, rules: ~20 ms per 20-item commit on
 that machine) is the bottleneck, and the pool cost ~100 MB of resident memory.

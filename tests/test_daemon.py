@@ -248,6 +248,32 @@ def test_sighup_reloads_a_valid_config_and_refuses_an_invalid_one(tmp_path: Path
         assert {"level", "logger"} <= set(record)
 
 
+@pytest.mark.slow
+def test_the_daemon_records_an_absurd_retry_after_as_waiting_and_stops_on_sigterm(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # Issue 11: a 20-digit Retry-After made every poll of this feed fail silently (status: "new",
+    # 0 failures). Now it is clamped to 24 h, recorded, and the healthy neighbour goes on.
+    feed_server.route("/good.xml", document(rss([item(1, "Something good")])))
+    feed_server.route("/busy.xml", retry_later("99999999999999999999", status=429))
+    feeds = feed_toml("good", feed_server.url("/good.xml")) + feed_toml("busy", feed_server.url("/busy.xml"))
+    config = write_config(tmp_path / "config.toml", feeds)
+    daemon = DaemonProcess(config, None)
+    try:
+        daemon.wait_event("poll_failed")
+        good = feed_server.hits("/good.xml")
+        wait_for(lambda: feed_server.hits("/good.xml") >= good + 2, 30, "the good feed polled on")
+        code, st = status(config)
+    finally:
+        stop_code, _ = daemon.stop(timeout=30)
+    assert stop_code == 0 and "Traceback" not in daemon.log, daemon.log[-3000:]
+    busy = {f["name"]: f for f in st["feeds"]}["busy"]
+    assert busy["state"] == "waiting" and busy["failures"] == 1 and "HTTP 429" in busy["last_error"]
+    assert datetime.fromisoformat(busy["retry_after_until"]) - now() <= timedelta(days=1)
+    assert feed_server.hits("/busy.xml") == 1
+    assert code == 1 and any("waiting" in r for r in st["reasons"])
+
+
 # --------------------------------------------------------------------------- in-process (days must pass)
 
 
