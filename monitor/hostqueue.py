@@ -131,6 +131,7 @@ class WorkerPool(Generic[T]):
         self.queue = queue
         self._handle = handle
         self._busy = 0
+        self._completed = 0
         self._lock = threading.Condition()
         self._threads = [threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True)
                          for i in range(max(1, workers))]
@@ -146,11 +147,11 @@ class WorkerPool(Generic[T]):
         with self._lock:
             return self._busy
 
-    def wait_idle(self, timeout: float) -> int:
-        """Wait up to `timeout` seconds for the running jobs to end; return how many still run."""
+    @property
+    def completed(self) -> int:
+        """Jobs finished since start (handled or failed), each after its host slot was freed."""
         with self._lock:
-            self._lock.wait_for(lambda: self._busy == 0, timeout)
-            return self._busy
+            return self._completed
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for every worker to exit (they exit once the queue is closed and, with drain, empty)."""
@@ -172,4 +173,5 @@ class WorkerPool(Generic[T]):
                 self.queue.done(ticket)
                 with self._lock:
                     self._busy -= 1
+                    self._completed += 1
                     self._lock.notify_all()

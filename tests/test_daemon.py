@@ -456,8 +456,10 @@ def test_the_daemon_queues_a_feed_once_and_its_workers_poll_it(tmp_path: Path, f
     assert daemon.submit("nosuch") is False
     daemon._pool.start()
     try:
-        wait_for(lambda: daemon._polls == 1, 30, "the worker's poll")
+        wait_for(lambda: daemon._pool.completed == 1, 30, "the worker's poll")
+        assert daemon._polls == 1
         assert daemon.submit("a") is True  # done: it may be queued again
+        wait_for(lambda: daemon._pool.completed == 2, 30, "the second run")
     finally:
         daemon.queue.close()
         daemon._pool.join(30)
