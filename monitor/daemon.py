@@ -383,7 +383,8 @@ class Daemon:
         if result.ok:
             event(log, logging.INFO, "poll", **fields, status="not-modified" if result.not_modified else "ok",
                   new=result.new, revised=result.revised or None, seen=result.seen, matches=result.matches or None,
-                  alerts=result.alerts or None, bozo=result.bozo)
+                  alerts=result.alerts or None, bozo=result.bozo, dropped=result.dropped or None,
+                  fallback=result.parse_fallback)
         elif plan.gone:
             self._mark_gone(feed.name)
             event(log, logging.ERROR, "feed_gone", feed=feed.name, url=feed.url, error=result.error,
