@@ -72,13 +72,13 @@ def run_once(a: App, workers: int, *, force: bool = False) -> int:
     from monitor.poller import FeedPoller
 
     clock = SystemClock()
-    feeds = [f for f in a.config.feeds if f.enabled]
-    pool = app_mod.digest_pool(len(feeds))
-    poller = FeedPoller(a, clock=clock, digest_pool=pool)
+    poller = FeedPoller(a, clock=clock)
+    pool = None
     unhealthy = 0
     try:
         with a.open_store() as store:
-            due = poller.due(store, feeds, force=force)
+            due = poller.due(store, a.config.feeds, force=force)
+            poller.digest_pool = pool = app_mod.digest_pool(len(due.ready))
             for skip in due.skipped:
                 click.echo(format_skip(skip))
                 unhealthy += skip.wait.reason != "not-due" or skip.failures > 0
