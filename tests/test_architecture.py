@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parent.parent / "monitor"
 
 LAYER = {
     **dict.fromkeys(["types", "errors", "clock", "links"], 1),
-    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule"], 2),
+    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover"], 2),
     **dict.fromkeys(["fetch", "hostqueue", "store", "channels", "notify"], 3),
     **dict.fromkeys(["pipeline", "deliver", "maintenance"], 4),
 }
@@ -24,6 +24,7 @@ OWNERS = {
     "apscheduler": {"daemon"},
     "requests": {"fetch", "channels.webhook"},
     "click": {"cli"},
+    "tomlkit": {"cli.configedit"},
 }
 
 

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor import logging_setup
-from monitor.cli.base import Ctx, main
+from monitor.cli import checks
+from monitor.cli.base import Ctx, fail, main
 from monitor.clock import SystemClock
+from monitor.errors import ConfigError
 from monitor.types import PollResult
 
 if TYPE_CHECKING:
@@ -20,24 +22,53 @@ if TYPE_CHECKING:
 @main.command()
 @click.pass_obj
 def check(obj: Ctx) -> None:
-    """Validate the config (feeds, rules, channels) and print a short summary."""
+    """Validate the config (feeds, rules, channels) and print a short summary.
+
+    Every problem in the file and in its rules is listed together (exit 2, no summary). Things that
+    work but probably are not what you meant are warnings (exit 0): a local feed file that does not
+    exist, a rule that alerts no channel.
+
+    \b
+    Examples:
+      press-monitor check
+      press-monitor --config /etc/press-monitor/config.toml check
+    """
+
+    path = obj.path
+    if not path.exists():
+        fail(f"{path}: no such config file (use --config PATH or $PRESS_MONITOR_CONFIG)")
+    problems: list[str] = []
+    cfg = None
+    try:
+        cfg = obj.app.config
+    except ConfigError as exc:
+        problems.extend(str(exc).splitlines())
+    specs, terms = (cfg.rules, cfg.terms) if cfg is not None else checks.raw_rules(path)
+    problems.extend(p for p in checks.rule_problems(specs, terms, source=path.name) if p not in problems)
+    if problems:
+        for line in problems:
+            click.echo(line, err=True)
+        fail(f"{path}: {len(problems)} problem(s); nothing was changed or polled")
+    assert cfg is not None
     a = obj.app
-    cfg = a.config
     enabled = [f for f in cfg.feeds if f.enabled]
-    click.echo(f"{obj.path}: ok")
+    click.echo(f"{path}: ok")
     click.echo(f"  database  {cfg.settings.database}")
     click.echo(f"  feeds     {len(cfg.feeds)} ({len(enabled)} enabled)")
     click.echo(f"  rules     {len(a.rules.rules)} ({sum(r.enabled for r in a.rules.rules)} enabled)")
     click.echo(f"  terms     {len(cfg.terms)}")
     chans = ", ".join(f"{n} ({c.type})" for n, c in cfg.channels.items()) or "none"
     click.echo(f"  channels  {chans}")
+    for warning in checks.warnings(cfg):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @main.command()
 @click.option("--once", is_flag=True, help="poll every due feed once, deliver due alerts, and exit")
 @click.option("--force", is_flag=True,
               help="with --once: also poll feeds that are not due, wait on Retry-After, or are gone")
-@click.option("--workers", default=8, show_default=True, help="feeds fetched at the same time (at most 2 per host)")
+@click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64, clamp=True),
+              help="feeds fetched at the same time (at most 2 per host)")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="log lines on stderr: key=value text, or one JSON object per line")
 @click.pass_obj
@@ -52,10 +83,16 @@ def run(obj: Ctx, once: bool, force: bool, workers: int, log_format: str) -> Non
     feed is healthy and 1 otherwise. A feed is skipped, with the reason, when it answered 410 Gone
     (`gone  NAME`), asked to wait with Retry-After or was polled less than its interval ago
     (`wait  ...  NAME`); --force polls it anyway (a gone feed that answers again is resumed).
+
+    \b
+    Examples:
+      press-monitor run --once
+      press-monitor run --once --force
+      press-monitor run --log-format json
     """
     a = obj.app
     _ = a.rules  # a bad rule is refused before anything is polled
-    logging_setup.setup(a.config.settings.log_level, log_format)
+    logging_setup.setup("DEBUG" if obj.debug else a.config.settings.log_level, log_format)
     if force and not once:
         raise click.UsageError("--force goes with --once (the daemon always keeps to the schedule)")
     if once:
@@ -74,7 +111,7 @@ def run_once(a: App, workers: int, *, force: bool = False) -> int:
     clock = SystemClock()
     poller = FeedPoller(a, clock=clock)
     pool = None
-    unhealthy = 0
+    unhealthy = too_old = 0
     try:
         with a.open_store() as store:
             due = poller.due(store, a.config.feeds, force=force)
@@ -85,6 +122,9 @@ def run_once(a: App, workers: int, *, force: bool = False) -> int:
             for polled in poller.round(store, due.ready, workers=workers):
                 click.echo(format_result(polled.result, gone=polled.plan.gone))
                 unhealthy += not polled.result.ok
+                too_old += polled.result.too_old
+            if too_old:
+                click.echo(quiet_line(too_old, a.config.settings.alert_max_age))
             report = a.deliver(store, clock, stdout=sys.stdout)
             if report is None:
                 click.echo("alerts: another press-monitor process is delivering them", err=True)
@@ -96,6 +136,14 @@ def run_once(a: App, workers: int, *, force: bool = False) -> int:
         if pool is not None:
             pool.shutdown()
     return 1 if unhealthy else 0
+
+
+def quiet_line(n: int, max_age: float) -> str:
+    """Say why matches made no alert, so a first run on old news does not look broken."""
+    from monitor.config import format_duration
+
+    return (f"{n} matched, archived without alert: published before alert_max_age {format_duration(max_age)}"
+            " ([monitor] in config.toml)")
 
 
 def format_result(r: PollResult, *, gone: bool = False) -> str:
