@@ -44,7 +44,7 @@ from monitor.fetch import Fetcher
 from monitor.hostqueue import PER_HOST, HostQueue, HostSlots, WorkerPool
 from monitor.logging_setup import event
 from monitor.store import Store, ts
-from monitor.types import Feed, FeedState, PollResult, Settings
+from monitor.types import Feed, FeedState, FeedStatus, PollResult, Settings
 
 if TYPE_CHECKING:
     from monitor.app import App
@@ -253,7 +253,7 @@ class FeedPoller:
             store.set_meta(META_LAST_POLL, ts(now))
         return Polled(feed, result, plan, failures, next_at, adopted)
 
-    def _track_redirect(self, store: Store, feed: Feed, row: Store.Schedule, result: PollResult,
+    def _track_redirect(self, store: Store, feed: Feed, row: FeedStatus, result: PollResult,
                         now: datetime) -> str | None:
         # Only successful polls count: an outage says nothing about where the feed lives.
         r = schedule.track_redirect(row.redirect_to, row.redirect_since, result.permanent_redirect, now,
