@@ -23,6 +23,8 @@ def check(obj: Ctx) -> None:
     a = obj.app
     cfg = a.config
     enabled = [f for f in cfg.feeds if f.enabled]
+    _ = a.channel_set  # reads every channel's secret, so check reports one it cannot read
+    a.close_channels()
     click.echo(f"{obj.path}: ok")
     click.echo(f"  database  {cfg.settings.database}")
     click.echo(f"  feeds     {len(cfg.feeds)} ({len(enabled)} enabled)")
@@ -50,6 +52,7 @@ def run(obj: Ctx, once: bool, workers: int, log_format: str) -> None:
     """
     a = obj.app
     _ = a.rules  # a bad rule is refused before anything is polled
+    _ = a.channel_set  # so is a channel whose secret cannot be read (only what sends reads secrets)
     logging_setup.setup(a.config.settings.log_level, log_format)
     if once:
         sys.exit(run_once(a, workers))
@@ -70,24 +73,31 @@ def run_once(a: App, workers: int) -> int:
     feeds = [f for f in a.config.feeds if f.enabled]
     fetcher = Fetcher(user_agent=s.user_agent, timeout=s.timeout, max_bytes=s.max_feed_bytes, clock=clock)
     pool = app_mod.digest_pool(len(feeds))
-    failed = 0
+    failed = left = 0
     try:
         with a.open_store() as store:
             for result in pipeline.poll_many(feeds, fetcher=fetcher, store=store, rules=a.rules, settings=s,
                                              clock=clock, channels=a.channels, workers=workers, digest_pool=pool):
                 click.echo(format_result(result))
                 failed += not result.ok
-            report = a.deliver(store, clock, stdout=sys.stdout)
+            report = a.deliver(store, clock)
             if report is None:
                 click.echo("alerts: another press-monitor process is delivering them", err=True)
             elif report != Report():
                 click.echo(f"alerts: {report.sent} sent, {report.retrying} to retry, {report.dead} dead, "
                            f"{report.waiting} waiting")
+            # The drain sends everything due; what is still due waits for a channel that is disabled
+            # (410 Gone) or no longer configured: say so, and do not call the run a success.
+            left = len(store.due_alerts(clock.now(), 10**9)) if report is not None else 0
+            if left:
+                click.echo(f"alerts: {left} due alert(s) not sent: their channel is disabled or not configured "
+                           "(see `press-monitor alerts`)", err=True)
     finally:
         fetcher.close()
+        a.close_channels()
         if pool is not None:
             pool.shutdown()
-    return 1 if failed else 0
+    return 1 if failed or left else 0
 
 
 def format_result(r: PollResult) -> str:
