@@ -13,6 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor import config
+from monitor.channel_options import ConsoleOptions, EmailOptions, SecretRef, WebhookOptions
+from monitor.channels import ChannelSet
+from monitor.channels.secrets import resolve
 from monitor.config import (
     ACCEPTED_KEYS,
     format_duration,
@@ -23,9 +26,6 @@ from monitor.config import (
     parse_size,
     resolve_path,
 )
-from monitor.channel_options import ConsoleOptions, EmailOptions, SecretRef, WebhookOptions
-from monitor.channels import ChannelSet
-from monitor.channels.secrets import resolve
 from monitor.errors import ConfigError
 from monitor.types import ChannelSpec, Feed, RuleSpec, Secret, Settings
 

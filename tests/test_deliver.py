@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from monitor import channels as channels_mod
-from monitor import deliver
+from monitor import config, deliver
+from monitor.channel_options import WebhookOptions
 from monitor.clock import ManualClock
 from monitor.normalize import normalize
 from monitor.store import Store, parse_ts
@@ -43,9 +44,8 @@ def store(tmp_path: Path):
 def hook(name: str, url: str, digest: str | None = None, timeout: float = 2.0) -> ChannelSpec:
     from monitor.types import Secret
 
-    return ChannelSpec(name=name, type="webhook", digest=digest,
-                       options={"url": url, "format": "json", "headers": {}, "timeout": timeout,
-                                "secret": Secret(SECRET)})
+    return ChannelSpec(name=name, type="webhook", digest=config.digest(digest, "digest") if digest else None,
+                       options=WebhookOptions(url=url, timeout=timeout, secret=Secret(SECRET)))
 
 
 def queue_alert(store: Store, clock: ManualClock, n: int, channel: str = "hook", rule: str = "summits") -> int:

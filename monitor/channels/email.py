@@ -77,9 +77,10 @@ def subject_for(notices: Sequence[Notice], *, prefix: str, digest: bool) -> str:
 class _WatchedSMTP(smtplib.SMTP):
     """smtplib.SMTP whose socket is cut at the deadline, from before the greeting is read."""
 
-    def __init__(self, deadline: Deadline, **kwargs: Any) -> None:
+    def __init__(self, deadline: Deadline, host: str, **kwargs: Any) -> None:
         self._deadline = deadline
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # no host: connect() comes later, once the deadline watches
+        self._host = host  # what SMTP(host) would have kept: STARTTLS/SSL check the certificate against it
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
@@ -88,9 +89,10 @@ class _WatchedSMTP(smtplib.SMTP):
 
 
 class _WatchedSMTP_SSL(smtplib.SMTP_SSL):  # noqa: N801 - named after smtplib.SMTP_SSL
-    def __init__(self, deadline: Deadline, **kwargs: Any) -> None:
+    def __init__(self, deadline: Deadline, host: str, **kwargs: Any) -> None:
         self._deadline = deadline
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # no host: connect() comes later, once the deadline watches
+        self._host = host  # what SMTP(host) would have kept: STARTTLS/SSL check the certificate against it
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
@@ -178,9 +180,9 @@ class EmailChannel:
     def _session(self, msg: EmailMessage, deadline: Deadline) -> None:
         smtp: smtplib.SMTP
         if self.security == "ssl":
-            smtp = _WatchedSMTP_SSL(deadline, timeout=self.timeout, context=self._context())
+            smtp = _WatchedSMTP_SSL(deadline, self.host, timeout=self.timeout, context=self._context())
         else:
-            smtp = _WatchedSMTP(deadline, timeout=self.timeout)
+            smtp = _WatchedSMTP(deadline, self.host, timeout=self.timeout)
         try:
             code, greeting = smtp.connect(self.host, self.port)
             if code != 220:  # what SMTP(host) checks when it connects in its constructor
