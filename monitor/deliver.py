@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import random
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -110,14 +112,18 @@ def drain(
 def _send_all(store, pool: ThreadPoolExecutor, channels: Mapping[str, Channel],
               queues: dict[str, list[tuple[list, str, bool]]], disabled: set[str], clock: Clock,
               rng: random.Random, emit: Callable[[str], None]) -> Report:
-    """Send each channel's batches in order, channels side by side; record each outcome as it lands."""
-    report = Report()
-    running: dict[Future[BaseException | None], tuple[str, list, str]] = {}
+    """Send each channel's batches in order, channels side by side; record each outcome as it lands.
 
-    def submit(name: str) -> None:
-        nonlocal report
-        while queues[name]:
-            group, message_id, digest = queues[name].pop(0)
+    One worker per channel sends; this thread renders notices (store reads) before handing a channel
+    its batches and commits every outcome as the workers report it, so SQLite stays in one thread.
+    """
+    report = Report()
+    outcomes: queue.SimpleQueue[tuple[str, list, str, BaseException | None]] = queue.SimpleQueue()
+    stops: dict[str, threading.Event] = {}
+    pending = 0
+    for name, batches in queues.items():
+        work = []
+        for group, message_id, digest in batches:
             try:
                 notices = [store.notice(r) for r in group]
             except MonitorError as exc:  # could not even render it (release gone): retrying cannot help
@@ -125,29 +131,40 @@ def _send_all(store, pool: ThreadPoolExecutor, channels: Mapping[str, Channel],
                                      clock, rng, emit)
                 report += outcome
                 continue
-            future = pool.submit(_send, channels[name], name, notices, clock.now(), message_id, digest)
-            running[future] = (name, group, message_id)
-            return
-
-    for name in queues:
-        submit(name)
-    while running:
-        done, _ = wait(running, return_when=FIRST_COMPLETED)
-        for future in done:
-            name, group, message_id = running.pop(future)
-            outcome, gone = _record(store, name, group, message_id, future.result(), clock, rng, emit)
-            report += outcome
-            if gone:  # the endpoint is gone for good: everything else for it waits for `alerts enable`
-                disabled.add(name)
-                report += Report(waiting=sum(len(g) for g, _, _ in queues[name]))
-                queues[name].clear()
-            submit(name)
+            work.append((group, message_id, digest, notices))
+        if work:
+            stops[name] = threading.Event()
+            pool.submit(_sender, channels[name], name, work, clock, stops[name], outcomes)
+            pending += len(work)
+    while pending:
+        name, group, message_id, error = outcomes.get()
+        pending -= 1
+        if error is _SKIPPED:  # not sent: the channel went away earlier in this drain
+            report += Report(waiting=len(group))
+            continue
+        outcome, gone = _record(store, name, group, message_id, error, clock, rng, emit)
+        report += outcome
+        if gone:  # the endpoint is gone for good: everything else for it waits for `alerts enable`
+            disabled.add(name)
     return report
+
+
+_SKIPPED = DeliveryError("skipped")
+
+
+def _sender(channel: Channel, name: str, work: list[tuple[list, str, bool, list[Notice]]], clock: Clock,
+            stop: threading.Event, outcomes: queue.SimpleQueue) -> None:
+    """Send one channel's batches in order (a worker thread); report each outcome, even when skipped."""
+    for group, message_id, digest, notices in work:
+        error = _SKIPPED if stop.is_set() else _send(channel, name, notices, clock.now(), message_id, digest)
+        if isinstance(error, DeliveryError) and error.gone:
+            stop.set()  # 410: send nothing more to it (decided here, not after the outcome is committed)
+        outcomes.put((name, group, message_id, error))
 
 
 def _send(channel: Channel, name: str, notices: list[Notice], now: datetime, message_id: str,
           digest: bool) -> BaseException | None:
-    """Send in a worker thread; return None on success or the error (a DeliveryError for a failure)."""
+    """Send (in a worker thread); return None on success or the error (a DeliveryError for a failure)."""
     try:
         channel.send(notices, now=now, message_id=message_id, digest=digest)
     except DeliveryError as exc:

@@ -369,3 +369,16 @@ def test_defaults_for_optional_keys() -> None:
     assert "password" not in repr(channel)
 
 
+
+
+def test_a_server_dribbling_its_greeting_ends_at_the_timeout() -> None:
+    """Issue 11: an SMTP server sending its greeting a byte every 0.5 s held the sender without end
+    (each read got a byte in time); the session now has one overall deadline."""
+    from tests.smtpservers import dribbling_server
+    from tests.test_channel_webhook import finishes
+
+    with dribbling_server(every=0.5) as server:
+        channel = channel_for(server, timeout=1.0)
+        error = finishes(lambda: channel.send([make_notice()], now=NOW, message_id="m1"))
+    assert isinstance(error, DeliveryError)
+    assert "timed out after 1s" in str(error) and not error.permanent

@@ -374,3 +374,47 @@ def test_message_id_must_be_header_safe(receiver: WebhookReceiver) -> None:
         webhook(receiver.url).send([make_notice()], now=NOW, message_id="a\r\nX-Evil: 1")
     assert caught.value.permanent
     assert receiver.deliveries == []
+
+
+# --------------------------------------------------------------------------- overall deadline, keep-alive
+
+
+def finishes(fn, guard: float = 60.0):  # type: ignore[no-untyped-def]
+    """Run fn() in a thread and return what it raised (or None); the guard only stops a hung test."""
+    import threading
+
+    outcome: list[BaseException | None] = []
+
+    def call() -> None:
+        try:
+            fn()
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome.append(exc)
+
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(guard)
+    assert outcome, f"still running after {guard:g}s: the deadline did not end the conversation"
+    return outcome[0]
+
+
+def test_a_receiver_dribbling_its_status_line_ends_at_the_timeout() -> None:
+    """Issue 11: one byte every 0.5 s kept a 3s-timeout channel busy past 120 s (read timeouts never fire)."""
+    from tests.webhook_receiver import DribblingReceiver
+
+    with DribblingReceiver(every=0.5) as slow:
+        channel = webhook(slow.url, timeout=1.0)
+        error = finishes(lambda: channel.send([make_notice()], now=NOW, message_id="m1"))
+        channel.close()
+    assert isinstance(error, DeliveryError)
+    assert "timed out after 1s" in str(error) and not error.permanent
+
+
+def test_alerts_reuse_one_kept_alive_connection(receiver: WebhookReceiver) -> None:
+    channel = webhook(receiver.url)
+    for i in range(5):
+        channel.send([make_notice(f"a{i}")], now=NOW, message_id=f"m{i}")
+    channel.close()
+    assert len(receiver.deliveries) == 5
+    assert len({d.peer for d in receiver.deliveries}) == 1  # one TCP connection for all five
