@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import socket
-import threading
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
