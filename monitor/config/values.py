@@ -93,11 +93,11 @@ def boolean(value: object, key: str) -> bool:
 
 
 def choice(value: object, key: str, choices: tuple[str, ...] | Mapping[str, object], *, upper: bool = False) -> str:
-    text = line(value, key)
-    text = text.upper() if upper else text.lower()
+    written = line(value, key)
+    text = written.upper() if upper else written.lower()
     if text not in choices:
         allowed = ", ".join(f'"{c}"' for c in choices)
-        raise ConfigError(f"{key}: {quote(value)} is not one of {allowed}{did_you_mean(text, choices)}")
+        raise ConfigError(f"{key}: {quote(written)} is not one of {allowed}{did_you_mean(text, choices)}")
     return text
 
 
