@@ -10,7 +10,7 @@ import pytest
 PKG = Path(__file__).resolve().parent.parent / "monitor"
 
 LAYER = {
-    **dict.fromkeys(["types", "errors", "clock", "channel_options"], 1),
+    **dict.fromkeys(["types", "errors", "clock", "links", "channel_options"], 1),
     **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule"], 2),
     **dict.fromkeys(["fetch", "store", "channels", "notify"], 3),
     **dict.fromkeys(["pipeline", "deliver"], 4),
