@@ -24,7 +24,7 @@ import pstats
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
