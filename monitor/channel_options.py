@@ -6,7 +6,7 @@ The loader (config/channels.py) reads the TOML keys, the kind of value and the d
 fields, validates once and hands the channel builder (channels/__init__.py) a typed value; channels
 never re-check. ACCEPTED_KEYS (and so the README check) is derived from the same fields, and the
 fields marked `secret` are what the log redactor is told about. To add a channel type: a dataclass
-here, an entry in OPTIONS, a channel module in channels/, one line in channels.build(), README rows.
+here, an entry in OPTIONS, a channel module in channels/, a branch in channels._build(), README rows.
 
 Secrets are named, not held: a `SecretRef` says where the credential lives ($VAR or a file) and is
 read only by what sends (channels.secrets.resolve), so read-only commands never need it.
@@ -117,10 +117,25 @@ class EmailOptions:
         return out
 
 
-ChannelOptions = ConsoleOptions | WebhookOptions | EmailOptions
+@dataclass(frozen=True, kw_only=True)
+class AppriseOptions:
+    # Apprise URLs carry credentials (tokens, passwords): only ever in $VAR or a file.
+    urls: SecretRef | str | None = opt("secret", None, check="apprise_urls")
+    format: str = opt("choice", "text", choices=("text", "markdown"))
+    timeout: float = opt("duration", 30.0)
+
+    def problems(self) -> list[tuple[str, str]]:
+        if self.urls is None:
+            return [("urls_env", "missing; give urls_env or urls_file (the Apprise URLs, which carry credentials)")]
+        return []
+
+
+ChannelOptions = ConsoleOptions | WebhookOptions | EmailOptions | AppriseOptions
 
 # channel type -> its options class; the loader accepts exactly these types.
-OPTIONS: dict[str, type[Any]] = {"console": ConsoleOptions, "webhook": WebhookOptions, "email": EmailOptions}
+OPTIONS: dict[str, type[Any]] = {
+    "console": ConsoleOptions, "webhook": WebhookOptions, "email": EmailOptions, "apprise": AppriseOptions,
+}
 
 
 def schema(cls: type[Any]) -> Iterator[tuple[dataclasses.Field[Any], Opt]]:

@@ -150,7 +150,8 @@ def setup(level: str = "INFO", fmt: str = "text", *, stream: TextIO | None = Non
 def set_level(level: str) -> None:
     logging.getLogger().setLevel(level.upper())
     # Library chatter (connection pools, every job start) is noise at INFO.
-    for name in ("urllib3", "apscheduler"):
+    # Apprise logs the URLs it loads, which carry credentials: its debug lines stay off.
+    for name in ("urllib3", "apscheduler", "apprise"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

@@ -24,6 +24,7 @@ OWNERS = {
     "apscheduler": {"daemon"},
     "requests": {"fetch", "channels.webhook"},
     "click": {"cli"},
+    "apprise": {"channels.apprise"},
 }
 
 

@@ -862,6 +862,7 @@ README_HEADINGS = {
     "channels.<name>:console": '#### `type = "console"`',
     "channels.<name>:webhook": '#### `type = "webhook"`',
     "channels.<name>:email": '#### `type = "email"`',
+    "channels.<name>:apprise": '#### `type = "apprise"`',
 }
 
 

@@ -1,4 +1,4 @@
-"""Alert channels: each renders notices and sends them one way (console, webhook, email).
+"""Alert channels: each renders notices and sends them one way (console, webhook, email, apprise).
 
     channels = ChannelSet(config.channels, environ=os.environ)    # built once per config (re)load
     channels["ops"].send([notice], now=now, message_id=notice.alert_id)          # one alert
@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, TextIO
 
-from monitor.channel_options import ConsoleOptions, EmailOptions, WebhookOptions, redactions
+from monitor.channel_options import AppriseOptions, ConsoleOptions, EmailOptions, WebhookOptions, redactions
 from monitor.channels.console import ConsoleChannel
 from monitor.channels.email import EmailChannel
 from monitor.channels.secrets import resolve
@@ -72,6 +72,12 @@ def _build(spec: ChannelSpec, environ: Mapping[str, str],
                                password=password, sender=o.sender, recipients=o.to, timeout=o.timeout,
                                subject_prefix=o.subject_prefix)
         return channel, redactions(o, {"password": password} if password else None)
+    if isinstance(o, AppriseOptions):
+        # Imported here: apprise loads ~190 plugins (0.3 s), which configs without it never pay for.
+        from monitor.channels.apprise import AppriseChannel
+
+        urls = (resolve(o.urls, environ) or "").split()
+        return AppriseChannel(spec.name, urls, format=o.format, timeout=o.timeout), list(urls)
     raise ConfigError(f"channels.{spec.name}.type: unknown channel type {spec.type!r}")
 
 

@@ -39,6 +39,17 @@ def _password(raw: str, where: str, source: str) -> str:
     return password
 
 
+def _apprise_urls(raw: str, where: str, source: str) -> str:
+    # One Apprise URL per line (or separated by spaces); "#" starts a comment line.
+    urls = [u for line in raw.splitlines() if not line.strip().startswith("#") for u in line.split()]
+    if not urls:
+        raise ConfigError(f"{where}: {source} holds no Apprise URL")
+    bad = sum("://" not in u for u in urls)
+    if bad:
+        raise ConfigError(f"{where}: {source}: {bad} of {len(urls)} entries are not URLs (e.g. json://host/path)")
+    return "\n".join(urls)
+
+
 def _text(raw: str, where: str, source: str) -> str:
     text = raw.strip()
     if not text:
@@ -49,6 +60,7 @@ def _text(raw: str, where: str, source: str) -> str:
 CHECKS: Mapping[str, Callable[[str, str, str], str]] = {
     "webhook_secret": _webhook_secret,
     "password": _password,
+    "apprise_urls": _apprise_urls,
     "": _text,
 }
 

@@ -51,7 +51,8 @@ PARSERS: Mapping[str, Callable[..., object]] = {
 }
 
 # Keys that would put a credential in config.toml: refused, with the keys to use instead.
-_REFUSED = {"secret": ("secret_env", "secret_file"), "password": ("password_env", "password_file")}
+_REFUSED = {"secret": ("secret_env", "secret_file"), "password": ("password_env", "password_file"),
+            "urls": ("urls_env", "urls_file")}
 
 
 def channels(p: Problems, value: object) -> dict[str, ChannelSpec]:
