@@ -14,6 +14,7 @@ import logging
 import queue
 import random
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ MAX_RETRY_AFTER = 86400.0
 JITTER = 0.1
 BATCH = 1000  # due rows read at a time; a drain reads batches until nothing due is left
 MAX_PARALLEL = 8  # channels sending at the same time
+LOOKAHEAD = 2  # alerts rendered ahead for each channel's sender
 FAILURES_META = "channel_failures:"  # + channel name -> {"failures", "since", "last_error"} (meta table)
 
 
@@ -114,48 +116,71 @@ def _send_all(store, pool: ThreadPoolExecutor, channels: Mapping[str, Channel],
               rng: random.Random, emit: Callable[[str], None]) -> Report:
     """Send each channel's batches in order, channels side by side; record each outcome as it lands.
 
-    One worker per channel sends; this thread renders notices (store reads) before handing a channel
-    its batches and commits every outcome as the workers report it, so SQLite stays in one thread.
+    One worker per channel sends; this thread does all the SQLite work: it renders the next notices
+    while the workers send, and commits every outcome as it is reported. A worker sends its next
+    alert only once the previous outcome is committed (`turns`), so a crash repeats at most one
+    alert (or digest) per channel.
     """
     report = Report()
     outcomes: queue.SimpleQueue[tuple[str, list, str, BaseException | None]] = queue.SimpleQueue()
+    todo = {name: deque(batches) for name, batches in queues.items() if batches}
+    inboxes: dict[str, queue.SimpleQueue] = {}
     stops: dict[str, threading.Event] = {}
-    pending = 0
-    for name, batches in queues.items():
-        work = []
-        for group, message_id, digest in batches:
+    turns: dict[str, threading.Semaphore] = {}
+    queued = dict.fromkeys(todo, 0)  # handed to the worker, outcome not yet recorded
+    streaks = {name for name in todo if store.meta(FAILURES_META + name)}
+
+    def feed(name: str) -> None:
+        """Keep LOOKAHEAD rendered batches in the channel's inbox (fewer once its list runs out)."""
+        nonlocal report
+        while todo[name] and queued[name] < LOOKAHEAD and not stops[name].is_set():
+            group, message_id, digest = todo[name].popleft()
             try:
                 notices = [store.notice(r) for r in group]
             except MonitorError as exc:  # could not even render it (release gone): retrying cannot help
-                outcome, _ = _record(store, name, group, message_id, DeliveryError(str(exc), permanent=True),
-                                     clock, rng, emit)
-                report += outcome
+                report += _record(store, name, group, message_id, DeliveryError(str(exc), permanent=True),
+                                  clock, rng, emit)[0]
                 continue
-            work.append((group, message_id, digest, notices))
-        if work:
-            stops[name] = threading.Event()
-            pool.submit(_sender, channels[name], name, work, clock, stops[name], outcomes)
-            pending += len(work)
-    while pending:
+            inboxes[name].put((group, message_id, digest, notices))
+            queued[name] += 1
+        if not queued[name]:
+            inboxes[name].put(None)  # nothing more: the worker ends
+
+    for name in todo:
+        inboxes[name], stops[name], turns[name] = queue.SimpleQueue(), threading.Event(), threading.Semaphore(1)
+        pool.submit(_sender, channels[name], name, inboxes[name], clock, stops[name], turns[name], outcomes)
+        feed(name)
+    while any(queued.values()):
         name, group, message_id, error = outcomes.get()
-        pending -= 1
+        queued[name] -= 1
         if error is _SKIPPED:  # not sent: the channel went away earlier in this drain
             report += Report(waiting=len(group))
-            continue
-        outcome, gone = _record(store, name, group, message_id, error, clock, rng, emit)
-        report += outcome
-        if gone:  # the endpoint is gone for good: everything else for it waits for `alerts enable`
-            disabled.add(name)
+        else:
+            outcome, gone = _record(store, name, group, message_id, error, clock, rng, emit,
+                                    streak=name in streaks)
+            report += outcome
+            if error is None:
+                streaks.discard(name)
+            else:
+                streaks.add(name)
+            if gone:  # the endpoint is gone for good: everything else for it waits for `alerts enable`
+                disabled.add(name)
+                report += Report(waiting=sum(len(g) for g, _, _ in todo[name]))
+                todo[name].clear()
+        turns[name].release()
+        feed(name)
     return report
 
 
 _SKIPPED = DeliveryError("skipped")
 
 
-def _sender(channel: Channel, name: str, work: list[tuple[list, str, bool, list[Notice]]], clock: Clock,
-            stop: threading.Event, outcomes: queue.SimpleQueue) -> None:
-    """Send one channel's batches in order (a worker thread); report each outcome, even when skipped."""
-    for group, message_id, digest, notices in work:
+def _sender(channel: Channel, name: str, inbox: queue.SimpleQueue, clock: Clock, stop: threading.Event,
+            turn: threading.Semaphore, outcomes: queue.SimpleQueue) -> None:
+    """Send one channel's batches in order as they arrive (a worker thread); report every outcome."""
+    while (item := inbox.get()) is not None:
+        group, message_id, digest, notices = item
+        turn.acquire()  # the previous outcome is committed
         error = _SKIPPED if stop.is_set() else _send(channel, name, notices, clock.now(), message_id, digest)
         if isinstance(error, DeliveryError) and error.gone:
             stop.set()  # 410: send nothing more to it (decided here, not after the outcome is committed)
@@ -200,14 +225,16 @@ def _digests(store, spec: ChannelSpec, rows, clock: Clock, timezone: str) -> lis
 
 
 def _record(store, name: str, rows: list, message_id: str, error: BaseException | None, clock: Clock,
-            rng: random.Random, emit: Callable[[str], None]) -> tuple[Report, bool]:
-    """Commit the outcome of one send; return its counts and whether the channel is gone."""
+            rng: random.Random, emit: Callable[[str], None], *, streak: bool = True) -> tuple[Report, bool]:
+    """Commit the outcome of one send; return its counts and whether the channel is gone.
+    `streak`: the channel may have a failure streak to clear (False saves a write per success)."""
     ids = [r.id for r in rows]
     now = clock.now()
     if error is None:
         with store.transaction():
             store.mark_sent(ids, now)
-            store.set_meta(FAILURES_META + name, None)
+            if streak:
+                store.set_meta(FAILURES_META + name, None)
         emit(f"sent {message_id} via {name} ({len(ids)} alert{'s' if len(ids) != 1 else ''})")
         return Report(sent=len(ids)), False
     exc = error if isinstance(error, DeliveryError) else DeliveryError(str(error))
