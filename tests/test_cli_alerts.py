@@ -106,6 +106,16 @@ def test_read_only_commands_work_when_a_channel_secret_is_unset(tmp_path: Path) 
     queue_alerts(tmp_path, 1)
     assert "Summit number 1" in cli("alerts", cwd=tmp_path, check=True).stdout
     assert "Summit number 1" in cli("search", "summit", cwd=tmp_path, check=True).stdout
+    from urllib.request import urlopen
+
+    from tests.test_web import start_server, stop_server
+
+    proc, url = start_server(tmp_path / "config.toml")
+    try:
+        with urlopen(url + "?q=summit", timeout=30) as page:
+            assert page.status == 200 and "Summit number 1" in page.read().decode()
+    finally:
+        stop_server(proc)
     for sender in (("run", "--once"), ("alerts", "test", "hook"), ("check",)):
         done = cli(*sender, cwd=tmp_path)
         assert done.returncode == 2, sender
