@@ -3,12 +3,13 @@
     plan(feed, poll, failures=..., now=..., rng=...)  -> Plan: seconds until the next poll, and why
     adaptive_interval(feed, published, now)           -> the interval a busy feed has earned
     track_redirect(pending, seen, now)                -> Redirect: keep watching, or adopt the new URL
+    waiting(feed, row, now)                           -> Wait: why a feed is not polled now (None: due)
     first_delay(feed, ...)                            -> when to poll first after a (re)start
     assess(feeds, rows, now=..., last_poll=...)        -> Health: healthy / degraded / down (`status`)
 
 The rules, politest first:
-- 410 Gone: stop polling the feed (until its URL changes in config.toml).
-- Retry-After on a 429/503 is honoured, capped at 24 h.
+- 410 Gone: stop polling the feed (until its URL changes in config.toml, or `run --once --force`).
+- Retry-After on a 429/503 is honoured, capped at 24 h (the fetcher clamps it there when parsing).
 - A failing feed backs off: interval x 2^failures, +/-10 % jitter, capped at 6 h. It is never
   dropped: peers that stop polling after a few errors leave users silently blind.
 - Cache-Control max-age or an RSS <ttl> longer than the interval stretches it (capped at 1 h:
@@ -25,13 +26,15 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from monitor.types import Feed, PollResult
+from monitor.types import Feed, FeedCondition, FeedStatus, PollResult
 
 JITTER = 0.10
+# A feed counts as due this fraction of its interval before its planned poll: a cron job running
+# `run --once` every interval then never skips a round because the jitter put the plan a bit later.
+EARLY = 2 * JITTER
 MAX_BACKOFF = 6 * 3600.0
-MAX_RETRY_AFTER = 24 * 3600.0
+MAX_RETRY_AFTER = 24 * 3600.0  # the same cap as monitor.fetch.MAX_RETRY_AFTER (tested)
 MAX_STRETCH = 3600.0
 REDIRECT_GRACE = timedelta(days=7)
 # Adaptive polling looks at this many of the feed's latest publications, no older than the window.
@@ -157,6 +160,36 @@ def first_delay(
     return spread
 
 
+@dataclass(frozen=True)
+class Wait:
+    """Why a feed is not polled now, and until when (None: until its URL changes)."""
+
+    reason: str  # gone | retry-after | not-due
+    until: datetime | None
+
+
+def waiting(feed: Feed, row: ScheduleRow | None, now: datetime) -> Wait | None:
+    """Return why `feed` must not be polled at `now`, or None when it is due.
+
+    The same answer for `run --once` and the daemon. What the archive recorded belongs to the URL
+    it was recorded for: a feed whose URL changed is due at once. A planned poll is honoured up to a
+    ceiling after the last poll (the backoff cap when failing, else the longest cache stretch), so
+    a stale plan (e.g. after the interval was shortened) cannot hold a feed back for long.
+    """
+    if row is None or row.url != feed.url or row.last_polled_at is None:
+        return None
+    if row.gone:
+        return Wait("gone", None)
+    if row.retry_after_until is not None and row.retry_after_until > now:
+        return Wait("retry-after", row.retry_after_until)
+    if row.next_poll_at is not None:
+        ceiling = max(MAX_BACKOFF, feed.interval) if row.failures else max(feed.interval * (1 + JITTER), MAX_STRETCH)
+        planned = min(row.next_poll_at, row.last_polled_at + timedelta(seconds=ceiling))
+        if (planned - now).total_seconds() > EARLY * feed.interval:
+            return Wait("not-due", planned)
+    return None
+
+
 def track_redirect(
     pending: str | None, since: datetime | None, seen: str | None, now: datetime, *, current: str
 ) -> Redirect:
@@ -175,15 +208,8 @@ def track_redirect(
 # --------------------------------------------------------------------------- health (`status`)
 
 
-class ScheduleRow(Protocol):
-    """What `assess` reads of a feed's recorded schedule (store.Store.Schedule has these)."""
-
-    url: str
-    failures: int
-    gone: bool
-    next_poll_at: datetime | None
-    retry_after_until: datetime | None
-    last_polled_at: datetime | None
+# What `assess` reads of a feed's recorded schedule: the archive's FeedStatus (the name is older).
+ScheduleRow = FeedStatus
 
 
 HEALTHY, DEGRADED, DOWN = 0, 1, 2
@@ -196,29 +222,36 @@ DOWN_AFTER = 3
 class Health:
     code: int  # 0 healthy, 1 degraded, 2 down: `press-monitor status` exits with it
     reasons: tuple[str, ...]
-    states: Mapping[str, str]  # feed name -> ok | failing | waiting | gone | new | off
+    states: Mapping[str, FeedCondition]  # feed name -> its word
 
     @property
     def verdict(self) -> str:
         return VERDICTS[self.code]
 
 
-def feed_state(feed: Feed, row: ScheduleRow | None, now: datetime) -> str:
-    """Return one word for a feed: off, new, gone, waiting (Retry-After pending), failing, ok."""
+def feed_state(feed: Feed | None, row: FeedStatus | None, now: datetime) -> FeedCondition:
+    """Return the one word `feeds`, `status` and the web view show for a feed (feed None: not configured)."""
+    if feed is None:
+        return FeedCondition.REMOVED
     if not feed.enabled:
-        return "off"
+        return FeedCondition.OFF
     if row is None or row.last_polled_at is None:
-        return "new"
+        return FeedCondition.NEW
     if row.gone:
-        return "gone"
+        return FeedCondition.GONE
     if row.retry_after_until is not None and row.retry_after_until > now:
-        return "waiting"
-    return "failing" if row.failures else "ok"
+        return FeedCondition.WAITING
+    return FeedCondition.FAILING if row.failures else FeedCondition.OK
+
+
+def polled(state: FeedCondition) -> bool:
+    """Return whether a feed in this state is polled at all (has a next poll to show)."""
+    return state not in (FeedCondition.OFF, FeedCondition.GONE, FeedCondition.REMOVED)
 
 
 def assess(
     feeds: Sequence[Feed],
-    rows: Mapping[str, ScheduleRow],
+    rows: Mapping[str, FeedStatus],
     *,
     now: datetime,
     last_poll: datetime | None,
@@ -233,7 +266,7 @@ def assess(
     overdue; degraded: some feed fails, waits on Retry-After or is gone, or a channel fails; else healthy.
     """
     states = {f.name: feed_state(f, rows.get(f.name), now) for f in feeds}
-    active = [f for f in feeds if states[f.name] not in ("off", "gone")]
+    active = [f for f in feeds if polled(states[f.name])]
     reasons: list[str] = []
     code = HEALTHY
     if active:
@@ -251,7 +284,8 @@ def assess(
                 code = DOWN
                 reasons.append(f"no poll for {_ago(silent)} (more than {DOWN_AFTER} intervals); "
                                f"{len(overdue)} feed(s) overdue")
-    bad = {s: [n for n, v in states.items() if v == s] for s in ("failing", "waiting", "gone")}
+    bad = {s: [n for n, v in states.items() if v == s]
+           for s in (FeedCondition.FAILING, FeedCondition.WAITING, FeedCondition.GONE)}
     for state, names in bad.items():
         if names:
             reasons.append(f"{len(names)} feed(s) {state}: {', '.join(sorted(names))}")
@@ -264,7 +298,7 @@ def assess(
     return Health(code, tuple(reasons), states)
 
 
-def _overdue(feed: Feed, row: ScheduleRow | None, now: datetime) -> bool:
+def _overdue(feed: Feed, row: FeedStatus | None, now: datetime) -> bool:
     """Return whether a feed's planned poll is well past (a live daemon would have polled it)."""
     if row is None or row.next_poll_at is None:
         return True
