@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from monitor.errors import ConfigError
+from monitor.saferegex import RegexError, compile_regex
 from monitor.types import ChannelSpec, Config, Feed, RuleSpec, Secret, Settings
 
 T = TypeVar("T")
@@ -776,8 +777,8 @@ def _timezone(value: object, key: str) -> str:
 def _regex(value: object, key: str) -> str:
     text = _string(value, key)
     try:
-        re.compile(text)
-    except re.error as exc:
+        compile_regex(text)
+    except RegexError as exc:
         raise ConfigError(f"{key}: invalid regular expression: {exc}") from None
     return text
 

@@ -10,7 +10,7 @@ import click
 from monitor import export
 from monitor.cli.base import Ctx, fail, main, parse_when
 from monitor.clock import SystemClock
-from monitor.rules import expand_terms
+from monitor.rules import search_query
 
 
 @main.command()
@@ -32,7 +32,7 @@ def search(obj: Ctx, query: str, limit: int, since: str | None, as_json: bool) -
       @central_asia                  a term list from [terms] in config.toml
     """
     a = obj.app
-    expanded = expand_terms(query, a.config.terms)
+    expanded = search_query(query, a.config.terms)
     with a.open_store(readonly=True) as store:
         hits = store.search(expanded, limit=limit, since=parse_when(since, SystemClock().now()))
     if as_json:

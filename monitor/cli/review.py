@@ -16,7 +16,7 @@ from monitor import config as config_mod
 from monitor.cli.base import Ctx, fail, main, parse_when
 from monitor.clock import SystemClock
 from monitor.errors import ConfigError
-from monitor.rules import expand_terms
+from monitor.rules import search_query
 
 
 @main.command("export")
@@ -41,7 +41,7 @@ def export_cmd(obj: Ctx, fmt: str, query: str | None, rule: str | None, since: s
     """
     a = obj.app
     now = SystemClock().now()
-    fts = expand_terms(query, a.config.terms) if query else None
+    fts = search_query(query, a.config.terms, everything=True)
     filters = {"rule": rule} if rule else None
     window = {"since": parse_when(since, now), "until": parse_when(until, now)}
     with a.open_store(readonly=True) as store:
