@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlite_utils
 
 from monitor.errors import QueryError, StoreError
+from monitor.fold import FOLD_VERSION, fold, split_cjk, unsplit
 from monitor.types import (
     FTS_COLUMNS,
     FTS_TOKENIZE,
@@ -32,7 +33,7 @@ from monitor.types import (
     Source,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # `search` with a limit ranks at most this many matches, the newest (see Store.search).
 RANK_WINDOW = 5000
 # SQLite's IN (...) takes at most 32766 parameters; stay far below for lookups of one batch.
@@ -150,6 +151,7 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the archive: {exc}") from exc
         self.conn = conn
+        _register_fold(conn)
         self.db = sqlite_utils.Database(conn)
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -180,11 +182,15 @@ class Store:
         if current > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: archive schema {current} is newer than this press-monitor "
                              f"({SCHEMA_VERSION}); upgrade press-monitor")
-        steps = {1: self._schema_v1}
+        steps = {1: self._schema_v1, 2: self._schema_v2}
         for version in range(current + 1, SCHEMA_VERSION + 1):
             with self.transaction():
                 steps[version]()
                 self.conn.execute(f"PRAGMA user_version = {version}")
+        if self.meta("fold_version") != str(FOLD_VERSION):
+            with self.transaction():  # fold() changed since this archive was indexed: once, re-index
+                _reindex(self.conn)
+                self.set_meta("fold_version", str(FOLD_VERSION))
 
     def _schema_v1(self) -> None:
         db = self.db
@@ -249,6 +255,9 @@ class Store:
         self.conn.execute(
             "INSERT INTO releases_fts(releases_fts, rank) VALUES ('rank', 'bm25(10.0, 4.0, 1.0, 2.0, 2.0, 4.0, 1.0)')"
         )
+
+    def _schema_v2(self) -> None:
+        _folded_index(self.conn)
 
     # ------------------------------------------------------------------ transactions
 
@@ -458,7 +467,7 @@ class Store:
             rows = self.conn.execute(sql, args).fetchall()
         except sqlite3.OperationalError as exc:
             raise QueryError(f"invalid query {fts_query!r}: {_fts_message(exc)}") from exc
-        return [Hit(r[0], r[1], r[2] or "", parse_ts(r[3]), r[4] or "", r[5]) for r in rows]
+        return [Hit(r[0], r[1], r[2] or "", parse_ts(r[3]), unsplit(r[4] or ""), r[5]) for r in rows]
 
     def release(self, release_id: int) -> ReleaseDetail | None:
         """Return one release with its sightings, versions and matches, or None."""
@@ -755,7 +764,7 @@ class Store:
         rows = self._review_execute(sql, args, fts_query).fetchall()
         return [{"id": r[0], "title": r[1], "url": r[2] or "", "published": parse_ts(r[3]),
                  "feeds": self._review_lines(r[4]), "wire": r[5] or "", "place": r[6] or "",
-                 "snippet": r[7] or ""} for r in rows]
+                 "snippet": unsplit(r[7] or "")} for r in rows]
 
     def facets(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 12,
                expired: Callable[[], bool] | None = None) -> dict[str, list[tuple[str, int]] | None]:
@@ -953,6 +962,68 @@ _OUTBOX_SELECT = (
     "SELECT a.id, a.release_id, a.rule, a.channel, a.status, a.attempts, a.next_attempt_at, a.last_error,"
     " a.created_at, a.sent_at, a.digest_id, r.title FROM alerts a LEFT JOIN releases r ON r.id = a.release_id"
 )
+
+
+# --------------------------------------------------------------------------- the folded index
+#
+# Why this shape (monitor/fold.py says what folding does): the index must hold fold(text), the
+# text people see must stay the original, and both search and snippet() must keep working in SQL.
+# SQLite 3.40 has no contentless-delete and Python cannot register an FTS5 tokenizer, so:
+# - the triggers index pm_fold(column): what rules and queries are folded to (fold.py);
+# - the external content is a view showing pm_split_cjk(column): the original text with only the
+#   CJK characters set apart by zero-width spaces. fold() moves no other word boundary, so when
+#   snippet() re-tokenizes this view the tokens stand exactly where the index has them, and the
+#   snippet shows the original words (unsplit() drops the zero-width spaces).
+# Every connection that writes releases or reads snippets needs the two functions: Store
+# registers them on open; any other tool writing releases fails loudly ("no such function").
+# Never use FTS5 'rebuild' (it would index the view's unfolded text): _reindex() does it right.
+
+_COLS = ", ".join(f'"{c}"' for c in FTS_COLUMNS)
+
+
+def _fold_sql(value: object) -> object:
+    return fold(value) if isinstance(value, str) else value
+
+
+def _split_sql(value: object) -> object:
+    return split_cjk(value) if isinstance(value, str) else value
+
+
+def _register_fold(conn: sqlite3.Connection) -> None:
+    conn.create_function("pm_fold", 1, _fold_sql, deterministic=True)
+    conn.create_function("pm_split_cjk", 1, _split_sql, deterministic=True)
+
+
+def _folded(prefix: str) -> str:
+    return ", ".join(f'pm_fold({prefix}"{c}")' for c in FTS_COLUMNS)
+
+
+def _folded_index(conn: sqlite3.Connection) -> None:
+    """Schema 2: replace the plain external-content index by the folded one, and fill it."""
+    for trigger in ("releases_ai", "releases_ad", "releases_au"):
+        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    conn.execute("DROP TABLE IF EXISTS releases_fts")
+    shown = ", ".join(f'pm_split_cjk("{c}") AS "{c}"' for c in FTS_COLUMNS)
+    conn.execute(f"CREATE VIEW releases_fts_text AS SELECT id, {shown} FROM releases")
+    tok = FTS_TOKENIZE.replace("'", "''")
+    conn.execute(f"CREATE VIRTUAL TABLE releases_fts USING fts5({_COLS}, tokenize='{tok}',"
+                 " content='releases_fts_text', content_rowid='id')")
+    insert = f"INSERT INTO releases_fts (rowid, {_COLS}) VALUES (new.id, {_folded('new.')});"
+    delete = (f"INSERT INTO releases_fts (releases_fts, rowid, {_COLS})"
+              f" VALUES ('delete', old.id, {_folded('old.')});")
+    conn.execute(f"CREATE TRIGGER releases_ai AFTER INSERT ON releases BEGIN {insert} END")
+    conn.execute(f"CREATE TRIGGER releases_ad AFTER DELETE ON releases BEGIN {delete} END")
+    # Only a change to an indexed column re-indexes the release (not updated_at and the like).
+    conn.execute(f"CREATE TRIGGER releases_au AFTER UPDATE OF {_COLS} ON releases BEGIN {delete} {insert} END")
+    # Title hits count most, then summary/tickers: bm25 weights per column in FTS_COLUMNS order.
+    conn.execute("INSERT INTO releases_fts(releases_fts, rank)"
+                 " VALUES ('rank', 'bm25(10.0, 4.0, 1.0, 2.0, 2.0, 4.0, 1.0)')")
+
+
+def _reindex(conn: sqlite3.Connection) -> None:
+    """Index every release again with the current fold() (after an upgrade that changed it)."""
+    conn.execute("INSERT INTO releases_fts(releases_fts) VALUES ('delete-all')")
+    conn.execute(f"INSERT INTO releases_fts (rowid, {_COLS}) SELECT id, {_folded('')} FROM releases")
 
 
 def _chunks(values: Sequence) -> Iterator[Sequence]:
