@@ -976,16 +976,17 @@ _OUTBOX_SELECT = (
 #   snippet shows the original words (unsplit() drops the zero-width spaces).
 # Every connection that writes releases or reads snippets needs the two functions: Store
 # registers them on open; any other tool writing releases fails loudly ("no such function").
-# Never use FTS5 'rebuild' (it would index the view's unfolded text): _reindex() does it right.
+# Never use FTS5 'rebuild' (it would index the view's unfolded text; _reindex() does it right) nor
+# 'integrity-check' (it compares the index with the view's unfolded text, so it always objects).
 
 _COLS = ", ".join(f'"{c}"' for c in FTS_COLUMNS)
 
 
-def _fold_sql(value: object) -> object:
+def _fold_sql(value: str | None) -> str | None:
     return fold(value) if isinstance(value, str) else value
 
 
-def _split_sql(value: object) -> object:
+def _split_sql(value: str | None) -> str | None:
     return split_cjk(value) if isinstance(value, str) else value
 
 

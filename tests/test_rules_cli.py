@@ -127,3 +127,37 @@ notify = ["console"]
             out = cli(*args, cwd=tmp_path)
             assert out.returncode == 2 and hint in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)
             assert "fts5" not in out.stderr
+
+
+FOLDED = [  # (as a release writes it, as a user types it)
+    ("Kırgızistan", "kirgizistan"),
+    ("Straße", "strasse"),
+    ("ＮＹＳＥ", "NYSE"),
+    ("ﬁnance", "finance"),
+    ("第二届中国—中亚峰会在阿斯塔纳举行", "峰会"),
+    ("哈萨克斯坦总统出席", "哈萨克斯坦"),
+]
+
+
+def test_folded_text_matches_the_same_in_rules_and_search(tmp_path: Path, feed_server: FeedServer) -> None:
+    items = [_item(f"{written} news", f"f{i}") for i, (written, _) in enumerate(FOLDED)]
+    feed_server.publish("/attack.rss", rss(items))
+    feed_server.publish("/healthy.rss", rss([_item("Kirgizistan strasse NYSE finance", "ascii")]))
+    rules = "".join(f'[[rules]]\nname = "r{i}"\nquery = "{typed}"\nnotify = ["console"]\n'
+                    for i, (_, typed) in enumerate(FOLDED))
+    _config(tmp_path, feed_server, rules)
+    run = cli("run", "--once", cwd=tmp_path, check=True).stdout
+    for i, (written, typed) in enumerate(FOLDED):
+        assert f"[r{i}] {written} news" in run, (typed, run)
+        found = cli("search", typed, cwd=tmp_path, check=True).stdout
+        assert f"{written} news" in found, (typed, found)
+        if written.isascii() or typed.isascii():
+            assert "Kirgizistan strasse NYSE finance" in found  # and the other way round
+            back = cli("search", written, cwd=tmp_path, check=True).stdout
+            assert "Kirgizistan strasse NYSE finance" in back and f"{written} news" in back, (written, back)
+        assert "\u200b" not in found
+    # Snippets show the original words, highlighted where the folded ones matched.
+    assert "[Kırgızistan] news" in cli("search", "kirgizistan", cwd=tmp_path, check=True).stdout
+    assert "第二届中国—中亚[峰会]在阿斯塔纳举行" in cli("search", "峰会", cwd=tmp_path, check=True).stdout
+    assert "第二届中国—中亚峰会在[阿斯塔纳]举行" in cli("rules", "test", "阿斯塔纳", cwd=tmp_path, check=True).stdout
+    assert "[峰会]" in run and "[Straße]" in run

@@ -46,3 +46,35 @@ def test_bad_query_and_newer_schema_are_clear_errors(tmp_path: Path) -> None:
         Store(tmp_path / "a.db")
     with pytest.raises(StoreError, match="no archive here yet"):
         Store(tmp_path / "missing.db", readonly=True)
+
+
+def test_a_schema_1_archive_is_reindexed_folded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a.db"
+    with Store(path) as s:
+        rid = add(s, 1, "Kırgızistan joins the 第二届中国—中亚峰会")
+        # Put the index back as schema 1 had it: unfolded, external content on releases itself.
+        with s.transaction():
+            for t in ("releases_ai", "releases_ad", "releases_au"):
+                s.conn.execute(f"DROP TRIGGER {t}")
+            s.conn.execute("DROP TABLE releases_fts")
+            s.conn.execute("DROP VIEW releases_fts_text")
+            s.db["releases"].enable_fts(list(store_mod.FTS_COLUMNS), fts_version="FTS5",
+                                        tokenize=store_mod.FTS_TOKENIZE, create_triggers=True)
+            s.conn.execute("INSERT INTO releases_fts(releases_fts) VALUES ('rebuild')")
+            s.set_meta("fold_version", None)
+            s.conn.execute("PRAGMA user_version = 1")
+        assert s.conn.execute("SELECT rowid FROM releases_fts WHERE releases_fts MATCH 'kirgizistan'").fetchall() == []
+    with Store(path) as s:  # the upgrade
+        assert s.version() == 2 and s.meta("fold_version") == str(store_mod.FOLD_VERSION)
+        [hit] = s.search("kirgizistan")
+        assert hit.id == rid and hit.snippet.startswith("[Kırgızistan] joins")
+        [hit] = s.search("\u200b峰\u200b\u200b会\u200b")  # what fts_query() makes of 峰会
+        assert "[峰会]" in hit.snippet
+        add(s, 2, "Straße")  # the triggers index new releases folded
+        assert len(s.search("strasse")) == 1
+    calls: list[object] = []
+    monkeypatch.setattr(store_mod, "_reindex", calls.append)
+    with Store(path) as s:
+        assert calls == [] and len(s.search("kirgizistan")) == 1  # once: not on every open
+    with Store(path, readonly=True) as s:
+        assert s.search("strasse")[0].snippet == "[Straße]"

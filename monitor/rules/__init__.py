@@ -34,6 +34,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 from monitor.errors import ConfigError, QueryError
 from monitor.rules.batch import Batch, PrefixIndex, bits
@@ -119,9 +120,9 @@ class RuleSet:
                 by_term.setdefault(t, []).append(i)
             for p in pref:
                 by_prefix.setdefault(p, []).append(i)
-            e, p = all_tokens(node)
-            needed |= e
-            prefixes |= p
+            used_exact, used_prefixes = all_tokens(node)
+            needed |= used_exact
+            prefixes |= used_prefixes
         self._by_term = by_term
         self._key_terms = frozenset(by_term)
         self._by_prefix = by_prefix
@@ -307,6 +308,10 @@ def check_query(query: str) -> None:
     _analyze(query, Compiler())
 
 
+@overload
+def search_query(query: str, terms: Mapping[str, Sequence[str]], *, everything: Literal[False] = False) -> str: ...
+@overload
+def search_query(query: str | None, terms: Mapping[str, Sequence[str]], *, everything: bool) -> str | None: ...
 def search_query(query: str | None, terms: Mapping[str, Sequence[str]], *, everything: bool = False) -> str | None:
     """Return the FTS5 query for the archive (`search`, `export --query`, the web view), checked.
 

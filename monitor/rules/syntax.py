@@ -343,7 +343,7 @@ def _flat(cls: type, left: PNode, right: PNode, explicit_only: bool = False) -> 
     out: list[PNode] = []
     for side in (left, right):
         if isinstance(side, cls) and not (explicit_only and getattr(side, "implicit", False)):
-            out.extend(side.children)  # type: ignore[attr-defined]
+            out.extend(side.children)  # type: ignore[union-attr]
         else:
             out.append(side)
     return tuple(out)
