@@ -321,8 +321,11 @@ def search_query(query: str | None, terms: Mapping[str, Sequence[str]], *, every
     """
     if everything and (query is None or query.strip() in ("", "*")):
         return None
-    prepared = fts_query(query or "", terms)
-    _analyze(prepared, Compiler())
+    try:
+        prepared = fts_query(query or "", terms)
+        _analyze(prepared, Compiler())
+    except QueryError as e:
+        raise QueryError(f"invalid query: {e}") from None
     return prepared
 
 
