@@ -16,9 +16,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import cast
 from urllib.parse import quote, urlsplit
 
 from monitor.errors import ConfigError
+from monitor.links import safe_link
 from monitor.types import Feed
 
 # --------------------------------------------------------------------------- records (JSONL / CSV)
@@ -36,8 +38,22 @@ INT_FIELDS = frozenset({"id"})
 NULLABLE_FIELDS = frozenset({"dateline_place", "dateline_date", "wire"})  # None when the release has none
 
 
+def _link_policy(record: Mapping[str, object]) -> Mapping[str, object]:
+    """Return the record with `url` and `links` holding only http(s) links (links.safe_link).
+
+    An archive written before the policy may hold a `javascript:` URL; an export never hands one on.
+    """
+    url, links = record.get("url"), record.get("links")
+    safe_url = safe_link(str(url)) if url else None
+    safe_links = [s for s in (safe_link(str(v)) for v in links) if s] if isinstance(links, list | tuple) else links
+    if (safe_url or "") == (url or "") and safe_links == links:
+        return record
+    return {**record, "url": safe_url or "", "links": safe_links}
+
+
 def jsonl_line(record: Mapping[str, object]) -> str:
     """Return one record as a JSON line (with its newline), fields in EXPORT_FIELDS order."""
+    record = _link_policy(record)
     return json.dumps({k: record.get(k) for k in EXPORT_FIELDS}, ensure_ascii=False) + "\n"
 
 
@@ -48,11 +64,12 @@ def csv_header() -> str:
 
 def csv_line(record: Mapping[str, object]) -> str:
     """Return one record as a CSV line (RFC 4180 quoting, \\r\\n line end)."""
+    record = _link_policy(record)
     cells: list[str] = []
     for name in EXPORT_FIELDS:
         value = record.get(name)
         if name in LIST_FIELDS:
-            cells.append("\n".join(str(v) for v in (value or ())))
+            cells.append("\n".join(str(v) for v in cast("Iterable[object]", value or ())))
         elif name in BOOL_FIELDS:
             cells.append("true" if value else "false")
         else:
@@ -115,7 +132,7 @@ def _rfc3339(when: datetime) -> str:
 class AtomEntry:
     id: str  # a permanent IRI (tag: URI)
     title: str
-    link: str  # the release's URL ("" when it has none)
+    link: str  # the release's URL ("" when it has none); rendered only when links.safe_link accepts it
     published: datetime
     updated: datetime
     summary: str = ""
@@ -155,8 +172,9 @@ def atom_feed(*, id: str, title: str, updated: datetime, entries: Sequence[AtomE
         entry = _sub(feed, f"{q}entry")
         _sub(entry, f"{q}id", e.id)
         _sub(entry, f"{q}title", e.title or "(untitled)", type="text")
-        if e.link:
-            _sub(entry, f"{q}link", rel="alternate", type="text/html", href=e.link)
+        link = safe_link(e.link)
+        if link:
+            _sub(entry, f"{q}link", rel="alternate", type="text/html", href=link)
         _sub(entry, f"{q}published", _rfc3339(e.published))
         _sub(entry, f"{q}updated", _rfc3339(e.updated))
         if e.author:
@@ -191,7 +209,7 @@ def rule_feed(rule: str, rows: Sequence[Mapping[str, object]], *, install_id: st
         id=tag_uri(install_id, "rule", rule),
         title=f"press-monitor: {rule}",
         subtitle=f"Releases matching {query}" if query else "",
-        updated=max(stamps, default=now),  # type: ignore[type-var]
+        updated=cast(datetime, max(stamps, default=now)),  # type: ignore[type-var]
         entries=entries,
         self_link=self_link,
         alternate_link=alternate_link,

@@ -214,7 +214,7 @@ class Fetcher:
         return Fetched(
             url=url, final_url=final, status=status, body=body, etag=etag, last_modified=modified,
             retry_after=retry_after, permanent_redirect=permanent, max_age=max_age,
-            elapsed=self._clock.monotonic() - start,
+            elapsed=self._clock.monotonic() - start, content_type=h.get("content-type"),
         )
 
     def _read_body(self, resp: requests.Response, start: float, dog: _Watchdog) -> bytes:

@@ -31,7 +31,7 @@ from monitor import dedupe
 from monitor.clock import Clock
 from monitor.errors import FeedError
 from monitor.normalize import normalize
-from monitor.parse import parse, split_items
+from monitor.parse import MAX_ENTRIES, parse, split_items
 from monitor.types import Feed, FeedState, Fetched, PollResult, Release, Settings
 
 log = logging.getLogger(__name__)
@@ -54,14 +54,19 @@ class Digested:
     bozo: str | None = None
     ttl: float | None = None
     unchanged: int = 0  # raw items skipped because the last good poll had them byte for byte
-    item_hashes: frozenset[str] | None = None  # hashes of every raw item in this body (None: not split)
+    item_hashes: frozenset[str] | None = None  # hashes of the raw items read or known (None: not split)
+    dropped: int = 0  # items beyond the parser's cap, not read this time
+    fallback: str | None = None  # why feedparser, not the fast path, read the body
 
 
-def digest(body: bytes, url: str, now: datetime, known: frozenset[str] = frozenset()) -> Digested:
+def digest(
+    body: bytes, url: str, now: datetime, known: frozenset[str] = frozenset(), content_type: str | None = None
+) -> Digested:
     """Return the normalized items of a feed body that are not in `known` (raises NotAFeed).
 
     A changed feed usually differs from the last poll by a few items at the top; parsing only those
     makes the work grow with the new items, not with the feed. Pure, so it can run in a worker process.
+    content_type: the response's Content-Type, whose charset the parser tries first.
     """
     pieces = split_items(body)
     hashes: list[str] = []
@@ -75,9 +80,15 @@ def digest(body: bytes, url: str, now: datetime, known: frozenset[str] = frozens
         unchanged = len(chunks) - len(fresh)
         if unchanged:
             body = head + b"".join(fresh) + tail
-    parsed = parse(body, url=url)
+    parsed = parse(body, url=url, content_type=content_type)
+    item_hashes = frozenset(hashes) if pieces is not None else None
+    if parsed.dropped and pieces is not None:
+        # Items beyond the cap were not read: leave them out of the known hashes so the next polls
+        # read them (at most the cap per poll), instead of skipping them forever as "unchanged".
+        fresh_hashes = [h for h in hashes if h not in known]
+        item_hashes = frozenset(h for h in hashes if h in known) | frozenset(fresh_hashes[: len(parsed.entries)])
     return Digested(tuple(normalize(e, now=now) for e in parsed.entries), parsed.bozo, parsed.ttl,
-                    unchanged=unchanged, item_hashes=frozenset(hashes) if pieces is not None else None)
+                    unchanged=unchanged, item_hashes=item_hashes, dropped=parsed.dropped, fallback=parsed.fallback)
 
 
 @dataclass(frozen=True)
@@ -138,12 +149,16 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
         n_matches, n_alerts = _match_and_queue(store, sorted(to_match), now, settings, rules, channels)
         store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified,
                           items=digested.item_hashes)
+    if digested.dropped:
+        log.warning("feed %r: %d items beyond the cap of %d per poll not read this time", feed.name,
+                    digested.dropped, MAX_ENTRIES)
     return PollResult(
         feed.name, new=counts[dedupe.Kind.NEW], revised=counts[dedupe.Kind.REVISED],
         seen=counts[dedupe.Kind.SEEN] + counts[dedupe.Kind.JOINED] + digested.unchanged,
         matches=n_matches, alerts=n_alerts,
         bozo=digested.bozo, max_age=fetched.max_age, ttl=digested.ttl,
         permanent_redirect=fetched.permanent_redirect, elapsed=elapsed,
+        dropped=digested.dropped, parse_fallback=digested.fallback,
     )
 
 
@@ -175,7 +190,7 @@ def gather(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock,
         fetched = fetcher.fetch(feed.url, state)
         digested = None
         if not fetched.not_modified:
-            args = (fetched.body, fetched.final_url, clock.now(), state.items)
+            args = (fetched.body, fetched.final_url, clock.now(), state.items, fetched.content_type)
             digested = digest_pool.submit(digest, *args).result() if digest_pool else digest(*args)
     except Exception as exc:  # noqa: BLE001 - one feed's failure (or bug) must not stop the others
         return Outcome(feed, error=_as_feed_error(exc), elapsed=clock.monotonic() - start)

@@ -123,6 +123,7 @@ class Fetched:
     permanent_redirect: str | None = None  # target of a 301/308 on the first hop, if any
     max_age: float | None = None  # Cache-Control max-age, seconds
     elapsed: float = 0.0
+    content_type: str | None = None  # the response's Content-Type (its charset is the parser's first guess)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ class ParsedFeed:
     title: str = ""
     ttl: float | None = None  # RSS <ttl>, seconds
     bozo: str | None = None  # why the XML was malformed, when feedparser recovered entries anyway
+    dropped: int = 0  # items beyond parse.MAX_ENTRIES, not read
+    fallback: str | None = None  # why the fast path left the document to feedparser (None: it read it)
 
 
 @dataclass(frozen=True)
@@ -245,6 +248,8 @@ class PollResult:
     ttl: float | None = None  # RSS <ttl>, seconds
     permanent_redirect: str | None = None  # where a 301/308 pointed
     elapsed: float = 0.0
+    dropped: int = 0  # items beyond the per-poll cap (parse.MAX_ENTRIES), left for later polls
+    parse_fallback: str | None = None  # why feedparser, not the fast path, read the feed (None: fast or unparsed)
 
     @property
     def ok(self) -> bool:

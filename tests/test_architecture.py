@@ -10,7 +10,7 @@ import pytest
 PKG = Path(__file__).resolve().parent.parent / "monitor"
 
 LAYER = {
-    **dict.fromkeys(["types", "errors", "clock", "saferegex", "fold"], 1),
+    **dict.fromkeys(["types", "errors", "clock", "links", "saferegex", "fold"], 1),
     **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule"], 2),
     **dict.fromkeys(["fetch", "store", "channels", "notify"], 3),
     **dict.fromkeys(["pipeline", "deliver"], 4),

@@ -149,3 +149,13 @@ def test_a_bad_rule_stops_check_and_run_but_not_reading_the_archive(workdir: Pat
         assert done.returncode == 2, args
         assert 'rules[1] "central-asia": query: syntax error near "AND"' in done.stderr
     assert json.loads(cli("search", "summit*", "--json", cwd=workdir, check=True).stdout)
+
+
+def test_the_run_line_says_when_items_were_left_for_later_and_who_parsed() -> None:
+    from monitor.cli.ingest import format_result
+    from monitor.types import PollResult
+
+    line = format_result(PollResult("Big", new=2000, dropped=98_000, parse_fallback="not well-formed XML"))
+    assert line == ("ok  2000 new  0 dup  (98000 more items than a poll reads: left for the next polls)"
+                    "  [feedparser: not well-formed XML]  Big")
+    assert format_result(PollResult("Small", new=1)) == "ok  1 new  0 dup  Small"

@@ -402,3 +402,41 @@ def test_dates_in_export_are_utc_text(archive: tuple[Path, dict[str, int]]) -> N
     with Store(cfg.parent / "archive.db", readonly=True) as store:
         rec = next(r for r in store.export_records() if r["id"] == ids["acme"])
     assert rec["published"] == "2026-10-11T09:00:00Z" and rec["dateline_date"] == date(2026, 10, 11).isoformat()
+
+
+# --------------------------------------------------------------------------- the link policy
+
+
+@pytest.mark.parametrize("bad", ["javascript:alert(document.cookie)", "data:text/html,<script>x</script>",
+                                 "JavaScript:alert(1)", "file:///etc/passwd", "//no-scheme.example.com/x"])
+def test_exports_never_hand_on_a_link_that_is_not_http(tmp_path: Path, bad: str) -> None:
+    # An archive written before the link policy may hold such a URL: export, CSV and Atom drop it
+    # (the text stays in the archive), http(s) links pass.
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(CONFIG, encoding="utf-8")
+    with Store(tmp_path / "archive.db") as store, store.transaction():
+        fid = store.feed_id("PRN World", "https://www.prnewswire.com/rss/world.rss")
+        for key, url in (("evil", bad), ("good", "https://example.com/ok")):
+            item = release(key, f"Summit {key}", "Central Asia summit", url=url, published=T0)
+            rid = store.insert_release(item, "PRN World", T0)
+            store.add_sighting(fid, "PRN World", rid, item, T0)
+            store.add_match(rid, "central-asia", "summit", T0)
+    code, out, err = run(cfg, "export")
+    assert code == 0, err
+    records = {r["title"]: r for r in map(json.loads, out.splitlines())}
+    assert records["Summit evil"]["url"] == "" and records["Summit evil"]["links"] == []
+    assert records["Summit good"]["url"] == "https://example.com/ok"
+    assert records["Summit good"]["links"] == ["https://example.com/ok"]
+    code, out, err = run(cfg, "export", "--format", "csv")
+    assert code == 0 and bad not in out and "https://example.com/ok" in out
+    code, out, err = run(cfg, "feed", "central-asia")
+    assert code == 0 and bad not in out and bad.replace("<", "&lt;") not in out
+    links = [link.href for e in feedparser.parse(out).entries for link in e.get("links", ())]
+    assert links == ["https://example.com/ok"]
+
+
+def test_record_link_policy_in_jsonl_and_csv_lines() -> None:
+    record = {"id": 1, "title": "t", "url": "javascript:x", "links": ["data:,x", "https://ex.com/a b"]}
+    line = json.loads(export.jsonl_line(record))
+    assert line["url"] == "" and line["links"] == ["https://ex.com/a%20b"]
+    assert "javascript" not in export.csv_line(record) and "data:" not in export.csv_line(record)

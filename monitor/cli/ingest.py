@@ -99,6 +99,9 @@ def format_result(r: PollResult) -> str:
     extra = f"  {r.revised} revised" if r.revised else ""
     extra += f"  {r.matches} matched" if r.matches else ""
     extra += f"  (recovered from bad XML: {r.bozo})" if r.bozo else ""
+    extra += f"  ({r.dropped} more items than a poll reads: left for the next polls)" if r.dropped else ""
+    # Which reader took the feed: a fast-path regression shows as feeds moving to feedparser.
+    extra += f"  [feedparser: {r.parse_fallback}]" if r.parse_fallback else ""
     return f"ok  {r.new} new  {r.seen} dup{extra}  {r.feed}"
 
 
