@@ -421,3 +421,28 @@ def test_tokens_come_from_fts5_itself() -> None:
     ]  # fmt: skip
     # The marker word used to learn chunks in one round trip is handled when a release contains it.
     assert FTS.tokens("qzxchunkqzx Qzxchunkqzx's") == ["qzxchunkqzx", "qzxchunkqzx", "s"]
+
+
+def test_a_regex_that_fails_on_one_release_skips_that_match_and_logs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    rs = compile_rules([RuleSpec("nyse", "revenue", regex=r"NYSE"), RuleSpec("plain", "revenue")], TERMS)
+    rule = rs.get("nyse")
+    assert rule is not None and rule.regex is not None
+
+    class GivesUp:  # what RE2 does when a match needs more memory than it may use
+        def search(self, text: str) -> None:
+            raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(rule.regex, "_re", GivesUp())
+    with caplog.at_level("WARNING", logger="monitor.rules"):
+        found = rs.match([EARNINGS])
+    assert [m.rule for m in found] == ["plain"]  # the other rule, and the poll, go on
+    assert "rule 'nyse': release 102 skipped: regex 'NYSE' failed on this text: out of memory" in caplog.text
+
+
+def test_regexes_run_in_linear_time() -> None:
+    rs = compile_rules([RuleSpec("redos", "redos", regex="(a+)+c")], TERMS)
+    evil = doc(1, title="redos " + "a" * 5000 + "b")
+    assert rs.match([evil]) == []  # Python's re would backtrack 2**5000 times here
+    assert [m.key for m in rs.match([doc(2, title="redos aaaac")])] == [2]

@@ -1,7 +1,10 @@
 """Watch rules: compile and validate them, and match a batch of releases against all of them.
 
 A rule's query is SQLite FTS5 query syntax, so the same string searches the archive and watches
-the stream. `@name` expands a [terms] list into `(a OR b OR ...)`.
+the stream. What the user typed goes through query.fts_query() first, the one door every entry
+point uses (rules, `rules test`, `search`, `export --query`, the web view): punctuated words
+become phrases, `AND NOT` becomes `NOT`, `@name` expands a [terms] list into `(a OR b OR ...)`,
+and the text is folded as the releases were (monitor/fold.py).
 
 How a batch is matched (RuleSet.match), never touching the archive:
 1. The batch is tokenized by FTS5 itself (in memory, see fts.py) into an inverted index of
@@ -15,7 +18,8 @@ How a batch is matched (RuleSet.match), never touching the archive:
 3. Each candidate's compiled query is evaluated over the bitmasks with FTS5's semantics
    (nodes.py), then the feeds filter and the regex, then a snippet (snippet.py).
 
-Refused at load time, with the rule and the reason: FTS5 syntax errors (with the position),
+Refused at load time, with the rule and the reason: queries nested deeper than 100, regexes RE2
+cannot run (backreferences, lookaround: monitor/saferegex.py), FTS5 syntax errors (with the position),
 unknown columns, unknown @lists, duplicate names, regexes that do not compile, and queries that
 can never match: every phrase tokenizes to nothing (`"---"`), a column filter that leaves no
 column, or a NOT that excludes everything the rest matches (`a NOT a`, `summit NOT summit*`,
