@@ -224,6 +224,7 @@ def rule_feed(rule: str, rows: Sequence[Mapping[str, object]], *, install_id: st
 class OpmlFeed:
     name: str  # the outline's title (or text); "" when it has neither
     url: str  # xmlUrl as written
+    folder: str = ""  # the folders it sits in, outermost first, joined by " / "; "" at the top level
 
 
 def opml_document(feeds: Iterable[Feed], *, title: str = "press-monitor feeds", now: datetime | None = None) -> str:
@@ -254,17 +255,22 @@ def parse_opml(data: bytes | str, *, source: str) -> list[OpmlFeed]:
     if body is None:
         raise ConfigError(f"{source}: not an OPML file: it has no <body>")
     out: list[OpmlFeed] = []
-    for outline in body.iter():
-        if outline.tag.lower() != "outline":
+    _walk(body, (), out)
+    return out
+
+
+def _walk(parent: ET.Element, folders: tuple[str, ...], out: list[OpmlFeed]) -> None:
+    for outline in parent:
+        if not isinstance(outline.tag, str) or outline.tag.lower() != "outline":
             continue
         # Readers disagree on the case of xmlUrl (xmlurl, XMLURL); the meaning is the same.
         attrs = {k.lower(): v for k, v in outline.attrib.items()}
         url = (attrs.get("xmlurl") or "").strip()
-        if not url:
-            continue  # a folder, or a link outline
         name = " ".join((attrs.get("title") or attrs.get("text") or "").split())
-        out.append(OpmlFeed(name=name, url=url))
-    return out
+        if url:
+            out.append(OpmlFeed(name=name, url=url, folder=" / ".join(folders)))
+        # A folder is an outline holding outlines (a feed outline with children is rare, but read them too).
+        _walk(outline, (*folders, name) if not url and name else folders, out)
 
 
 # --------------------------------------------------------------------------- importing into config.toml
@@ -290,14 +296,19 @@ def plan_import(existing: Sequence[Feed], incoming: Sequence[OpmlFeed]) -> Impor
     skipped: list[tuple[OpmlFeed, str]] = []
     for item in incoming:
         parts = urlsplit(item.url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in item.url):
-            skipped.append((item, "not an http(s) URL"))
-            continue
         ident = url_identity(item.url)
+        # Already configured first: an exported file:// feed coming back is a duplicate, not a bad URL.
         if ident in urls:
             skipped.append((item, f"already configured as {urls[ident]!r}"))
             continue
-        base = item.name or parts.hostname
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in item.url):
+            skipped.append((item, "not an http(s) URL: import takes subscriptions, not local files"
+                            if parts.scheme.lower() == "file" else "not an http(s) URL"))
+            continue
+        # The reader's folder survives as a name prefix ("Wires / Energy: PRN energy"), so the
+        # grouping still shows in `feeds`, `status` and the web view.
+        title = item.name or parts.hostname
+        base = f"{item.folder}: {title}" if item.folder else title
         name, n = base, 1
         while name.lower() in names:
             n += 1
@@ -306,34 +317,3 @@ def plan_import(existing: Sequence[Feed], incoming: Sequence[OpmlFeed]) -> Impor
         urls[ident] = name
         added.append((name, item.url))
     return ImportPlan(tuple(added), tuple(skipped))
-
-
-def toml_string(text: str) -> str:
-    """Return `text` as a TOML basic string literal."""
-    out = ['"']
-    for ch in text:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def append_feeds(config_text: str, feeds: Sequence[tuple[str, str]], *, comment: str = "") -> str:
-    """Return config.toml text with one [[feeds]] table appended per (name, url); the rest untouched."""
-    if not feeds:
-        return config_text
-    parts = [config_text]
-    if config_text and not config_text.endswith("\n"):
-        parts.append("\n")
-    if comment:
-        parts.append(f"\n# {comment}\n")
-    for name, url in feeds:
-        parts.append(f"\n[[feeds]]\nname = {toml_string(name)}\nurl = {toml_string(url)}\n")
-    return "".join(parts)
-

@@ -146,7 +146,7 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                 rid = d.release_id
             ids.append(rid)
 
-        n_matches, n_alerts = _match_and_queue(store, sorted(to_match), now, settings, rules, channels)
+        n_matches, n_alerts, n_old = _match_and_queue(store, sorted(to_match), now, settings, rules, channels)
         store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified,
                           items=digested.item_hashes)
     if digested.dropped:
@@ -155,7 +155,7 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
     return PollResult(
         feed.name, new=counts[dedupe.Kind.NEW], revised=counts[dedupe.Kind.REVISED],
         seen=counts[dedupe.Kind.SEEN] + counts[dedupe.Kind.JOINED] + digested.unchanged,
-        matches=n_matches, alerts=n_alerts,
+        matches=n_matches, alerts=n_alerts, too_old=n_old,
         bozo=digested.bozo, max_age=fetched.max_age, ttl=digested.ttl,
         permanent_redirect=fetched.permanent_redirect, elapsed=elapsed,
         dropped=digested.dropped, parse_fallback=digested.fallback,
@@ -163,23 +163,28 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
 
 
 def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Settings, rules: RulesLike,
-                     channels: frozenset[str] | None) -> tuple[int, int]:
-    """Match the batch, record new matches, queue alerts for alertable releases; return the counts."""
+                     channels: frozenset[str] | None) -> tuple[int, int, int]:
+    """Match the batch, record new matches, queue alerts for alertable releases; return the counts
+    (matches, alerts, matches of notifying rules too old to alert)."""
     if not release_ids:
-        return 0, 0
+        return 0, 0, 0
     oldest = now - timedelta(seconds=settings.alert_max_age)
-    n_matches = n_alerts = 0
+    n_matches = n_alerts = n_old = 0
     for m in rules.match(store.docs(release_ids)):
         if not store.add_match(m.key, m.rule, m.snippet, now):
             continue  # this rule already matched this release (e.g. before a revision): no new alert
         n_matches += 1
         rule = rules.get(m.rule)
-        if rule is None or store.published_at(m.key) < oldest:
-            continue  # old news archives quietly: a backlog or a resurfaced item must not flood anyone
+        if rule is None:
+            continue
+        if store.published_at(m.key) < oldest:
+            # Old news archives quietly: a backlog or a resurfaced item must not flood anyone.
+            n_old += bool(rule.notify)
+            continue
         for channel in rule.notify:
             if (channels is None or channel in channels) and store.add_alert(m.key, m.rule, channel, now):
                 n_alerts += 1
-    return n_matches, n_alerts
+    return n_matches, n_alerts, n_old
 
 
 def gather(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock,

@@ -512,10 +512,13 @@ class Store:
         return self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
     def match_counts(self, now: datetime) -> dict[str, tuple[int, int, int]]:
-        """Return {rule: (matches in the last 24 h, last 7 days, all time)}."""
+        """Return {rule: (matched releases published in the last 24 h, last 7 days, all time)}.
+
+        By publication date, as `rules test` counts its backtest: the two must agree on one archive."""
         day, week = ts(now - timedelta(days=1)), ts(now - timedelta(days=7))
         rows = self.conn.execute(
-            "SELECT rule, sum(matched_at >= ?), sum(matched_at >= ?), count(*) FROM matches GROUP BY rule",
+            "SELECT m.rule, sum(r.published_at >= ?), sum(r.published_at >= ?), count(*) FROM matches m"
+            " JOIN releases r ON r.id = m.release_id GROUP BY m.rule",
             (day, week)).fetchall()
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 

@@ -238,6 +238,7 @@ class PollResult:
     seen: int = 0  # items already stored unchanged, or joined to a release from another feed
     matches: int = 0
     alerts: int = 0
+    too_old: int = 0  # new matches that queued no alert: published before alert_max_age
     not_modified: bool = False
     error: str | None = None  # "timeout after 20s" etc.; None on success
     error_kind: str | None = None

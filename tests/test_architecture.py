@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parent.parent / "monitor"
 
 LAYER = {
     **dict.fromkeys(["types", "errors", "clock", "links", "saferegex", "fold"], 1),
-    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule"], 2),
+    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover"], 2),
     **dict.fromkeys(["fetch", "store", "channels", "notify"], 3),
     **dict.fromkeys(["pipeline", "deliver"], 4),
 }
@@ -25,6 +25,7 @@ OWNERS = {
     "requests": {"fetch", "channels.webhook"},
     "click": {"cli"},
     "re2": {"saferegex"},
+    "tomlkit": {"cli.configedit"},
 }
 
 

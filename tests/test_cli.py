@@ -59,7 +59,7 @@ type = "console"
 
 def test_bundled_config_is_valid() -> None:
     done = cli("--config", str(ROOT / "config.toml"), "check", cwd=ROOT, check=True)
-    assert "feeds     6 (6 enabled)" in done.stdout
+    assert "feeds     7 (7 enabled)" in done.stdout
     assert "console (console)" in done.stdout
 
 

@@ -25,6 +25,11 @@ def status(obj: Ctx, as_json: bool) -> None:
       0  healthy
       1  degraded: some feeds or channels are failing (or a feed is gone)
       2  down: no poll for 3 intervals, the daemon stopped, or the archive cannot be read
+
+    \b
+    Examples:
+      press-monitor status
+      press-monitor status --json | jq .outbox
     """
     from monitor.daemon import META_LAST_POLL, META_STARTED, META_STOPPED  # apscheduler: load only here
     from monitor.store import parse_ts
