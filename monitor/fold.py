@@ -22,8 +22,8 @@ text with only the CJK split applied (split_cjk()) has exactly the tokens of the
 the same positions: that is what the archive's snippet() reads (see the archive schema), and
 what the batch's snippets render, so highlights land on the original words.
 
-Changing fold() changes what the archive index holds: bump FOLD_VERSION, and the archive is
-re-indexed once on the next start.
+Changing fold() changes what the archive index holds: add a migration that calls
+monitor/store/schema.reindex(), so every archive is re-indexed once on its next start.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-FOLD_VERSION = 1
 ZWSP = "\u200b"  # zero-width space: a separator to unicode61, not whitespace to str.split()
 
 _SPECIAL = {"ı": "i", "ß": "ss", "ẞ": "ss"}

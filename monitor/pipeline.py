@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -55,6 +55,7 @@ class Digested:
     ttl: float | None = None
     unchanged: int = 0  # raw items skipped because the last good poll had them byte for byte
     item_hashes: frozenset[str] | None = None  # hashes of the raw items read or known (None: not split)
+    item_keys: Mapping[str, str] = field(default_factory=dict)  # raw hash -> sighting key of the parsed items
     dropped: int = 0  # items beyond the parser's cap, not read this time
     fallback: str | None = None  # why feedparser, not the fast path, read the body
 
@@ -81,14 +82,22 @@ def digest(
         if unchanged:
             body = head + b"".join(fresh) + tail
     parsed = parse(body, url=url, content_type=content_type)
+    items = tuple(normalize(e, now=now) for e in parsed.entries)
     item_hashes = frozenset(hashes) if pieces is not None else None
-    if parsed.dropped and pieces is not None:
-        # Items beyond the cap were not read: leave them out of the known hashes so the next polls
-        # read them (at most the cap per poll), instead of skipping them forever as "unchanged".
+    item_keys: dict[str, str] = {}
+    if pieces is not None:
         fresh_hashes = [h for h in hashes if h not in known]
-        item_hashes = frozenset(h for h in hashes if h in known) | frozenset(fresh_hashes[: len(parsed.entries)])
-    return Digested(tuple(normalize(e, now=now) for e in parsed.entries), parsed.bozo, parsed.ttl,
-                    unchanged=unchanged, item_hashes=item_hashes, dropped=parsed.dropped, fallback=parsed.fallback)
+        if parsed.dropped:
+            # Items beyond the cap were not read: leave them out of the known hashes so the next polls
+            # read them (at most the cap per poll), instead of skipping them forever as "unchanged".
+            fresh_hashes = fresh_hashes[: len(parsed.entries)]
+            item_hashes = frozenset(h for h in hashes if h in known) | frozenset(fresh_hashes)
+        # One entry per raw item read, in order: then each raw hash names its sighting (an item skipped
+        # next time as unchanged is still known to be seen again). Otherwise leave the pairing unknown.
+        if len(items) == len(fresh_hashes):
+            item_keys = {h: i.sighting_key for h, i in zip(fresh_hashes, items, strict=True)}
+    return Digested(items, parsed.bozo, parsed.ttl, unchanged=unchanged, item_hashes=item_hashes,
+                    item_keys=item_keys, dropped=parsed.dropped, fallback=parsed.fallback)
 
 
 @dataclass(frozen=True)
@@ -115,7 +124,8 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                               http_status=getattr(error, "status", None), elapsed=elapsed)
         assert fetched is not None
         if fetched.not_modified or digested is None:
-            store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified)
+            store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified,
+                              not_modified=fetched.not_modified)
             return PollResult(feed.name, not_modified=True, max_age=fetched.max_age,
                               permanent_redirect=fetched.permanent_redirect, elapsed=elapsed)
 
@@ -124,6 +134,7 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
         feed_filtered = any(r.feeds for r in rules.rules)
         ids: list[int] = []  # release id per decision
         to_match: set[int] = set()
+        seen: list[str] = []  # unchanged items: their sightings are only refreshed
         for d in decisions:
             counts[d.kind] += 1
             if d.kind is dedupe.Kind.NEW:
@@ -144,11 +155,13 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                 to_match.add(rid)
             else:
                 rid = d.release_id
+                seen.append(d.item.sighting_key)
             ids.append(rid)
 
         n_matches, n_alerts, n_old = _match_and_queue(store, sorted(to_match), now, settings, rules, channels)
+        store.touch_sightings(feed_id, seen, now)
         store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified,
-                          items=digested.item_hashes)
+                          items=digested.item_hashes, item_keys=digested.item_keys)
     if digested.dropped:
         log.warning("feed %r: %d items beyond the cap of %d per poll not read this time", feed.name,
                     digested.dropped, MAX_ENTRIES)

@@ -7,6 +7,7 @@ normalize.normalize() -> Release              (one feed item, cleaned, identity 
 rules              -> Match per (doc, rule)   (docs are Doc: the searchable columns of a release)
 pipeline.poll_feed() -> PollResult
 deliver            -> Notice (what a channel renders) built from the outbox
+store              -> FeedStatus (a feed's recorded health and schedule), AlertStatus (an outbox row's state)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 
 # The searchable columns, in FTS order. store.py (archive index) and rules.py (in-memory batch
@@ -291,3 +293,52 @@ class Notice:
     channel: str
     snippet: str
     release: ReleaseView
+
+
+# --------------------------------------------------------------------------- feed health, outbox states
+
+
+class FeedCondition(StrEnum):
+    """The one word `feeds`, `status` and the web view show for a feed (schedule.feed_state decides it)."""
+
+    OK = "ok"
+    FAILING = "failing"  # the last poll(s) failed; retried with backoff
+    WAITING = "waiting"  # the server asked us to wait (Retry-After) and the time has not come
+    GONE = "gone"  # it answered 410 Gone: never polled again until its URL changes
+    NEW = "new"  # configured but never polled
+    OFF = "off"  # enabled = false in config.toml
+    REMOVED = "removed"  # in the archive, no longer in config.toml
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """One feed's row in the archive: validators, poll health, schedule and sightings count."""
+
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    last_error: str | None = None
+    last_error_kind: str | None = None
+    failures: int = 0  # consecutive failed polls
+    next_poll_at: datetime | None = None
+    retry_after_until: datetime | None = None
+    gone: bool = False
+    redirect_to: str | None = None  # a permanent redirect under watch
+    redirect_since: datetime | None = None
+    entries: int = 0  # sightings from this feed
+
+    @property
+    def consecutive_failures(self) -> int:
+        """`failures`, under the feeds table's column name."""
+        return self.failures
+
+
+class AlertStatus(StrEnum):
+    """An outbox row's state (stored as these strings in alerts.status)."""
+
+    PENDING = "pending"  # waiting for its (next) attempt
+    SENT = "sent"  # a channel accepted it
+    DEAD = "dead"  # retries ran out (or its channel is gone); `alerts retry` requeues it

@@ -22,12 +22,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from monitor import __version__, export
+from monitor import __version__, export, schedule
 from monitor.app import App
 from monitor.clock import Clock, SystemClock
 from monitor.errors import ConfigError, MonitorError, QueryError
 from monitor.rules import search_query
 from monitor.store import Store
+from monitor.types import AlertStatus
 
 PAGE_SIZE = 25
 # Facet counting gives up after this long: a broad query over a huge archive still answers at
@@ -55,7 +56,8 @@ mark { background: #ffe58a; } .error { background: #fde8e8; border: 1px solid #e
 table { border-collapse: collapse; margin: .5em 0 1.2em; } td, th { border-bottom: 1px solid #dde3ea;
   padding: .3em .6em; text-align: left; vertical-align: top; } th { background: #eef2f6; }
 .text { white-space: pre-wrap; max-width: 80ch; } .status-ok, .status-sent { color: #1b7a36; }
-.status-FAILING, .status-dead, .status-gone { color: #b3261e; font-weight: 600; } .status-pending { color: #9a6700; }
+.status-failing, .status-dead, .status-gone { color: #b3261e; font-weight: 600; }
+.status-pending, .status-waiting { color: #9a6700; }
 code { background: #eef2f6; padding: 0 .25em; }
 """
 
@@ -236,7 +238,7 @@ class Pages:
         if alerts:
             body.append(table(("Rule", "Channel", "Status", "Attempts", "Sent", "Next attempt", "Last error"), (
                 (e(a.rule), e(a.channel), f'<span class="status-{e(a.status)}">{e(a.status)}</span>', e(a.attempts),
-                 e(when(a.sent_at)), e(when(a.next_attempt_at)) if a.status == "pending" else "–",
+                 e(when(a.sent_at)), e(when(a.next_attempt_at)) if a.status is AlertStatus.PENDING else "–",
                  e(a.last_error or "")) for a in alerts), "alerts"))
         else:
             body.append('<p class="meta">No alert was queued for this release.</p>')
@@ -311,32 +313,23 @@ class Pages:
 
     def feeds(self) -> tuple[int, bytes]:
         with self.store() as store:
-            health = store.feed_health()
+            recorded = {r.name: r for r in store.feeds()}
+        now = self.clock.now()
         rows = []
         configured = {f.name: f for f in self.app.config.feeds}
-        for name in list(configured) + sorted(set(health) - set(configured)):
-            f, h = configured.get(name), health.get(name, {})
-            if f is None:
-                status = "removed"
-            elif not f.enabled:
-                status = "off"
-            elif h.get("gone"):
-                status = "gone"
-            elif not h.get("last_polled_at"):
-                status = "new"
-            else:
-                status = "ok" if not h.get("consecutive_failures") else "FAILING"
-            url = f.url if f else str(h.get("url") or "")
-            notes = [str(h["last_error"])] if h.get("last_error") else []
-            if h.get("retry_after_until"):
-                notes.append(f"asked to wait until {when(h['retry_after_until'])}")  # type: ignore[arg-type]
-            if h.get("redirect_to"):
-                notes.append(f"moved to {h['redirect_to']}")
+        for name in list(configured) + sorted(set(recorded) - set(configured)):
+            f, r = configured.get(name), recorded.get(name)
+            status = schedule.feed_state(f, r, now)
+            url = f.url if f else (r.url if r else "")
+            notes = [r.last_error] if r and r.last_error else []
+            if r and r.retry_after_until:
+                notes.append(f"asked to wait until {when(r.retry_after_until)}")
+            if r and r.redirect_to:
+                notes.append(f"moved to {r.redirect_to}")
             rows.append((f'<span class="status-{e(status)}">{e(status)}</span>',
                          f'<a href="{href("/", {"feed": name})}">{e(name)}</a><div class="meta">{e(url)}</div>',
-                         e(h.get("entries") or 0), e(when(h.get("last_polled_at"))),  # type: ignore[arg-type]
-                         e(when(h.get("last_ok_at"))), e(h.get("consecutive_failures") or 0),  # type: ignore[arg-type]
-                         e("; ".join(notes))))
+                         e(r.entries if r else 0), e(when(r.last_polled_at if r else None)),
+                         e(when(r.last_ok_at if r else None)), e(r.failures if r else 0), e("; ".join(notes))))
         body = "<h1>Feeds</h1>" + table(("Status", "Feed", "Items", "Last poll", "Last success", "Failures in a row",
                                          "Problem"), rows, "feeds")
         return 200, page("Feeds", body)

@@ -83,13 +83,16 @@ def test_run_once_search_show_and_no_duplicates(workdir: Path) -> None:
     hits = json.loads(cli("search", '"Central Asia" summit*', "--json", cwd=workdir, check=True).stdout)
     assert hits and "Central Asian" in hits[0]["title"]
     assert len({h["id"] for h in hits}) == len(hits)  # the CGTN release once, not once per feed
+    published = hits[0]["published"][:10]
+    until = cli("search", '"Central Asia" summit*', "--json", "--until", published, cwd=workdir, check=True)
+    assert hits[0]["id"] not in {h["id"] for h in json.loads(until.stdout)}  # published on that day, not before
 
     shown = cli("show", str(hits[0]["id"]), cwd=workdir, check=True).stdout
     assert "Sample US" in shown and "Sample UK" in shown  # two sightings of one release
     assert "BEIJING" in shown
 
     feeds = cli("feeds", cwd=workdir, check=True).stdout
-    assert "FAILING" in feeds and "HTTP 503" in feeds
+    assert "failing" in feeds and "HTTP 503" in feeds
 
     rules = cli("rules", cwd=workdir, check=True).stdout
     assert "central-asia" in rules

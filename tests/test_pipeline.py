@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -224,6 +225,40 @@ def test_documents_that_cannot_be_cut_safely_are_parsed_whole(body: bytes) -> No
     from monitor.parse import split_items
 
     assert split_items(body) is None
+
+
+def test_an_item_seen_again_refreshes_its_sighting(env: Env) -> None:
+    """last_seen_at moves on every poll that carries the item: parsed unchanged, skipped as byte-identical, or 304."""
+    feed = env.feed("wire-a")
+
+    def last_seen() -> dict[str, str]:
+        return dict(env.q("SELECT key, last_seen_at FROM sightings"))
+
+    def at(hours: int) -> str:
+        return (NOW + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    env.server.publish("/wire-a.rss", rss([other(1), other(2)]))
+    env.poll(feed)
+    assert last_seen() == {"acme-1": at(0), "acme-2": at(0)}
+    # The feed row pairs each raw item's hash with its sighting, for the polls that skip parsing it.
+    stored = json.loads(env.q("SELECT item_hashes FROM feeds WHERE name = 'wire-a'")[0][0])
+    assert sorted(stored.values()) == ["acme-1", "acme-2"]
+
+    env.clock.advance(3600)  # the same document: 304 Not Modified
+    assert env.poll(feed)["wire-a"].not_modified
+    assert last_seen() == {"acme-1": at(1), "acme-2": at(1)}
+
+    env.clock.advance(3600)  # one new item on top; the others byte for byte as before (not parsed)
+    env.server.publish("/wire-a.rss", rss([other(3), other(1), other(2)]))
+    result = env.poll(feed)["wire-a"]
+    assert result.new == 1 and result.seen == 2
+    assert last_seen() == {"acme-1": at(2), "acme-2": at(2), "acme-3": at(2)}
+
+    env.clock.advance(3600)  # acme-1's bytes change but not its text (parsed, unchanged); acme-2 is gone
+    env.server.publish("/wire-a.rss", rss([other(3), {**other(1), "category": "Earnings"}]))
+    result = env.poll(feed)["wire-a"]
+    assert result.new == 0 and result.revised == 0
+    assert last_seen() == {"acme-1": at(3), "acme-2": at(2), "acme-3": at(3)}
 
 
 def test_the_response_charset_reaches_the_parser(env: Env) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor import store as store_mod
 from monitor.errors import QueryError, StoreError
 from monitor.normalize import normalize
 from monitor.store import Store
+from monitor.store import review as store_mod
 from monitor.types import Entry
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -48,33 +48,34 @@ def test_bad_query_and_newer_schema_are_clear_errors(tmp_path: Path) -> None:
         Store(tmp_path / "missing.db", readonly=True)
 
 
-def test_a_schema_1_archive_is_reindexed_folded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "a.db"
-    with Store(path) as s:
-        rid = add(s, 1, "Kırgızistan joins the 第二届中国—中亚峰会")
-        # Put the index back as schema 1 had it: unfolded, external content on releases itself.
+def test_tickers_on_multi_word_exchanges_stay_whole(tmp_path: Path) -> None:
+    entry = Entry(guid="plg", link="https://wire.example/plg.html", title="Platinum Group Metals results",
+                  summary="", content="<p>Platinum Group Metals Ltd. (TSX: PTM) (NYSE American: PLG) reported.</p>",
+                  author="", published=NOW, updated=None)
+    item = normalize(entry, now=NOW)
+    assert item.tickers == ("NYSE AMERICAN:PLG", "TSX:PTM")
+    with Store(tmp_path / "a.db") as s:
         with s.transaction():
-            for t in ("releases_ai", "releases_ad", "releases_au"):
-                s.conn.execute(f"DROP TRIGGER {t}")
-            s.conn.execute("DROP TABLE releases_fts")
-            s.conn.execute("DROP VIEW releases_fts_text")
-            s.db["releases"].enable_fts(list(store_mod.FTS_COLUMNS), fts_version="FTS5",
-                                        tokenize=store_mod.FTS_TOKENIZE, create_triggers=True)
-            s.conn.execute("INSERT INTO releases_fts(releases_fts) VALUES ('rebuild')")
-            s.set_meta("fold_version", None)
-            s.conn.execute("PRAGMA user_version = 1")
-        assert s.conn.execute("SELECT rowid FROM releases_fts WHERE releases_fts MATCH 'kirgizistan'").fetchall() == []
-    with Store(path) as s:  # the upgrade
-        assert s.version() == 2 and s.meta("fold_version") == str(store_mod.FOLD_VERSION)
-        [hit] = s.search("kirgizistan")
-        assert hit.id == rid and hit.snippet.startswith("[Kırgızistan] joins")
-        [hit] = s.search("\u200b峰\u200b\u200b会\u200b")  # what fts_query() makes of 峰会
-        assert "[峰会]" in hit.snippet
-        add(s, 2, "Straße")  # the triggers index new releases folded
-        assert len(s.search("strasse")) == 1
-    calls: list[object] = []
-    monkeypatch.setattr(store_mod, "_reindex", calls.append)
-    with Store(path) as s:
-        assert calls == [] and len(s.search("kirgizistan")) == 1  # once: not on every open
-    with Store(path, readonly=True) as s:
-        assert s.search("strasse")[0].snippet == "[Straße]"
+            fid = s.feed_id("wire", "https://wire.example/rss")
+            rid = s.insert_release(item, "wire", NOW)
+            s.add_sighting(fid, "wire", rid, item, NOW)
+        assert [r["tickers"] for r in s.export_records()] == [["NYSE AMERICAN:PLG", "TSX:PTM"]]
+        detail = s.release(rid)
+        assert detail is not None and detail.view.tickers == ("NYSE AMERICAN:PLG", "TSX:PTM")
+        # Rules see the tickers as text, and the archive's index finds them as words, as before.
+        assert [d.tickers for d in s.docs([rid])] == ["NYSE AMERICAN:PLG TSX:PTM"]
+        assert [h.id for h in s.search('tickers : "NYSE American" AND tickers : PLG')] == [rid]
+
+
+def test_the_rank_window_is_taken_inside_since_and_until(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_mod, "RANK_WINDOW", 3)
+    with Store(tmp_path / "a.db") as s:
+        # Inserted oldest first, as an archive fills: the newest rowids are the newest releases.
+        ids = [add(s, n, f"Summit {n}") for n in range(5, -1, -1)]  # published 5 h ago ... now
+        by_age = dict(zip(range(5, -1, -1), ids, strict=True))
+        until = NOW - timedelta(hours=2, minutes=30)  # before the newest three (the whole window)
+        assert {h.id for h in s.search("summit", limit=10, until=until)} == {by_age[3], by_age[4], by_age[5]}
+        since = NOW - timedelta(hours=4, minutes=30)
+        assert {h.id for h in s.search("summit", limit=10, since=since, until=until)} == {by_age[3], by_age[4]}
+        # Without a period the window is still the newest three.
+        assert {h.id for h in s.search("summit", limit=10)} == {by_age[0], by_age[1], by_age[2]}

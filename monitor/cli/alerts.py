@@ -10,11 +10,11 @@ import click
 from monitor.cli.base import LIMIT, MAX_ID, Ctx, fail, main
 from monitor.clock import SystemClock
 from monitor.errors import DeliveryError
-from monitor.types import Dateline, Notice, ReleaseView, Source
+from monitor.types import AlertStatus, Dateline, Notice, ReleaseView, Source
 
 
 @main.group(invoke_without_command=True)
-@click.option("--status", type=click.Choice(["pending", "sent", "dead"]), help="only alerts in this state")
+@click.option("--status", type=click.Choice([s.value for s in AlertStatus]), help="only alerts in this state")
 @click.option("--rule", metavar="RULE", help="only alerts of this rule")
 @click.option("-n", "--limit", default=50, show_default=True, type=LIMIT, help="show at most this many")
 @click.pass_context
@@ -40,10 +40,10 @@ def alerts(ctx: click.Context, status: str | None, rule: str | None, limit: int)
         return
     click.echo(f"{'id':>6}  {'status':<7} {'tries':>5}  {'channel':<12} {'rule':<16} {'when':<16}  title")
     for r in rows:
-        when = r.sent_at if r.status == "sent" else r.next_attempt_at
+        when = r.sent_at if r.status is AlertStatus.SENT else r.next_attempt_at
         stamp = f"{when:%Y-%m-%d %H:%M}" if when else "-"
         click.echo(f"{r.id:>6}  {r.status:<7} {r.attempts:>5}  {r.channel:<12} {r.rule:<16} {stamp:<16}  {r.title}")
-        if r.last_error and r.status != "sent":
+        if r.last_error and r.status is not AlertStatus.SENT:
             click.echo(f"{'':>8}last error: {r.last_error}")
 
 

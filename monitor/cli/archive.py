@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from monitor import export
+from monitor import export, schedule
 from monitor.cli.base import LIMIT, MAX_ID, SINCE_HELP, Ctx, fail, main, parse_when
 from monitor.clock import SystemClock
 from monitor.rules import search_query
@@ -17,9 +17,10 @@ from monitor.rules import search_query
 @click.argument("query")
 @click.option("-n", "--limit", default=20, show_default=True, type=LIMIT, help="at most this many results")
 @click.option("--since", metavar="WHEN", help=SINCE_HELP)
+@click.option("--until", metavar="WHEN", help="published before: the same forms as --since")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array instead of lines")
 @click.pass_obj
-def search(obj: Ctx, query: str, limit: int, since: str | None, as_json: bool) -> None:
+def search(obj: Ctx, query: str, limit: int, since: str | None, until: str | None, as_json: bool) -> None:
     """Search the archive with an FTS5 query, best matches first.
 
     \b
@@ -38,8 +39,9 @@ def search(obj: Ctx, query: str, limit: int, since: str | None, as_json: bool) -
     """
     a = obj.app
     expanded = search_query(query, a.config.terms)
+    now = SystemClock().now()
     with a.open_store(readonly=True) as store:
-        hits = store.search(expanded, limit=limit, since=parse_when(since, SystemClock().now()))
+        hits = store.search(expanded, limit=limit, since=parse_when(since, now), until=parse_when(until, now))
     if as_json:
         click.echo(json.dumps([{"id": h.id, "title": h.title, "url": h.url, "published": h.published.isoformat(),
                                 "snippet": h.snippet} for h in hits], ensure_ascii=False, indent=1))
@@ -111,19 +113,15 @@ def feeds(ctx: click.Context, as_opml: bool) -> None:
     if as_opml:
         sys.stdout.write(export.opml_document(a.config.feeds, now=SystemClock().now()))
         return
+    now = SystemClock().now()
     with a.open_store(readonly=True) as store:
-        rows = {r.name: r for r in store.feeds()}
+        rows = store.schedules([f.name for f in a.config.feeds])
     click.echo(f"{'status':<8} {'entries':>7}  {'last ok':<16}  {'fails':>5}  name / last error")
     for f in a.config.feeds:
         r = rows.get(f.name)
-        if not f.enabled:
-            status = "off"
-        elif r is None or r.last_polled_at is None:
-            status = "new"
-        else:
-            status = "ok" if r.consecutive_failures == 0 else "FAILING"
+        state = schedule.feed_state(f, r, now)
         last_ok = f"{r.last_ok_at:%Y-%m-%d %H:%M}" if r and r.last_ok_at else "-"
-        line = f"{status:<8} {(r.entries if r else 0):>7}  {last_ok:<16}  {(r.consecutive_failures if r else 0):>5}"
+        line = f"{state:<8} {(r.entries if r else 0):>7}  {last_ok:<16}  {(r.failures if r else 0):>5}"
         click.echo(f"{line}  {f.name}")
         if r and r.last_error:
             click.echo(f"{'':<46}{r.last_error}")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Generator
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 import click
 
@@ -50,9 +49,7 @@ def export_cmd(obj: Ctx, fmt: str, query: str | None, rule: str | None, since: s
         if rule and rule not in {r.name for r in a.config.rules} and rule not in store.rule_stats():
             fail(f"no rule named {rule!r} in {a.config.path.name} or the archive "
                  f"(rules: {', '.join(r.name for r in a.config.rules) or 'none'})")
-        # A generator (closed below, so its cursor goes before the store does), typed as an Iterator by the store.
-        records = cast(Generator[dict[str, object], None, None],
-                       store.export_records(fts_query=fts, filters=filters, since=start, until=end))
+        records = store.export_records(fts_query=fts, filters=filters, since=start, until=end)
         show_progress = sys.stderr.isatty()
         total = store.export_count(fts_query=fts, filters=filters, since=start, until=end) if show_progress else 0
         try:
