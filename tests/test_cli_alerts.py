@@ -5,36 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from tests.configs import Configs
 from tests.feedserver import FeedServer, rss
 from tests.test_cli import cli
 from tests.webhook_receiver import Reply, WebhookReceiver
 
 
-def write_config(tmp: Path, feeds: FeedServer, hook_url: str) -> None:
-    (tmp / "config.toml").write_text(f"""
-[monitor]
-database = "a.db"
-[[feeds]]
-name = "wire"
-url = "{feeds.url('/wire.rss')}"
-[[rules]]
-name = "summits"
-query = "summit*"
-notify = ["hook"]
-[channels.hook]
-type = "webhook"
-url = "{hook_url}"
-""")
-
-
-def test_alerts_list_dead_retry_and_test_channel(tmp_path: Path, feed_server: FeedServer) -> None:
+@pytest.mark.slow
+def test_alerts_list_dead_retry_and_test_channel(tmp_path: Path, feed_server: FeedServer, configs: Configs) -> None:
     now = datetime.now(UTC)
     feed_server.publish("/wire.rss", rss([
         {"title": f"Summit {i}", "guid": f"g{i}", "link": f"https://wire.example/s{i}.html",
          "description": "<p>GENEVA, Nov. 27, 2026 /PRNewswire/ -- A summit.</p>",
          "pubDate": now - timedelta(minutes=5)} for i in range(2)]))
     with WebhookReceiver() as hook:
-        write_config(tmp_path, feed_server, hook.url)
+        configs.write(configs.feed("wire", feed_server.url("/wire.rss"), "5m"), hook=hook.url, signed=False)
         hook.queue(Reply(400, body=b"no"), Reply(400, body=b"no"))
         run = cli("run", "--once", cwd=tmp_path, check=True)
         assert "alerts: 0 sent, 0 to retry, 2 dead, 0 waiting" in run.stdout

@@ -20,18 +20,11 @@ from monitor.clock import ManualClock
 from monitor.normalize import normalize
 from monitor.store import Store, parse_ts
 from monitor.types import ChannelSpec, Entry
+from tests.configs import SECRET, Configs
 from tests.feedserver import FeedServer, rss
-from tests.test_cli_alerts import write_config
 from tests.webhook_receiver import Reply, WebhookReceiver
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-@pytest.fixture
-def receiver():
-    with WebhookReceiver(secret=SECRET, tolerance=float("inf")) as r:
-        yield r
 
 
 @pytest.fixture
@@ -188,7 +181,9 @@ def test_digest_bundles_a_period_and_retries_whole(store, receiver) -> None:
 # --------------------------------------------------------------------------- crash while delivering
 
 
-def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight(tmp_path: Path,
+                                                                                  configs: Configs) -> None:
     now = datetime.now(UTC)
     items = [{"title": f"Summit number {i}", "guid": f"g{i}", "link": f"https://wire.example/summit-{i}.html",
               "description": f"<p>GENEVA, Nov. 27, 2026 /PRNewswire/ -- Summit {i} opens.</p>",
@@ -197,8 +192,7 @@ def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight
         feeds.publish("/wire.rss", rss(items))
         # Alerts go out oldest first; the third request stalls until we kill the process.
         hooks.queue(Reply(200), Reply(200), Reply(200, delay=30))
-        write_config(tmp_path, feeds, hooks.url)
-        config = tmp_path / "config.toml"
+        config = configs.write(configs.feed("wire", feeds.url("/wire.rss"), "5m"), hook=hooks.url, signed=False)
         cmd = [sys.executable, "-m", "monitor", "--config", str(config), "run", "--once"]
         proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 20

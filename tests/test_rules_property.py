@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
@@ -167,6 +168,7 @@ def queries() -> st.SearchStrategy[str]:
 EXAMPLES = int(os.environ.get("RULES_PROPERTY_EXAMPLES", "300"))  # raise it for a long hunt
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(docs=documents(), query=queries())
 def test_batch_matching_equals_archive_search(docs: list[Doc], query: str) -> None:
@@ -238,6 +240,7 @@ SOUP = st.lists(
 SOUP_TIGHT = SOUP.map(lambda q: q.replace(" ", ""))
 
 
+@pytest.mark.slow
 @settings(max_examples=5 * EXAMPLES, deadline=None)
 @given(query=st.one_of(SOUP, SOUP_TIGHT))
 def test_parser_accepts_exactly_what_sqlite_accepts(query: str) -> None:

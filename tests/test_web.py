@@ -212,6 +212,7 @@ def browser() -> Iterator[object]:
         driver.quit()
 
 
+@pytest.mark.slow
 def test_search_open_release_and_see_sightings_in_a_browser(served: Served, browser, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -250,6 +251,7 @@ def test_search_open_release_and_see_sightings_in_a_browser(served: Served, brow
         assert feedparser.parse(resp.read()).bozo == 0
 
 
+@pytest.mark.slow
 def test_facets_narrow_the_search_in_a_browser(served: Served, browser) -> None:
     from selenium.webdriver.common.by import By
 
