@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.feedserver import FeedServer, rss
 from tests.test_cli import cli
 
@@ -31,6 +33,7 @@ def _item(title: str, guid: str, description: str = "<p>A release.</p>", **extra
             "description": description, "pubDate": datetime.now(UTC) - timedelta(minutes=5), **extra}
 
 
+@pytest.mark.slow
 def test_a_catastrophic_regex_cannot_stall_run_once(tmp_path: Path, feed_server: FeedServer) -> None:
     # With Python's re, (a+)+$ against "aaa...ab" backtracks 2**40 times: the poll never ends.
     feed_server.publish("/attack.rss", rss([_item("redos " + "a" * 40 + "b", "evil")]))
@@ -54,6 +57,7 @@ notify = ["console"]
     assert "redos" in cli("search", "redos", cwd=tmp_path, check=True).stdout  # stored, just not matched
 
 
+@pytest.mark.slow
 def test_check_refuses_regexes_re2_cannot_run_and_deep_queries_in_one_line(tmp_path: Path,
                                                                            feed_server: FeedServer) -> None:
     _config(tmp_path, feed_server, '[[rules]]\nname = "twice"\nquery = "gas"\nregex = "(gas) \\\\1"\n')
@@ -77,6 +81,7 @@ def test_check_refuses_regexes_re2_cannot_run_and_deep_queries_in_one_line(tmp_p
         assert "nests 3000 parentheses deep" in out.stderr
 
 
+@pytest.mark.slow
 def test_queries_forgive_punctuation_and_and_not_everywhere(tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.publish("/attack.rss", rss([
         _item("AT&T and 3M sign U.S. deal", "att"),
@@ -140,6 +145,7 @@ FOLDED = [  # (as a release writes it, as a user types it)
 ]
 
 
+@pytest.mark.slow
 def test_folded_text_matches_the_same_in_rules_and_search(tmp_path: Path, feed_server: FeedServer) -> None:
     items = [_item(f"{written} news", f"f{i}") for i, (written, _) in enumerate(FOLDED)]
     feed_server.publish("/attack.rss", rss(items))
