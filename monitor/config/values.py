@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from monitor.channel_options import SENSITIVE_HEADER
 from monitor.errors import ConfigError
+from monitor.saferegex import RegexError, compile_regex
 from monitor.types import Secret
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -200,8 +201,8 @@ def timezone(value: object, key: str) -> str:
 def regex(value: object, key: str) -> str:
     text = string(value, key)
     try:
-        re.compile(text)
-    except re.error as exc:
+        compile_regex(text)
+    except RegexError as exc:
         raise ConfigError(f"{key}: invalid regular expression: {exc}") from None
     return text
 
