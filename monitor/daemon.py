@@ -47,7 +47,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -83,7 +82,7 @@ from monitor.poller import (
     make_fetcher,
 )
 from monitor.store import Store, ts
-from monitor.types import Feed, Secret, Settings
+from monitor.types import Feed, Settings
 
 log = logging.getLogger("monitor.daemon")
 
@@ -248,6 +247,7 @@ class Daemon:
         for fetcher in (self.poller.fetcher, *self._retired):
             fetcher.close()
         self.pages.close()
+        self.app.close_channels()
         self.notifier.close()
         return 0
 
@@ -515,15 +515,18 @@ class Daemon:
         """Load config.toml again and apply it; on any error keep the running config. Return success."""
         self.notifier.reloading(int(self.clock.monotonic() * 1_000_000))
         old = self.app
+        new: app_mod.App | None = None
         try:
             new = app_mod.load(self.path)
-            new.build_channels()  # a channel that cannot be built is a config error too
+            _ = new.channel_set  # a channel that cannot be built (its secret unreadable) is a config error too
             if new.config.settings.database != old.config.settings.database:
                 raise ConfigError(f"{self.path}: monitor.database changed; restart press-monitor to switch archives")
         except Exception as exc:  # noqa: BLE001 - any failure keeps the old config running
             event(log, logging.ERROR, "reload_refused", config=str(self.path), error=str(exc),
                   msg="the new config was refused; still running the previous one")
             self.notifier.ready(f"reload refused: {str(exc).splitlines()[0]}")
+            if new is not None:
+                new.close_channels()
             return False
         register_secrets(new)
         set_level(new.config.settings.log_level)
@@ -533,6 +536,7 @@ class Daemon:
         if _page_settings(new) != _page_settings(old):
             self.pages.client = build_client(new.config.settings, self.clock)  # the next drain uses it
         self.app = self.poller.app = new
+        old.close_channels()  # a delivery still using them finishes; its connections are not reused
         self._sync_feeds(self._store(), new)
         event(log, logging.INFO, "reloaded", config=str(self.path), feeds=len(self._feeds),
               rules=len(new.rules.rules), channels=",".join(sorted(new.channels)) or None)
@@ -552,19 +556,9 @@ def _page_settings(app: app_mod.App) -> tuple[object, ...]:
 
 
 def register_secrets(app: app_mod.App) -> None:
-    """Tell the log redactor every secret in the config: passwords, webhook secrets, webhook URLs, headers."""
-    secrets: list[str | tuple[str, str]] = []
-    for spec in app.config.channels.values():
-        for key, value in spec.options.items():
-            if isinstance(value, Secret) or key in ("secret", "password"):
-                secrets.append(str(value))
-            elif key == "url" and isinstance(value, str):
-                # Slack/Discord-style webhook URLs carry their token in the path.
-                parts = urlsplit(value)
-                secrets.append((value, f"{parts.scheme}://{parts.netloc}/***"))
-            elif key == "headers" and isinstance(value, Mapping):
-                secrets.extend(str(v) for v in value.values())
-    REDACTOR.set(secrets)
+    """Tell the log redactor what the channels' options declare secret: passwords, webhook secrets,
+    token-bearing webhook URLs, credential headers (building the channels if not built yet)."""
+    REDACTOR.set(app.channel_set.redactions)
 
 
 def run(config_path: Path, app: app_mod.App, *, workers: int = 8) -> int:

@@ -26,7 +26,7 @@ from monitor import __version__, export, schedule
 from monitor.app import App
 from monitor.clock import Clock, SystemClock
 from monitor.errors import ConfigError, MonitorError, QueryError
-from monitor.rules import expand_terms
+from monitor.rules import search_query
 from monitor.store import Store
 from monitor.types import AlertStatus
 
@@ -134,7 +134,7 @@ class Pages:
             pageno = 1
         status, error, hits, facets = 200, "", [], {}
         try:
-            expanded = expand_terms(q, self.app.config.terms) if q else None
+            expanded = search_query(q, self.app.config.terms, everything=True)
             with self.store() as store:
                 hits = store.browse(expanded, filters, limit=PAGE_SIZE + 1, offset=(pageno - 1) * PAGE_SIZE)
                 deadline = self.clock.monotonic() + FACET_SECONDS

@@ -165,7 +165,7 @@ query = "summit*"
     cli("run", "--once", cwd=tmp_path, check=True)
     done = cli("rules", "test", "nosuch-rule", cwd=tmp_path)
     assert "no rule named 'nosuch-rule' (rules: summits)" in done.stderr
-    assert "searched: nosuch-rule" in done.stderr
+    assert "searched: \"nosuch-rule\"" in done.stderr  # as FTS5 ran it: a punctuated word is a phrase
     plain = cli("rules", "test", "nosuchrule", cwd=tmp_path, check=True)
     assert "no rule named 'nosuchrule'" in plain.stderr and "searched: nosuchrule" in plain.stderr
     assert "would have matched 0 release(s)" in plain.stdout

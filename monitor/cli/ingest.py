@@ -50,6 +50,13 @@ def check(obj: Ctx) -> None:
         problems.extend(str(exc).splitlines())
     specs, terms = (cfg.rules, cfg.terms) if cfg is not None else checks.raw_rules(path)
     problems.extend(p for p in checks.rule_problems(specs, terms, source=path.name) if p not in problems)
+    if cfg is not None and not problems:
+        try:  # reads every channel's secret, as the senders will: check reports one it cannot read
+            _ = obj.app.channel_set
+        except ConfigError as exc:
+            problems.extend(str(exc).splitlines())
+        finally:
+            obj.app.close_channels()
     if problems:
         for line in problems:
             click.echo(line, err=True)
@@ -97,6 +104,7 @@ def run(obj: Ctx, once: bool, force: bool, workers: int, log_format: str) -> Non
     """
     a = obj.app
     _ = a.rules  # a bad rule is refused before anything is polled
+    _ = a.channel_set  # so is a channel whose secret cannot be read (only what sends reads secrets)
     logging_setup.setup("DEBUG" if obj.debug else a.config.settings.log_level, log_format)
     if force and not once:
         raise click.UsageError("--force goes with --once (the daemon always keeps to the schedule)")
@@ -116,7 +124,7 @@ def run_once(a: App, workers: int, *, force: bool = False) -> int:
     clock = SystemClock()
     poller = FeedPoller(a, clock=clock)
     pool = None
-    unhealthy = too_old = queued = 0
+    unhealthy = too_old = left = queued = 0
     started = clock.now()
     try:
         with a.open_store() as store:
@@ -135,17 +143,24 @@ def run_once(a: App, workers: int, *, force: bool = False) -> int:
                 click.echo(fetch_pages(a, store, clock, started).line())
             if too_old:
                 click.echo(quiet_line(too_old, a.config.settings.alert_max_age))
-            report = a.deliver(store, clock, stdout=sys.stdout)
+            report = a.deliver(store, clock)
             if report is None:
                 click.echo("alerts: another press-monitor process is delivering them", err=True)
             elif report != Report():
                 click.echo(f"alerts: {report.sent} sent, {report.retrying} to retry, {report.dead} dead, "
                            f"{report.waiting} waiting")
+            # The drain sends everything due; what is still due waits for a channel that is disabled
+            # (410 Gone) or no longer configured: say so, and do not call the run a success.
+            left = len(store.due_alerts(clock.now(), 10**9)) if report is not None else 0
+            if left:
+                click.echo(f"alerts: {left} due alert(s) not sent: their channel is disabled or not configured "
+                           "(see `press-monitor alerts`)", err=True)
     finally:
         poller.fetcher.close()
+        a.close_channels()
         if pool is not None:
             pool.shutdown()
-    return 1 if unhealthy else 0
+    return 1 if unhealthy or left else 0
 
 
 def fetch_pages(a: App, store: Store, clock: Clock, since: datetime) -> PageReport:
