@@ -81,7 +81,7 @@ def fetch_pages(obj: Ctx, since: str, workers: int) -> None:
             else:
                 report = worker.drain(store, settings=s, rules=a.rules, channels=a.channels, limit=max(1, queued))
             click.echo(report.line())
-            delivered = a.deliver(store, clock, stdout=sys.stdout) if report.alerts else None
+            delivered = a.deliver(store, clock) if report.alerts else None
             if delivered is not None and delivered.sent:
                 click.echo(f"alerts: {delivered.sent} sent")
     finally:
