@@ -169,3 +169,25 @@ def test_old_releases_are_not_queued_and_pages_fetch_backfills_them(tmp_path: Pa
         assert hook.deliveries == []  # old news is archived and matched, never alerted
     assert sorted(st for st, _ in pages_table(tmp_path).values()) == ["done", "done"]
     assert sum(s.hits(f"/news/{i}.html") for i in range(3)) == 2
+
+
+def test_turning_full_text_on_and_backfilling_alerts_on_recent_releases(tmp_path: Path,
+                                                                        feed_server: FeedServer) -> None:
+    now = datetime.now(UTC)
+    s = feed_server
+    s.publish("/wire.rss", rss([{"title": "CGTN: Xi Jinping to chair first meeting in Xi'an", "guid": "cgtn-1",
+                                 "link": s.url("/news/cgtn.html"), "description": ABSTRACT,
+                                 "pubDate": now - timedelta(hours=1)}]))
+    s.route("/news/cgtn.html", html_route((PAGES / "prnewswire.html").read_bytes()))  # type: ignore[arg-type]
+    with WebhookReceiver() as hook:
+        config(tmp_path, s, hook.url)
+        path = tmp_path / "config.toml"
+        path.write_text(path.read_text().replace('url = "' + s.url("/wire.rss") + '"',
+                                                 'url = "' + s.url("/wire.rss") + '"\nfull_text = false'))
+        run = cli("run", "--once", cwd=tmp_path, check=True)
+        assert "pages:" not in run.stdout and hook.deliveries == []
+        path.write_text(path.read_text().replace("full_text = false", "full_text = true"))
+        filled = cli("pages", "fetch", "--since", "1d", cwd=tmp_path, check=True)
+        assert "pages: 1 fetched, 0 skipped, 0 failed  2 matched" in filled.stdout
+        assert "alerts: 2 sent" in filled.stdout
+        assert sorted(d.json["data"]["rule"] for d in hook.deliveries) == ["central-asia", "summits"]
