@@ -49,6 +49,7 @@ ACCEPTED_KEYS: Mapping[str, tuple[str, ...]] = {
         "log_level",
         "timezone",
         "retention",
+        "display_timezone",
     ),
     "feeds[]": ("name", "url", "interval", "enabled", "adaptive", "min_interval"),
     "terms": ("<name>",),
@@ -491,6 +492,7 @@ class _Loader:
             "log_level": lambda v, k: _choice(v, k, LOG_LEVELS, upper=True),
             "timezone": _timezone,
             "retention": _duration,
+            "display_timezone": _timezone,
         }
         for name, parse in parsers.items():
             if name in table:

@@ -949,6 +949,130 @@ class Store:
         return len(ids)
 
 
+    # --- web view queries (issue 13)
+    # The web view's and HTTP API's own reads (monitor/web). One block, so that it moves whole into
+    # the store package's review module. Every FTS5 failure becomes a QueryError naming the query.
+
+    WEB_SNIPPET_TOKENS = 24
+    # SQLite integers are 64-bit: larger ids from a URL name nothing (and must not reach SQLite).
+    MAX_ID = 2**63 - 1
+
+    def _web_fts(self, sql: str, args: Sequence[object], fts_query: str | None) -> list[sqlite3.Row | tuple]:
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if fts_query and "interrupted" not in str(exc):
+                raise QueryError(f"invalid query {fts_query!r}: {_fts_message(exc)}") from exc
+            raise
+
+    def web_search(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 25,
+                   offset: int = 0, newest: bool = False) -> tuple[list[dict[str, object]], bool]:
+        """Return (one page of releases, whether the rank window applied): best first, else newest first.
+
+        A query is ranked among its newest RANK_WINDOW matches (those passing the filters), as
+        `search` does: bm25 over every match of a common word in a million releases takes seconds.
+        Titles and snippets carry \\x02…\\x03 around matched terms (the page turns them into <mark>).
+        `newest` orders a query's matches newest archived first instead (no ranking, no window).
+        """
+        where, args = self._review_where(None, filters)
+        cols = ("r.id, r.title, r.url, r.published_at, r.source, r.wire, r.dateline_place, r.first_seen_at,"
+                " substr(r.summary, 1, 400)")
+        if not fts_query:
+            rows = self._web_fts(f"SELECT {cols} FROM releases r WHERE {where}"
+                                 " ORDER BY r.published_at DESC, r.id DESC LIMIT ? OFFSET ?",
+                                 [*args, limit, offset], None)
+            return [self._web_hit(r, r[1], r[8] or "") for r in rows], False
+        join = f"FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid WHERE releases_fts MATCH ? AND {where}"
+        floor, window, order = [], "", "releases_fts.rowid DESC" if newest else "releases_fts.rank"
+        if not newest:
+            floor = self._web_fts(f"SELECT releases_fts.rowid {join} ORDER BY releases_fts.rowid DESC"
+                                  " LIMIT 1 OFFSET ?", [fts_query, *args, RANK_WINDOW - 1], fts_query)
+        if floor:
+            window = f" AND releases_fts.rowid >= {int(floor[0][0])}"
+        # Rank first, then highlight only the page: snippet() on every ranked row would cost more
+        # than the ranking itself.
+        ids = [r[0] for r in self._web_fts(f"SELECT releases_fts.rowid {join}{window} ORDER BY {order}"
+                                           " LIMIT ? OFFSET ?", [fts_query, *args, limit, offset], fts_query)]
+        if not ids:
+            return [], bool(floor)
+        rows = self._web_fts(
+            f"SELECT {cols}, highlight(releases_fts, 0, char(2), char(3)),"
+            f" snippet(releases_fts, -1, char(2), char(3), '…', {self.WEB_SNIPPET_TOKENS})"
+            f" FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid"
+            f" WHERE releases_fts MATCH ? AND releases_fts.rowid IN ({_marks(ids)})", [fts_query, *ids], fts_query)
+        by_id = {r[0]: self._web_hit(r, r[9] or r[1], r[10] or r[8] or "") for r in rows}
+        return [by_id[i] for i in ids if i in by_id], bool(floor)
+
+    def _web_hit(self, r: Sequence, title: str, snippet: str) -> dict[str, object]:
+        return {"id": r[0], "title": title, "url": r[2] or "", "published": parse_ts(r[3]),
+                "feeds": self._review_lines(r[4]), "wire": r[5] or "", "place": r[6] or "",
+                "first_seen": parse_ts(r[7]), "snippet": snippet}
+
+    def web_days(self, fts_query: str | None, filters: dict[str, str] | None = None, *, since: datetime,
+                 expired: Callable[[], bool] | None = None) -> dict[str, int] | None:
+        """Return {UTC day: matching releases published that day} since `since`; None if not counted in time."""
+        where, args = self._review_where(None, filters, since=since)
+        if fts_query:
+            sql = ("SELECT substr(r.published_at, 1, 10), count(*) FROM releases_fts JOIN releases r"
+                   f" ON r.id = releases_fts.rowid WHERE releases_fts MATCH ? AND {where} GROUP BY 1")
+            args = [fts_query, *args]
+        else:
+            sql = f"SELECT substr(r.published_at, 1, 10), count(*) FROM releases r WHERE {where} GROUP BY 1"
+        if expired is not None:
+            self.conn.set_progress_handler(lambda: int(expired()), 10_000)
+        try:
+            return {d: n for d, n in self._web_fts(sql, args, fts_query)}
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                return None
+            raise
+        finally:
+            if expired is not None:
+                self.conn.set_progress_handler(None, 0)
+
+    def web_rule_matches(self, rule: str, *, limit: int = 50,
+                         before: tuple[str, int] | None = None) -> list[dict[str, object]]:
+        """Return a rule's matches newest published first, after the keyset `before` (published, id)."""
+        cond, args = "", [rule]
+        if before is not None:
+            cond = " AND (r.published_at < ? OR (r.published_at = ? AND r.id < ?))"
+            args += [before[0], before[0], before[1]]
+        rows = self.conn.execute(
+            "SELECT r.id, r.title, r.url, r.published_at, m.snippet, m.matched_at, r.source"
+            f" FROM matches m JOIN releases r ON r.id = m.release_id WHERE m.rule = ?{cond}"
+            " ORDER BY r.published_at DESC, r.id DESC LIMIT ?", [*args, limit]).fetchall()
+        return [{"id": r[0], "title": r[1], "url": r[2] or "", "published": parse_ts(r[3]),
+                 "published_ts": r[3], "snippet": r[4] or "", "matched_at": parse_ts(r[5]),
+                 "feeds": self._review_lines(r[6])} for r in rows]
+
+    def web_rule_days(self, rule: str, *, since: datetime) -> dict[str, int]:
+        """Return {UTC day: releases the rule matched, by publication day} since `since`."""
+        return {d: n for d, n in self.conn.execute(
+            "SELECT substr(r.published_at, 1, 10), count(*) FROM matches m JOIN releases r ON r.id = m.release_id"
+            " WHERE m.rule = ? AND r.published_at >= ? GROUP BY 1", (rule, ts(since)))}
+
+    def web_feed_days(self, *, since: datetime) -> dict[str, dict[str, int]]:
+        """Return {feed name: {UTC day: releases it carried, by publication day}} since `since`."""
+        out: dict[str, dict[str, int]] = {}
+        for name, day, n in self.conn.execute(
+                "SELECT f.name, substr(r.published_at, 1, 10), count(*) FROM releases r"
+                " JOIN sightings s ON s.release_id = r.id JOIN feeds f ON f.id = s.feed_id"
+                " WHERE r.published_at >= ? GROUP BY 1, 2", (ts(since),)):
+            out.setdefault(name, {})[day] = n
+        return out
+
+    def web_alerts(self, *, limit: int = 50, before_id: int | None = None) -> list[OutboxRow]:
+        """Return outbox rows newest first, those with an id below `before_id` (keyset paging)."""
+        cond, args = "", []
+        if before_id is not None:
+            cond, args = " WHERE a.id < ?", [before_id]
+        rows = self.conn.execute(f"{_OUTBOX_SELECT}{cond} ORDER BY a.id DESC LIMIT ?", [*args, limit]).fetchall()
+        return [self._outbox_row(r) for r in rows]
+
+    def web_has_releases(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM releases LIMIT 1").fetchone() is not None
+
+
 _OUTBOX_SELECT = (
     "SELECT a.id, a.release_id, a.rule, a.channel, a.status, a.attempts, a.next_attempt_at, a.last_error,"
     " a.created_at, a.sent_at, a.digest_id, r.title FROM alerts a LEFT JOIN releases r ON r.id = a.release_id"

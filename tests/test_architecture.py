@@ -24,6 +24,8 @@ OWNERS = {
     "apscheduler": {"daemon"},
     "requests": {"fetch", "channels.webhook"},
     "click": {"cli"},
+    "jinja2": {"web.render"},
+    "markupsafe": {"web.render"},
 }
 
 
