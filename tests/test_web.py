@@ -50,9 +50,9 @@ class Served:
             return exc.code, exc.headers["Content-Type"], exc.read().decode("utf-8")
 
 
-def start_server(cfg: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start `press-monitor serve --port 0` and return it with the URL it printed."""
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(cfg), "serve", "--port", "0"],
+def start_server(cfg: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    """Start `press-monitor serve --port 0 [extra…]` and return it with the URL it printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(cfg), "serve", "--port", "0", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sel = selectors.DefaultSelector()
     assert proc.stdout is not None
