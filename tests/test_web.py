@@ -233,8 +233,8 @@ def test_search_open_release_and_see_sightings_in_a_browser(served: Served, brow
     wait.until(ec.presence_of_element_located((By.ID, "release-title")))
     assert driver.find_element(By.ID, "release-title").text == "Leaders gather for Central Asia summit in Astana"
     assert driver.current_url.endswith(f"/release/{served.ids['summit']}")
-    rows = driver.find_elements(By.CSS_SELECTOR, "table.sightings tbody tr")
-    assert [r.find_element(By.CSS_SELECTOR, "td").text for r in rows] == ["PRN Politics", "PRN World"]
+    rows = driver.find_elements(By.CSS_SELECTOR, "ul.sightings li a.feed")
+    assert [r.text for r in rows] == ["PRN Politics", "PRN World"]
     statuses = {r.find_elements(By.TAG_NAME, "td")[1].text: r.find_elements(By.TAG_NAME, "td")[2].text
                 for r in driver.find_elements(By.CSS_SELECTOR, "table.alerts tbody tr")}
     assert statuses == {"console": "sent", "hook": "pending"}
@@ -243,7 +243,7 @@ def test_search_open_release_and_see_sightings_in_a_browser(served: Served, brow
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 5000
 
     # From the release to its rule, and the rule's Atom feed link works.
-    driver.find_element(By.CSS_SELECTOR, "table.matches a").click()
+    driver.find_element(By.CSS_SELECTOR, "ul.matches a").click()
     atom = wait.until(ec.presence_of_element_located((By.ID, "atom"))).get_attribute("href")
     with urllib.request.urlopen(atom, timeout=10) as resp:
         assert feedparser.parse(resp.read()).bozo == 0

@@ -200,7 +200,7 @@ def _replace_file(path: Path, text: str) -> None:
 @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="require the token in FILE on every request (browser login password or Bearer token)")
 @click.option("--no-auth", is_flag=True, help="listen beyond loopback without a token: anyone who can reach it reads")
-@click.option("-v", "--verbose", is_flag=True, help="log each request to stderr")
+@click.option("-v", "--verbose", is_flag=True, help="log each request to stderr, and failed requests' tracebacks")
 @click.pass_obj
 def serve_cmd(obj: Ctx, host: str, port: int, allowed_hosts: tuple[str, ...], base_path: str,
               token_file: Path | None, no_auth: bool, verbose: bool) -> None:
@@ -209,9 +209,10 @@ def serve_cmd(obj: Ctx, host: str, port: int, allowed_hosts: tuple[str, ...], ba
     It never writes to the archive and holds no lock, so it can run beside the daemon. Beyond
     loopback (--host 0.0.0.0) it requires --token-file, or --no-auth said explicitly.
     """
-    from monitor import web
+    from monitor import logging_setup, web
 
     a = obj.app
+    logging_setup.setup("DEBUG" if verbose else a.config.settings.log_level)
     log = (lambda line: click.echo(line, err=True)) if verbose else None
     token = None
     if token_file is not None:

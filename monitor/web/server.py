@@ -167,8 +167,8 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:  # the error boundary: a page saying so, the traceback at debug
             log.debug("web request %r failed", self.path, exc_info=True)
             answer = self._error(self._is_api(), 500, "Internal error",
-                                 "Something went wrong answering this request; run with -v --log-level DEBUG"
-                                 " for details.")
+                                 "Something went wrong answering this request; `press-monitor serve -v` logs"
+                                 " the details.")
         try:
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.ctype)
