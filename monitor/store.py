@@ -1033,7 +1033,7 @@ class Store:
     def web_rule_matches(self, rule: str, *, limit: int = 50,
                          before: tuple[str, int] | None = None) -> list[dict[str, object]]:
         """Return a rule's matches newest published first, after the keyset `before` (published, id)."""
-        cond, args = "", [rule]
+        cond, args = "", list[object]([rule])
         if before is not None:
             cond = " AND (r.published_at < ? OR (r.published_at = ? AND r.id < ?))"
             args += [before[0], before[0], before[1]]

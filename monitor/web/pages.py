@@ -86,7 +86,8 @@ class Pages:
         q = params.get("q", "").strip()
         filters = {k: params[k] for k in Store.REVIEW_FILTERS if params.get(k)}
         pageno = view.clamp_int(params.get("page"), 1, 1, MAX_PAGE)
-        status, error, hits, windowed, empty_archive = 200, "", [], False, False
+        status, error, windowed, empty_archive = 200, "", False, False
+        hits: list[dict[str, object]] = []
         facets: dict[str, list[tuple[str, int]] | None] = {}
         days: dict[str, int] | None = {}
         today = self.clock.now()
@@ -195,7 +196,8 @@ class Pages:
     def playground(self, params: Mapping[str, str]) -> tuple[int, bytes]:
         """`/rules/try?q=…`: what a query would have matched, per day and latest first; never writes."""
         q = params.get("q", "").strip()
-        status, error, hits, chart, expanded = 200, "", [], None, ""
+        status, error, chart, expanded = 200, "", None, ""
+        hits: list[dict[str, object]] = []
         now = self.clock.now()
         if q:
             try:

@@ -311,8 +311,8 @@ class WebServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        root = f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
+        host, port = str(self.server_address[0]), int(self.server_address[1])
+        root = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         return root + self.base_path + "/"
 
 
