@@ -120,3 +120,46 @@ def test_fuzzed_query_strings_never_break_the_server(served: Served, path: str, 
     status, body = raw_get(served, target)  # a dropped connection raises here
     assert status in ((200, 503) if path == "/healthz" else (200, 400, 404)), (target, status, body[:300])
     assert "Traceback" not in body
+
+
+def test_too_many_parameters_is_a_bad_request(served: Served) -> None:
+    status, body = raw_get(served, "/?" + "&".join(f"a{i}=1" for i in range(150)))
+    assert status == 400 and "more than 100 query parameters" in body
+
+
+def test_an_unexpected_error_is_a_500_page_with_the_traceback_at_debug(
+        tmp_path_factory: pytest.TempPathFactory, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from monitor import app as app_mod
+    from monitor.web import make_server
+
+    tmp = tmp_path_factory.mktemp("boom")
+    (tmp / "config.toml").write_text(CONFIG, encoding="utf-8")
+    build_archive(tmp / "archive.db")
+    server = make_server(app_mod.load(tmp / "config.toml"), "127.0.0.1", 0)
+
+    def broken() -> tuple[int, bytes]:
+        raise RuntimeError("a bug in a page handler")
+
+    server.routes.pages.rules = broken  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="monitor.web"):
+            for path, ctype in (("rules", "text/html"), ("api/nothing", "application/json")):
+                try:
+                    urllib.request.urlopen(server.url + path, timeout=10)
+                except urllib.error.HTTPError as exc:
+                    status, body, got = exc.code, exc.read().decode(), exc.headers["Content-Type"]
+                assert got.startswith(ctype)
+                if path == "rules":
+                    assert status == 500 and "Internal error" in body and "Traceback" not in body
+                    assert "a bug in a page handler" not in body
+        assert any("a bug in a page handler" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+    finally:
+        server.shutdown()
+        server.server_close()

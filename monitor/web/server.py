@@ -42,6 +42,7 @@ log = logging.getLogger("monitor.web")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_THREADS = 16
 IDLE_SECONDS = 15.0
+MAX_PARAMS = 100
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 # No inline script or style; the one script and the stylesheet come from /static. Links out must
@@ -210,7 +211,10 @@ class Handler(BaseHTTPRequestHandler):
                           (("WWW-Authenticate", 'Basic realm="press-monitor", charset="UTF-8"'),))
         parts = urlsplit(self.path)
         path = self._local_path().rstrip("/") or "/"
-        params = dict(parse_qsl(parts.query, keep_blank_values=True, max_num_fields=100))
+        try:
+            params = dict(parse_qsl(parts.query, keep_blank_values=True, max_num_fields=MAX_PARAMS))
+        except ValueError:
+            return self._error(api_call, 400, "Bad request", f"more than {MAX_PARAMS} query parameters")
         try:
             found = self.server.routes.find(path)
         except UnicodeDecodeError:
