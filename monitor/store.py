@@ -965,14 +965,28 @@ class Store:
                 raise QueryError(f"invalid query {fts_query!r}: {_fts_message(exc)}") from exc
             raise
 
-    def web_search(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 25,
-                   offset: int = 0, newest: bool = False) -> tuple[list[dict[str, object]], bool]:
-        """Return (one page of releases, whether the rank window applied): best first, else newest first.
+    def web_window(self, fts_query: str | None, filters: dict[str, str] | None = None) -> int | None:
+        """Return the lowest id among the newest RANK_WINDOW matching releases, or None when fewer match.
 
-        A query is ranked among its newest RANK_WINDOW matches (those passing the filters), as
-        `search` does: bm25 over every match of a common word in a million releases takes seconds.
+        A query is ranked, and its facets counted, among these only (as `search` ranks): bm25 and
+        GROUP BY over every match of a common word in a million releases take seconds.
+        """
+        where, args = self._review_where(None, filters)
+        if fts_query:
+            sql = (f"SELECT releases_fts.rowid FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid"
+                   f" WHERE releases_fts MATCH ? AND {where} ORDER BY releases_fts.rowid DESC LIMIT 1 OFFSET ?")
+            args = [fts_query, *args]
+        else:
+            sql = f"SELECT r.id FROM releases r WHERE {where} ORDER BY r.id DESC LIMIT 1 OFFSET ?"
+        row = self._web_fts(sql, [*args, RANK_WINDOW - 1], fts_query)
+        return int(row[0][0]) if row else None
+
+    def web_search(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 25,
+                   offset: int = 0, floor: int | None = None, newest: bool = False) -> list[dict[str, object]]:
+        """Return one page of releases: best first for a query (among ids >= floor), else newest first.
+
         Titles and snippets carry \\x02…\\x03 around matched terms (the page turns them into <mark>).
-        `newest` orders a query's matches newest archived first instead (no ranking, no window).
+        `newest` orders a query's matches newest archived first instead of by rank.
         """
         where, args = self._review_where(None, filters)
         cols = ("r.id, r.title, r.url, r.published_at, r.source, r.wire, r.dateline_place, r.first_seen_at,"
@@ -981,32 +995,89 @@ class Store:
             rows = self._web_fts(f"SELECT {cols} FROM releases r WHERE {where}"
                                  " ORDER BY r.published_at DESC, r.id DESC LIMIT ? OFFSET ?",
                                  [*args, limit, offset], None)
-            return [self._web_hit(r, r[1], r[8] or "") for r in rows], False
-        join = f"FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid WHERE releases_fts MATCH ? AND {where}"
-        floor, window, order = [], "", "releases_fts.rowid DESC" if newest else "releases_fts.rank"
-        if not newest:
-            floor = self._web_fts(f"SELECT releases_fts.rowid {join} ORDER BY releases_fts.rowid DESC"
-                                  " LIMIT 1 OFFSET ?", [fts_query, *args, RANK_WINDOW - 1], fts_query)
-        if floor:
-            window = f" AND releases_fts.rowid >= {int(floor[0][0])}"
+            return [self._web_hit(r, r[1], r[8] or "") for r in rows]
+        window = f" AND releases_fts.rowid >= {int(floor)}" if floor is not None else ""
+        order = "releases_fts.rowid DESC" if newest else "releases_fts.rank"
         # Rank first, then highlight only the page: snippet() on every ranked row would cost more
         # than the ranking itself.
-        ids = [r[0] for r in self._web_fts(f"SELECT releases_fts.rowid {join}{window} ORDER BY {order}"
-                                           " LIMIT ? OFFSET ?", [fts_query, *args, limit, offset], fts_query)]
+        ids = [r[0] for r in self._web_fts(
+            f"SELECT releases_fts.rowid FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid"
+            f" WHERE releases_fts MATCH ? AND {where}{window} ORDER BY {order} LIMIT ? OFFSET ?",
+            [fts_query, *args, limit, offset], fts_query)]
         if not ids:
-            return [], bool(floor)
+            return []
         rows = self._web_fts(
             f"SELECT {cols}, highlight(releases_fts, 0, char(2), char(3)),"
             f" snippet(releases_fts, -1, char(2), char(3), '…', {self.WEB_SNIPPET_TOKENS})"
             f" FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid"
             f" WHERE releases_fts MATCH ? AND releases_fts.rowid IN ({_marks(ids)})", [fts_query, *ids], fts_query)
         by_id = {r[0]: self._web_hit(r, r[9] or r[1], r[10] or r[8] or "") for r in rows}
-        return [by_id[i] for i in ids if i in by_id], bool(floor)
+        return [by_id[i] for i in ids if i in by_id]
 
     def _web_hit(self, r: Sequence, title: str, snippet: str) -> dict[str, object]:
         return {"id": r[0], "title": title, "url": r[2] or "", "published": parse_ts(r[3]),
                 "feeds": self._review_lines(r[4]), "wire": r[5] or "", "place": r[6] or "",
                 "first_seen": parse_ts(r[7]), "snippet": snippet}
+
+    def web_facets(self, fts_query: str | None, filters: dict[str, str] | None = None, *, floor: int | None = None,
+                   limit: int = 12, expired: Callable[[], bool] | None = None
+                   ) -> dict[str, list[tuple[str, int]] | None]:
+        """Return facets() counted among the releases with id >= floor (the rank window), if given.
+
+        The same counts as `facets` (which `export`-side callers keep using), bounded to the window
+        so that a broad query counts ~RANK_WINDOW releases instead of every match.
+        """
+        f = dict(filters or {})
+        where, args = self._review_where(None, f)
+        if floor is not None:
+            where += " AND r.id >= ?"
+            args.append(floor)
+        if fts_query:
+            where += " AND r.id IN (SELECT rowid FROM releases_fts WHERE releases_fts MATCH ?"
+            args.append(fts_query)
+            if floor is not None:
+                where += " AND rowid >= ?"
+                args.append(floor)
+            where += ")"
+        date = f.get("date", "")
+        date_expr = "substr(r.published_at, 1, 10)" if len(date) >= 7 else "substr(r.published_at, 1, 7)"
+        queries = {
+            "rule": ("SELECT m.rule, count(DISTINCT r.id) FROM matches m JOIN releases r ON r.id = m.release_id"
+                     f" WHERE {where} GROUP BY m.rule ORDER BY 2 DESC, 1 LIMIT ?"),
+            "feed": ("SELECT fd.name, count(DISTINCT r.id) FROM sightings s JOIN feeds fd ON fd.id = s.feed_id"
+                     f" JOIN releases r ON r.id = s.release_id WHERE {where} GROUP BY fd.name ORDER BY 2 DESC, 1"
+                     " LIMIT ?"),
+            "date": (f"SELECT {date_expr}, count(*) FROM releases r WHERE {where} GROUP BY 1 ORDER BY 1 DESC LIMIT ?"),
+            "wire": (f"SELECT r.wire, count(*) FROM releases r WHERE {where} AND r.wire IS NOT NULL AND r.wire <> ''"
+                     " GROUP BY r.wire ORDER BY 2 DESC, 1 LIMIT ?"),
+            "place": (f"SELECT r.dateline_place, count(*) FROM releases r WHERE {where} AND r.dateline_place <> ''"
+                      " GROUP BY r.dateline_place ORDER BY 2 DESC, 1 LIMIT ?"),
+        }
+        out: dict[str, list[tuple[str, int]] | None] = dict.fromkeys(queries)
+        for name, sql in queries.items():
+            rows = self._web_budgeted(sql, [*args, limit], fts_query, expired)
+            if rows is None:
+                break
+            out[name] = [(str(v), n) for v, n in rows]
+        return out
+
+    def _web_budgeted(self, sql: str, args: Sequence[object], fts_query: str | None,
+                      expired: Callable[[], bool] | None) -> list | None:
+        """Run a counting query, abandoned (None) once `expired()` says the page's budget is spent."""
+        if expired is None:
+            return self._web_fts(sql, args, fts_query)
+        if expired():
+            return None
+        # SQLite calls this every 10k VM steps (well under a millisecond); non-zero aborts the query.
+        self.conn.set_progress_handler(lambda: int(expired()), 10_000)
+        try:
+            return self._web_fts(sql, args, fts_query)
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                return None
+            raise
+        finally:
+            self.conn.set_progress_handler(None, 0)
 
     def web_days(self, fts_query: str | None, filters: dict[str, str] | None = None, *, since: datetime,
                  expired: Callable[[], bool] | None = None) -> dict[str, int] | None:
@@ -1018,17 +1089,8 @@ class Store:
             args = [fts_query, *args]
         else:
             sql = f"SELECT substr(r.published_at, 1, 10), count(*) FROM releases r WHERE {where} GROUP BY 1"
-        if expired is not None:
-            self.conn.set_progress_handler(lambda: int(expired()), 10_000)
-        try:
-            return {d: n for d, n in self._web_fts(sql, args, fts_query)}
-        except sqlite3.OperationalError as exc:
-            if "interrupted" in str(exc):
-                return None
-            raise
-        finally:
-            if expired is not None:
-                self.conn.set_progress_handler(None, 0)
+        rows = self._web_budgeted(sql, args, fts_query, expired)
+        return None if rows is None else {d: n for d, n in rows}
 
     def web_rule_matches(self, rule: str, *, limit: int = 50,
                          before: tuple[str, int] | None = None) -> list[dict[str, object]]:

@@ -24,6 +24,7 @@ from monitor.web import view
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 200
+MAX_OFFSET = 250_000  # newest-first paging deeper than this is better done with a date filter or export
 
 Answer = tuple[int, Any]
 
@@ -96,16 +97,17 @@ class Api:
         q = params.get("q", "").strip()
         filters = {k: params[k] for k in Store.REVIEW_FILTERS if params.get(k)}
         limit = limit_of(params)
-        offset = _int(decode_cursor(params.get("cursor")).get("offset", 0), "offset", 0, RANK_WINDOW)
+        offset = _int(decode_cursor(params.get("cursor")).get("offset", 0), "offset", 0, MAX_OFFSET)
         try:
             expanded = expand_terms(q, self.app.config.terms) if q else None
             with self.store() as store:
-                hits, windowed = store.web_search(expanded, filters, limit=limit + 1, offset=offset)
+                floor = store.web_window(expanded, filters) if expanded else None
+                hits = store.web_search(expanded, filters, limit=limit + 1, offset=offset, floor=floor)
         except (QueryError, ConfigError) as exc:
             raise BadRequest(str(exc)) from None
-        more = len(hits) > limit and (not windowed or offset + limit < RANK_WINDOW)
+        more = len(hits) > limit and (floor is None or offset + limit < RANK_WINDOW)
         return 200, {
-            "query": q, "filters": filters, "ranked_within_newest": RANK_WINDOW if windowed else None,
+            "query": q, "filters": filters, "ranked_within_newest": RANK_WINDOW if floor is not None else None,
             "results": [{"id": h["id"], "title": plain(str(h["title"])), "url": view.link(str(h["url"])),
                          "published": iso(h["published"]), "first_seen": iso(h["first_seen"]),  # type: ignore[arg-type]
                          "feeds": h["feeds"], "wire": h["wire"] or None, "place": h["place"] or None,

@@ -94,16 +94,18 @@ class Pages:
         try:
             expanded = expand_terms(q, self.app.config.terms) if q else None
             with self.store() as store:
-                hits, windowed = store.web_search(expanded, filters, limit=PAGE_SIZE + 1,
-                                                  offset=(pageno - 1) * PAGE_SIZE)
+                floor = store.web_window(expanded, filters)
+                windowed = floor is not None
+                hits = store.web_search(expanded, filters, limit=PAGE_SIZE + 1, offset=(pageno - 1) * PAGE_SIZE,
+                                        floor=floor)
                 expired = self._budget()
-                facets = store.facets(expanded, filters, expired=expired)
+                facets = store.web_facets(expanded, filters, floor=floor, expired=expired)
                 days = store.web_days(expanded, filters, since=today - timedelta(days=CHART_DAYS - 1),
                                       expired=expired)
                 empty_archive = not hits and not store.web_has_releases()
         except (QueryError, ConfigError) as exc:  # a bad query, filter or @term: the form again, with why
             status, error = 400, str(exc)
-        more = len(hits) > PAGE_SIZE and (not windowed or pageno * PAGE_SIZE < RANK_WINDOW)
+        more = len(hits) > PAGE_SIZE and (not windowed or not q or pageno * PAGE_SIZE < RANK_WINDOW)
         hits = hits[:PAGE_SIZE]
         base = {"q": q, **filters}
         chips = [(FACET_TITLES[k], v, self.r.url("/", {kk: vv for kk, vv in base.items() if kk != k}))
@@ -205,7 +207,7 @@ class Pages:
                 with self.store() as store:
                     days = store.web_days(expanded, since=now - timedelta(days=CHART_DAYS - 1),
                                           expired=self._budget())
-                    hits, _ = store.web_search(expanded, limit=20, newest=True)
+                    hits = store.web_search(expanded, limit=20, newest=True)
                 if days is not None:
                     chart = charts.bars(days, now.date(), days=CHART_DAYS, what="matches")
             except (QueryError, ConfigError) as exc:
