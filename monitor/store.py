@@ -1022,43 +1022,63 @@ class Store:
     def web_facets(self, fts_query: str | None, filters: dict[str, str] | None = None, *, floor: int | None = None,
                    limit: int = 12, expired: Callable[[], bool] | None = None
                    ) -> dict[str, list[tuple[str, int]] | None]:
-        """Return facets() counted among the releases with id >= floor (the rank window), if given.
+        """Return the facets of `facets` counted among the releases with id >= floor (the rank window).
 
-        The same counts as `facets` (which `export`-side callers keep using), bounded to the window
-        so that a broad query counts ~RANK_WINDOW releases instead of every match.
+        With `floor` from web_window the set is at most RANK_WINDOW releases, so one pass over
+        their rows counts date, wire and place together; without filters, rules and feeds are
+        counted from the matches and sightings indexes alone. None: not counted in time.
         """
         f = dict(filters or {})
-        where, args = self._review_where(None, f)
-        if floor is not None:
-            where += " AND r.id >= ?"
-            args.append(floor)
-        if fts_query:
-            where += " AND r.id IN (SELECT rowid FROM releases_fts WHERE releases_fts MATCH ?"
-            args.append(fts_query)
+
+        def among(col: str) -> tuple[str, list[object]]:
+            """The condition "col is the id of a release in the set" when there are no filters."""
+            cond, args = ["1"], list[object]()
             if floor is not None:
-                where += " AND rowid >= ?"
+                cond.append(f"{col} >= ?")
                 args.append(floor)
-            where += ")"
-        date = f.get("date", "")
-        date_expr = "substr(r.published_at, 1, 10)" if len(date) >= 7 else "substr(r.published_at, 1, 7)"
-        queries = {
-            "rule": ("SELECT m.rule, count(DISTINCT r.id) FROM matches m JOIN releases r ON r.id = m.release_id"
-                     f" WHERE {where} GROUP BY m.rule ORDER BY 2 DESC, 1 LIMIT ?"),
-            "feed": ("SELECT fd.name, count(DISTINCT r.id) FROM sightings s JOIN feeds fd ON fd.id = s.feed_id"
-                     f" JOIN releases r ON r.id = s.release_id WHERE {where} GROUP BY fd.name ORDER BY 2 DESC, 1"
-                     " LIMIT ?"),
-            "date": (f"SELECT {date_expr}, count(*) FROM releases r WHERE {where} GROUP BY 1 ORDER BY 1 DESC LIMIT ?"),
-            "wire": (f"SELECT r.wire, count(*) FROM releases r WHERE {where} AND r.wire IS NOT NULL AND r.wire <> ''"
-                     " GROUP BY r.wire ORDER BY 2 DESC, 1 LIMIT ?"),
-            "place": (f"SELECT r.dateline_place, count(*) FROM releases r WHERE {where} AND r.dateline_place <> ''"
-                      " GROUP BY r.dateline_place ORDER BY 2 DESC, 1 LIMIT ?"),
-        }
-        out: dict[str, list[tuple[str, int]] | None] = dict.fromkeys(queries)
-        for name, sql in queries.items():
-            rows = self._web_budgeted(sql, [*args, limit], fts_query, expired)
+            if fts_query:
+                cond.append(f"{col} IN (SELECT rowid FROM releases_fts WHERE releases_fts MATCH ?"
+                            + (" AND rowid >= ?)" if floor is not None else ")"))
+                args += [fts_query, *([floor] if floor is not None else [])]
+            return " AND ".join(cond), args
+
+        where, args = among("r.id")
+        if f:
+            more, more_args = self._review_where(None, f)
+            where, args = f"{where} AND {more}", [*args, *more_args]
+            rule_sql = ("SELECT m.rule, count(DISTINCT r.id) FROM matches m JOIN releases r ON r.id = m.release_id"
+                        f" WHERE {where} GROUP BY m.rule ORDER BY 2 DESC, 1 LIMIT ?")
+            feed_sql = ("SELECT fd.name, count(DISTINCT r.id) FROM sightings s JOIN feeds fd ON fd.id = s.feed_id"
+                        f" JOIN releases r ON r.id = s.release_id WHERE {where} GROUP BY fd.name"
+                        " ORDER BY 2 DESC, 1 LIMIT ?")
+            rule_args = feed_args = args
+        else:
+            m_where, rule_args = among("m.release_id")
+            s_where, feed_args = among("s.release_id")
+            rule_sql = (f"SELECT m.rule, count(*) FROM matches m WHERE {m_where} GROUP BY m.rule"
+                        " ORDER BY 2 DESC, 1 LIMIT ?")
+            feed_sql = ("SELECT fd.name, count(DISTINCT s.release_id) FROM sightings s JOIN feeds fd"
+                        f" ON fd.id = s.feed_id WHERE {s_where} GROUP BY fd.name ORDER BY 2 DESC, 1 LIMIT ?")
+        out: dict[str, list[tuple[str, int]] | None] = dict.fromkeys(("rule", "feed", "date", "wire", "place"))
+        for name, sql, a in (("rule", rule_sql, rule_args), ("feed", feed_sql, feed_args)):
+            rows = self._web_budgeted(sql, [*a, limit], fts_query, expired)
             if rows is None:
-                break
+                return out
             out[name] = [(str(v), n) for v, n in rows]
+        # A month is chosen (or none): count by day inside it, else by month.
+        size = 10 if len(f.get("date", "")) >= 7 else 7
+        rows = self._web_budgeted(f"SELECT substr(r.published_at, 1, {size}), r.wire, r.dateline_place"
+                                  f" FROM releases r WHERE {where}", args, fts_query, expired)
+        if rows is None:
+            return out
+        counts: dict[str, dict[str, int]] = {"date": {}, "wire": {}, "place": {}}
+        for row in rows:
+            for name, value in zip(("date", "wire", "place"), row, strict=True):
+                if value:
+                    counts[name][value] = counts[name].get(value, 0) + 1
+        out["date"] = sorted(counts["date"].items(), reverse=True)[:limit]
+        for name in ("wire", "place"):
+            out[name] = sorted(counts[name].items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         return out
 
     def _web_budgeted(self, sql: str, args: Sequence[object], fts_query: str | None,
@@ -1080,46 +1100,90 @@ class Store:
             self.conn.set_progress_handler(None, 0)
 
     def web_days(self, fts_query: str | None, filters: dict[str, str] | None = None, *, since: datetime,
-                 expired: Callable[[], bool] | None = None) -> dict[str, int] | None:
-        """Return {UTC day: matching releases published that day} since `since`; None if not counted in time."""
-        where, args = self._review_where(None, filters, since=since)
-        if fts_query:
-            sql = ("SELECT substr(r.published_at, 1, 10), count(*) FROM releases_fts JOIN releases r"
-                   f" ON r.id = releases_fts.rowid WHERE releases_fts MATCH ? AND {where} GROUP BY 1")
-            args = [fts_query, *args]
-        else:
-            sql = f"SELECT substr(r.published_at, 1, 10), count(*) FROM releases r WHERE {where} GROUP BY 1"
-        rows = self._web_budgeted(sql, args, fts_query, expired)
-        return None if rows is None else {d: n for d, n in rows}
+                 until: datetime, expired: Callable[[], bool] | None = None) -> dict[str, int] | None:
+        """Return {UTC day: matching releases first seen that day} for the days from `since` to `until`.
+
+        None if not counted in time. Releases get increasing ids as they are first seen, so a day
+        is an id range (found through the first_seen_at index) and a query's matches in it are
+        counted in the full-text index alone; with filters, the releases are joined (slower).
+        """
+        if filters:
+            where, args = self._review_where(None, filters)
+            where += " AND r.first_seen_at >= ?"
+            args.append(ts(since))
+            if fts_query:
+                sql = ("SELECT substr(r.first_seen_at, 1, 10), count(*) FROM releases_fts JOIN releases r"
+                       f" ON r.id = releases_fts.rowid WHERE releases_fts MATCH ? AND {where} GROUP BY 1")
+                args = [fts_query, *args]
+            else:
+                sql = f"SELECT substr(r.first_seen_at, 1, 10), count(*) FROM releases r WHERE {where} GROUP BY 1"
+            rows = self._web_budgeted(sql, args, fts_query, expired)
+            return None if rows is None else {d: n for d, n in rows}
+        start = datetime.combine(since.astimezone(UTC).date(), datetime.min.time(), UTC)
+        days = [start + timedelta(days=i) for i in range((until.astimezone(UTC) - start).days + 2)]
+        edges = []
+        for day in days:
+            row = self.conn.execute("SELECT id FROM releases WHERE first_seen_at >= ? ORDER BY first_seen_at, id"
+                                    " LIMIT 1", (ts(day),)).fetchone()
+            edges.append(row[0] if row else None)
+        out: dict[str, int] = {}
+        for day, lo, hi in zip(days, edges, edges[1:], strict=False):
+            if lo is None:
+                break
+            if fts_query:
+                sql = "SELECT count(*) FROM releases_fts WHERE releases_fts MATCH ? AND rowid >= ?"
+                args = [fts_query, lo]
+                if hi is not None:
+                    sql += " AND rowid < ?"
+                    args.append(hi)
+            else:  # the index alone: no release row is read
+                sql = "SELECT count(*) FROM releases WHERE first_seen_at >= ? AND first_seen_at < ?"
+                args = [ts(day), ts(day + timedelta(days=1))]
+            rows = self._web_budgeted(sql, args, fts_query, expired)
+            if rows is None:
+                return None
+            if rows[0][0]:
+                out[day.date().isoformat()] = rows[0][0]
+        return out
 
     def web_rule_matches(self, rule: str, *, limit: int = 50,
                          before: tuple[str, int] | None = None) -> list[dict[str, object]]:
-        """Return a rule's matches newest published first, after the keyset `before` (published, id)."""
+        """Return a rule's matches newest first, after the keyset `before` (matched_at, match id).
+
+        Ordered by the (rule, matched_at) index, so a page costs the same at any depth and any
+        archive size; each row carries its release's publication time to show.
+        """
         cond, args = "", list[object]([rule])
         if before is not None:
-            cond = " AND (r.published_at < ? OR (r.published_at = ? AND r.id < ?))"
+            cond = " AND (m.matched_at < ? OR (m.matched_at = ? AND m.id < ?))"
             args += [before[0], before[0], before[1]]
         rows = self.conn.execute(
-            "SELECT r.id, r.title, r.url, r.published_at, m.snippet, m.matched_at, r.source"
+            "SELECT r.id, r.title, r.url, r.published_at, m.snippet, m.matched_at, r.source, m.id"
             f" FROM matches m JOIN releases r ON r.id = m.release_id WHERE m.rule = ?{cond}"
-            " ORDER BY r.published_at DESC, r.id DESC LIMIT ?", [*args, limit]).fetchall()
-        return [{"id": r[0], "title": r[1], "url": r[2] or "", "published": parse_ts(r[3]),
-                 "published_ts": r[3], "snippet": r[4] or "", "matched_at": parse_ts(r[5]),
-                 "feeds": self._review_lines(r[6])} for r in rows]
+            " ORDER BY m.matched_at DESC, m.id DESC LIMIT ?", [*args, limit]).fetchall()
+        return [{"id": r[0], "title": r[1], "url": r[2] or "", "published": parse_ts(r[3]), "snippet": r[4] or "",
+                 "matched_at": parse_ts(r[5]), "feeds": self._review_lines(r[6]), "key": (r[5], r[7])} for r in rows]
 
     def web_rule_days(self, rule: str, *, since: datetime) -> dict[str, int]:
-        """Return {UTC day: releases the rule matched, by publication day} since `since`."""
+        """Return {UTC day: releases the rule matched that day} since `since` (the (rule, matched_at) index)."""
         return {d: n for d, n in self.conn.execute(
-            "SELECT substr(r.published_at, 1, 10), count(*) FROM matches m JOIN releases r ON r.id = m.release_id"
-            " WHERE m.rule = ? AND r.published_at >= ? GROUP BY 1", (rule, ts(since)))}
+            "SELECT substr(matched_at, 1, 10), count(*) FROM matches WHERE rule = ? AND matched_at >= ? GROUP BY 1",
+            (rule, ts(since)))}
 
     def web_feed_days(self, *, since: datetime) -> dict[str, dict[str, int]]:
-        """Return {feed name: {UTC day: releases it carried, by publication day}} since `since`."""
+        """Return {feed name: {UTC day: releases it carried first seen that day}} since `since`.
+
+        Releases get increasing ids as they are first seen: the first id since `since` (one index
+        seek) bounds the sightings read through their release_id index.
+        """
+        first = self.conn.execute("SELECT id FROM releases WHERE first_seen_at >= ? ORDER BY first_seen_at, id"
+                                  " LIMIT 1", (ts(since),)).fetchone()
         out: dict[str, dict[str, int]] = {}
+        if first is None:
+            return out
         for name, day, n in self.conn.execute(
-                "SELECT f.name, substr(r.published_at, 1, 10), count(*) FROM releases r"
-                " JOIN sightings s ON s.release_id = r.id JOIN feeds f ON f.id = s.feed_id"
-                " WHERE r.published_at >= ? GROUP BY 1, 2", (ts(since),)):
+                "SELECT f.name, substr(s.first_seen_at, 1, 10), count(*) FROM sightings s"
+                " JOIN feeds f ON f.id = s.feed_id WHERE s.release_id >= ? GROUP BY 1, 2", (first[0],)):
             out.setdefault(name, {})[day] = n
         return out
 

@@ -157,9 +157,9 @@ class Api:
         cur = decode_cursor(params.get("cursor"))
         before = None
         if cur:
-            stamp = cur.get("published")
+            stamp = cur.get("matched")
             if not isinstance(stamp, str) or len(stamp) > 40:
-                raise BadRequest("invalid cursor: published")
+                raise BadRequest("invalid cursor: matched")
             before = (stamp, _int(cur.get("id"), "id", 0, Store.MAX_ID))
         with self.store() as store:
             rows = store.web_rule_matches(name, limit=limit + 1, before=before)
@@ -173,7 +173,7 @@ class Api:
             "matches": [{"release_id": r["id"], "title": r["title"], "url": view.link(str(r["url"])),
                          "published": iso(r["published"]), "matched": iso(r["matched_at"]),  # type: ignore[arg-type]
                          "feeds": r["feeds"], "snippet": r["snippet"]} for r in rows],
-            "next_cursor": encode_cursor({"published": rows[-1]["published_ts"], "id": rows[-1]["id"]})
+            "next_cursor": encode_cursor({"matched": rows[-1]["key"][0], "id": rows[-1]["key"][1]})  # type: ignore[index]
             if more else None,
         }
 

@@ -100,7 +100,7 @@ class Pages:
                                         floor=floor)
                 expired = self._budget()
                 facets = store.web_facets(expanded, filters, floor=floor, expired=expired)
-                days = store.web_days(expanded, filters, since=today - timedelta(days=CHART_DAYS - 1),
+                days = store.web_days(expanded, filters, since=today - timedelta(days=CHART_DAYS - 1), until=today,
                                       expired=expired)
                 empty_archive = not hits and not store.web_has_releases()
         except (QueryError, ConfigError) as exc:  # a bad query, filter or @term: the form again, with why
@@ -188,7 +188,8 @@ class Pages:
         rows = rows[:RULE_PAGE_SIZE]
         older = None
         if more:
-            older = self.r.url(f"/rule/{_seg(name)}", before=f"{rows[-1]['published_ts']}~{rows[-1]['id']}")
+            stamp, ident = rows[-1]["key"]  # type: ignore[misc]
+            older = self.r.url(f"/rule/{_seg(name)}", before=f"{stamp}~{ident}")
         return 200, self.r.page(
             "rule.html", title=f"Rule {name}", name=name, spec=spec, rows=rows, total=total, last=last,
             older=older, newest=self.r.url(f"/rule/{_seg(name)}") if before else None,
@@ -205,7 +206,7 @@ class Pages:
             try:
                 expanded = compile_query(q, self.app.config.terms).rules[0].expanded
                 with self.store() as store:
-                    days = store.web_days(expanded, since=now - timedelta(days=CHART_DAYS - 1),
+                    days = store.web_days(expanded, since=now - timedelta(days=CHART_DAYS - 1), until=now,
                                           expired=self._budget())
                     hits = store.web_search(expanded, limit=20, newest=True)
                 if days is not None:
