@@ -112,7 +112,7 @@ def main() -> None:
                 times.append(time.perf_counter() - t)
             return min(times)
         old = best(lambda: store.browse("announced", limit=26))
-        new = best(lambda: store.web_search("announced", limit=26, floor=store.web_window("announced")))
+        new = best(lambda: store.web_search("announced", limit=26, window=store.web_window("announced")[0]))
     print(f"search 'announced' (every release), page 1: browse (all ranked) {old * 1000:,.0f} ms,"
           f" web_search (rank window) {new * 1000:,.0f} ms: ratio {new / old:.3f}", flush=True)
 

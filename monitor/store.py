@@ -952,12 +952,16 @@ class Store:
     # --- web view queries (issue 13)
     # The web view's and HTTP API's own reads (monitor/web). One block, so that it moves whole into
     # the store package's review module. Every FTS5 failure becomes a QueryError naming the query.
+    #
+    # A search works on its window: the ids of its newest RANK_WINDOW matching releases (what
+    # `search` ranks). Ranking, facets and the filtered day chart then touch at most that many
+    # releases, by id, however big the archive and however broad the query.
 
     WEB_SNIPPET_TOKENS = 24
     # SQLite integers are 64-bit: larger ids from a URL name nothing (and must not reach SQLite).
     MAX_ID = 2**63 - 1
 
-    def _web_fts(self, sql: str, args: Sequence[object], fts_query: str | None) -> list[sqlite3.Row | tuple]:
+    def _web_fts(self, sql: str, args: Sequence[object], fts_query: str | None) -> list:
         try:
             return self.conn.execute(sql, args).fetchall()
         except sqlite3.OperationalError as exc:
@@ -965,28 +969,28 @@ class Store:
                 raise QueryError(f"invalid query {fts_query!r}: {_fts_message(exc)}") from exc
             raise
 
-    def web_window(self, fts_query: str | None, filters: dict[str, str] | None = None) -> int | None:
-        """Return the lowest id among the newest RANK_WINDOW matching releases, or None when fewer match.
-
-        A query is ranked, and its facets counted, among these only (as `search` ranks): bm25 and
-        GROUP BY over every match of a common word in a million releases take seconds.
-        """
+    def web_window(self, fts_query: str | None, filters: dict[str, str] | None = None) -> tuple[list[int], bool]:
+        """Return (ids of the newest RANK_WINDOW matching releases, newest first; whether more match)."""
         where, args = self._review_where(None, filters)
         if fts_query:
-            sql = (f"SELECT releases_fts.rowid FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid"
-                   f" WHERE releases_fts MATCH ? AND {where} ORDER BY releases_fts.rowid DESC LIMIT 1 OFFSET ?")
-            args = [fts_query, *args]
+            # Without filters the full-text index alone answers (no release row is read).
+            sql = ("SELECT releases_fts.rowid FROM releases_fts WHERE releases_fts MATCH ?"
+                   " ORDER BY releases_fts.rowid DESC LIMIT ?") if not filters else (
+                   "SELECT releases_fts.rowid FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid"
+                   f" WHERE releases_fts MATCH ? AND {where} ORDER BY releases_fts.rowid DESC LIMIT ?")
+            args = [fts_query] if not filters else [fts_query, *args]
         else:
-            sql = f"SELECT r.id FROM releases r WHERE {where} ORDER BY r.id DESC LIMIT 1 OFFSET ?"
-        row = self._web_fts(sql, [*args, RANK_WINDOW - 1], fts_query)
-        return int(row[0][0]) if row else None
+            sql = f"SELECT r.id FROM releases r WHERE {where} ORDER BY r.id DESC LIMIT ?"
+        ids = [r[0] for r in self._web_fts(sql, [*args, RANK_WINDOW + 1], fts_query)]
+        return ids[:RANK_WINDOW], len(ids) > RANK_WINDOW
 
     def web_search(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 25,
-                   offset: int = 0, floor: int | None = None, newest: bool = False) -> list[dict[str, object]]:
-        """Return one page of releases: best first for a query (among ids >= floor), else newest first.
+                   offset: int = 0, window: Sequence[int] | None = None,
+                   newest: bool = False) -> list[dict[str, object]]:
+        """Return one page of releases: a query's best first among `window` (see web_window), else newest first.
 
         Titles and snippets carry \\x02…\\x03 around matched terms (the page turns them into <mark>).
-        `newest` orders a query's matches newest archived first instead of by rank.
+        `newest` orders a query's matches newest archived first instead of by rank (no window needed).
         """
         where, args = self._review_where(None, filters)
         cols = ("r.id, r.title, r.url, r.published_at, r.source, r.wire, r.dateline_place, r.first_seen_at,"
@@ -996,14 +1000,22 @@ class Store:
                                  " ORDER BY r.published_at DESC, r.id DESC LIMIT ? OFFSET ?",
                                  [*args, limit, offset], None)
             return [self._web_hit(r, r[1], r[8] or "") for r in rows]
-        window = f" AND releases_fts.rowid >= {int(floor)}" if floor is not None else ""
-        order = "releases_fts.rowid DESC" if newest else "releases_fts.rank"
+        if window is not None:
+            if not window:
+                return []
+            # The window already applies the filters; rowid >= its oldest lets FTS5 skip older matches.
+            # "+ 0" keeps the id list away from FTS5, which would run the query once per id.
+            sql = (f"SELECT rowid FROM releases_fts WHERE releases_fts MATCH ? AND rowid >= {int(min(window))}"
+                   f" AND rowid + 0 IN ({_marks(window)}) ORDER BY rank LIMIT ? OFFSET ?")
+            args = [fts_query, *window, limit, offset]
+        else:
+            order = "releases_fts.rowid DESC" if newest else "releases_fts.rank"
+            sql = (f"SELECT releases_fts.rowid FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid"
+                   f" WHERE releases_fts MATCH ? AND {where} ORDER BY {order} LIMIT ? OFFSET ?")
+            args = [fts_query, *args, limit, offset]
         # Rank first, then highlight only the page: snippet() on every ranked row would cost more
         # than the ranking itself.
-        ids = [r[0] for r in self._web_fts(
-            f"SELECT releases_fts.rowid FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid"
-            f" WHERE releases_fts MATCH ? AND {where}{window} ORDER BY {order} LIMIT ? OFFSET ?",
-            [fts_query, *args, limit, offset], fts_query)]
+        ids = [r[0] for r in self._web_fts(sql, args, fts_query)]
         if not ids:
             return []
         rows = self._web_fts(
@@ -1019,56 +1031,32 @@ class Store:
                 "feeds": self._review_lines(r[4]), "wire": r[5] or "", "place": r[6] or "",
                 "first_seen": parse_ts(r[7]), "snippet": snippet}
 
-    def web_facets(self, fts_query: str | None, filters: dict[str, str] | None = None, *, floor: int | None = None,
-                   limit: int = 12, expired: Callable[[], bool] | None = None
-                   ) -> dict[str, list[tuple[str, int]] | None]:
-        """Return the facets of `facets` counted among the releases with id >= floor (the rank window).
+    def web_facets(self, window: Sequence[int], *, date: str = "", limit: int = 12,
+                   expired: Callable[[], bool] | None = None) -> dict[str, list[tuple[str, int]] | None]:
+        """Return the facets of `facets` counted among the releases in `window` (see web_window).
 
-        With `floor` from web_window the set is at most RANK_WINDOW releases, so one pass over
-        their rows counts date, wire and place together; without filters, rules and feeds are
-        counted from the matches and sightings indexes alone. None: not counted in time.
+        Rules and feeds come from the matches and sightings indexes; date, wire and place from one
+        pass over the window's rows. `date` is the date filter in force (a month: count by day).
+        None: not counted in time (this facet and those after it).
         """
-        f = dict(filters or {})
-
-        def among(col: str) -> tuple[str, list[object]]:
-            """The condition "col is the id of a release in the set" when there are no filters."""
-            cond, args = ["1"], list[object]()
-            if floor is not None:
-                cond.append(f"{col} >= ?")
-                args.append(floor)
-            if fts_query:
-                cond.append(f"{col} IN (SELECT rowid FROM releases_fts WHERE releases_fts MATCH ?"
-                            + (" AND rowid >= ?)" if floor is not None else ")"))
-                args += [fts_query, *([floor] if floor is not None else [])]
-            return " AND ".join(cond), args
-
-        where, args = among("r.id")
-        if f:
-            more, more_args = self._review_where(None, f)
-            where, args = f"{where} AND {more}", [*args, *more_args]
-            rule_sql = ("SELECT m.rule, count(DISTINCT r.id) FROM matches m JOIN releases r ON r.id = m.release_id"
-                        f" WHERE {where} GROUP BY m.rule ORDER BY 2 DESC, 1 LIMIT ?")
-            feed_sql = ("SELECT fd.name, count(DISTINCT r.id) FROM sightings s JOIN feeds fd ON fd.id = s.feed_id"
-                        f" JOIN releases r ON r.id = s.release_id WHERE {where} GROUP BY fd.name"
-                        " ORDER BY 2 DESC, 1 LIMIT ?")
-            rule_args = feed_args = args
-        else:
-            m_where, rule_args = among("m.release_id")
-            s_where, feed_args = among("s.release_id")
-            rule_sql = (f"SELECT m.rule, count(*) FROM matches m WHERE {m_where} GROUP BY m.rule"
-                        " ORDER BY 2 DESC, 1 LIMIT ?")
-            feed_sql = ("SELECT fd.name, count(DISTINCT s.release_id) FROM sightings s JOIN feeds fd"
-                        f" ON fd.id = s.feed_id WHERE {s_where} GROUP BY fd.name ORDER BY 2 DESC, 1 LIMIT ?")
         out: dict[str, list[tuple[str, int]] | None] = dict.fromkeys(("rule", "feed", "date", "wire", "place"))
-        for name, sql, a in (("rule", rule_sql, rule_args), ("feed", feed_sql, feed_args)):
-            rows = self._web_budgeted(sql, [*a, limit], fts_query, expired)
+        if not window:
+            return {name: [] for name in out}
+        ids = _marks(window)
+        for name, sql in (
+            ("rule", f"SELECT rule, count(*) FROM matches WHERE release_id IN ({ids}) GROUP BY rule"
+                     " ORDER BY 2 DESC, 1 LIMIT ?"),
+            ("feed", f"SELECT fd.name, count(DISTINCT s.release_id) FROM sightings s JOIN feeds fd"
+                     f" ON fd.id = s.feed_id WHERE s.release_id IN ({ids}) GROUP BY fd.name"
+                     " ORDER BY 2 DESC, 1 LIMIT ?"),
+        ):
+            rows = self._web_budgeted(sql, [*window, limit], None, expired)
             if rows is None:
                 return out
             out[name] = [(str(v), n) for v, n in rows]
-        # A month is chosen (or none): count by day inside it, else by month.
-        size = 10 if len(f.get("date", "")) >= 7 else 7
-        rows = self._web_budgeted(f"SELECT substr(r.published_at, 1, {size}), r.wire, r.dateline_place"
-                                  f" FROM releases r WHERE {where}", args, fts_query, expired)
+        size = 10 if len(date) >= 7 else 7  # a month is chosen (or a day): count by day, else by month
+        rows = self._web_budgeted(f"SELECT substr(published_at, 1, {size}), wire, dateline_place FROM releases"
+                                  f" WHERE id IN ({ids})", window, None, expired)
         if rows is None:
             return out
         counts: dict[str, dict[str, int]] = {"date": {}, "wire": {}, "place": {}}
@@ -1099,25 +1087,20 @@ class Store:
         finally:
             self.conn.set_progress_handler(None, 0)
 
-    def web_days(self, fts_query: str | None, filters: dict[str, str] | None = None, *, since: datetime,
-                 until: datetime, expired: Callable[[], bool] | None = None) -> dict[str, int] | None:
+    def web_days(self, fts_query: str | None, *, since: datetime, until: datetime,
+                 window: Sequence[int] | None = None,
+                 expired: Callable[[], bool] | None = None) -> dict[str, int] | None:
         """Return {UTC day: matching releases first seen that day} for the days from `since` to `until`.
 
         None if not counted in time. Releases get increasing ids as they are first seen, so a day
         is an id range (found through the first_seen_at index) and a query's matches in it are
-        counted in the full-text index alone; with filters, the releases are joined (slower).
+        counted in the full-text index alone. With a `window` (filters in force) only its releases
+        are counted.
         """
-        if filters:
-            where, args = self._review_where(None, filters)
-            where += " AND r.first_seen_at >= ?"
-            args.append(ts(since))
-            if fts_query:
-                sql = ("SELECT substr(r.first_seen_at, 1, 10), count(*) FROM releases_fts JOIN releases r"
-                       f" ON r.id = releases_fts.rowid WHERE releases_fts MATCH ? AND {where} GROUP BY 1")
-                args = [fts_query, *args]
-            else:
-                sql = f"SELECT substr(r.first_seen_at, 1, 10), count(*) FROM releases r WHERE {where} GROUP BY 1"
-            rows = self._web_budgeted(sql, args, fts_query, expired)
+        if window is not None:
+            rows = self._web_budgeted(f"SELECT substr(first_seen_at, 1, 10), count(*) FROM releases"
+                                      f" WHERE id IN ({_marks(window) or 'NULL'}) AND first_seen_at >= ? GROUP BY 1",
+                                      [*window, ts(since)], None, expired)
             return None if rows is None else {d: n for d, n in rows}
         start = datetime.combine(since.astimezone(UTC).date(), datetime.min.time(), UTC)
         days = [start + timedelta(days=i) for i in range((until.astimezone(UTC) - start).days + 2)]
@@ -1132,7 +1115,7 @@ class Store:
                 break
             if fts_query:
                 sql = "SELECT count(*) FROM releases_fts WHERE releases_fts MATCH ? AND rowid >= ?"
-                args = [fts_query, lo]
+                args: list[object] = [fts_query, lo]
                 if hi is not None:
                     sql += " AND rowid < ?"
                     args.append(hi)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -110,3 +110,31 @@ def test_pages_on_a_manual_clock(tmp_path: Path) -> None:
     assert "No alert was queued for this release: no watch rule matched it." in body.decode()
     status, body = pages.feeds()
     assert status == 200 and body.decode().count('class="spark"') == 3
+
+
+@pytest.mark.parametrize(("query", "filters"), [
+    (None, {}), ('"Central Asia" OR Kazakhstan OR Uzbekistan', {}), ("quarter* OR dividend", {"feed": "BW Earnings"}),
+    (None, {"wire": "PRNewswire"}), (None, {"date": "2026-11"}), ("summit OR solar OR quarter* OR dividend", {}),
+])
+def test_window_facets_agree_with_the_full_count(tmp_path: Path, query: str | None, filters: dict) -> None:
+    from monitor.store import Store
+
+    build_archive(tmp_path / "archive.db")
+    with Store(tmp_path / "archive.db", readonly=True) as store:
+        window, more = store.web_window(query, filters)
+        assert not more  # a small archive: the window is every match
+        full = store.facets(query, filters)
+        fast = store.web_facets(window, date=filters.get("date", ""))
+        for name in ("rule", "feed", "wire", "place"):
+            assert sorted(fast[name] or []) == sorted(full[name] or []), name
+        assert sorted(fast["date"] or []) == sorted(full["date"] or [])
+        hits = store.web_search(query, filters, limit=50, window=window if query else None)
+        assert sorted(h["id"] for h in hits) == sorted(window)
+        days = store.web_days(query, since=T0 - timedelta(days=30), until=T0 + timedelta(days=1),
+                              window=window if filters else None)
+        expected: dict[str, int] = {}
+        for rid in window:
+            seen = store.conn.execute("SELECT substr(first_seen_at, 1, 10) FROM releases WHERE id = ?",
+                                      (rid,)).fetchone()[0]
+            expected[seen] = expected.get(seen, 0) + 1
+        assert days == expected

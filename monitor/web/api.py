@@ -101,13 +101,13 @@ class Api:
         try:
             expanded = expand_terms(q, self.app.config.terms) if q else None
             with self.store() as store:
-                floor = store.web_window(expanded, filters) if expanded else None
-                hits = store.web_search(expanded, filters, limit=limit + 1, offset=offset, floor=floor)
+                window, windowed = store.web_window(expanded, filters) if expanded else (None, False)
+                hits = store.web_search(expanded, filters, limit=limit + 1, offset=offset, window=window)
         except (QueryError, ConfigError) as exc:
             raise BadRequest(str(exc)) from None
-        more = len(hits) > limit and (floor is None or offset + limit < RANK_WINDOW)
+        more = len(hits) > limit and (window is None or offset + limit < RANK_WINDOW)
         return 200, {
-            "query": q, "filters": filters, "ranked_within_newest": RANK_WINDOW if floor is not None else None,
+            "query": q, "filters": filters, "ranked_within_newest": RANK_WINDOW if windowed else None,
             "results": [{"id": h["id"], "title": plain(str(h["title"])), "url": view.link(str(h["url"])),
                          "published": iso(h["published"]), "first_seen": iso(h["first_seen"]),  # type: ignore[arg-type]
                          "feeds": h["feeds"], "wire": h["wire"] or None, "place": h["place"] or None,

@@ -94,14 +94,13 @@ class Pages:
         try:
             expanded = expand_terms(q, self.app.config.terms) if q else None
             with self.store() as store:
-                floor = store.web_window(expanded, filters)
-                windowed = floor is not None
+                window, windowed = store.web_window(expanded, filters)
                 hits = store.web_search(expanded, filters, limit=PAGE_SIZE + 1, offset=(pageno - 1) * PAGE_SIZE,
-                                        floor=floor)
+                                        window=window if expanded else None)
                 expired = self._budget()
-                facets = store.web_facets(expanded, filters, floor=floor, expired=expired)
-                days = store.web_days(expanded, filters, since=today - timedelta(days=CHART_DAYS - 1), until=today,
-                                      expired=expired)
+                facets = store.web_facets(window, date=filters.get("date", ""), expired=expired)
+                days = store.web_days(expanded, since=today - timedelta(days=CHART_DAYS - 1), until=today,
+                                      window=window if filters else None, expired=expired)
                 empty_archive = not hits and not store.web_has_releases()
         except (QueryError, ConfigError) as exc:  # a bad query, filter or @term: the form again, with why
             status, error = 400, str(exc)
@@ -123,7 +122,8 @@ class Pages:
             first=(pageno - 1) * PAGE_SIZE + 1, pageno=pageno, windowed=windowed, window=RANK_WINDOW,
             prev_url=self.r.url("/", {**base, "page": pageno - 1}) if pageno > 1 else None,
             next_url=self.r.url("/", {**base, "page": pageno + 1}) if more else None,
-            facets=sections, chart=chart, chart_skipped=days is None and not error, empty_archive=empty_archive)
+            facets=sections, chart=chart, chart_skipped=days is None and not error, empty_archive=empty_archive,
+            chart_windowed=windowed and bool(filters))
 
     # ---------------------------------------------------------------- one release
 
