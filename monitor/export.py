@@ -16,9 +16,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import cast
 from urllib.parse import quote, urlsplit
 
 from monitor.errors import ConfigError
+from monitor.links import safe_link
 from monitor.types import Feed
 
 # --------------------------------------------------------------------------- records (JSONL / CSV)
@@ -36,8 +38,22 @@ INT_FIELDS = frozenset({"id"})
 NULLABLE_FIELDS = frozenset({"dateline_place", "dateline_date", "wire"})  # None when the release has none
 
 
+def _link_policy(record: Mapping[str, object]) -> Mapping[str, object]:
+    """Return the record with `url` and `links` holding only http(s) links (links.safe_link).
+
+    An archive written before the policy may hold a `javascript:` URL; an export never hands one on.
+    """
+    url, links = record.get("url"), record.get("links")
+    safe_url = safe_link(str(url)) if url else None
+    safe_links = [s for s in (safe_link(str(v)) for v in links) if s] if isinstance(links, list | tuple) else links
+    if (safe_url or "") == (url or "") and safe_links == links:
+        return record
+    return {**record, "url": safe_url or "", "links": safe_links}
+
+
 def jsonl_line(record: Mapping[str, object]) -> str:
     """Return one record as a JSON line (with its newline), fields in EXPORT_FIELDS order."""
+    record = _link_policy(record)
     return json.dumps({k: record.get(k) for k in EXPORT_FIELDS}, ensure_ascii=False) + "\n"
 
 
@@ -48,11 +64,12 @@ def csv_header() -> str:
 
 def csv_line(record: Mapping[str, object]) -> str:
     """Return one record as a CSV line (RFC 4180 quoting, \\r\\n line end)."""
+    record = _link_policy(record)
     cells: list[str] = []
     for name in EXPORT_FIELDS:
         value = record.get(name)
         if name in LIST_FIELDS:
-            cells.append("\n".join(str(v) for v in (value or ())))
+            cells.append("\n".join(str(v) for v in cast("Iterable[object]", value or ())))
         elif name in BOOL_FIELDS:
             cells.append("true" if value else "false")
         else:
@@ -115,7 +132,7 @@ def _rfc3339(when: datetime) -> str:
 class AtomEntry:
     id: str  # a permanent IRI (tag: URI)
     title: str
-    link: str  # the release's URL ("" when it has none)
+    link: str  # the release's URL ("" when it has none); rendered only when links.safe_link accepts it
     published: datetime
     updated: datetime
     summary: str = ""
@@ -155,8 +172,9 @@ def atom_feed(*, id: str, title: str, updated: datetime, entries: Sequence[AtomE
         entry = _sub(feed, f"{q}entry")
         _sub(entry, f"{q}id", e.id)
         _sub(entry, f"{q}title", e.title or "(untitled)", type="text")
-        if e.link:
-            _sub(entry, f"{q}link", rel="alternate", type="text/html", href=e.link)
+        link = safe_link(e.link)
+        if link:
+            _sub(entry, f"{q}link", rel="alternate", type="text/html", href=link)
         _sub(entry, f"{q}published", _rfc3339(e.published))
         _sub(entry, f"{q}updated", _rfc3339(e.updated))
         if e.author:
@@ -191,7 +209,7 @@ def rule_feed(rule: str, rows: Sequence[Mapping[str, object]], *, install_id: st
         id=tag_uri(install_id, "rule", rule),
         title=f"press-monitor: {rule}",
         subtitle=f"Releases matching {query}" if query else "",
-        updated=max(stamps, default=now),  # type: ignore[type-var]
+        updated=cast(datetime, max(stamps, default=now)),  # type: ignore[type-var]
         entries=entries,
         self_link=self_link,
         alternate_link=alternate_link,
@@ -206,6 +224,7 @@ def rule_feed(rule: str, rows: Sequence[Mapping[str, object]], *, install_id: st
 class OpmlFeed:
     name: str  # the outline's title (or text); "" when it has neither
     url: str  # xmlUrl as written
+    folder: str = ""  # the folders it sits in, outermost first, joined by " / "; "" at the top level
 
 
 def opml_document(feeds: Iterable[Feed], *, title: str = "press-monitor feeds", now: datetime | None = None) -> str:
@@ -236,17 +255,22 @@ def parse_opml(data: bytes | str, *, source: str) -> list[OpmlFeed]:
     if body is None:
         raise ConfigError(f"{source}: not an OPML file: it has no <body>")
     out: list[OpmlFeed] = []
-    for outline in body.iter():
-        if outline.tag.lower() != "outline":
+    _walk(body, (), out)
+    return out
+
+
+def _walk(parent: ET.Element, folders: tuple[str, ...], out: list[OpmlFeed]) -> None:
+    for outline in parent:
+        if not isinstance(outline.tag, str) or outline.tag.lower() != "outline":
             continue
         # Readers disagree on the case of xmlUrl (xmlurl, XMLURL); the meaning is the same.
         attrs = {k.lower(): v for k, v in outline.attrib.items()}
         url = (attrs.get("xmlurl") or "").strip()
-        if not url:
-            continue  # a folder, or a link outline
         name = " ".join((attrs.get("title") or attrs.get("text") or "").split())
-        out.append(OpmlFeed(name=name, url=url))
-    return out
+        if url:
+            out.append(OpmlFeed(name=name, url=url, folder=" / ".join(folders)))
+        # A folder is an outline holding outlines (a feed outline with children is rare, but read them too).
+        _walk(outline, (*folders, name) if not url and name else folders, out)
 
 
 # --------------------------------------------------------------------------- importing into config.toml
@@ -272,14 +296,19 @@ def plan_import(existing: Sequence[Feed], incoming: Sequence[OpmlFeed]) -> Impor
     skipped: list[tuple[OpmlFeed, str]] = []
     for item in incoming:
         parts = urlsplit(item.url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in item.url):
-            skipped.append((item, "not an http(s) URL"))
-            continue
         ident = url_identity(item.url)
+        # Already configured first: an exported file:// feed coming back is a duplicate, not a bad URL.
         if ident in urls:
             skipped.append((item, f"already configured as {urls[ident]!r}"))
             continue
-        base = item.name or parts.hostname
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in item.url):
+            skipped.append((item, "not an http(s) URL: import takes subscriptions, not local files"
+                            if parts.scheme.lower() == "file" else "not an http(s) URL"))
+            continue
+        # The reader's folder survives as a name prefix ("Wires / Energy: PRN energy"), so the
+        # grouping still shows in `feeds`, `status` and the web view.
+        title = item.name or parts.hostname
+        base = f"{item.folder}: {title}" if item.folder else title
         name, n = base, 1
         while name.lower() in names:
             n += 1
@@ -288,34 +317,3 @@ def plan_import(existing: Sequence[Feed], incoming: Sequence[OpmlFeed]) -> Impor
         urls[ident] = name
         added.append((name, item.url))
     return ImportPlan(tuple(added), tuple(skipped))
-
-
-def toml_string(text: str) -> str:
-    """Return `text` as a TOML basic string literal."""
-    out = ['"']
-    for ch in text:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def append_feeds(config_text: str, feeds: Sequence[tuple[str, str]], *, comment: str = "") -> str:
-    """Return config.toml text with one [[feeds]] table appended per (name, url); the rest untouched."""
-    if not feeds:
-        return config_text
-    parts = [config_text]
-    if config_text and not config_text.endswith("\n"):
-        parts.append("\n")
-    if comment:
-        parts.append(f"\n# {comment}\n")
-    for name, url in feeds:
-        parts.append(f"\n[[feeds]]\nname = {toml_string(name)}\nurl = {toml_string(url)}\n")
-    return "".join(parts)
-

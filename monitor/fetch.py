@@ -102,9 +102,11 @@ class Fetcher:
     """Fetches feed bytes; one pooled requests.Session, safe to share between worker threads."""
 
     def __init__(
-        self, *, user_agent: str, timeout: float, max_bytes: int, clock: Clock, max_redirects: int = 5
+        self, *, user_agent: str, timeout: float, max_bytes: int, clock: Clock, max_redirects: int = 5,
+        pages: bool = False,
     ) -> None:
         self._timeout, self._max_bytes, self._clock, self._max_redirects = timeout, max_bytes, clock, max_redirects
+        self._pages = pages  # True: an HTML page is an answer too (`feeds add` looks for feed links in it)
         self._session = requests.Session()
         # ~16 workers polling different hosts: keep a pool per host and a few sockets in each.
         adapter = _Adapter(pool_connections=16, pool_maxsize=16, max_retries=0)
@@ -210,11 +212,12 @@ class Fetcher:
         if identity and length.isdigit() and int(length) > self._max_bytes:
             raise self._too_large()  # refuse before reading a byte of it
         body = self._read_body(resp, start, dog)
-        _check_looks_like_feed(body, h.get("content-type", ""))
+        if not self._pages:
+            _check_looks_like_feed(body, h.get("content-type", ""))
         return Fetched(
             url=url, final_url=final, status=status, body=body, etag=etag, last_modified=modified,
             retry_after=retry_after, permanent_redirect=permanent, max_age=max_age,
-            elapsed=self._clock.monotonic() - start,
+            elapsed=self._clock.monotonic() - start, content_type=h.get("content-type"),
         )
 
     def _read_body(self, resp: requests.Response, start: float, dog: _Watchdog) -> bytes:

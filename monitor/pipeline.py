@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -31,7 +31,7 @@ from monitor import dedupe
 from monitor.clock import Clock
 from monitor.errors import FeedError
 from monitor.normalize import normalize
-from monitor.parse import parse, split_items
+from monitor.parse import MAX_ENTRIES, parse, split_items
 from monitor.types import Feed, FeedState, Fetched, PollResult, Release, Settings
 
 log = logging.getLogger(__name__)
@@ -54,14 +54,20 @@ class Digested:
     bozo: str | None = None
     ttl: float | None = None
     unchanged: int = 0  # raw items skipped because the last good poll had them byte for byte
-    item_hashes: frozenset[str] | None = None  # hashes of every raw item in this body (None: not split)
+    item_hashes: frozenset[str] | None = None  # hashes of the raw items read or known (None: not split)
+    item_keys: Mapping[str, str] = field(default_factory=dict)  # raw hash -> sighting key of the parsed items
+    dropped: int = 0  # items beyond the parser's cap, not read this time
+    fallback: str | None = None  # why feedparser, not the fast path, read the body
 
 
-def digest(body: bytes, url: str, now: datetime, known: frozenset[str] = frozenset()) -> Digested:
+def digest(
+    body: bytes, url: str, now: datetime, known: frozenset[str] = frozenset(), content_type: str | None = None
+) -> Digested:
     """Return the normalized items of a feed body that are not in `known` (raises NotAFeed).
 
     A changed feed usually differs from the last poll by a few items at the top; parsing only those
     makes the work grow with the new items, not with the feed. Pure, so it can run in a worker process.
+    content_type: the response's Content-Type, whose charset the parser tries first.
     """
     pieces = split_items(body)
     hashes: list[str] = []
@@ -75,9 +81,23 @@ def digest(body: bytes, url: str, now: datetime, known: frozenset[str] = frozens
         unchanged = len(chunks) - len(fresh)
         if unchanged:
             body = head + b"".join(fresh) + tail
-    parsed = parse(body, url=url)
-    return Digested(tuple(normalize(e, now=now) for e in parsed.entries), parsed.bozo, parsed.ttl,
-                    unchanged=unchanged, item_hashes=frozenset(hashes) if pieces is not None else None)
+    parsed = parse(body, url=url, content_type=content_type)
+    items = tuple(normalize(e, now=now) for e in parsed.entries)
+    item_hashes = frozenset(hashes) if pieces is not None else None
+    item_keys: dict[str, str] = {}
+    if pieces is not None:
+        fresh_hashes = [h for h in hashes if h not in known]
+        if parsed.dropped:
+            # Items beyond the cap were not read: leave them out of the known hashes so the next polls
+            # read them (at most the cap per poll), instead of skipping them forever as "unchanged".
+            fresh_hashes = fresh_hashes[: len(parsed.entries)]
+            item_hashes = frozenset(h for h in hashes if h in known) | frozenset(fresh_hashes)
+        # One entry per raw item read, in order: then each raw hash names its sighting (an item skipped
+        # next time as unchanged is still known to be seen again). Otherwise leave the pairing unknown.
+        if len(items) == len(fresh_hashes):
+            item_keys = {h: i.sighting_key for h, i in zip(fresh_hashes, items, strict=True)}
+    return Digested(items, parsed.bozo, parsed.ttl, unchanged=unchanged, item_hashes=item_hashes,
+                    item_keys=item_keys, dropped=parsed.dropped, fallback=parsed.fallback)
 
 
 @dataclass(frozen=True)
@@ -104,7 +124,8 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                               http_status=getattr(error, "status", None), elapsed=elapsed)
         assert fetched is not None
         if fetched.not_modified or digested is None:
-            store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified)
+            store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified,
+                              not_modified=fetched.not_modified)
             return PollResult(feed.name, not_modified=True, max_age=fetched.max_age,
                               permanent_redirect=fetched.permanent_redirect, elapsed=elapsed)
 
@@ -113,6 +134,7 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
         feed_filtered = any(r.feeds for r in rules.rules)
         ids: list[int] = []  # release id per decision
         to_match: set[int] = set()
+        seen: list[str] = []  # unchanged items: their sightings are only refreshed
         for d in decisions:
             counts[d.kind] += 1
             if d.kind is dedupe.Kind.NEW:
@@ -133,38 +155,49 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                 to_match.add(rid)
             else:
                 rid = d.release_id
+                seen.append(d.item.sighting_key)
             ids.append(rid)
 
-        n_matches, n_alerts = _match_and_queue(store, sorted(to_match), now, settings, rules, channels)
+        n_matches, n_alerts, n_old = _match_and_queue(store, sorted(to_match), now, settings, rules, channels)
+        store.touch_sightings(feed_id, seen, now)
         store.record_poll(feed_id, now, etag=fetched.etag, last_modified=fetched.last_modified,
-                          items=digested.item_hashes)
+                          items=digested.item_hashes, item_keys=digested.item_keys)
+    if digested.dropped:
+        log.warning("feed %r: %d items beyond the cap of %d per poll not read this time", feed.name,
+                    digested.dropped, MAX_ENTRIES)
     return PollResult(
         feed.name, new=counts[dedupe.Kind.NEW], revised=counts[dedupe.Kind.REVISED],
         seen=counts[dedupe.Kind.SEEN] + counts[dedupe.Kind.JOINED] + digested.unchanged,
-        matches=n_matches, alerts=n_alerts,
+        matches=n_matches, alerts=n_alerts, too_old=n_old,
         bozo=digested.bozo, max_age=fetched.max_age, ttl=digested.ttl,
         permanent_redirect=fetched.permanent_redirect, elapsed=elapsed,
+        dropped=digested.dropped, parse_fallback=digested.fallback,
     )
 
 
 def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Settings, rules: RulesLike,
-                     channels: frozenset[str] | None) -> tuple[int, int]:
-    """Match the batch, record new matches, queue alerts for alertable releases; return the counts."""
+                     channels: frozenset[str] | None) -> tuple[int, int, int]:
+    """Match the batch, record new matches, queue alerts for alertable releases; return the counts
+    (matches, alerts, matches of notifying rules too old to alert)."""
     if not release_ids:
-        return 0, 0
+        return 0, 0, 0
     oldest = now - timedelta(seconds=settings.alert_max_age)
-    n_matches = n_alerts = 0
+    n_matches = n_alerts = n_old = 0
     for m in rules.match(store.docs(release_ids)):
         if not store.add_match(m.key, m.rule, m.snippet, now):
             continue  # this rule already matched this release (e.g. before a revision): no new alert
         n_matches += 1
         rule = rules.get(m.rule)
-        if rule is None or store.published_at(m.key) < oldest:
-            continue  # old news archives quietly: a backlog or a resurfaced item must not flood anyone
+        if rule is None:
+            continue
+        if store.published_at(m.key) < oldest:
+            # Old news archives quietly: a backlog or a resurfaced item must not flood anyone.
+            n_old += bool(rule.notify)
+            continue
         for channel in rule.notify:
             if (channels is None or channel in channels) and store.add_alert(m.key, m.rule, channel, now):
                 n_alerts += 1
-    return n_matches, n_alerts
+    return n_matches, n_alerts, n_old
 
 
 def gather(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock,
@@ -175,7 +208,7 @@ def gather(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock,
         fetched = fetcher.fetch(feed.url, state)
         digested = None
         if not fetched.not_modified:
-            args = (fetched.body, fetched.final_url, clock.now(), state.items)
+            args = (fetched.body, fetched.final_url, clock.now(), state.items, fetched.content_type)
             digested = digest_pool.submit(digest, *args).result() if digest_pool else digest(*args)
     except Exception as exc:  # noqa: BLE001 - one feed's failure (or bug) must not stop the others
         return Outcome(feed, error=_as_feed_error(exc), elapsed=clock.monotonic() - start)

@@ -25,9 +25,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from monitor.types import Feed, PollResult
+from monitor.types import Feed, FeedCondition, FeedStatus, PollResult
 
 JITTER = 0.10
 MAX_BACKOFF = 6 * 3600.0
@@ -175,15 +174,8 @@ def track_redirect(
 # --------------------------------------------------------------------------- health (`status`)
 
 
-class ScheduleRow(Protocol):
-    """What `assess` reads of a feed's recorded schedule (store.Store.Schedule has these)."""
-
-    url: str
-    failures: int
-    gone: bool
-    next_poll_at: datetime | None
-    retry_after_until: datetime | None
-    last_polled_at: datetime | None
+# What `assess` reads of a feed's recorded schedule: the archive's FeedStatus (the name is older).
+ScheduleRow = FeedStatus
 
 
 HEALTHY, DEGRADED, DOWN = 0, 1, 2
@@ -196,29 +188,36 @@ DOWN_AFTER = 3
 class Health:
     code: int  # 0 healthy, 1 degraded, 2 down: `press-monitor status` exits with it
     reasons: tuple[str, ...]
-    states: Mapping[str, str]  # feed name -> ok | failing | waiting | gone | new | off
+    states: Mapping[str, FeedCondition]  # feed name -> its word
 
     @property
     def verdict(self) -> str:
         return VERDICTS[self.code]
 
 
-def feed_state(feed: Feed, row: ScheduleRow | None, now: datetime) -> str:
-    """Return one word for a feed: off, new, gone, waiting (Retry-After pending), failing, ok."""
+def feed_state(feed: Feed | None, row: FeedStatus | None, now: datetime) -> FeedCondition:
+    """Return the one word `feeds`, `status` and the web view show for a feed (feed None: not configured)."""
+    if feed is None:
+        return FeedCondition.REMOVED
     if not feed.enabled:
-        return "off"
+        return FeedCondition.OFF
     if row is None or row.last_polled_at is None:
-        return "new"
+        return FeedCondition.NEW
     if row.gone:
-        return "gone"
+        return FeedCondition.GONE
     if row.retry_after_until is not None and row.retry_after_until > now:
-        return "waiting"
-    return "failing" if row.failures else "ok"
+        return FeedCondition.WAITING
+    return FeedCondition.FAILING if row.failures else FeedCondition.OK
+
+
+def polled(state: FeedCondition) -> bool:
+    """Return whether a feed in this state is polled at all (has a next poll to show)."""
+    return state not in (FeedCondition.OFF, FeedCondition.GONE, FeedCondition.REMOVED)
 
 
 def assess(
     feeds: Sequence[Feed],
-    rows: Mapping[str, ScheduleRow],
+    rows: Mapping[str, FeedStatus],
     *,
     now: datetime,
     last_poll: datetime | None,
@@ -233,7 +232,7 @@ def assess(
     overdue; degraded: some feed fails, waits on Retry-After or is gone, or a channel fails; else healthy.
     """
     states = {f.name: feed_state(f, rows.get(f.name), now) for f in feeds}
-    active = [f for f in feeds if states[f.name] not in ("off", "gone")]
+    active = [f for f in feeds if polled(states[f.name])]
     reasons: list[str] = []
     code = HEALTHY
     if active:
@@ -251,7 +250,8 @@ def assess(
                 code = DOWN
                 reasons.append(f"no poll for {_ago(silent)} (more than {DOWN_AFTER} intervals); "
                                f"{len(overdue)} feed(s) overdue")
-    bad = {s: [n for n, v in states.items() if v == s] for s in ("failing", "waiting", "gone")}
+    bad = {s: [n for n, v in states.items() if v == s]
+           for s in (FeedCondition.FAILING, FeedCondition.WAITING, FeedCondition.GONE)}
     for state, names in bad.items():
         if names:
             reasons.append(f"{len(names)} feed(s) {state}: {', '.join(sorted(names))}")
@@ -264,7 +264,7 @@ def assess(
     return Health(code, tuple(reasons), states)
 
 
-def _overdue(feed: Feed, row: ScheduleRow | None, now: datetime) -> bool:
+def _overdue(feed: Feed, row: FeedStatus | None, now: datetime) -> bool:
     """Return whether a feed's planned poll is well past (a live daemon would have polled it)."""
     if row is None or row.next_poll_at is None:
         return True

@@ -7,6 +7,7 @@ normalize.normalize() -> Release              (one feed item, cleaned, identity 
 rules              -> Match per (doc, rule)   (docs are Doc: the searchable columns of a release)
 pipeline.poll_feed() -> PollResult
 deliver            -> Notice (what a channel renders) built from the outbox
+store              -> FeedStatus (a feed's recorded health and schedule), AlertStatus (an outbox row's state)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 
 # The searchable columns, in FTS order. store.py (archive index) and rules.py (in-memory batch
@@ -124,6 +126,7 @@ class Fetched:
     permanent_redirect: str | None = None  # target of a 301/308 on the first hop, if any
     max_age: float | None = None  # Cache-Control max-age, seconds
     elapsed: float = 0.0
+    content_type: str | None = None  # the response's Content-Type (its charset is the parser's first guess)
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,8 @@ class ParsedFeed:
     title: str = ""
     ttl: float | None = None  # RSS <ttl>, seconds
     bozo: str | None = None  # why the XML was malformed, when feedparser recovered entries anyway
+    dropped: int = 0  # items beyond parse.MAX_ENTRIES, not read
+    fallback: str | None = None  # why the fast path left the document to feedparser (None: it read it)
 
 
 @dataclass(frozen=True)
@@ -236,6 +241,7 @@ class PollResult:
     seen: int = 0  # items already stored unchanged, or joined to a release from another feed
     matches: int = 0
     alerts: int = 0
+    too_old: int = 0  # new matches that queued no alert: published before alert_max_age
     not_modified: bool = False
     error: str | None = None  # "timeout after 20s" etc.; None on success
     error_kind: str | None = None
@@ -246,6 +252,8 @@ class PollResult:
     ttl: float | None = None  # RSS <ttl>, seconds
     permanent_redirect: str | None = None  # where a 301/308 pointed
     elapsed: float = 0.0
+    dropped: int = 0  # items beyond the per-poll cap (parse.MAX_ENTRIES), left for later polls
+    parse_fallback: str | None = None  # why feedparser, not the fast path, read the feed (None: fast or unparsed)
 
     @property
     def ok(self) -> bool:
@@ -286,3 +294,52 @@ class Notice:
     channel: str
     snippet: str
     release: ReleaseView
+
+
+# --------------------------------------------------------------------------- feed health, outbox states
+
+
+class FeedCondition(StrEnum):
+    """The one word `feeds`, `status` and the web view show for a feed (schedule.feed_state decides it)."""
+
+    OK = "ok"
+    FAILING = "failing"  # the last poll(s) failed; retried with backoff
+    WAITING = "waiting"  # the server asked us to wait (Retry-After) and the time has not come
+    GONE = "gone"  # it answered 410 Gone: never polled again until its URL changes
+    NEW = "new"  # configured but never polled
+    OFF = "off"  # enabled = false in config.toml
+    REMOVED = "removed"  # in the archive, no longer in config.toml
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """One feed's row in the archive: validators, poll health, schedule and sightings count."""
+
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    last_error: str | None = None
+    last_error_kind: str | None = None
+    failures: int = 0  # consecutive failed polls
+    next_poll_at: datetime | None = None
+    retry_after_until: datetime | None = None
+    gone: bool = False
+    redirect_to: str | None = None  # a permanent redirect under watch
+    redirect_since: datetime | None = None
+    entries: int = 0  # sightings from this feed
+
+    @property
+    def consecutive_failures(self) -> int:
+        """`failures`, under the feeds table's column name."""
+        return self.failures
+
+
+class AlertStatus(StrEnum):
+    """An outbox row's state (stored as these strings in alerts.status)."""
+
+    PENDING = "pending"  # waiting for its (next) attempt
+    SENT = "sent"  # a channel accepted it
+    DEAD = "dead"  # retries ran out (or its channel is gone); `alerts retry` requeues it

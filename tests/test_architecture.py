@@ -10,8 +10,8 @@ import pytest
 PKG = Path(__file__).resolve().parent.parent / "monitor"
 
 LAYER = {
-    **dict.fromkeys(["types", "errors", "clock"], 1),
-    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule"], 2),
+    **dict.fromkeys(["types", "errors", "clock", "links"], 1),
+    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover"], 2),
     **dict.fromkeys(["fetch", "store", "channels", "notify"], 3),
     **dict.fromkeys(["pipeline", "deliver"], 4),
 }
@@ -26,6 +26,7 @@ OWNERS = {
     "click": {"cli"},
     "jinja2": {"web.render"},
     "markupsafe": {"web.render"},
+    "tomlkit": {"cli.configedit"},
 }
 
 

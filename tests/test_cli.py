@@ -59,7 +59,7 @@ type = "console"
 
 def test_bundled_config_is_valid() -> None:
     done = cli("--config", str(ROOT / "config.toml"), "check", cwd=ROOT, check=True)
-    assert "feeds     6 (6 enabled)" in done.stdout
+    assert "feeds     7 (7 enabled)" in done.stdout
     assert "console (console)" in done.stdout
 
 
@@ -83,13 +83,16 @@ def test_run_once_search_show_and_no_duplicates(workdir: Path) -> None:
     hits = json.loads(cli("search", '"Central Asia" summit*', "--json", cwd=workdir, check=True).stdout)
     assert hits and "Central Asian" in hits[0]["title"]
     assert len({h["id"] for h in hits}) == len(hits)  # the CGTN release once, not once per feed
+    published = hits[0]["published"][:10]
+    until = cli("search", '"Central Asia" summit*', "--json", "--until", published, cwd=workdir, check=True)
+    assert hits[0]["id"] not in {h["id"] for h in json.loads(until.stdout)}  # published on that day, not before
 
     shown = cli("show", str(hits[0]["id"]), cwd=workdir, check=True).stdout
     assert "Sample US" in shown and "Sample UK" in shown  # two sightings of one release
     assert "BEIJING" in shown
 
     feeds = cli("feeds", cwd=workdir, check=True).stdout
-    assert "FAILING" in feeds and "HTTP 503" in feeds
+    assert "failing" in feeds and "HTTP 503" in feeds
 
     rules = cli("rules", cwd=workdir, check=True).stdout
     assert "central-asia" in rules
@@ -149,3 +152,13 @@ def test_a_bad_rule_stops_check_and_run_but_not_reading_the_archive(workdir: Pat
         assert done.returncode == 2, args
         assert 'rules[1] "central-asia": query: syntax error near "AND"' in done.stderr
     assert json.loads(cli("search", "summit*", "--json", cwd=workdir, check=True).stdout)
+
+
+def test_the_run_line_says_when_items_were_left_for_later_and_who_parsed() -> None:
+    from monitor.cli.ingest import format_result
+    from monitor.types import PollResult
+
+    line = format_result(PollResult("Big", new=2000, dropped=98_000, parse_fallback="not well-formed XML"))
+    assert line == ("ok  2000 new  0 dup  (98000 more items than a poll reads: left for the next polls)"
+                    "  [feedparser: not well-formed XML]  Big")
+    assert format_result(PollResult("Small", new=1)) == "ok  1 new  0 dup  Small"

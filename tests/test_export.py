@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
 import json
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 
 from monitor import config as config_mod
 from monitor import export
-from monitor.cli import main
+from monitor.cli import configedit, main
 from monitor.errors import ConfigError, QueryError
 from monitor.store import Store
 from monitor.types import Dateline, Feed, Release
@@ -321,8 +322,8 @@ def test_parse_opml_reads_folders_and_ignores_non_feed_outlines() -> None:
       <outline type="rss" xmlUrl="https://example.net/untitled.xml"/>
     </body></opml>"""
     assert export.parse_opml(doc, source="r.opml") == [
-        export.OpmlFeed("PR Newswire: Energy", "https://www.prnewswire.com/rss/energy.rss"),
-        export.OpmlFeed("GlobeNewswire", "https://www.globenewswire.com/rss"),
+        export.OpmlFeed("PR Newswire: Energy", "https://www.prnewswire.com/rss/energy.rss", "Wires"),
+        export.OpmlFeed("GlobeNewswire", "https://www.globenewswire.com/rss", "Wires"),
         export.OpmlFeed("", "https://example.net/untitled.xml"),
     ]
     with pytest.raises(ConfigError, match="bad.opml: not an OPML file"):
@@ -352,13 +353,15 @@ def test_import_appends_feeds_to_config_keeping_comments(archive: tuple[Path, di
     assert "already configured as 'PRN World'" in out
     assert "not an http(s) URL" in out
     text = cfg.read_text(encoding="utf-8")
-    assert text.startswith(CONFIG)  # nothing of the user's file changed, comments included
+    # Nothing of the user's file changed, comments included: the edit only inserted lines.
+    ops = difflib.SequenceMatcher(a=CONFIG.splitlines(), b=text.splitlines()).get_opcodes()
+    assert {op for op, *_ in ops} == {"equal", "insert"}, ops
     assert "# imported from subs.opml" in text
     loaded = config_mod.load(cfg)
     names = {f.name: f.url for f in loaded.feeds}
-    assert names["PRN Politics (2)"] == "https://www.prnewswire.com/rss/politics-eu.rss"
-    assert names['Energy & "Power" \\ back'] == "https://example.com/energy.xml"
-    assert names["news.example.net"] == "https://news.example.net/feed"
+    assert names["Wires: PRN Politics"] == "https://www.prnewswire.com/rss/politics-eu.rss"
+    assert names['Wires: Energy & "Power" \\ back'] == "https://example.com/energy.xml"
+    assert names["Wires: news.example.net"] == "https://news.example.net/feed"
     assert len(loaded.feeds) == 6
 
     code, out, err = run(cfg, "import", str(opml))  # a second import changes nothing
@@ -366,17 +369,21 @@ def test_import_appends_feeds_to_config_keeping_comments(archive: tuple[Path, di
     assert cfg.read_text(encoding="utf-8") == text
 
 
-def test_import_refuses_what_config_could_not_load(tmp_path: Path) -> None:
+def test_import_refuses_a_config_that_does_not_load_and_keeps_an_inline_array(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
-    # An inline `feeds = [...]` array cannot take [[feeds]] tables after it: the result would not load.
-    cfg.write_text('feeds = []\n[monitor]\ndatabase = "a.db"\n')
-    original = cfg.read_text()
     opml = tmp_path / "s.opml"
     opml.write_text('<opml version="2.0"><body><outline text="A" xmlUrl="https://a.example/f"/></body></opml>')
+    cfg.write_text('feeds = "nope"\n[monitor]\ndatabase = "a.db"\n')
+    original = cfg.read_text()
     code, _, err = run(cfg, "import", str(opml))
-    assert code == 2 and "config.toml" in err
+    assert code == 2 and "config.toml" in err and "feeds" in err
     assert cfg.read_text() == original
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "s.opml"]
+    # An inline `feeds = [...]` array gets an inline table (tomlkit): the file still loads.
+    cfg.write_text('feeds = []\n[monitor]\ndatabase = "a.db"\n')
+    code, out, err = run(cfg, "import", str(opml))
+    assert code == 0, err
+    assert [(f.name, f.url) for f in config_mod.load(cfg).feeds] == [("A", "https://a.example/f")]
 
 
 def test_opml_of_configured_feeds_loads_back_into_another_config(archive: tuple[Path, dict[str, int]],
@@ -386,15 +393,17 @@ def test_opml_of_configured_feeds_loads_back_into_another_config(archive: tuple[
     other = tmp_path / "other.toml"
     other.write_text('[monitor]\ndatabase = "b.db"\n')
     plan = export.plan_import((), export.parse_opml(export.opml_document(feeds), source="x"))
-    other.write_text(export.append_feeds(other.read_text(), plan.added))
+    other.write_text(configedit.append_tables(other.read_text(), "feeds",
+                                              [{"name": n, "url": u} for n, u in plan.added]))
     assert [(f.name, f.url) for f in config_mod.load(other).feeds] == [(f.name, f.url) for f in feeds]
 
 
-def test_toml_string_escapes_what_toml_needs() -> None:
+def test_append_tables_escapes_what_toml_needs() -> None:
     import tomllib
 
     for text in ['plain', 'a "quote"', "back\\slash", "tab\there", "ünïcödé", "\x7f\x01"]:
-        assert tomllib.loads(f"k = {export.toml_string(text)}")["k"] == text
+        out = configedit.append_tables("# c\n", "feeds", [{"name": text, "url": "https://x.example/"}])
+        assert tomllib.loads(out)["feeds"][0]["name"] == text and out.startswith("# c\n")
 
 
 def test_dates_in_export_are_utc_text(archive: tuple[Path, dict[str, int]]) -> None:
@@ -402,3 +411,41 @@ def test_dates_in_export_are_utc_text(archive: tuple[Path, dict[str, int]]) -> N
     with Store(cfg.parent / "archive.db", readonly=True) as store:
         rec = next(r for r in store.export_records() if r["id"] == ids["acme"])
     assert rec["published"] == "2026-10-11T09:00:00Z" and rec["dateline_date"] == date(2026, 10, 11).isoformat()
+
+
+# --------------------------------------------------------------------------- the link policy
+
+
+@pytest.mark.parametrize("bad", ["javascript:alert(document.cookie)", "data:text/html,<script>x</script>",
+                                 "JavaScript:alert(1)", "file:///etc/passwd", "//no-scheme.example.com/x"])
+def test_exports_never_hand_on_a_link_that_is_not_http(tmp_path: Path, bad: str) -> None:
+    # An archive written before the link policy may hold such a URL: export, CSV and Atom drop it
+    # (the text stays in the archive), http(s) links pass.
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(CONFIG, encoding="utf-8")
+    with Store(tmp_path / "archive.db") as store, store.transaction():
+        fid = store.feed_id("PRN World", "https://www.prnewswire.com/rss/world.rss")
+        for key, url in (("evil", bad), ("good", "https://example.com/ok")):
+            item = release(key, f"Summit {key}", "Central Asia summit", url=url, published=T0)
+            rid = store.insert_release(item, "PRN World", T0)
+            store.add_sighting(fid, "PRN World", rid, item, T0)
+            store.add_match(rid, "central-asia", "summit", T0)
+    code, out, err = run(cfg, "export")
+    assert code == 0, err
+    records = {r["title"]: r for r in map(json.loads, out.splitlines())}
+    assert records["Summit evil"]["url"] == "" and records["Summit evil"]["links"] == []
+    assert records["Summit good"]["url"] == "https://example.com/ok"
+    assert records["Summit good"]["links"] == ["https://example.com/ok"]
+    code, out, err = run(cfg, "export", "--format", "csv")
+    assert code == 0 and bad not in out and "https://example.com/ok" in out
+    code, out, err = run(cfg, "feed", "central-asia")
+    assert code == 0 and bad not in out and bad.replace("<", "&lt;") not in out
+    links = [link.href for e in feedparser.parse(out).entries for link in e.get("links", ())]
+    assert links == ["https://example.com/ok"]
+
+
+def test_record_link_policy_in_jsonl_and_csv_lines() -> None:
+    record = {"id": 1, "title": "t", "url": "javascript:x", "links": ["data:,x", "https://ex.com/a b"]}
+    line = json.loads(export.jsonl_line(record))
+    assert line["url"] == "" and line["links"] == ["https://ex.com/a%20b"]
+    assert "javascript" not in export.csv_line(record) and "data:" not in export.csv_line(record)

@@ -12,6 +12,7 @@ import pytest
 from monitor.normalize import (
     AUTHOR_LIMIT,
     BODY_LIMIT,
+    LINK_LIMIT,
     SUMMARY_LIMIT,
     TITLE_LIMIT,
     TRACKING_PARAMS,
@@ -21,6 +22,7 @@ from monitor.normalize import (
     html_to_text,
     normalize,
     parse_dateline,
+    wire_name,
 )
 from monitor.parse import parse
 from monitor.types import Dateline, Entry, Release
@@ -51,11 +53,11 @@ def entry(**changes: object) -> Entry:
     [
         (
             "BEIJING, May 11, 2023 /PRNewswire/ -- CGTN reports ...",
-            Dateline("BEIJING", date(2023, 5, 11), "PRNewswire"),
+            Dateline("BEIJING", date(2023, 5, 11), "PR Newswire"),
         ),
         (
             "NEW YORK, Jan. 5, 2024 /PRNewswire-HISPANIC PR WIRE/ -- Acme ...",
-            Dateline("NEW YORK", date(2024, 1, 5), "PRNewswire-HISPANIC PR WIRE"),
+            Dateline("NEW YORK", date(2024, 1, 5), "PR Newswire"),
         ),
         (
             "SAN FRANCISCO--(BUSINESS WIRE)--Jan 5, 2024--Acme Rockets ...",
@@ -63,39 +65,39 @@ def entry(**changes: object) -> Entry:
         ),
         (
             "TORONTO, Jan. 05, 2024 (GLOBE NEWSWIRE) -- Maple Corp ...",
-            Dateline("TORONTO", date(2024, 1, 5), "GLOBE NEWSWIRE"),
+            Dateline("TORONTO", date(2024, 1, 5), "GlobeNewswire"),
         ),
         (
             "AUSTIN, TX / ACCESSWIRE / January 5, 2024 / Lone Star Inc. ...",
-            Dateline("AUSTIN, TX", date(2024, 1, 5), "ACCESSWIRE"),
+            Dateline("AUSTIN, TX", date(2024, 1, 5), "ACCESS Newswire"),
         ),
         (
             "LONDON, UK, Sept. 3, 2023 /PRNewswire/ -- Kestrel ...",
-            Dateline("LONDON, UK", date(2023, 9, 3), "PRNewswire"),
+            Dateline("LONDON, UK", date(2023, 9, 3), "PR Newswire"),
         ),
-        ("LONDON, Sept 3, 2023 /PRNewswire/ -- x", Dateline("LONDON", date(2023, 9, 3), "PRNewswire")),
-        ("LONDON, Sep. 3, 2023 /PRNewswire/ -- x", Dateline("LONDON", date(2023, 9, 3), "PRNewswire")),
-        ("LONDON, September 3, 2023 /PRNewswire/ -- x", Dateline("LONDON", date(2023, 9, 3), "PRNewswire")),
-        ("LONDON, Dec 31 2023 /PRNewswire/ -- x", Dateline("LONDON", date(2023, 12, 31), "PRNewswire")),
-        ("BEIJING, 19 May 2023 /PRNewswire/ -- x", Dateline("BEIJING", date(2023, 5, 19), "PRNewswire")),
+        ("LONDON, Sept 3, 2023 /PRNewswire/ -- x", Dateline("LONDON", date(2023, 9, 3), "PR Newswire")),
+        ("LONDON, Sep. 3, 2023 /PRNewswire/ -- x", Dateline("LONDON", date(2023, 9, 3), "PR Newswire")),
+        ("LONDON, September 3, 2023 /PRNewswire/ -- x", Dateline("LONDON", date(2023, 9, 3), "PR Newswire")),
+        ("LONDON, Dec 31 2023 /PRNewswire/ -- x", Dateline("LONDON", date(2023, 12, 31), "PR Newswire")),
+        ("BEIJING, 19 May 2023 /PRNewswire/ -- x", Dateline("BEIJING", date(2023, 5, 19), "PR Newswire")),
         (
             "MIAMI, 4 de marzo de 2025 /PRNewswire-HISPANIC PR WIRE/ -- Solenne ...",
-            Dateline("MIAMI", date(2025, 3, 4), "PRNewswire-HISPANIC PR WIRE"),
+            Dateline("MIAMI", date(2025, 3, 4), "PR Newswire"),
         ),
         (
             "VANCOUVER, BC, Feb. 20, 2026 /PRNewswire/ — Brightmoor ...",  # em dash
-            Dateline("VANCOUVER, BC", date(2026, 2, 20), "PRNewswire"),
+            Dateline("VANCOUVER, BC", date(2026, 2, 20), "PR Newswire"),
         ),
         (
             "  WINSTON-SALEM, N.C.,\u00a0March 1, 2024 /PRNewswire/ -- x",  # leading space, NBSP
-            Dateline("WINSTON-SALEM, N.C.", date(2024, 3, 1), "PRNewswire"),
+            Dateline("WINSTON-SALEM, N.C.", date(2024, 3, 1), "PR Newswire"),
         ),
         (
             "SAN FRANCISCO & NEW YORK--(BUSINESS WIRE)--Acme ...",
             Dateline("SAN FRANCISCO & NEW YORK", None, "Business Wire"),
         ),
-        ("NEW YORK /PRNewswire/ -- Acme ...", Dateline("NEW YORK", None, "PRNewswire")),
-        ("BEIJING, Feb. 30, 2023 /PRNewswire/ -- x", Dateline("BEIJING", None, "PRNewswire")),  # no such day
+        ("NEW YORK /PRNewswire/ -- Acme ...", Dateline("NEW YORK", None, "PR Newswire")),
+        ("BEIJING, Feb. 30, 2023 /PRNewswire/ -- x", Dateline("BEIJING", None, "PR Newswire")),  # no such day
         ("Acme today announced record results for 2023.", None),
         ("Novo Nordisk A/S today announced / something else", None),
         ("The company said, May 5, 2023, that it would grow.", None),
@@ -140,9 +142,106 @@ def test_tickers(text: str, expected: tuple[str, ...]) -> None:
     assert extract_tickers(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("HIVE (TSXV: HIVE) (NASDAQ: HIVE) (FSE: YO0)", ("FSE:YO0", "NASDAQ:HIVE", "TSXV:HIVE")),
+        ("Legend (OTCBB:LEGE) (Frankfurt:LM2)", ("FSE:LM2", "OTCBB:LEGE")),
+        ("Auxly (TSX.V: XLY) and (TSX-V: JR)", ("TSXV:JR", "TSXV:XLY")),
+        ("DeFi (Cboe CA: DEFI)", ("CBOE CA:DEFI",)),
+        ("Kalo ( TSXV:KALO )(OTCID:KLGDF)", ("OTCID:KLGDF", "TSXV:KALO")),
+        ("Savi (OTC Pink: SVVB) (Pink: XYZQ)", ("OTC PINK:SVVB", "OTC PINK:XYZQ")),
+        ("Old (CNX: ABC)", ("CNX:ABC",)),
+        ("Facephi (Euronext Growth Paris: ALPHI)", ("EURONEXT GROWTH PARIS:ALPHI",)),
+        ("Gotion (02209.HK) and Tencent (HKEX: 00700)", ("HKEX:0700", "HKEX:2209")),
+        ("Alphabet (NASDAQ: $GOOGL) and Ethereum (CRYPTO: $ETH)", ("NASDAQ:GOOGL",)),
+        ("Hexagon (Nasdaq Stockholm: HEXA B) has 22,000 employees", ("NASDAQ STOCKHOLM:HEXA B",)),
+        ("BurTech (Nasdaq: BFI, BFIIW)", ("NASDAQ:BFI", "NASDAQ:BFIIW")),
+        ("60 Degrees (NASDAQ:SXTP; SXTPW)", ("NASDAQ:SXTP", "NASDAQ:SXTPW")),
+        ("Halberd (NYSE: HBLG, NYSE American: HBL)", ("NYSE AMERICAN:HBL", "NYSE:HBLG")),
+        ("Alibaba (NYSE: BABA; HKEX: 9988 (HKD Counter) and 89988 (RMB Counter))", ("HKEX:9988", "NYSE:BABA")),
+        ("Alibaba （NYSE：BABA；HKEX：9988）", ("HKEX:9988", "NYSE:BABA")),
+        ("Full (ＮＹＳＥ：ＡＢＣ)", ("NYSE:ABC",)),
+        ("涂鸦智能（纽交所：TUYA；港交所：2391）", ("HKEX:2391", "NYSE:TUYA")),
+        ("SCMP (SEHK: 0583)", ("HKEX:0583",)),
+        ("(NYSE: ABC, the leader)", ("NYSE:ABC",)),  # a lower-case word after the comma is no symbol
+        ("(NYSE: ABC A leading firm)", ("NYSE:ABC",)),  # a class letter only right before ")" or a separator
+        ("($TSLA) alone", ()),
+    ],
+)
+def test_more_ticker_forms(text: str, expected: tuple[str, ...]) -> None:
+    assert extract_tickers(text) == expected
+
+
 def test_ticker_scan_is_bounded_to_the_start_of_the_text() -> None:
     assert extract_tickers("x" * 25_000 + " (NYSE: LATE)") == ()
     assert extract_tickers("x" * 1_000 + " (NYSE: EARLY)") == ("NYSE:EARLY",)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "LOS ANGELES, CA - October 21, 2025 (NEWMEDIAWIRE) - Acme ...",
+            Dateline("LOS ANGELES, CA", date(2025, 10, 21), "NewMediaWire"),
+        ),
+        (
+            "San Antonio, Texas--(Newsfile Corp. - September 24, 2025) - HIVE ...",
+            Dateline("San Antonio, Texas", date(2025, 9, 24), "Newsfile"),
+        ),
+        (
+            "HONG KONG SAR – Media OutReach Newswire – 22 September 2025 – A ...",
+            Dateline("HONG KONG SAR", date(2025, 9, 22), "Media OutReach"),
+        ),
+        (
+            "WILMINGTON, NC, September 23, 2022 /24-7PressRelease/ -- As ...",
+            Dateline("WILMINGTON, NC", date(2022, 9, 23), "24-7PressRelease"),
+        ),
+        (
+            "MIAMI, 4 de marzo de 2025 /Noticias Newswire/ -- Solenne ...",
+            Dateline("MIAMI", date(2025, 3, 4), "Noticias Newswire"),
+        ),
+        (
+            "Fort Lauderdale, FL, March 18, 2026 – PRISM MediaWire – SS Innovations ...",
+            Dateline("Fort Lauderdale, FL", date(2026, 3, 18), "PRISM MediaWire"),
+        ),
+        ("北京2023年8月25日/美通社/ -- 愛奇藝本周宣布", Dateline("北京", date(2023, 8, 25), "PR Newswire")),
+        ("NEW YORK, Feb. 18, 2026 -- Acme ...", Dateline("NEW YORK", date(2026, 2, 18), "")),
+        ("LONGUEUIL, QC , le 22 sept. 2026 /CNW/ -- Le ...", Dateline("LONGUEUIL, QC", date(2026, 9, 22), "CNW")),
+        ("Québec, le 1er oct. 2026 -- La Ville ...", Dateline("Québec", date(2026, 10, 1), "")),
+        ("BRIGHTON, England, Feb. 26 /PRNewswire-FirstCall/ -- x", Dateline("BRIGHTON, England", None, "PR Newswire")),
+        # Not datelines: a date inside a sentence, a phrase between dashes that is no known wire.
+        ("Acme, the leader – Our Team – June 5, 2024 – grows", None),
+        ("Revenue rose, May 5, 2023 was the best day.", None),
+        ("Acme said on Jan. 5, 2024 - that it would grow.", None),
+    ],
+)
+def test_more_wires_datelines(text: str, expected: Dateline | None) -> None:
+    assert parse_dateline(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("written", "display"),
+    [
+        ("ACCESSWIRE", "ACCESS Newswire"), ("ACCESS Newswire", "ACCESS Newswire"),
+        ("GLOBE NEWSWIRE", "GlobeNewswire"), ("PRIME NEWSWIRE", "GlobeNewswire"),
+        ("PRNewswire", "PR Newswire"), ("PRNewswire-HISPANIC PR WIRE", "PR Newswire"),
+        ("PRNewswire-AsiaNet", "PR Newswire"), ("美通社", "PR Newswire"),
+        ("BUSINESS WIRE", "Business Wire"), ("CNW", "CNW"), ("Newsfile Corp.", "Newsfile"),
+        ("NEWMEDIAWIRE", "NewMediaWire"), ("Media OutReach Newswire", "Media OutReach"),
+        ("Some  Local   Wire", "Some Local Wire"),
+    ],
+)  # fmt: skip
+def test_one_display_name_per_wire(written: str, display: str) -> None:
+    assert wire_name(written) == display
+
+
+def test_a_new_dateline_shape_moves_the_fingerprint_start() -> None:
+    # Why a new dateline format is a migration: the fingerprint hashes the body *after* the
+    # dateline, so a Newsfile release fingerprinted before this shape was known hashes differently.
+    body = "HIVE Digital Technologies Ltd. today announced it has exceeded 20 EH/s."
+    with_dateline = f"San Antonio, Texas--(Newsfile Corp. - September 24, 2025) - {body}"
+    assert fingerprint("HIVE reaches 2%", with_dateline) == fingerprint("HIVE reaches 2%", body)
 
 
 # --------------------------------------------------------------------------- canonical URLs
@@ -383,8 +482,8 @@ def test_summary_dateline_and_tickers_when_there_is_no_body() -> None:
     release = normalize(entry(), now=NOW)
     assert release.body == ""
     assert release.summary == "NEW YORK, Jan. 5, 2024 /PRNewswire/ -- Acme Corp. (NYSE: ACME) announced results."
-    assert release.dateline == Dateline("NEW YORK", date(2024, 1, 5), "PRNewswire")
-    assert release.dateline_text == "NEW YORK 2024-01-05 PRNewswire"
+    assert release.dateline == Dateline("NEW YORK", date(2024, 1, 5), "PR Newswire")
+    assert release.dateline_text == "NEW YORK 2024-01-05 PR Newswire"
     assert release.tickers == ("NYSE:ACME",)
 
 
@@ -415,8 +514,8 @@ def test_cgtn_release_in_both_sample_feeds_has_one_fingerprint_and_two_urls() ->
     assert us.url.startswith("https://www.prnewswire.com/") and uk.url.startswith("https://www.prnewswire.co.uk/")
     assert us.fingerprint == uk.fingerprint
     assert us.published_at == uk.published_at == datetime(2023, 5, 19, 10, 12, tzinfo=UTC)
-    assert us.dateline == Dateline("BEIJING", date(2023, 5, 19), "PRNewswire")
-    assert uk.dateline == Dateline("BEIJING", date(2023, 5, 19), "PRNewswire")
+    assert us.dateline == Dateline("BEIJING", date(2023, 5, 19), "PR Newswire")
+    assert uk.dateline == Dateline("BEIJING", date(2023, 5, 19), "PR Newswire")
     assert "first China–Central Asia Summit" in us.body
     assert us.body.count("\n") >= 5  # several paragraphs
 
@@ -427,3 +526,45 @@ def test_release_repeated_with_other_tracking_params_has_the_same_url() -> None:
     assert us.link != uk.link and us.sighting_key != uk.sighting_key
     assert us.url == uk.url
     assert us.fingerprint == uk.fingerprint
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["javascript:alert(1)", " JavaScript:alert(1)", "data:text/html;base64,PHNjcmlwdD4=", "vbscript:x",
+     "file:///etc/passwd", "mailto:press@example.com", "/relative/path", "https://exa mple.com/\x00x"],
+)  # fmt: skip
+def test_only_http_links_become_the_release_url(link: str) -> None:
+    release = normalize(entry(link=link, guid=None), now=NOW)
+    assert release.url == ""
+    assert release.link == link.strip()  # kept as text
+    assert release.sighting_key == link.strip()  # still identifies the item within its feed
+
+
+@pytest.mark.parametrize(
+    "published",
+    [
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14))),  # past datetime.max in UTC
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),  # before datetime.min in UTC
+        datetime(2999, 1, 1, tzinfo=UTC),
+        datetime(1000, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_absurd_dates_are_clamped_to_first_seen_and_never_overflow(published: datetime) -> None:
+    release = normalize(entry(published=published), now=NOW)
+    assert release.published_at == NOW and release.published_known is False
+
+
+def test_safe_link_is_the_one_predicate() -> None:
+    from monitor.links import URL_MAX, safe_link
+
+    assert safe_link("https://ex.com/a b") == "https://ex.com/a%20b"
+    assert safe_link(" http://ex.com ") == "http://ex.com"
+    for bad in ("javascript:alert(1)", "data:,x", "https://", "http://[::1", "https://ex.com/\u202ex", None, ""):
+        assert safe_link(bad) is None, bad
+    long = "https://ex.com/" + "a" * (URL_MAX - 15)
+    assert safe_link(long) == long and safe_link(long + "a") is None
+    assert URL_MAX == LINK_LIMIT  # a link normalize keeps is never too long to be a link

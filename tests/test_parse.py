@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import tracemalloc
 import xml.etree.ElementTree as ET
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import FeedError, NotAFeed
-from monitor.normalize import html_to_text
+from monitor.normalize import html_to_text, normalize
 from monitor.parse import MAX_ENTRIES, _defuse, _parse_fast, _read_tree, parse
 from monitor.types import Entry, ParsedFeed
 from tests.feedserver import FeedServer
@@ -149,8 +150,13 @@ def test_relative_links_resolve_against_the_feed_url_but_guids_stay_as_written()
 def test_entries_are_capped() -> None:
     items = "".join(f"<item><guid>g{i}</guid></item>" for i in range(MAX_ENTRIES + 50))
     feed = parse(rss(items))
-    assert len(feed.entries) == MAX_ENTRIES
+    assert len(feed.entries) == MAX_ENTRIES and feed.dropped == 50
     assert feed.entries[-1].guid == f"g{MAX_ENTRIES - 1}"
+    assert feed.fallback is None  # the fast path counts the rest instead of leaving the feed to feedparser
+    # feedparser (here for an item the fast path does not model) counts them the same way.
+    slow = parse(rss("<item><guid>x</guid><foo>y</foo></item>" + items))
+    assert slow.fallback is not None and len(slow.entries) == MAX_ENTRIES and slow.dropped == 51
+    assert slow.entries[1:] == feed.entries[:-1]
 
 
 # --------------------------------------------------------------------------- broken input
@@ -339,7 +345,7 @@ def test_common_feeds_are_read_without_feedparser_and_the_rest_still_reach_it(mo
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("feedparser.parse was called")
 
-    monkeypatch.setattr("monitor.parse.feedparser.parse", refuse)
+    monkeypatch.setattr("monitor.parse.tolerant.feedparser.parse", refuse)
     feed = parse((SAMPLES / "prnewswire-sample.xml").read_bytes(), url="https://www.prnewswire.com/rss")
     assert feed.entries[0].author == "CGTN" and feed.ttl == 900.0
     item = "<item><title>t</title><pubDate>Fri, 19 May 2023 06:00:00 EDT</pubDate></item>"
@@ -348,6 +354,19 @@ def test_common_feeds_are_read_without_feedparser_and_the_rest_still_reach_it(mo
     for body in (data("bozo.xml"), data("atom.xml"), data("billion-laughs.xml")):
         with pytest.raises(NotAFeed, match="feedparser.parse was called"):
             parse(body)
+
+
+def test_a_fallback_to_feedparser_says_why_and_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    sample = parse((SAMPLES / "prnewswire-sample.xml").read_bytes())
+    assert sample.fallback is None  # the fast path read it
+    with caplog.at_level(logging.DEBUG, logger="monitor.parse"):
+        assert parse(data("bozo.xml")).fallback == "not well-formed XML"
+        unknown = rss("<item><title>x</title><media:thumbnail xmlns:media='http://search.yahoo.com/mrss/'/></item>")
+        assert parse(unknown).fallback == "markup the fast path does not model"
+        rdf = b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">'
+        rdf += b"<item><title>x</title><link>https://ex.com/1</link></item></rdf:RDF>"
+        assert parse(rdf, url="https://ex.com/rdf").fallback == "namespace declarations feedparser reads differently"
+    assert "fast path stepped aside for https://ex.com/rdf: namespace declarations" in caplog.text
 
 
 def test_a_doctype_never_reaches_elementtree_even_undefused() -> None:
@@ -396,3 +415,12 @@ def test_fast_path_bails_on_fields_it_does_not_model() -> None:
         body = rss(f"<item><title>t</title>{item}</item>")
         assert _parse_fast(body, body) is None, why
         assert parse(body).entries[0].title == "t", why
+
+
+@pytest.mark.parametrize("when", ["Fri, 31 Dec 9999 23:59:59 -1400", "Mon, 01 Jan 0001 00:00:00 +1400",
+                                  "Fri, 31 Dec 9999 23:59:59 GMT", "99999999999999999999"])
+def test_dates_at_the_ends_of_the_calendar_never_overflow(when: str) -> None:
+    for extra in ("", "<foo/>"):  # the fast path, then feedparser
+        entry = parse(rss(f"<item><guid>g</guid><pubDate>{when}</pubDate>{extra}</item>")).entries[0]
+        release = normalize(entry, now=datetime(2026, 11, 27, tzinfo=UTC))  # clamped there, never believed
+        assert release.published_known is False and release.published_at.year == 2026

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -224,3 +225,78 @@ def test_documents_that_cannot_be_cut_safely_are_parsed_whole(body: bytes) -> No
     from monitor.parse import split_items
 
     assert split_items(body) is None
+
+
+def test_an_item_seen_again_refreshes_its_sighting(env: Env) -> None:
+    """last_seen_at moves on every poll that carries the item: parsed unchanged, skipped as byte-identical, or 304."""
+    feed = env.feed("wire-a")
+
+    def last_seen() -> dict[str, str]:
+        return dict(env.q("SELECT key, last_seen_at FROM sightings"))
+
+    def at(hours: int) -> str:
+        return (NOW + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    env.server.publish("/wire-a.rss", rss([other(1), other(2)]))
+    env.poll(feed)
+    assert last_seen() == {"acme-1": at(0), "acme-2": at(0)}
+    # The feed row pairs each raw item's hash with its sighting, for the polls that skip parsing it.
+    stored = json.loads(env.q("SELECT item_hashes FROM feeds WHERE name = 'wire-a'")[0][0])
+    assert sorted(stored.values()) == ["acme-1", "acme-2"]
+
+    env.clock.advance(3600)  # the same document: 304 Not Modified
+    assert env.poll(feed)["wire-a"].not_modified
+    assert last_seen() == {"acme-1": at(1), "acme-2": at(1)}
+
+    env.clock.advance(3600)  # one new item on top; the others byte for byte as before (not parsed)
+    env.server.publish("/wire-a.rss", rss([other(3), other(1), other(2)]))
+    result = env.poll(feed)["wire-a"]
+    assert result.new == 1 and result.seen == 2
+    assert last_seen() == {"acme-1": at(2), "acme-2": at(2), "acme-3": at(2)}
+
+    env.clock.advance(3600)  # acme-1's bytes change but not its text (parsed, unchanged); acme-2 is gone
+    env.server.publish("/wire-a.rss", rss([other(3), {**other(1), "category": "Earnings"}]))
+    result = env.poll(feed)["wire-a"]
+    assert result.new == 0 and result.revised == 0
+    assert last_seen() == {"acme-1": at(3), "acme-2": at(2), "acme-3": at(3)}
+
+
+def test_the_response_charset_reaches_the_parser(env: Env) -> None:
+    # Regression: a KOI8-R feed with no XML declaration, its charset only in Content-Type, came out
+    # as mojibake because the fetcher never handed the Content-Type on to the parser.
+    title = "Саммит Центральная Азия - Китай"
+    body = ('<rss version="2.0"><channel><title>Вести</title><item><guid>koi-1</guid>'
+            f"<title>{title}</title><link>https://example.ru/1</link></item></channel></rss>").encode("koi8-r")
+    env.server.publish("/koi.rss", body, content_type="application/rss+xml; charset=koi8-r")
+    result = env.poll(env.feed("koi", "/koi.rss"))["koi"]
+    assert result.ok and result.new == 1, result
+    assert env.q("SELECT title FROM releases") == [(title,)]
+
+
+def test_items_beyond_the_per_poll_cap_are_reported_and_read_by_later_polls(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    from monitor.parse import MAX_ENTRIES
+
+    extra = 150
+    items = [{"title": f"Release {n}", "guid": f"r-{n}", "link": f"https://ex.com/r/{n}",
+              "description": f"<p>Body of release number {n}.</p>", "pubDate": NOW - timedelta(days=5)}
+             for n in range(MAX_ENTRIES + extra)]
+    env.server.publish("/big.rss", rss(items))
+    feed = env.feed("big", "/big.rss")
+    with caplog.at_level("WARNING", logger="monitor.pipeline"):
+        first = env.poll(feed)["big"]
+    assert first.ok and first.new == MAX_ENTRIES and first.dropped == extra, first
+    assert f"{extra} items beyond the cap of {MAX_ENTRIES} per poll not read" in caplog.text
+    env.server.publish("/big.rss", rss(items) + b"\n")  # a new ETag, the same items: a full GET
+    second = env.poll(feed)["big"]
+    assert second.ok and second.new == extra and second.dropped == 0, second
+    assert env.q("SELECT count(*) FROM releases") == [(MAX_ENTRIES + extra,)]
+
+
+def test_a_javascript_link_is_never_the_release_url(env: Env) -> None:
+    item = {"title": "Summit opens", "guid": "js-1", "link": "javascript:alert(document.cookie)",
+            "description": "<p>A summit.</p>", "pubDate": NOW - timedelta(hours=1)}
+    env.server.publish("/js.rss", rss([item]))
+    assert env.poll(env.feed("js", "/js.rss"))["js"].new == 1
+    assert env.q("SELECT url FROM releases") == [("",)]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor import store as store_mod
 from monitor.errors import QueryError, StoreError
 from monitor.normalize import normalize
 from monitor.store import Store
+from monitor.store import review as store_mod
 from monitor.types import Entry
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -46,3 +46,36 @@ def test_bad_query_and_newer_schema_are_clear_errors(tmp_path: Path) -> None:
         Store(tmp_path / "a.db")
     with pytest.raises(StoreError, match="no archive here yet"):
         Store(tmp_path / "missing.db", readonly=True)
+
+
+def test_tickers_on_multi_word_exchanges_stay_whole(tmp_path: Path) -> None:
+    entry = Entry(guid="plg", link="https://wire.example/plg.html", title="Platinum Group Metals results",
+                  summary="", content="<p>Platinum Group Metals Ltd. (TSX: PTM) (NYSE American: PLG) reported.</p>",
+                  author="", published=NOW, updated=None)
+    item = normalize(entry, now=NOW)
+    assert item.tickers == ("NYSE AMERICAN:PLG", "TSX:PTM")
+    with Store(tmp_path / "a.db") as s:
+        with s.transaction():
+            fid = s.feed_id("wire", "https://wire.example/rss")
+            rid = s.insert_release(item, "wire", NOW)
+            s.add_sighting(fid, "wire", rid, item, NOW)
+        assert [r["tickers"] for r in s.export_records()] == [["NYSE AMERICAN:PLG", "TSX:PTM"]]
+        detail = s.release(rid)
+        assert detail is not None and detail.view.tickers == ("NYSE AMERICAN:PLG", "TSX:PTM")
+        # Rules see the tickers as text, and the archive's index finds them as words, as before.
+        assert [d.tickers for d in s.docs([rid])] == ["NYSE AMERICAN:PLG TSX:PTM"]
+        assert [h.id for h in s.search('tickers : "NYSE American" AND tickers : PLG')] == [rid]
+
+
+def test_the_rank_window_is_taken_inside_since_and_until(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_mod, "RANK_WINDOW", 3)
+    with Store(tmp_path / "a.db") as s:
+        # Inserted oldest first, as an archive fills: the newest rowids are the newest releases.
+        ids = [add(s, n, f"Summit {n}") for n in range(5, -1, -1)]  # published 5 h ago ... now
+        by_age = dict(zip(range(5, -1, -1), ids, strict=True))
+        until = NOW - timedelta(hours=2, minutes=30)  # before the newest three (the whole window)
+        assert {h.id for h in s.search("summit", limit=10, until=until)} == {by_age[3], by_age[4], by_age[5]}
+        since = NOW - timedelta(hours=4, minutes=30)
+        assert {h.id for h in s.search("summit", limit=10, since=since, until=until)} == {by_age[3], by_age[4]}
+        # Without a period the window is still the newest three.
+        assert {h.id for h in s.search("summit", limit=10)} == {by_age[0], by_age[1], by_age[2]}

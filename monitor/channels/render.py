@@ -12,35 +12,16 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
+from monitor.links import safe_link
 from monitor.types import Notice, ReleaseView
 
 # Lengths that keep one alert readable in a terminal, a mail client or a chat message.
 TITLE_MAX = 300
 SNIPPET_MAX = 500
 SOURCES_SHOWN = 5
-URL_MAX = 2048
 
 ELLIPSIS = "\u2026"
-
-# Characters that are legal in a URL a feed hands us but break out of an HTML attribute, a Slack
-# <url|text> link or a Markdown link; they are percent-encoded (which keeps the link working).
-_URL_ESCAPES = str.maketrans(
-    {
-        " ": "%20",
-        '"': "%22",
-        "'": "%27",
-        "<": "%3C",
-        ">": "%3E",
-        "`": "%60",
-        "|": "%7C",
-        "\\": "%5C",
-        "^": "%5E",
-        "{": "%7B",
-        "}": "%7D",
-    }
-)
 
 # Cc: C0/C1 controls (incl. ESC, CR, LF, U+0085); Zl/Zp: U+2028/U+2029; Cs: lone surrogates.
 _BREAKING = frozenset({"Cc", "Zl", "Zp", "Cs"})
@@ -73,20 +54,8 @@ def truncate(text: str, limit: int) -> str:
 
 
 def safe_url(value: str) -> str | None:
-    """Return the link when it is an absolute http(s) URL (unsafe characters escaped), else None."""
-    url = value.strip()
-    if not url or len(url) > URL_MAX:
-        return None
-    if any(unicodedata.category(ch) in _BREAKING or unicodedata.category(ch) == "Cf" for ch in url):
-        return None
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:  # e.g. an unbalanced "[" in the host
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        return None
-    return url.translate(_URL_ESCAPES)
+    """Return the link when it is an absolute http(s) URL (unsafe characters escaped), else None: links.safe_link."""
+    return safe_link(value)
 
 
 def utc_iso(when: datetime) -> str:

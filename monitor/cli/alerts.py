@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 
 import click
 
-from monitor.cli.base import Ctx, fail, main
+from monitor.cli.base import LIMIT, MAX_ID, Ctx, fail, main
 from monitor.clock import SystemClock
 from monitor.errors import DeliveryError
-from monitor.types import Dateline, Notice, ReleaseView, Source
+from monitor.types import AlertStatus, Dateline, Notice, ReleaseView, Source
 
 
 @main.group(invoke_without_command=True)
-@click.option("--status", type=click.Choice(["pending", "sent", "dead"]), help="only alerts in this state")
+@click.option("--status", type=click.Choice([s.value for s in AlertStatus]), help="only alerts in this state")
 @click.option("--rule", metavar="RULE", help="only alerts of this rule")
-@click.option("-n", "--limit", default=50, show_default=True)
+@click.option("-n", "--limit", default=50, show_default=True, type=LIMIT, help="show at most this many")
 @click.pass_context
 def alerts(ctx: click.Context, status: str | None, rule: str | None, limit: int) -> None:
     """Show the alert outbox: state, attempts, next try and last error, newest first.
@@ -40,10 +40,10 @@ def alerts(ctx: click.Context, status: str | None, rule: str | None, limit: int)
         return
     click.echo(f"{'id':>6}  {'status':<7} {'tries':>5}  {'channel':<12} {'rule':<16} {'when':<16}  title")
     for r in rows:
-        when = r.sent_at if r.status == "sent" else r.next_attempt_at
+        when = r.sent_at if r.status is AlertStatus.SENT else r.next_attempt_at
         stamp = f"{when:%Y-%m-%d %H:%M}" if when else "-"
         click.echo(f"{r.id:>6}  {r.status:<7} {r.attempts:>5}  {r.channel:<12} {r.rule:<16} {stamp:<16}  {r.title}")
-        if r.last_error and r.status != "sent":
+        if r.last_error and r.status is not AlertStatus.SENT:
             click.echo(f"{'':>8}last error: {r.last_error}")
 
 
@@ -52,11 +52,18 @@ def alerts(ctx: click.Context, status: str | None, rule: str | None, limit: int)
 @click.option("--dead", is_flag=True, help="requeue every dead alert")
 @click.pass_obj
 def retry(obj: Ctx, ids: tuple[int, ...], dead: bool) -> None:
-    """Put alerts (by id, as `alerts` lists them) back in the queue, due now."""
+    """Put alerts (by id, as `alerts` lists them) back in the queue, due now.
+
+    \b
+    Examples:
+      press-monitor alerts retry 17 18
+      press-monitor alerts retry --dead
+    """
     if not ids and not dead:
         fail("name alert ids or pass --dead")
+    ids = tuple(i for i in ids if 0 < i <= MAX_ID)  # no alert has an id SQLite cannot even store
     with obj.app.open_store() as store, store.transaction():
-        n = store.requeue(ids, dead=dead, now=SystemClock().now())
+        n = store.requeue(ids, dead=dead, now=SystemClock().now()) if ids or dead else 0
     click.echo(f"requeued {n} alert(s); they go out at the next delivery (or `press-monitor run --once`)")
 
 
@@ -64,7 +71,12 @@ def retry(obj: Ctx, ids: tuple[int, ...], dead: bool) -> None:
 @click.argument("channel")
 @click.pass_obj
 def enable(obj: Ctx, channel: str) -> None:
-    """Re-enable a channel that was disabled after its endpoint answered 410 Gone."""
+    """Re-enable a channel that was disabled after its endpoint answered 410 Gone.
+
+    \b
+    Example:
+      press-monitor alerts enable slack
+    """
     with obj.app.open_store() as store, store.transaction():
         found = store.enable_channel(channel)
     click.echo(f"channel {channel} enabled" if found else f"channel {channel} was not disabled")
@@ -74,7 +86,12 @@ def enable(obj: Ctx, channel: str) -> None:
 @click.argument("channel")
 @click.pass_obj
 def test_channel(obj: Ctx, channel: str) -> None:
-    """Send a test alert through CHANNEL now and report exactly what happened."""
+    """Send a test alert through CHANNEL now and report exactly what happened.
+
+    \b
+    Example:
+      press-monitor alerts test ops-mail
+    """
     a = obj.app
     if channel not in a.config.channels:
         fail(f"no channel named {channel!r} (configured: {', '.join(a.config.channels) or 'none'})")

@@ -7,19 +7,20 @@ import sys
 
 import click
 
-from monitor import export
-from monitor.cli.base import Ctx, fail, main, parse_when
+from monitor import export, schedule
+from monitor.cli.base import LIMIT, MAX_ID, SINCE_HELP, Ctx, fail, main, parse_when
 from monitor.clock import SystemClock
 from monitor.rules import expand_terms
 
 
 @main.command()
 @click.argument("query")
-@click.option("-n", "--limit", default=20, show_default=True, help="at most this many results")
-@click.option("--since", metavar="WHEN", help="published on or after: a date (2024-05-01) or a duration back (30d)")
+@click.option("-n", "--limit", default=20, show_default=True, type=LIMIT, help="at most this many results")
+@click.option("--since", metavar="WHEN", help=SINCE_HELP)
+@click.option("--until", metavar="WHEN", help="published before: the same forms as --since")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array instead of lines")
 @click.pass_obj
-def search(obj: Ctx, query: str, limit: int, since: str | None, as_json: bool) -> None:
+def search(obj: Ctx, query: str, limit: int, since: str | None, until: str | None, as_json: bool) -> None:
     """Search the archive with an FTS5 query, best matches first.
 
     \b
@@ -30,11 +31,17 @@ def search(obj: Ctx, query: str, limit: int, since: str | None, as_json: bool) -
       title : summit                 one column (title summary body author dateline tickers source)
       NEAR(xi summit, 10)            within 10 tokens
       @central_asia                  a term list from [terms] in config.toml
+
+    \b
+    Examples:
+      press-monitor search 'summit* AND @central_asia' --since 30d
+      press-monitor search 'title : recall*' --since yesterday --json | jq .
     """
     a = obj.app
     expanded = expand_terms(query, a.config.terms)
+    now = SystemClock().now()
     with a.open_store(readonly=True) as store:
-        hits = store.search(expanded, limit=limit, since=parse_when(since, SystemClock().now()))
+        hits = store.search(expanded, limit=limit, since=parse_when(since, now), until=parse_when(until, now))
     if as_json:
         click.echo(json.dumps([{"id": h.id, "title": h.title, "url": h.url, "published": h.published.isoformat(),
                                 "snippet": h.snippet} for h in hits], ensure_ascii=False, indent=1))
@@ -50,9 +57,14 @@ def search(obj: Ctx, query: str, limit: int, since: str | None, as_json: bool) -
 @click.argument("release_id", type=int)
 @click.pass_obj
 def show(obj: Ctx, release_id: int) -> None:
-    """Show one release: text, sightings (which feeds, when), versions and rule matches."""
+    """Show one release: text, sightings (which feeds, when), versions and rule matches.
+
+    \b
+    Example (ids are the first column of `search`):
+      press-monitor show 42
+    """
     with obj.app.open_store(readonly=True) as store:
-        detail = store.release(release_id)
+        detail = store.release(release_id) if 0 < release_id <= MAX_ID else None
     if detail is None:
         fail(f"no release with id {release_id}", 1)
     v = detail.view
@@ -82,28 +94,34 @@ def show(obj: Ctx, release_id: int) -> None:
     click.echo(v.summary if not detail.body else detail.body)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--opml", "as_opml", is_flag=True, help="print the feeds as an OPML subscription list instead")
-@click.pass_obj
-def feeds(obj: Ctx, as_opml: bool) -> None:
-    """Show a health table: one line per configured feed (or, with --opml, export them for a feed reader)."""
-    a = obj.app
+@click.pass_context
+def feeds(ctx: click.Context, as_opml: bool) -> None:
+    """Show a health table: one line per configured feed (or, with --opml, export them for a feed reader).
+
+    \b
+    Examples:
+      press-monitor feeds
+      press-monitor feeds --opml > subscriptions.opml
+      press-monitor feeds add https://example.com/newsroom     add a feed (found from the page)
+      press-monitor feeds presets                              the wires' feeds by short name
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    a = ctx.obj.app
     if as_opml:
         sys.stdout.write(export.opml_document(a.config.feeds, now=SystemClock().now()))
         return
+    now = SystemClock().now()
     with a.open_store(readonly=True) as store:
-        rows = {r.name: r for r in store.feeds()}
+        rows = store.schedules([f.name for f in a.config.feeds])
     click.echo(f"{'status':<8} {'entries':>7}  {'last ok':<16}  {'fails':>5}  name / last error")
     for f in a.config.feeds:
         r = rows.get(f.name)
-        if not f.enabled:
-            status = "off"
-        elif r is None or r.last_polled_at is None:
-            status = "new"
-        else:
-            status = "ok" if r.consecutive_failures == 0 else "FAILING"
+        state = schedule.feed_state(f, r, now)
         last_ok = f"{r.last_ok_at:%Y-%m-%d %H:%M}" if r and r.last_ok_at else "-"
-        line = f"{status:<8} {(r.entries if r else 0):>7}  {last_ok:<16}  {(r.consecutive_failures if r else 0):>5}"
+        line = f"{state:<8} {(r.entries if r else 0):>7}  {last_ok:<16}  {(r.failures if r else 0):>5}"
         click.echo(f"{line}  {f.name}")
         if r and r.last_error:
             click.echo(f"{'':<46}{r.last_error}")

@@ -11,6 +11,7 @@ import click
 from monitor import schedule
 from monitor.cli.base import Ctx, main
 from monitor.clock import SystemClock
+from monitor.types import FeedCondition
 
 
 @main.command()
@@ -25,6 +26,11 @@ def status(obj: Ctx, as_json: bool) -> None:
       0  healthy
       1  degraded: some feeds or channels are failing (or a feed is gone)
       2  down: no poll for 3 intervals, the daemon stopped, or the archive cannot be read
+
+    \b
+    Examples:
+      press-monitor status
+      press-monitor status --json | jq .outbox
     """
     from monitor.daemon import META_LAST_POLL, META_STARTED, META_STOPPED  # apscheduler: load only here
     from monitor.store import parse_ts
@@ -52,7 +58,7 @@ def status(obj: Ctx, as_json: bool) -> None:
                 "name": f.name, "state": health.states[f.name],
                 "last_ok": _iso(r.last_ok_at) if r else None, "last_error": r.last_error if r else None,
                 "failures": r.failures if r else 0,
-                "next_poll": _iso(r.next_poll_at) if r and health.states[f.name] not in ("gone", "off") else None,
+                "next_poll": _iso(r.next_poll_at) if r and schedule.polled(health.states[f.name]) else None,
                 "retry_after_until": _iso(r.retry_after_until) if r else None,
                 "redirect_to": r.redirect_to if r else None,
             } for f in feeds for r in [rows.get(f.name)]],
@@ -78,13 +84,13 @@ def status(obj: Ctx, as_json: bool) -> None:
         r = rows.get(f.name)
         state = health.states[f.name]
         nxt = "-"
-        if r and state not in ("gone", "off") and r.next_poll_at:
+        if r and schedule.polled(state) and r.next_poll_at:
             nxt = f"{r.next_poll_at:%Y-%m-%d %H:%M}"
         last_ok = f"{r.last_ok_at:%Y-%m-%d %H:%M}" if r and r.last_ok_at else "-"
         click.echo(f"{state:<8} {(r.failures if r else 0):>5}  {last_ok:<16}  {nxt:<16}  {f.name}")
-        if r and r.last_error and state != "ok":
+        if r and r.last_error and state is not FeedCondition.OK:
             extra = ""
-            if state == "waiting" and r.retry_after_until:
+            if state is FeedCondition.WAITING and r.retry_after_until:
                 extra = f" (Retry-After until {r.retry_after_until:%Y-%m-%d %H:%M:%S})"
             click.echo(f"{'':<53}{r.last_error}{extra}")
         if r and r.redirect_to:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Generator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -13,10 +12,11 @@ import click
 
 from monitor import __version__, export
 from monitor import config as config_mod
-from monitor.cli.base import Ctx, fail, main, parse_when
+from monitor.cli import configedit
+from monitor.cli.base import LIMIT, SINCE_HELP, Ctx, fail, main, parse_when, quiet_broken_pipe
 from monitor.clock import SystemClock
-from monitor.errors import ConfigError, MonitorError
-from monitor.rules import expand_terms
+from monitor.errors import MonitorError, QueryError
+from monitor.rules import check_query, expand_terms
 
 # A token is one line; a --token-file pointing at /dev/zero must not be read without end.
 TOKEN_MAX = 4096
@@ -27,8 +27,8 @@ TOKEN_MAX = 4096
               help="one JSON object per line, or CSV with a header (list fields joined by newlines)")
 @click.option("-q", "--query", metavar="Q", help="only releases matching this FTS5 query (@terms allowed)")
 @click.option("-r", "--rule", metavar="R", help="only releases this rule matched")
-@click.option("--since", metavar="WHEN", help="published on or after: a date (2024-05-01) or a duration back (30d)")
-@click.option("--until", metavar="WHEN", help="published before: a date or a duration back")
+@click.option("--since", metavar="WHEN", help=SINCE_HELP)
+@click.option("--until", metavar="WHEN", help="published before: the same forms as --since")
 @click.option("-o", "--output", metavar="FILE", default="-", show_default=True, help="write here instead of stdout")
 @click.pass_obj
 def export_cmd(obj: Ctx, fmt: str, query: str | None, rule: str | None, since: str | None, until: str | None,
@@ -45,16 +45,20 @@ def export_cmd(obj: Ctx, fmt: str, query: str | None, rule: str | None, since: s
     a = obj.app
     now = SystemClock().now()
     fts = expand_terms(query, a.config.terms) if query else None
+    if fts is not None:
+        try:  # a bad query is one line now, not an error from SQLite halfway through the stream
+            check_query(fts)
+        except QueryError as exc:
+            raise QueryError(f"invalid query {query!r}: {exc}") from None
     filters = {"rule": rule} if rule else None
-    window = {"since": parse_when(since, now), "until": parse_when(until, now)}
+    start, end = parse_when(since, now), parse_when(until, now)
     with a.open_store(readonly=True) as store:
         if rule and rule not in {r.name for r in a.config.rules} and rule not in store.rule_stats():
             fail(f"no rule named {rule!r} in {a.config.path.name} or the archive "
                  f"(rules: {', '.join(r.name for r in a.config.rules) or 'none'})")
-        records: Generator[dict[str, object], None, None] = store.export_records(
-            fts_query=fts, filters=filters, **window)
+        records = store.export_records(fts_query=fts, filters=filters, since=start, until=end)
         show_progress = sys.stderr.isatty()
-        total = store.export_count(fts_query=fts, filters=filters, **window) if show_progress else 0
+        total = store.export_count(fts_query=fts, filters=filters, since=start, until=end) if show_progress else 0
         try:
             with _open_output(output) as out:
                 if fmt == "csv":
@@ -83,7 +87,10 @@ class _open_output:  # noqa: N801 (used like open())
             self.handle: BinaryIO = sys.stdout.buffer
             return self.handle
         target = Path(self.output)
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else ".")
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if str(target.parent) else ".")
+        except OSError as exc:
+            fail(f"cannot write {self.output}: {exc.strerror or exc}")
         self.tmp = Path(name)
         self.handle = os.fdopen(fd, "wb")
         return self.handle
@@ -94,35 +101,35 @@ class _open_output:  # noqa: N801 (used like open())
                 try:
                     self.handle.flush()
                 except BrokenPipeError:
-                    _quiet_broken_pipe()
+                    quiet_broken_pipe()
             elif exc_type is BrokenPipeError:  # `export | head`: the reader has all it wants
-                _quiet_broken_pipe()
+                quiet_broken_pipe()
             return
         self.handle.close()
         if exc_type is None:
-            os.replace(self.tmp, self.output)
+            try:
+                os.replace(self.tmp, self.output)
+            except OSError as err:
+                self.tmp.unlink(missing_ok=True)
+                fail(f"cannot write {self.output}: {err.strerror or err}")
         else:
             self.tmp.unlink(missing_ok=True)
 
 
-def _quiet_broken_pipe() -> None:
-    # Python would report the broken pipe again when it flushes stdout at exit.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(0)
-
-
 @main.command("feed")
 @click.argument("rule")
-@click.option("-n", "--limit", default=50, show_default=True, help="at most this many entries (newest matches)")
+@click.option("-n", "--limit", default=50, show_default=True, type=LIMIT,
+              help="at most this many entries (newest matches)")
 @click.option("--self-url", metavar="URL", help="the address the feed is published at (Atom rel=self)")
 @click.pass_obj
 def feed_cmd(obj: Ctx, rule: str, limit: int, self_url: str | None) -> None:
     """Print an Atom feed of RULE's matches, so a feed reader can follow the rule.
 
+    Serve it from cron, or follow http://127.0.0.1:8001/rule/RULE/feed.atom while `press-monitor serve` runs.
+
     \b
-    Serve it from cron, e.g.  press-monitor feed central-asia > /var/www/feeds/central-asia.xml
-    or follow http://127.0.0.1:8001/rule/RULE/feed.atom while `press-monitor serve` runs.
+    Example:
+      press-monitor feed central-asia > /var/www/feeds/central-asia.xml
     """
     a = obj.app
     spec = next((r for r in a.config.rules if r.name == rule), None)
@@ -139,13 +146,19 @@ def feed_cmd(obj: Ctx, rule: str, limit: int, self_url: str | None) -> None:
 
 @main.command("import")
 @click.argument("opml_file", metavar="FILE.opml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-n", "--dry-run", is_flag=True, help="show what would be added; change nothing")
+@click.option("--dry-run", is_flag=True, help="show what would be added; change nothing")
 @click.pass_obj
 def import_cmd(obj: Ctx, opml_file: Path, dry_run: bool) -> None:
     """Add the feeds of an OPML subscription list (from a feed reader) to config.toml.
 
-    Feeds whose URL is already configured are skipped; names already taken get " (2)". The new
-    [[feeds]] tables are appended to the file as text, so comments and layout stay as they were.
+    Feeds whose URL is already configured are skipped; names already taken get " (2)"; a feed in a
+    folder of the reader keeps the folder as a name prefix ("Wires: PRN energy"). The new [[feeds]]
+    tables go after the last one, with the file's comments and layout kept.
+
+    \b
+    Examples:
+      press-monitor import subscriptions.opml --dry-run
+      press-monitor import subscriptions.opml
     """
     path = obj.path
     if not path.exists():
@@ -155,12 +168,9 @@ def import_cmd(obj: Ctx, opml_file: Path, dry_run: bool) -> None:
     outlines = export.parse_opml(opml_file.read_bytes(), source=str(opml_file))
     plan = export.plan_import(current.feeds, outlines)
     if plan.added:
-        new_text = export.append_feeds(text, plan.added, comment=f"imported from {opml_file.name}")
-        try:  # refuse to write a file press-monitor would then refuse to load
-            config_mod.loads(new_text, path=path)
-        except ConfigError as exc:
-            raise ConfigError(f"cannot append [[feeds]] tables to {path.name}, nothing changed; add the feeds by "
-                              f"hand or fix the file first. With them added it reads: {exc}") from None
+        rows = [{"name": name, "url": url} for name, url in plan.added]
+        new_text = configedit.append_tables(text, "feeds", rows, comment=f"imported from {opml_file.name}")
+        configedit.validated(path, new_text, f"the feeds of {opml_file.name}")
     for item, why in plan.skipped:
         click.echo(f"skipped  {item.name or item.url}  ({item.url}): {why}")
     for name, url in plan.added:
@@ -170,24 +180,9 @@ def import_cmd(obj: Ctx, opml_file: Path, dry_run: bool) -> None:
         return
     if dry_run:
         return
-    _replace_file(path, new_text)
+    configedit.replace_file(path, new_text)
     click.echo(f"{len(plan.added)} feed(s) added to {path}; reload the daemon (SIGHUP, or systemctl reload)"
                " to poll them")
-
-
-def _replace_file(path: Path, text: str) -> None:
-    """Write `text` to path atomically (temp file in the same folder, fsync, rename), keeping its mode."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(name, path.stat().st_mode & 0o7777)
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
 
 
 @main.command("serve")
@@ -200,7 +195,7 @@ def _replace_file(path: Path, text: str) -> None:
 @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="require the token in FILE on every request (browser login password or Bearer token)")
 @click.option("--no-auth", is_flag=True, help="listen beyond loopback without a token: anyone who can reach it reads")
-@click.option("-v", "--verbose", is_flag=True, help="log each request to stderr, and failed requests' tracebacks")
+@click.option("--verbose", is_flag=True, help="log each request to stderr, and failed requests' tracebacks")
 @click.pass_obj
 def serve_cmd(obj: Ctx, host: str, port: int, allowed_hosts: tuple[str, ...], base_path: str,
               token_file: Path | None, no_auth: bool, verbose: bool) -> None:
@@ -208,6 +203,13 @@ def serve_cmd(obj: Ctx, host: str, port: int, allowed_hosts: tuple[str, ...], ba
 
     It never writes to the archive and holds no lock, so it can run beside the daemon. Beyond
     loopback (--host 0.0.0.0) it requires --token-file, or --no-auth said explicitly.
+
+    \b
+    Examples:
+      press-monitor serve                          http://127.0.0.1:8001/
+      press-monitor serve --port 0 --verbose       a free port, each request logged
+      press-monitor serve --allowed-host press.example.com --base-path /press   behind a proxy
+      press-monitor serve --host 0.0.0.0 --token-file /etc/press-monitor/web-token
     """
     from monitor import logging_setup, web
 

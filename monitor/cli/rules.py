@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import click
 
-from monitor.cli.base import Ctx, main, parse_when
+from monitor.cli.base import LIMIT, SINCE_HELP, Ctx, main, parse_when
 from monitor.clock import SystemClock
-from monitor.rules import compile_query, compile_rules
+from monitor.rules import compile_query, compile_rules, expand_terms
 
 
 @main.group(invoke_without_command=True)
 @click.pass_context
 def rules(ctx: click.Context) -> None:
-    """List the watch rules with their channels and match counts (24 h, 7 d, all).
+    """List the watch rules with their channels and match counts.
+
+    Counts are matched releases by publication date (published in the last 24 h, 7 days, ever),
+    the same basis as `rules test`, so the two agree.
 
     \b
     press-monitor rules test summits             backtest a configured rule on the archive
@@ -28,7 +32,7 @@ def rules(ctx: click.Context) -> None:
             counts = store.match_counts(SystemClock().now())
     except Exception:  # noqa: BLE001 - no archive yet: list the rules with zero counts
         counts = {}
-    click.echo(f"{'rule':<20} {'24h':>5} {'7d':>6} {'all':>7}  channels / query")
+    click.echo(f"{'rule':<20} {'24h':>5} {'7d':>6} {'all':>7}  channels / query   (matches by publication date)")
     for r in a.rules.rules:
         day, week, total = counts.get(r.name, (0, 0, 0))
         state = "" if r.enabled else "  (disabled)"
@@ -40,25 +44,40 @@ def rules(ctx: click.Context) -> None:
             click.echo(f"{'':<42}regex: {r.regex.pattern}")
 
 
+# A word that looks like a rule name (lower-case, with a dash or underscore): a typo'd name more likely than a query.
+_NAME_LIKE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)+$|^[a-z0-9]+$")
+
+
 @rules.command("test")
 @click.argument("rule_or_query")
-@click.option("--since", default="30d", show_default=True, metavar="WHEN",
-              help="published on or after: a date (2024-05-01) or a duration back (30d)")
-@click.option("-n", "--limit", default=20, show_default=True, help="show at most this many matches")
+@click.option("--since", default="30d", show_default=True, metavar="WHEN", help=SINCE_HELP)
+@click.option("-n", "--limit", default=20, show_default=True, type=LIMIT, help="show at most this many matches")
 @click.pass_obj
 def test_rule(obj: Ctx, rule_or_query: str, since: str, limit: int) -> None:
     """Backtest a rule (by name) or a query on the archive: how many releases it would have matched, and which.
 
     The archive search finds the candidates; a rule's `feeds` filter and `regex` then apply exactly
-    as they do on the stream.
+    as they do on the stream. Counted by publication date, like `rules`.
+
+    \b
+    Examples:
+      press-monitor rules test summits --since 2w
+      press-monitor rules test '@central_asia AND energy' --since yesterday
     """
     a = obj.app
     spec = next((s for s in a.config.rules if s.name == rule_or_query), None)
     if spec is not None:  # a disabled rule can be tested too: that is how one tunes it before enabling
         ruleset = compile_rules([replace(spec, enabled=True)], a.config.terms, source=obj.path.name)
     else:
+        if _NAME_LIKE.match(rule_or_query):  # `rules test nosuchrule`: say so rather than search silently
+            names = ", ".join(r.name for r in a.config.rules) or "none"
+            click.echo(f"no rule named {rule_or_query!r} (rules: {names}); searching the archive for it as a query",
+                       err=True)
+        click.echo(f"searched: {_short(expand_terms(rule_or_query, a.config.terms))}", err=True)
         ruleset = compile_query(rule_or_query, a.config.terms)
     rule = ruleset.rules[0]
+    if spec is not None:
+        click.echo(f"searched: {_short(rule.expanded)}", err=True)
     with a.open_store(readonly=True) as store:
         hits = store.search(rule.expanded, limit=None, since=parse_when(since, SystemClock().now()))
         if rule.feeds or rule.regex is not None:
@@ -71,3 +90,7 @@ def test_rule(obj: Ctx, rule_or_query: str, since: str, limit: int) -> None:
         click.echo(f"         {h.snippet}")
     if len(hits) > limit:
         click.echo(f"... and {len(hits) - limit} more (--limit)")
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"

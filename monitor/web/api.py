@@ -80,7 +80,7 @@ def limit_of(params: Mapping[str, str]) -> int:
 
 def alert_json(a: OutboxRow) -> dict[str, object]:
     return {"id": a.alert_id, "release_id": a.release_id, "title": a.title, "rule": a.rule, "channel": a.channel,
-            "status": a.status, "attempts": a.attempts, "created": iso(a.created_at), "sent": iso(a.sent_at),
+            "status": str(a.status), "attempts": a.attempts, "created": iso(a.created_at), "sent": iso(a.sent_at),
             "next_attempt": iso(a.next_attempt_at) if a.status == "pending" else None,
             "last_error": a.last_error}
 
@@ -180,14 +180,13 @@ class Api:
     def feeds(self, params: Mapping[str, str]) -> Answer:
         now = self.clock.now()
         with self.store() as store:
-            rows = store.schedules()
-            health = store.feed_health()
+            rows = {r.name: r for r in store.feeds()}
         out = []
         for f in self.app.config.feeds:
             r = rows.get(f.name)
             state = schedule.feed_state(f, r, now)
-            out.append({"name": f.name, "url": f.url, "state": state, "enabled": f.enabled,
-                        "entries": (health.get(f.name) or {}).get("entries") or 0,
+            out.append({"name": f.name, "url": f.url, "state": str(state), "enabled": f.enabled,
+                        "entries": r.entries if r else 0,
                         "failures": r.failures if r else 0, "last_polled": iso(r.last_polled_at) if r else None,
                         "last_ok": iso(r.last_ok_at) if r else None, "last_error": r.last_error if r else None,
                         "next_poll": iso(r.next_poll_at) if r and state not in ("gone", "off") else None,

@@ -223,14 +223,13 @@ class Pages:
     def feeds(self) -> tuple[int, bytes]:
         now = self.clock.now()
         with self.store() as store:
-            rows = store.schedules()
-            health = store.feed_health()
+            rows = {r.name: r for r in store.feeds()}
             days = store.web_feed_days(since=now - timedelta(days=SPARK_DAYS - 1))
         configured = {f.name: f for f in self.app.config.feeds}
         out = []
-        for name in list(configured) + sorted(set(health) - set(configured)):
-            f, r, h = configured.get(name), rows.get(name), health.get(name, {})
-            state = "removed" if f is None else schedule.feed_state(f, r, now)
+        for name in list(configured) + sorted(set(rows) - set(configured)):
+            f, r = configured.get(name), rows.get(name)
+            state = schedule.feed_state(f, r, now)
             bad: frozenset[str] = frozenset()
             if state == "failing" and r is not None:
                 since = (r.last_ok_at or r.last_polled_at or now).date()
@@ -241,8 +240,8 @@ class Pages:
             if r and r.redirect_to:
                 notes.append(f"moved to {r.redirect_to}")
             out.append({
-                "name": name, "url": f.url if f else str(h.get("url") or ""), "state": state,
-                "entries": h.get("entries") or 0, "failures": r.failures if r else 0,
+                "name": name, "url": f.url if f else (r.url if r else ""), "state": str(state),
+                "entries": r.entries if r else 0, "failures": r.failures if r else 0,
                 "last_polled": r.last_polled_at if r else None, "last_ok": r.last_ok_at if r else None,
                 "next_poll": r.next_poll_at if r and state not in ("gone", "off", "removed") else None,
                 "notes": "; ".join(n for n in notes if n),

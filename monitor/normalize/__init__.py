@@ -1,6 +1,7 @@
 """Entry -> Release: plain text, canonical URL, UTC dates, dateline, tickers and identity keys.
 
-Pure: no I/O, no clock (`now` comes in). Every field is capped, and the caps are applied to the
+Pure: no I/O, no clock (`now` comes in). Datelines live in normalize.dateline, tickers in
+normalize.tickers; their public names are re-exported here. Every field is capped, and the caps are applied to the
 input before the expensive work, so a 32 KB author or a 5 MB body costs milliseconds.
 """
 
@@ -9,11 +10,19 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
-from monitor.types import Dateline, Entry, Release
+from monitor.links import safe_link
+from monitor.normalize.dateline import _dateline, _match_dateline, parse_dateline, wire_name
+from monitor.normalize.tickers import TICKER_SCAN, extract_tickers
+from monitor.types import Entry, Release
+
+__all__ = [
+    "AUTHOR_LIMIT", "BODY_LIMIT", "LINK_LIMIT", "SUMMARY_LIMIT", "TITLE_LIMIT", "TRACKING_PARAMS",
+    "canonical_url", "extract_tickers", "fingerprint", "html_to_text", "normalize", "parse_dateline", "wire_name",
+]  # fmt: skip
 
 TITLE_LIMIT = 1000
 AUTHOR_LIMIT = 300
@@ -31,8 +40,6 @@ _HTML_PER_CHAR = 10
 _TEXT_PER_CHAR = 4
 _INPUT_SLACK = 4096
 
-_DATELINE_SCAN = 300
-_TICKER_SCAN = 20_000
 _FINGERPRINT_CHARS = 300
 
 _MIN_PUBLISHED = datetime(1995, 1, 1, tzinfo=UTC)
@@ -183,133 +190,6 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
-# --------------------------------------------------------------------------- dateline
-
-_MONTHS = {
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
-    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
-    # Spanish (PR Newswire HISPANIC PR WIRE datelines: "4 de marzo de 2025")
-    "ene": 1, "abr": 4, "ago": 8, "set": 9, "dic": 12,
-}  # fmt: skip
-_MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-    r"|sep(?:tember|t)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
-    r"|enero|febrero|marzo|abril|mayo|junio|julio|agosto|se(?:p)?tiembre|octubre|noviembre|diciembre)"
-)
-_DATE = (
-    rf"(?:{_MONTH}\.?\s+\d{{1,2}},?\s+\d{{4}}"  # Jan. 5, 2024 / Sept 3 2023
-    rf"|\d{{1,2}}\.?\s+(?:de\s+)?{_MONTH}\.?,?\s+(?:del?\s+)?\d{{4}})"  # 5 January 2024 / 4 de marzo de 2025
-)
-_DATE_PARTS = re.compile(rf"(?i)(?:({_MONTH})\.?\s+(\d{{1,2}})|(\d{{1,2}})\.?\s+(?:de\s+)?({_MONTH}))\D+(\d{{4}})")
-# A place: starts with a letter, no digits, slashes, parentheses or line breaks; lazy so that it
-# stops at the first separator that lets the rest of the dateline match.
-_PLACE = r"(?P<place>[^\W\d_][^\d/()\n]{0,100}?)"
-_DASH = r"(?:-{1,2}|[–—])"
-# (a character every match contains, pattern): the cheap `in` test skips patterns that cannot
-# match, which matters because a lazy place that fails tries every length up to 100.
-_DATELINES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (needle, re.compile(pattern, re.IGNORECASE))
-    for needle, pattern in (
-        # AUSTIN, TX / ACCESSWIRE / January 5, 2024 /
-        ("/", rf"\s*{_PLACE}\s*/\s*(?P<wire>[^/\n\d]{{2,60}}?)\s*/\s*(?P<date>{_DATE})\s*/\s*"),
-        # BEIJING, May 11, 2023 /PRNewswire/ --    (date optional: "NEW YORK /PRNewswire/ --")
-        ("/", rf"\s*{_PLACE}(?:,\s*(?P<date>{_DATE}))?\s*/\s*(?P<wire>[^/\n\d]{{2,60}}?)\s*/\s*{_DASH}\s*"),
-        # TORONTO, Jan. 05, 2024 (GLOBE NEWSWIRE) --
-        ("(", rf"\s*{_PLACE},\s*(?P<date>{_DATE})\s*\(\s*(?P<wire>[^()\n\d]{{2,60}}?)\s*\)\s*{_DASH}\s*"),
-        # SAN FRANCISCO--(BUSINESS WIRE)--Jan 5, 2024--
-        (
-            "(",
-            rf"\s*{_PLACE}\s*{_DASH}\s*\(\s*(?P<wire>[^()\n\d]{{2,60}}?)\s*\)\s*{_DASH}\s*"
-            rf"(?:(?P<date>{_DATE})\s*{_DASH}?\s*)?",
-        ),
-    )
-)
-_WIRE_NAMES = {"business wire": "Business Wire"}
-
-
-def parse_dateline(text: str) -> Dateline | None:
-    """Return the dateline (place, date, wire) that opens a release's text, or None."""
-    return _dateline(_match_dateline(text))
-
-
-def _dateline(match: re.Match[str] | None) -> Dateline | None:
-    """Return the Dateline of a _match_dateline() match, or None."""
-    if match is None:
-        return None
-    place = " ".join(match["place"].split()).rstrip(",")
-    wire = " ".join(match["wire"].split())
-    raw_date = match["date"]
-    return Dateline(
-        place=place,
-        date=_parse_date(raw_date) if raw_date else None,
-        wire=_WIRE_NAMES.get(wire.lower(), wire),
-    )
-
-
-def _match_dateline(text: str) -> re.Match[str] | None:
-    """Return the regex match of a dateline at the very start of text, or None."""
-    head = text[:_DATELINE_SCAN]
-    for needle, pattern in _DATELINES:
-        if needle in head:
-            match = pattern.match(head)
-            if match is not None:
-                return match
-    return None
-
-
-def _parse_date(text: str) -> date | None:
-    """Return the calendar date in a dateline's date text, or None when it is not a real date."""
-    m = _DATE_PARTS.search(text)
-    if m is None:
-        return None
-    month_name = (m[1] or m[4]).lower()
-    day = int(m[2] or m[3])
-    month = _MONTHS.get(month_name[:3], 0)
-    try:
-        return date(int(m[5]), month, day)
-    except ValueError:
-        return None
-
-
-# --------------------------------------------------------------------------- tickers
-
-_EXCHANGES = (
-    "NYSE American", "NYSE Arca", "NYSE MKT", "NYSE", "AMEX",
-    "NasdaqGS", "NasdaqGM", "NasdaqCM", "Nasdaq Stockholm", "Nasdaq Helsinki", "Nasdaq Copenhagen",
-    "Nasdaq Iceland", "Nasdaq First North", "Nasdaq Baltic", "NASDAQ",
-    "TSX Venture", "TSX-V", "TSXV", "TSX", "CSE", "NEO", "Cboe", "CBOE",
-    "OTCQX", "OTCQB", "OTC Pink", "OTCMKTS", "OTC",
-    "LSE", "AIM", "ASX", "NZX", "HKEX", "HKSE", "SEHK", "SGX", "JSE", "TASE", "NSE", "BSE",
-    "SSE", "SZSE", "TWSE", "KRX", "KOSDAQ", "TSE", "TYO",
-    "Euronext Paris", "Euronext Brussels", "Euronext Amsterdam", "Euronext", "FWB", "FRA",
-    "XETRA", "SIX", "BMV", "B3", "OMX",
-)  # fmt: skip
-_EXCHANGE = "|".join(
-    r"\s+".join(re.escape(w) for w in name.split()) for name in sorted(_EXCHANGES, key=len, reverse=True)
-)
-_TICKER = re.compile(
-    rf"(?<![\w-])(?P<ex>(?i:{_EXCHANGE}))\s*:\s*(?P<sym>[A-Z0-9]{{1,6}}(?:[.\-][A-Z0-9]{{1,4}})?)(?![\w.-])"
-)
-_PARENS = re.compile(r"\(([^()\n]{3,200})\)")
-_EXCHANGE_ALIASES = {
-    "NASDAQGS": "NASDAQ", "NASDAQGM": "NASDAQ", "NASDAQCM": "NASDAQ",
-    "TSX-V": "TSXV", "TSX VENTURE": "TSXV",
-}  # fmt: skip
-
-
-def extract_tickers(text: str) -> tuple[str, ...]:
-    """Return the sorted unique "EXCHANGE:SYMBOL" tickers quoted in parentheses in text."""
-    found: set[str] = set()
-    for group in _PARENS.finditer(text[:_TICKER_SCAN]):
-        inner = group[1]
-        if ":" not in inner:
-            continue
-        for m in _TICKER.finditer(inner):
-            exchange = " ".join(m["ex"].split()).upper()
-            found.add(f"{_EXCHANGE_ALIASES.get(exchange, exchange)}:{m['sym']}")
-    return tuple(sorted(found))
-
-
 # --------------------------------------------------------------------------- identity
 
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -342,9 +222,12 @@ def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
-def _utc(when: datetime) -> datetime:
-    """Return when in UTC (a naive datetime is taken to be UTC already)."""
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+def _utc(when: datetime) -> datetime | None:
+    """Return when in UTC (a naive datetime is taken to be UTC already); None when UTC cannot hold it."""
+    try:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-14:00 is past datetime.max in UTC
+        return None
 
 
 # --------------------------------------------------------------------------- normalize
@@ -362,7 +245,9 @@ def normalize(entry: Entry, *, now: datetime) -> Release:
 
     raw_when = entry.published or entry.updated
     when = _utc(raw_when) if raw_when is not None else None
-    now = _utc(now)
+    now = _utc(now) or now
+    # A date before the web had wires or more than a day ahead (year 9999, a clock in the wrong
+    # century) is not believed: the release is dated when first seen, marked unknown.
     known = when is not None and _MIN_PUBLISHED <= when <= now + _MAX_AHEAD
     published_at = when if known and when is not None else now
 
@@ -375,7 +260,8 @@ def normalize(entry: Entry, *, now: datetime) -> Release:
     published_text = published_at.isoformat() if known else ""
     return Release(
         sighting_key=key,
-        url=canonical_url(link) if link else "",
+        # Only an http(s) link is the release's URL; any other (javascript:, data:) stays text in `link`.
+        url=canonical_url(link) if safe_link(link) else "",
         link=link,
         title=title,
         summary=summary,
@@ -384,7 +270,7 @@ def normalize(entry: Entry, *, now: datetime) -> Release:
         published_at=published_at,
         published_known=known,
         dateline=_dateline(dateline),
-        tickers=extract_tickers(f"{title}\n{summary}\n{body[:_TICKER_SCAN]}"),
+        tickers=extract_tickers(f"{title}\n{summary}\n{body[:TICKER_SCAN]}"),
         # With no text at all there is nothing to join copies on; a per-sighting value keeps
         # every empty item from collapsing into one release.
         fingerprint=_fingerprint(title, lead, dateline) or "key:" + _sha1(key)[:28],

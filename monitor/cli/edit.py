@@ -1,0 +1,157 @@
+"""Editing config.toml from the command line: `feeds add`, `feeds presets`, `rules add`.
+
+Each command builds the new text with configedit (comments and layout kept), has the real loader
+and rules compiler accept it, and only then replaces the file atomically; the daemon picks the
+change up on reload (SIGHUP).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from monitor import config as config_mod
+from monitor import discover
+from monitor.cli import configedit
+from monitor.cli.archive import feeds
+from monitor.cli.base import Ctx, fail
+from monitor.cli.rules import rules
+from monitor.clock import SystemClock
+from monitor.errors import FeedError
+from monitor.export import url_identity
+from monitor.types import Config
+
+RELOAD = "reload the daemon (SIGHUP, or systemctl reload) to use it"
+
+
+def _current(obj: Ctx) -> tuple[Path, Config, str]:
+    path = obj.path
+    if not path.exists():
+        fail(f"{path}: no such config file (use --config PATH or $PRESS_MONITOR_CONFIG)")
+    return path, config_mod.load(path), path.read_text(encoding="utf-8")
+
+
+@feeds.command("add")
+@click.argument("url", metavar="URL|PRESET|FILE")
+@click.option("--name", metavar="N", help="the feed's name [default: the feed's own title]")
+@click.pass_obj
+def feeds_add(obj: Ctx, url: str, name: str | None) -> None:
+    """Add a feed to config.toml: a feed URL, a web page that links to its feed, a preset, or a file.
+
+    A web page is searched for <link rel="alternate" type="application/rss+xml"> (how sites point
+    to their feeds); a preset is a wire's feed by short name (`press-monitor feeds presets`).
+    Comments and layout of config.toml are kept; the result is checked before the file is replaced.
+
+    \b
+    Examples:
+      press-monitor feeds add prnewswire:energy
+      press-monitor feeds add https://www.example.com/newsroom --name "Example newsroom"
+      press-monitor feeds add ./samples/prnewswire-sample.xml
+    """
+    path, cfg, text = _current(obj)
+    if discover.looks_like_preset(url):
+        found = discover.preset(url)
+        if found is None:
+            wire = url.split(":", 1)[0].lower()
+            known = ", ".join(p.key for p in discover.PRESETS if p.key.startswith(wire + ":"))
+            fail(f"no preset {url!r} (presets of {wire}: {known}; all: press-monitor feeds presets)")
+        feed_url, title = found.url, found.name
+    elif urlsplit(url).scheme.lower() in ("http", "https"):
+        feed_url, title = _discover(url, cfg)
+    else:
+        feed_url, title = url, Path(urlsplit(url).path).stem or url
+    same = [f for f in cfg.feeds if url_identity(f.url) == url_identity(feed_url)]
+    if same:
+        fail(f"{feed_url} is already configured as {same[0].name!r}")
+    feed_name = " ".join((name or title or urlsplit(feed_url).hostname or feed_url).split())
+    taken = {f.name.lower(): f for f in cfg.feeds}
+    if feed_name.lower() in taken:
+        fail(f"a feed named {taken[feed_name.lower()].name!r} is already in {path.name}; choose one with --name")
+    new_text = configedit.append_tables(text, "feeds", [{"name": feed_name, "url": feed_url}])
+    new_cfg = configedit.validated(path, new_text, f"feed {feed_name!r}")
+    added = next(f for f in new_cfg.feeds if f.name == feed_name)
+    configedit.replace_file(path, new_text)
+    click.echo(f"added feed {feed_name!r}  {feed_url}")
+    if urlsplit(added.url).scheme == "file" and not Path(urlsplit(added.url).path).exists():
+        click.echo(f"warning: {urlsplit(added.url).path} does not exist (yet?)", err=True)
+    click.echo(f"{RELOAD}; `press-monitor run --once` polls it now")
+
+
+def _discover(url: str, cfg: Config) -> tuple[str, str]:
+    """Return (feed URL, title) for a feed URL or a page linking to one; fail with why not."""
+    from monitor.fetch import Fetcher
+    from monitor.parse import parse
+
+    s = cfg.settings
+    with Fetcher(user_agent=s.user_agent, timeout=s.timeout, max_bytes=s.max_feed_bytes, clock=SystemClock(),
+                 pages=True) as fetcher:
+        try:
+            page = fetcher.fetch(url)
+        except FeedError as exc:
+            fail(f"cannot add {url}: {exc}")
+        try:
+            return url, parse(page.body, url=page.final_url).title
+        except FeedError:
+            pass  # not a feed itself: a page that may point to one
+        links = discover.feed_links(page.body.decode("utf-8", "replace"), page.final_url)
+        if not links:
+            fail(f"{url} is neither a feed nor a page that links to one "
+                 f'(no <link rel="alternate" type="application/rss+xml"> in it)')
+        for link, _ in links[1:]:
+            click.echo(f"the page also links to {link}", err=True)
+        feed_url, link_title = links[0]
+        try:
+            parsed = parse(fetcher.fetch(feed_url).body, url=feed_url)
+        except FeedError as exc:
+            fail(f"{url} links to {feed_url}, which does not work: {exc}")
+        click.echo(f"found {feed_url} on {url}", err=True)
+        return feed_url, parsed.title or link_title
+
+
+@feeds.command("presets")
+def feeds_presets() -> None:
+    """List the wire feeds `feeds add` knows by short name.
+
+    \b
+    Example:
+      press-monitor feeds presets
+      press-monitor feeds add globenewswire:mergers-acquisitions
+    """
+    width = max(len(p.key) for p in discover.PRESETS)
+    for p in discover.PRESETS:
+        click.echo(f"{p.key:<{width}}  {p.name}")
+        click.echo(f"{'':<{width}}  {p.url}")
+
+
+@rules.command("add")
+@click.argument("name")
+@click.argument("query")
+@click.option("--notify", "notify", multiple=True, metavar="CHANNEL", help="alert this channel (repeatable)")
+@click.pass_obj
+def rules_add(obj: Ctx, name: str, query: str, notify: tuple[str, ...]) -> None:
+    """Add a watch rule to config.toml: NAME (a slug) matching QUERY, alerting --notify channels.
+
+    The query is compiled and the channels checked before the file is replaced; comments and
+    layout of config.toml are kept. Try the query first with `press-monitor rules test QUERY`.
+
+    \b
+    Examples:
+      press-monitor rules add uranium '@central_asia AND uranium' --notify console
+      press-monitor rules add recalls 'title : recall*' --notify ops-mail --notify slack
+    """
+    path, cfg, text = _current(obj)
+    if any(r.name == name for r in cfg.rules):
+        fail(f"a rule named {name!r} is already in {path.name}")
+    row: dict[str, object] = {"name": name, "query": query}
+    if notify:
+        row["notify"] = list(notify)
+    new_text = configedit.append_tables(text, "rules", [row])
+    configedit.validated(path, new_text, f"rule {name!r}")
+    configedit.replace_file(path, new_text)
+    click.echo(f"added rule {name!r}: {query}" + (f"  -> {', '.join(notify)}" if notify else ""))
+    if not notify:
+        click.echo(f"warning: rule {name!r} alerts no channel (add --notify CHANNEL); its matches are only archived",
+                   err=True)
+    click.echo(f"`press-monitor rules test {name}` backtests it; {RELOAD}")

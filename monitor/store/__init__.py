@@ -1,0 +1,46 @@
+"""The archive: the only package that speaks SQL (sqlite-utils for the schema, plain SQL on the hot path).
+
+One SQLite file in WAL mode, so readers (CLI, web view) never block the writer (daemon). Each feed
+poll is one `BEGIN IMMEDIATE` transaction (`Store.transaction()`): a crash leaves the archive as
+before or after the poll, never between.
+
+One module per aggregate, each a mixin over `base.Connection`, composed into `Store`:
+
+  base.py         open/close, transactions, meta values, row helpers (rows by name, named parameters)
+  schema.py       tables, indexes, FTS and its triggers, migrations
+  rows.py         the row types handed back (frozen dataclasses built `from_row`)
+  feeds.py        feed identity, validators, poll health, the daemon's schedule
+  ingest.py       what one poll writes: releases, sightings, versions, matches, alerts queued
+  outbox.py       alert delivery state, digests, requeue, channels switched off
+  review.py       search, one release, export, rule feeds, the web view's browse and facets
+  webview.py      the web view's and API's windowed search, facets, day counts and keyset pages
+  maintenance.py  checkpoint, FTS merge, analyze, purge
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+from monitor.store import rows
+from monitor.store.base import Connection, parse_ts, ts
+from monitor.store.feeds import FeedStore
+from monitor.store.ingest import IngestStore
+from monitor.store.maintenance import MaintenanceStore
+from monitor.store.outbox import OutboxStore
+from monitor.store.review import RANK_WINDOW, REVIEW_FILTERS
+from monitor.store.rows import FeedRow, Hit, MatchRow, OutboxRow, ReleaseDetail, Schedule, Sighting, Version
+from monitor.store.schema import MIGRATIONS
+from monitor.store.webview import WebViewStore
+from monitor.types import AlertStatus, FeedCondition, FeedStatus
+
+__all__ = [
+    "MIGRATIONS", "RANK_WINDOW", "REVIEW_FILTERS", "AlertStatus", "Connection", "FeedCondition", "FeedRow",
+    "FeedStatus", "Hit", "MatchRow", "OutboxRow",
+    "ReleaseDetail", "Schedule", "Sighting", "Store", "Version", "parse_ts", "ts",
+]
+
+
+class Store(FeedStore, IngestStore, WebViewStore, OutboxStore, MaintenanceStore):
+    """An open archive. Not shared between threads: open one per thread (they are cheap)."""
+
+    Schedule: TypeAlias = rows.FeedStatus  # `Store.Schedule`, as callers spelled it when it was a nested class

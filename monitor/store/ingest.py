@@ -1,0 +1,140 @@
+"""Ingest: what one poll writes, inside its transaction (releases, sightings, versions, matches, alerts).
+
+Dedupe asks `known()` what the archive holds for a batch, decides, and the pipeline writes through
+the other methods here; rules read the new releases back as `docs()`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from monitor.errors import StoreError
+from monitor.store.base import Connection, chunks, in_list, must_ts, parse_ts, tickers, ts
+from monitor.types import AlertStatus, Candidate, Doc, Known, Release
+
+
+def _release_columns(item: Release) -> dict[str, object]:
+    """The columns of `releases` that come from a feed item, as named parameters."""
+    d = item.dateline
+    return {
+        "url": item.url, "title": item.title, "summary": item.summary, "body": item.body, "author": item.author,
+        "dateline": item.dateline_text, "tickers": json.dumps(list(item.tickers)),
+        "published_at": ts(item.published_at), "published_known": int(item.published_known),
+        "dateline_place": d.place if d else None, "dateline_date": d.date.isoformat() if d and d.date else None,
+        "wire": d.wire if d else None, "fingerprint": item.fingerprint, "content_hash": item.content_hash,
+    }
+
+
+class IngestStore(Connection):
+    def known(self, feed_id: int, items: Sequence[Release]) -> Known:
+        """Return what the archive holds for this batch's sighting keys, canonical URLs and fingerprints."""
+        sightings: dict[str, tuple[int, str]] = {}
+        for chunk in chunks([i.sighting_key for i in items]):
+            marks, params = in_list(chunk)
+            for r in self.rows(f"SELECT key, release_id, content_hash FROM sightings"
+                               f" WHERE feed_id = :feed_id AND key IN ({marks})", {"feed_id": feed_id, **params}):
+                sightings[r["key"]] = (r["release_id"], r["content_hash"])
+        urls: dict[str, int] = {}
+        for chunk in chunks(sorted({i.url for i in items if i.url})):
+            marks, params = in_list(chunk)
+            for r in self.rows(f"SELECT url, min(id) AS id FROM releases WHERE url IN ({marks}) GROUP BY url", params):
+                urls[r["url"]] = r["id"]
+        fps: dict[str, list[Candidate]] = {}
+        for chunk in chunks(sorted({i.fingerprint for i in items})):
+            marks, params = in_list(chunk)
+            for r in self.rows(f"SELECT fingerprint, id, url, published_at, published_known FROM releases"
+                               f" WHERE fingerprint IN ({marks}) ORDER BY id", params):
+                when = parse_ts(r["published_at"]) if r["published_known"] else None
+                fps.setdefault(r["fingerprint"], []).append(Candidate(r["id"], r["url"] or "", when))
+        return Known(sightings, urls, fps)
+
+    def insert_release(self, item: Release, feed_name: str, now: datetime) -> int:
+        """Insert a new release first seen in `feed_name`; return its id."""
+        rid = self.run(
+            "INSERT INTO releases (url, title, summary, body, author, dateline, tickers, source, published_at,"
+            " published_known, first_seen_at, updated_at, dateline_place, dateline_date, wire, fingerprint,"
+            " content_hash) VALUES (:url, :title, :summary, :body, :author, :dateline, :tickers, :source,"
+            " :published_at, :published_known, :now, :now, :dateline_place, :dateline_date, :wire,"
+            " :fingerprint, :content_hash)",
+            {**_release_columns(item), "source": feed_name, "now": ts(now)},
+        ).lastrowid
+        if rid is None:
+            raise StoreError(f"{self.path}: inserting release {item.url or item.title!r} returned no id")
+        return rid
+
+    def revise_release(self, release_id: int, item: Release, now: datetime) -> None:
+        """Keep the current text in release_versions, then replace it with the item's."""
+        self.run(
+            "INSERT INTO release_versions (release_id, title, summary, body, author, published_at, content_hash,"
+            " replaced_at) SELECT id, title, summary, body, author, published_at, content_hash, :now FROM releases"
+            " WHERE id = :id",
+            {"now": ts(now), "id": release_id},
+        )
+        # An item without a real date keeps the release's stored one.
+        self.run(
+            "UPDATE releases SET title = :title, summary = :summary, body = :body, author = :author,"
+            " dateline = :dateline, tickers = :tickers,"
+            " published_at = CASE WHEN :published_known THEN :published_at ELSE published_at END,"
+            " updated_at = :now, dateline_place = :dateline_place, dateline_date = :dateline_date, wire = :wire,"
+            " fingerprint = :fingerprint, content_hash = :content_hash WHERE id = :id",
+            {**_release_columns(item), "now": ts(now), "id": release_id},
+        )
+
+    def add_sighting(self, feed_id: int, feed_name: str, release_id: int, item: Release, now: datetime) -> None:
+        """Record that a feed carries a release; add the feed's name to the release's `source` column."""
+        self.run(
+            "INSERT INTO sightings (feed_id, release_id, key, link, content_hash, first_seen_at, last_seen_at)"
+            " VALUES (:feed_id, :release_id, :key, :link, :content_hash, :now, :now)",
+            {"feed_id": feed_id, "release_id": release_id, "key": item.sighting_key, "link": item.link,
+             "content_hash": item.content_hash, "now": ts(now)},
+        )
+        self.run("UPDATE feeds SET entries = entries + 1 WHERE id = :id", {"id": feed_id})
+        self.run(
+            "UPDATE releases SET source = source || char(10) || :feed WHERE id = :id"
+            " AND instr(char(10) || source || char(10), char(10) || :feed || char(10)) = 0",
+            {"feed": feed_name, "id": release_id},
+        )
+
+    def update_sighting(self, feed_id: int, item: Release, now: datetime) -> None:
+        self.run(
+            "UPDATE sightings SET content_hash = :content_hash, link = :link, last_seen_at = :now"
+            " WHERE feed_id = :feed_id AND key = :key",
+            {"content_hash": item.content_hash, "link": item.link, "now": ts(now), "feed_id": feed_id,
+             "key": item.sighting_key},
+        )
+
+    def docs(self, release_ids: Iterable[int]) -> list[Doc]:
+        """Return the searchable columns of these releases as Docs keyed by release id."""
+        out: list[Doc] = []
+        for chunk in chunks(sorted(set(release_ids))):
+            marks, params = in_list(chunk)
+            for r in self.rows(f"SELECT id, title, summary, body, author, dateline, tickers, source FROM releases"
+                               f" WHERE id IN ({marks})", params):
+                out.append(Doc(key=r["id"], title=r["title"] or "", summary=r["summary"] or "",
+                               body=r["body"] or "", author=r["author"] or "", dateline=r["dateline"] or "",
+                               tickers=" ".join(tickers(r["tickers"])), feeds=tuple((r["source"] or "").split("\n"))))
+        return out
+
+    def add_match(self, release_id: int, rule: str, snippet: str, now: datetime) -> bool:
+        """Record a match; return False when this rule had already matched this release."""
+        cur = self.run(
+            "INSERT OR IGNORE INTO matches (release_id, rule, snippet, matched_at)"
+            " VALUES (:release_id, :rule, :snippet, :now)",
+            {"release_id": release_id, "rule": rule, "snippet": snippet, "now": ts(now)},
+        )
+        return cur.rowcount == 1
+
+    def add_alert(self, release_id: int, rule: str, channel: str, now: datetime) -> bool:
+        """Queue an alert in the outbox (due now); return False when it already existed."""
+        cur = self.run(
+            "INSERT OR IGNORE INTO alerts (release_id, rule, channel, status, attempts, next_attempt_at,"
+            " created_at) VALUES (:release_id, :rule, :channel, :pending, 0, :now, :now)",
+            {"release_id": release_id, "rule": rule, "channel": channel, "pending": AlertStatus.PENDING,
+             "now": ts(now)},
+        )
+        return cur.rowcount == 1
+
+    def published_at(self, release_id: int) -> datetime:
+        return must_ts(self.scalar("SELECT published_at FROM releases WHERE id = :id", {"id": release_id}))

@@ -1,0 +1,312 @@
+"""Review: the read side of the archive (search, one release, export, rule feeds, the web view's browse/facets).
+
+Filters are a dict with any of the keys in REVIEW_FILTERS; a `date` is a day (2024-05-01) or a month
+(2024-05) of published_at. A bad FTS5 query raises QueryError naming it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Generator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from monitor.errors import QueryError
+from monitor.store.base import Connection, Params, fts_message, lines, must_ts, parse_ts, tickers, ts
+from monitor.store.rows import Hit, MatchRow, ReleaseDetail, Sighting, Version
+from monitor.types import Dateline, ReleaseView, Source
+
+# `search` with a limit ranks at most this many matches, the newest (see ReviewStore.search).
+RANK_WINDOW = 5000
+
+REVIEW_FILTERS = ("rule", "feed", "wire", "place", "date")
+
+# Export and rule feeds carry these columns; see monitor.export.EXPORT_FIELDS for the meaning.
+_EXPORT_SELECT = (
+    "SELECT r.id, r.title, r.url, r.published_at, r.published_known, r.first_seen_at, r.updated_at, r.author,"
+    " r.dateline_place, r.dateline_date, r.wire, r.tickers,"
+    # Names and links are one line each (config refuses control characters), so newline-joined
+    # lists split back exactly.
+    " (SELECT group_concat(name, char(10)) FROM (SELECT f.name FROM sightings s JOIN feeds f"
+    "   ON f.id = s.feed_id WHERE s.release_id = r.id GROUP BY f.name ORDER BY min(s.id))) AS feeds,"
+    " (SELECT group_concat(link, char(10)) FROM (SELECT link FROM sightings WHERE release_id = r.id"
+    "   AND coalesce(link, '') <> '' ORDER BY id)) AS links,"
+    " (SELECT group_concat(rule, char(10)) FROM (SELECT rule FROM matches WHERE release_id = r.id ORDER BY id))"
+    "   AS rules,"
+    " r.summary, r.body FROM releases r"
+)
+
+
+def review_period(text: str) -> tuple[str, str]:
+    """Return the [start, end) archive timestamps of a day (2024-05-01) or a month (2024-05)."""
+    try:
+        if len(text) == 7:
+            start = datetime.strptime(text, "%Y-%m").replace(tzinfo=UTC)
+            end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+        else:
+            start = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+            end = datetime.combine(date.fromordinal(start.toordinal() + 1), start.timetz())
+    except ValueError:
+        raise QueryError(f"date filter {text!r}: expected a day (2024-05-01) or a month (2024-05)") from None
+    return ts(start), ts(end)
+
+
+def review_where(fts_query: str | None, filters: dict[str, str] | None, *, since: datetime | None = None,
+                 until: datetime | None = None) -> tuple[str, dict[str, object]]:
+    """Return the WHERE clause (over `releases r`) and its named parameters for a query plus filters."""
+    clauses: list[str] = ["1"]
+    params: dict[str, object] = {}
+    if fts_query:
+        # IN (rowids) rather than a join keeps the outer scan in rowid order: no sort, constant memory.
+        clauses.append("r.id IN (SELECT rowid FROM releases_fts WHERE releases_fts MATCH :q)")
+        params["q"] = fts_query
+    f = filters or {}
+    unknown = set(f) - set(REVIEW_FILTERS)
+    if unknown:
+        raise QueryError(f"unknown filter {sorted(unknown)[0]!r} (filters: {', '.join(REVIEW_FILTERS)})")
+    if f.get("rule"):
+        clauses.append("r.id IN (SELECT release_id FROM matches WHERE rule = :rule)")
+        params["rule"] = f["rule"]
+    if f.get("feed"):
+        clauses.append("r.id IN (SELECT s.release_id FROM sightings s JOIN feeds fd ON fd.id = s.feed_id"
+                       " WHERE fd.name = :feed)")
+        params["feed"] = f["feed"]
+    if f.get("wire"):
+        clauses.append("r.wire = :wire")
+        params["wire"] = f["wire"]
+    if f.get("place"):
+        clauses.append("r.dateline_place = :place")
+        params["place"] = f["place"]
+    if f.get("date"):
+        params["date_start"], params["date_end"] = review_period(f["date"])
+        clauses.append("r.published_at >= :date_start AND r.published_at < :date_end")
+    if since is not None:
+        clauses.append("r.published_at >= :since")
+        params["since"] = ts(since)
+    if until is not None:
+        clauses.append("r.published_at < :until")
+        params["until"] = ts(until)
+    return " AND ".join(clauses), params
+
+
+class ReviewStore(Connection):
+    REVIEW_FILTERS = REVIEW_FILTERS
+
+    def _review_execute(self, sql: str, params: Params, fts_query: str | None) -> sqlite3.Cursor:
+        try:
+            return self.rows(sql, params)
+        except sqlite3.OperationalError as exc:
+            if fts_query and ("fts5" in str(exc) or "syntax error" in str(exc) or "no such column" in str(exc)):
+                raise QueryError(f"invalid query {fts_query!r}: {fts_message(exc)}") from exc
+            raise
+
+    # ------------------------------------------------------------------ search and one release
+
+    def search(self, fts_query: str, *, limit: int | None = 20, since: datetime | None = None,
+               until: datetime | None = None) -> list[Hit]:
+        """Return releases matching an FTS5 query, best first (a bad query raises QueryError).
+
+        With a limit, a query matching more than RANK_WINDOW releases is ranked among the newest
+        RANK_WINDOW of them: bm25 must score every match, which for a common word in a million
+        releases takes seconds, while the newest few thousand are what a press monitor's user wants.
+        """
+        where = "releases_fts MATCH :q"
+        params: dict[str, object] = {"q": fts_query}
+        if since is not None:
+            where += " AND r.published_at >= :since"
+            params["since"] = ts(since)
+        if until is not None:
+            where += " AND r.published_at < :until"
+            params["until"] = ts(until)
+        try:
+            if limit is not None:
+                # The window is the newest RANK_WINDOW matches *inside* since/until: counted over all
+                # matches, an --until before the newest ones would leave nothing to rank.
+                # (Without a period the join is left out: FTS5 walks its rowids newest first on its own.)
+                source = "releases_fts"
+                if since is not None or until is not None:
+                    source += " JOIN releases r ON r.id = releases_fts.rowid"
+                floor = self.one(f"SELECT releases_fts.rowid AS floor FROM {source} WHERE {where}"
+                                 " ORDER BY releases_fts.rowid DESC LIMIT 1 OFFSET :skip",
+                                 {**params, "skip": RANK_WINDOW - 1})
+                if floor is not None:
+                    where += " AND releases_fts.rowid >= :floor"
+                    params["floor"] = floor["floor"]
+            sql = ("SELECT r.id, r.title, r.url, r.published_at,"
+                   " snippet(releases_fts, -1, '[', ']', '…', 16) AS snippet, releases_fts.rank AS rank"
+                   f" FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid WHERE {where}"
+                   " ORDER BY releases_fts.rank")
+            if limit is not None:
+                sql += " LIMIT :limit"
+                params["limit"] = limit
+            rows = self.rows(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise QueryError(f"invalid query {fts_query!r}: {fts_message(exc)}") from exc
+        return [Hit.from_row(r) for r in rows]
+
+    def release(self, release_id: int) -> ReleaseDetail | None:
+        """Return one release with its sightings, versions and matches, or None."""
+        r = self.one(
+            "SELECT id, title, url, published_at, first_seen_at, author, summary, dateline_place,"
+            " dateline_date, wire, tickers, body, updated_at FROM releases WHERE id = :id", {"id": release_id})
+        if r is None:
+            return None
+        params = {"id": release_id}
+        sightings = tuple(Sighting.from_row(s) for s in self.rows(
+            "SELECT f.name AS feed, s.key, s.link, s.first_seen_at, s.last_seen_at FROM sightings s"
+            " JOIN feeds f ON f.id = s.feed_id WHERE s.release_id = :id ORDER BY s.id", params))
+        versions = tuple(Version.from_row(v) for v in self.rows(
+            "SELECT title, summary, body, replaced_at FROM release_versions WHERE release_id = :id ORDER BY id",
+            params))
+        matches = tuple(MatchRow.from_row(m) for m in self.rows(
+            "SELECT rule, snippet, matched_at FROM matches WHERE release_id = :id ORDER BY id", params))
+        dateline = None
+        if r["dateline_place"] or r["wire"]:
+            dateline = Dateline(place=r["dateline_place"] or "",
+                                date=date.fromisoformat(r["dateline_date"]) if r["dateline_date"] else None,
+                                wire=r["wire"] or "")
+        view = ReleaseView(
+            id=r["id"], title=r["title"], url=r["url"] or "", published=must_ts(r["published_at"]),
+            first_seen=must_ts(r["first_seen_at"]), author=r["author"] or "", summary=r["summary"] or "",
+            dateline=dateline, tickers=tuple(tickers(r["tickers"])),
+            sources=tuple(Source(s.feed, s.link) for s in sightings),
+        )
+        return ReleaseDetail(view=view, body=r["body"] or "", updated=must_ts(r["updated_at"]),
+                             sightings=sightings, versions=versions, matches=matches)
+
+    # ------------------------------------------------------------------ rules
+
+    def match_counts(self, now: datetime) -> dict[str, tuple[int, int, int]]:
+        """Return {rule: (matched releases published in the last 24 h, last 7 days, all time)}.
+
+        By publication date, as `rules test` counts its backtest: the two must agree on one archive."""
+        rows = self.rows(
+            "SELECT m.rule, sum(r.published_at >= :day) AS day, sum(r.published_at >= :week) AS week,"
+            " count(*) AS total FROM matches m JOIN releases r ON r.id = m.release_id GROUP BY m.rule",
+            {"day": ts(now - timedelta(days=1)), "week": ts(now - timedelta(days=7))})
+        return {r["rule"]: (r["day"], r["week"], r["total"]) for r in rows}
+
+    def rule_matches(self, rule: str, *, limit: int = 50) -> list[dict[str, object]]:
+        """Return a rule's most recent matches, newest first, each with its release's columns."""
+        rows = self.rows(
+            "SELECT r.id, r.title, r.url, r.published_at, r.updated_at, r.summary, r.author, m.snippet,"
+            " m.matched_at, r.source FROM matches m JOIN releases r ON r.id = m.release_id WHERE m.rule = :rule"
+            " ORDER BY m.matched_at DESC, m.id DESC LIMIT :limit", {"rule": rule, "limit": limit})
+        return [{"id": r["id"], "title": r["title"], "url": r["url"] or "", "published": parse_ts(r["published_at"]),
+                 "updated": parse_ts(r["updated_at"]), "summary": r["summary"] or "", "author": r["author"] or "",
+                 "snippet": r["snippet"] or "", "matched_at": parse_ts(r["matched_at"]),
+                 "feeds": lines(r["source"])} for r in rows]
+
+    def rule_stats(self) -> dict[str, tuple[int, datetime | None]]:
+        """Return {rule: (matches, last matched)} for every rule with at least one match."""
+        return {r["rule"]: (r["n"], parse_ts(r["last"])) for r in self.rows(
+            "SELECT rule, count(*) AS n, max(matched_at) AS last FROM matches GROUP BY rule")}
+
+    # ------------------------------------------------------------------ the web view: browse and facets
+
+    def browse(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 25,
+               offset: int = 0) -> list[dict[str, object]]:
+        """Return one page of matching releases: best first for a query, else newest first."""
+        where, params = review_where(fts_query, filters)
+        params.update(limit=limit, offset=offset)
+        if fts_query:
+            # \x02 and \x03 mark the matched terms; the web view turns them into <mark> after escaping.
+            sql = (f"SELECT r.id, r.title, r.url, r.published_at, r.source, r.wire, r.dateline_place,"
+                   f" snippet(releases_fts, -1, char(2), char(3), '…', 24) AS snippet FROM releases_fts"
+                   f" JOIN releases r ON r.id = releases_fts.rowid WHERE releases_fts MATCH :q AND {where}"
+                   f" ORDER BY releases_fts.rank LIMIT :limit OFFSET :offset")
+        else:
+            sql = (f"SELECT r.id, r.title, r.url, r.published_at, r.source, r.wire, r.dateline_place,"
+                   f" substr(r.summary, 1, 240) AS snippet FROM releases r WHERE {where}"
+                   f" ORDER BY r.published_at DESC, r.id DESC LIMIT :limit OFFSET :offset")
+        rows = self._review_execute(sql, params, fts_query).fetchall()
+        return [{"id": r["id"], "title": r["title"], "url": r["url"] or "", "published": parse_ts(r["published_at"]),
+                 "feeds": lines(r["source"]), "wire": r["wire"] or "", "place": r["dateline_place"] or "",
+                 "snippet": r["snippet"] or ""} for r in rows]
+
+    def facets(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 12,
+               expired: Callable[[], bool] | None = None) -> dict[str, list[tuple[str, int]] | None]:
+        """Return {facet: [(value, releases)]} for the matching set; None for facets not counted in time.
+
+        `expired` is polled while counting: once it returns True the facet being counted and those
+        after it are given up, so a broad query over a huge archive still answers promptly.
+        """
+        f = dict(filters or {})
+        where, params = review_where(fts_query, f)
+        params["limit"] = limit
+        day = f.get("date", "")
+        # A month is chosen (or none): count by day inside it, else by month.
+        date_expr = "substr(r.published_at, 1, 10)" if len(day) >= 7 else "substr(r.published_at, 1, 7)"
+        # Cheapest first (rules and feeds go through small indexes), so a tight budget still shows them.
+        queries = {
+            "rule": ("SELECT m.rule AS value, count(DISTINCT r.id) AS n FROM matches m"
+                     f" JOIN releases r ON r.id = m.release_id WHERE {where} GROUP BY m.rule ORDER BY 2 DESC, 1"
+                     " LIMIT :limit"),
+            "feed": ("SELECT fd.name AS value, count(DISTINCT r.id) AS n FROM sightings s"
+                     " JOIN feeds fd ON fd.id = s.feed_id JOIN releases r ON r.id = s.release_id"
+                     f" WHERE {where} GROUP BY fd.name ORDER BY 2 DESC, 1 LIMIT :limit"),
+            "date": (f"SELECT {date_expr} AS value, count(*) AS n FROM releases r WHERE {where}"
+                     " GROUP BY 1 ORDER BY 1 DESC LIMIT :limit"),
+            "wire": (f"SELECT r.wire AS value, count(*) AS n FROM releases r WHERE {where}"
+                     " AND r.wire IS NOT NULL AND r.wire <> '' GROUP BY r.wire ORDER BY 2 DESC, 1 LIMIT :limit"),
+            "place": (f"SELECT r.dateline_place AS value, count(*) AS n FROM releases r WHERE {where}"
+                      " AND r.dateline_place <> '' GROUP BY r.dateline_place ORDER BY 2 DESC, 1 LIMIT :limit"),
+        }
+        out: dict[str, list[tuple[str, int]] | None] = dict.fromkeys(queries)
+        if expired is not None:
+            check = expired
+            # SQLite calls this every 10k VM steps (well under a millisecond); non-zero aborts the query.
+            self.conn.set_progress_handler(lambda: int(check()), 10_000)
+        try:
+            for name, sql in queries.items():
+                if expired is not None and expired():
+                    break
+                try:
+                    out[name] = [(str(r["value"]), r["n"]) for r in self._review_execute(sql, params, fts_query)]
+                except sqlite3.OperationalError as exc:
+                    if "interrupted" not in str(exc):
+                        raise
+                    break
+        finally:
+            self.conn.set_progress_handler(None, 0)
+        return out
+
+    # ------------------------------------------------------------------ export
+
+    def export_count(self, *, fts_query: str | None = None, filters: dict[str, str] | None = None,
+                     since: datetime | None = None, until: datetime | None = None) -> int:
+        """Return how many releases export_records() would yield."""
+        where, params = review_where(fts_query, filters, since=since, until=until)
+        row = self._review_execute(f"SELECT count(*) AS n FROM releases r WHERE {where}", params,
+                                   fts_query).fetchone()
+        n: int = row["n"]
+        return n
+
+    def export_records(self, *, fts_query: str | None = None, filters: dict[str, str] | None = None,
+                       since: datetime | None = None, until: datetime | None = None,
+                       batch: int = 500) -> Generator[dict[str, object], None, None]:
+        """Yield every matching release as an export record (oldest id first), `batch` rows in memory at most."""
+        where, params = review_where(fts_query, filters, since=since, until=until)
+        cur = self._review_execute(f"{_EXPORT_SELECT} WHERE {where} ORDER BY r.id", params, fts_query)
+        try:
+            while rows := cur.fetchmany(batch):
+                for r in rows:
+                    yield _export_record(r)
+        finally:
+            try:  # noqa: SIM105 (contextlib.suppress would hide which error is expected)
+                cur.close()
+            except sqlite3.ProgrammingError:  # the store was closed first (a consumer that stopped early)
+                pass
+
+
+def _export_record(r: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": r["id"], "title": r["title"], "url": r["url"] or "", "published": r["published_at"],
+        "published_known": bool(r["published_known"]), "first_seen": r["first_seen_at"],
+        "updated": r["updated_at"], "author": r["author"] or "",
+        "dateline_place": r["dateline_place"] or None, "dateline_date": r["dateline_date"] or None,
+        "wire": r["wire"] or None, "tickers": tickers(r["tickers"]), "feeds": lines(r["feeds"]),
+        "links": lines(r["links"]), "rules": lines(r["rules"]), "summary": r["summary"] or "", "body": r["body"] or "",
+    }
+
+

@@ -1,0 +1,191 @@
+"""The archive's tables, indexes, FTS index and triggers, and the migrations that bring an archive up to date.
+
+Migrations are sqlite-utils' own (`sqlite_utils.Migrations`, in sqlite-utils since 4.0, so no extra
+package): each is a function of a `sqlite_utils.Database`, recorded by name in `_sqlite_migrations`
+once applied. A writer opening the archive applies the pending ones, all in one `BEGIN IMMEDIATE`
+transaction (each step a savepoint inside it): two processes starting together cannot both apply a
+step, and a failed step leaves the archive as it was. A reader refuses an archive with pending steps
+(it cannot write) or with steps it does not know (a newer press-monitor made them).
+
+Archives made before migrations carried their version in PRAGMA user_version (1); the first step
+recognises them and leaves their tables alone. Once migrated, user_version is set to GUARD_VERSION,
+which older press-monitor releases refuse as "newer than this press-monitor" instead of misreading.
+
+To change the schema: append a function decorated with `@migration(name)` below; never edit or
+reorder one that has shipped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import sqlite_utils
+
+from monitor.errors import StoreError
+from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, AlertStatus
+
+if TYPE_CHECKING:
+    from monitor.store.base import Connection
+
+Step = Callable[[sqlite_utils.Database], None]
+
+MIGRATIONS = sqlite_utils.Migrations("press-monitor")
+NAMES: list[str] = []  # every migration this press-monitor knows, in order
+
+
+def migration(name: str) -> Callable[[Step], Step]:
+    """Register a migration step under `name` (kept in NAMES too: Migrations does not list them publicly)."""
+    NAMES.append(name)
+    return MIGRATIONS(name=name)
+
+# PRAGMA user_version of archives made before migrations; and what it is set to once they ran.
+LEGACY_VERSION = 1
+GUARD_VERSION = 2
+
+
+def _state(db: sqlite_utils.Database) -> tuple[list[str], list[str]]:
+    """Return (names of pending migrations, names of applied migrations this press-monitor does not know)."""
+    applied = [m.name for m in MIGRATIONS.applied(db)]
+    return [name for name in NAMES if name not in applied], [name for name in applied if name not in NAMES]
+
+
+def _refuse_newer(store: Connection, unknown: list[str]) -> None:
+    if unknown or store.version() > GUARD_VERSION:
+        what = f"migration {unknown[0]!r}" if unknown else f"schema version {store.version()}"
+        raise StoreError(f"{store.path}: the archive has {what}, newer than this press-monitor; "
+                         "upgrade press-monitor")
+
+
+def migrate(store: Connection) -> list[str]:
+    """Apply the pending migrations (one write transaction); return their names."""
+    pending, unknown = _state(store.db)
+    _refuse_newer(store, unknown)
+    if not pending:
+        return []  # the common case: no write lock taken just to open the archive
+    with store.transaction():
+        # Another process may have migrated between the check above and the lock: ask again.
+        pending, unknown = _state(store.db)
+        _refuse_newer(store, unknown)
+        MIGRATIONS.apply(store.db)
+        store.conn.execute(f"PRAGMA user_version = {GUARD_VERSION}")
+    return pending
+
+
+def check_readable(store: Connection) -> None:
+    """Refuse to read an archive that is not exactly at this press-monitor's schema."""
+    pending, unknown = _state(store.db)
+    _refuse_newer(store, unknown)
+    if pending:
+        raise StoreError(f"{store.path}: the archive needs migrating ({', '.join(pending)}); run the daemon "
+                         "or `press-monitor run --once` once to migrate it")
+
+
+def pending_migrations(store: Connection) -> list[str]:
+    """Return the names of the migrations this archive still needs."""
+    return _state(store.db)[0]
+
+
+@migration("schema_v1")
+def schema_v1(db: sqlite_utils.Database) -> None:
+    """The first schema: feeds, releases (+ FTS), sightings, versions, matches, the outbox, channels, meta."""
+    if db.execute("PRAGMA user_version").fetchone()[0] >= LEGACY_VERSION:
+        return  # made before migrations, by the user_version scheme: these tables exist already
+    db.table("feeds").create(
+        {"id": int, "name": str, "url": str, "etag": str, "last_modified": str,
+         "last_polled_at": str, "last_ok_at": str, "last_error": str, "last_error_kind": str,
+         "consecutive_failures": int, "retry_after_until": str, "next_poll_at": str,
+         "gone": int, "redirect_to": str, "redirect_since": str, "entries": int, "item_hashes": str},
+        pk="id", not_null={"name", "url"}, defaults={"consecutive_failures": 0, "gone": 0, "entries": 0},
+    )
+    db.table("feeds").create_index(["name"], unique=True)
+    db.table("releases").create(
+        {"id": int, "url": str, "title": str, "summary": str, "body": str, "author": str,
+         "dateline": str, "tickers": str, "source": str,
+         "published_at": str, "published_known": int, "first_seen_at": str, "updated_at": str,
+         "dateline_place": str, "dateline_date": str, "wire": str,
+         "fingerprint": str, "content_hash": str},
+        pk="id", not_null={"title", "published_at", "first_seen_at", "fingerprint"},
+    )
+    for column in ("url", "fingerprint", "published_at", "first_seen_at"):
+        db.table("releases").create_index([column])
+    db.table("sightings").create(
+        {"id": int, "feed_id": int, "release_id": int, "key": str, "link": str,
+         "content_hash": str, "first_seen_at": str, "last_seen_at": str},
+        pk="id", foreign_keys=[("feed_id", "feeds", "id"), ("release_id", "releases", "id")],
+        not_null={"feed_id", "release_id", "key"},
+    )
+    db.table("sightings").create_index(["feed_id", "key"], unique=True)
+    db.table("sightings").create_index(["release_id"])
+    db.table("release_versions").create(
+        {"id": int, "release_id": int, "title": str, "summary": str, "body": str, "author": str,
+         "published_at": str, "content_hash": str, "replaced_at": str},
+        pk="id", foreign_keys=[("release_id", "releases", "id")], not_null={"release_id"},
+    )
+    db.table("release_versions").create_index(["release_id"])
+    db.table("matches").create(
+        {"id": int, "release_id": int, "rule": str, "snippet": str, "matched_at": str},
+        pk="id", foreign_keys=[("release_id", "releases", "id")], not_null={"release_id", "rule"},
+    )
+    db.table("matches").create_index(["release_id", "rule"], unique=True)
+    db.table("matches").create_index(["rule", "matched_at"])
+    db.table("alerts").create(
+        {"id": int, "release_id": int, "rule": str, "channel": str, "status": str,
+         "attempts": int, "next_attempt_at": str, "last_error": str, "created_at": str,
+         "sent_at": str, "digest_id": str},
+        pk="id", foreign_keys=[("release_id", "releases", "id")],
+        not_null={"release_id", "rule", "channel", "status"},
+        defaults={"attempts": 0, "status": AlertStatus.PENDING.value},
+    )
+    db.table("alerts").create_index(["release_id", "rule", "channel"], unique=True)
+    db.table("alerts").create_index(["status", "next_attempt_at"])
+    db.table("channels").create({"name": str, "disabled_at": str, "disabled_reason": str}, pk="name")
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    # A random id per archive makes alert ids unique across installations sending to one receiver.
+    db.execute("INSERT INTO meta (key, value) VALUES ('install_id', lower(hex(randomblob(4))))")
+    # External-content FTS5 over the releases columns, kept in sync by triggers: the text is
+    # stored once, and search can never see a release that is not in the table.
+    db.table("releases").enable_fts(list(FTS_COLUMNS), fts_version="FTS5", tokenize=FTS_TOKENIZE,
+                              create_triggers=True)
+    # Title hits count most, then summary/tickers: bm25 weights per column in FTS_COLUMNS order.
+    db.execute("INSERT INTO releases_fts(releases_fts, rank)"
+               " VALUES ('rank', 'bm25(10.0, 4.0, 1.0, 2.0, 2.0, 4.0, 1.0)')")
+
+
+def split_legacy_tickers(text: str) -> list[str]:
+    """Return the tickers of a space-joined tickers column ('NYSE:A NYSE American:PLG' -> two tickers).
+
+    Each ticker is EXCHANGE:SYMBOL, with spaces only in the exchange and before a share class
+    ('NASDAQ STOCKHOLM:HEXA B'): a single letter A-D right after a ticker is its share class (no
+    exchange is named so); any other word without a colon belongs to the ticker that the next word
+    with a colon ends.
+    """
+    out: list[str] = []
+    words: list[str] = []
+    for word in text.split():
+        if out and not words and len(word) == 1 and word in "ABCD":
+            out[-1] += f" {word}"
+            continue
+        words.append(word)
+        if ":" in word:
+            out.append(" ".join(words))
+            words = []
+    if words:  # trailing words without a colon: keep them rather than lose them
+        out.append(" ".join(words))
+    return out
+
+
+@migration("tickers_json")
+def tickers_json(db: sqlite_utils.Database) -> None:
+    """releases.tickers: a JSON list instead of space-joined text, which split 'NYSE American:PLG' in two.
+
+    The FTS index keeps indexing the column as text (the update trigger re-indexes each converted
+    row); JSON's brackets and quotes are not tokens, so every query matches as before. Rows without
+    tickers keep '' (read as an empty list), so the archive is not rewritten for them.
+    """
+    rows = db.execute("SELECT id, tickers FROM releases WHERE coalesce(tickers, '') <> ''"
+                      " AND substr(tickers, 1, 1) <> '['").fetchall()
+    for rid, text in rows:
+        db.execute("UPDATE releases SET tickers = :tickers WHERE id = :id",
+                   {"tickers": json.dumps(split_legacy_tickers(text)), "id": rid})

@@ -1,0 +1,136 @@
+"""`feeds add`, `feeds presets`, `rules add` and `import` edit config.toml: the real CLI, a real local web server."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from monitor import config as config_mod
+from monitor import discover
+from tests.feedserver import FeedServer, html_page, rss
+from tests.test_cli import ROOT, cli
+
+HEAD = """# My press-monitor config.  A comment the edits must keep.
+[monitor]
+database = "a.db"   # trailing comment
+
+[[feeds]]
+name = "first"   # the first feed
+url = "./samples/prnewswire-sample.xml"
+
+[[rules]]
+name = "summits"
+query = "summit*"
+notify = ["console"]
+
+# channels below
+[channels.console]
+type = "console"
+"""
+
+
+def setup(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "samples", tmp_path / "samples")
+    (tmp_path / "config.toml").write_text(HEAD)
+    return tmp_path / "config.toml"
+
+
+def test_feeds_add_discovers_the_feed_of_a_web_page(tmp_path: Path, feed_server: FeedServer) -> None:
+    cfg = setup(tmp_path)
+    feed_server.publish("/news/feed.xml", rss([{"title": "A release", "guid": "g1", "link": "https://x.example/1"}],
+                                              title="Example Corp newsroom"))
+    page = (b'<!doctype html><html><head><title>Newsroom</title>'
+            b'<link rel="stylesheet" href="/s.css">'
+            b'<link rel="alternate" type="application/rss+xml" title="Releases" href="news/feed.xml">'
+            b"</head><body>hello</body></html>")
+    feed_server.route("/newsroom", html_page(page))
+    done = cli("feeds", "add", feed_server.url("/newsroom"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"found {feed_server.url('/news/feed.xml')}" in done.stderr
+    text = cfg.read_text()
+    assert text.startswith(HEAD.split("[[rules]]")[0])  # everything before the new table is untouched
+    assert "# channels below" in text and "# trailing comment" in text and "# the first feed" in text
+    feeds = config_mod.load(cfg).feeds
+    assert [(f.name, f.url) for f in feeds][1] == ("Example Corp newsroom", feed_server.url("/news/feed.xml"))
+    # The same feed again (by its page or its own URL) is refused, and the file stays as it is.
+    again = cli("feeds", "add", feed_server.url("/news/feed.xml"), "--name", "other", cwd=tmp_path)
+    assert again.returncode == 2 and "already configured as 'Example Corp newsroom'" in again.stderr
+    assert cfg.read_text() == text
+    # The new feed polls.
+    polled = cli("run", "--once", cwd=tmp_path, check=True)
+    assert "ok  1 new  0 dup  Example Corp newsroom" in polled.stdout
+
+
+def test_feeds_add_says_why_a_page_has_no_feed(tmp_path: Path, feed_server: FeedServer) -> None:
+    cfg = setup(tmp_path)
+    feed_server.route("/plain", html_page(b"<html><head><title>x</title></head><body>no feed</body></html>"))
+    feed_server.status("/gone", 404)
+    for path, why in [("/plain", "is neither a feed nor a page that links to one"), ("/gone", "HTTP 404")]:
+        done = cli("feeds", "add", feed_server.url(path), cwd=tmp_path)
+        assert done.returncode == 2 and why in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert cfg.read_text() == HEAD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "samples"]  # no temp file left
+
+
+def test_feeds_add_a_preset_and_a_local_file(tmp_path: Path) -> None:
+    cfg = setup(tmp_path)
+    listed = cli("feeds", "presets", cwd=tmp_path, check=True).stdout
+    assert "prnewswire:energy" in listed and "globenewswire:" in listed and "businesswire:" in listed
+    done = cli("feeds", "add", "prnewswire:energy", cwd=tmp_path, check=True)
+    assert "added feed 'PR Newswire: energy'" in done.stdout
+    unknown = cli("feeds", "add", "prnewswire:nope", cwd=tmp_path)
+    assert unknown.returncode == 2 and "no preset 'prnewswire:nope'" in unknown.stderr
+    local = cli("feeds", "add", "./samples/prnewswire-uk-sample.xml", "--name", "UK", cwd=tmp_path, check=True)
+    assert "added feed 'UK'" in local.stdout
+    loaded = {f.name: f.url for f in config_mod.load(cfg).feeds}
+    assert loaded["PR Newswire: energy"] == discover.preset("prnewswire:energy").url  # type: ignore[union-attr]
+    assert loaded["UK"] == (tmp_path / "samples" / "prnewswire-uk-sample.xml").as_uri()
+    dup = cli("feeds", "add", "./samples/prnewswire-sample.xml", "--name", "again", cwd=tmp_path)
+    assert dup.returncode == 2 and "is already the URL of feeds[1]" in dup.stderr
+
+
+def test_rules_add_checks_before_it_writes(tmp_path: Path) -> None:
+    cfg = setup(tmp_path)
+    done = cli("rules", "add", "uranium", "uranium OR Kazakhstan", "--notify", "console", cwd=tmp_path, check=True)
+    assert "added rule 'uranium'" in done.stdout
+    text = cfg.read_text()
+    assert text.startswith(HEAD.split("# channels below")[0]) and "# channels below" in text
+    rules = config_mod.load(cfg).rules
+    assert [(r.name, r.query, r.notify) for r in rules][1] == ("uranium", "uranium OR Kazakhstan", ("console",))
+    for args, why in [
+        (("uranium", "x"), "a rule named 'uranium' is already"),
+        (("broken", "summit AND"), 'rules[3] "broken": query: syntax error near "AND"'),
+        (("nochannel", "x", "--notify", "slak"), 'no channel named "slak"'),
+        (("Bad Name", "x"), "rules[3].name"),
+    ]:
+        refused = cli("rules", "add", *args, cwd=tmp_path)
+        assert refused.returncode == 2 and why in refused.stderr, (args, refused.stderr)
+        assert "Traceback" not in refused.stderr
+    assert cfg.read_text() == text
+    quiet = cli("rules", "add", "quiet", "x", cwd=tmp_path, check=True)
+    assert "alerts no channel" in quiet.stderr
+    cli("run", "--once", cwd=tmp_path, check=True)
+    backtest = cli("rules", "test", "uranium", "--since", "100y", cwd=tmp_path, check=True).stdout
+    assert "rule 'uranium' would have matched 1 release(s)" in backtest
+
+
+def test_import_keeps_folders_and_says_why_it_skips(tmp_path: Path) -> None:
+    cfg = setup(tmp_path)
+    exported = cli("feeds", "--opml", cwd=tmp_path, check=True).stdout
+    (tmp_path / "mine.opml").write_text(exported.replace("</body>", """
+      <outline text="Wires">
+        <outline text="Energy">
+          <outline type="rss" text="PRN energy" xmlUrl="https://www.prnewswire.com/rss/energy.rss"/>
+        </outline>
+        <outline type="rss" text="GNW" xmlUrl="https://www.globenewswire.com/rss"/>
+      </outline>
+      <outline type="rss" text="Top" xmlUrl="https://top.example/rss"/>
+      <outline type="rss" text="Elsewhere" xmlUrl="file:///srv/other.xml"/>
+    </body>"""))
+    done = cli("import", "mine.opml", cwd=tmp_path, check=True)
+    # The configured file:// feed comes back as a duplicate, not as "not an http(s) URL".
+    assert "skipped  first" in done.stdout and "already configured as 'first'" in done.stdout
+    assert "Elsewhere  (file:///srv/other.xml): not an http(s) URL" in done.stdout
+    names = [f.name for f in config_mod.load(cfg).feeds]
+    assert names == ["first", "Wires / Energy: PRN energy", "Wires: GNW", "Top"]
+    assert "# imported from mine.opml" in cfg.read_text() and cfg.read_text().startswith("# My press-monitor")

@@ -1,0 +1,74 @@
+"""One FeedStatus, one vocabulary: `feeds`, `status` and the web view's feeds page say the same word per feed."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor import app as app_mod
+from monitor.clock import ManualClock
+from monitor.store import Store
+from monitor.types import FeedCondition
+from monitor.web import Pages
+
+POLLED = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+# Far ahead of any clock these tests run under: the feed that asked to wait is still waiting.
+FAR = datetime(2099, 1, 1, tzinfo=UTC)
+
+CONFIG = """
+[monitor]
+database = "archive.db"
+""" + "".join(f"""
+[[feeds]]
+name = "{name}"
+url = "https://wire.example/{name}.rss"
+{extra}
+""" for name, extra in [("fine", ""), ("broken", ""), ("busy", ""), ("ended", ""), ("fresh", ""),
+                        ("paused", "enabled = false")])
+
+EXPECTED = {"fine": FeedCondition.OK, "broken": FeedCondition.FAILING, "busy": FeedCondition.WAITING,
+            "ended": FeedCondition.GONE, "fresh": FeedCondition.NEW, "paused": FeedCondition.OFF}
+
+
+def build(tmp_path: Path) -> Path:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(CONFIG)
+    with Store(tmp_path / "archive.db") as store, store.transaction():
+        ids = {name: store.feed_id(name, f"https://wire.example/{name}.rss")
+               for name in ("fine", "broken", "busy", "ended", "paused", "dropped")}
+        store.record_poll(ids["fine"], POLLED)
+        store.record_poll(ids["dropped"], POLLED)
+        store.record_poll(ids["broken"], POLLED, error="HTTP 503", error_kind="http")
+        store.record_poll(ids["busy"], POLLED, error="HTTP 429", error_kind="http",
+                          retry_after=(FAR - POLLED).total_seconds())
+        store.record_poll(ids["ended"], POLLED, error="HTTP 410", error_kind="http")
+        store.set_schedule("ended", next_poll_at=None, gone=True)
+        store.record_poll(ids["paused"], POLLED)
+    return cfg
+
+
+def cli(*args: str, cfg: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "monitor", "--config", str(cfg), *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_feeds_status_and_web_use_one_word_per_feed(tmp_path: Path) -> None:
+    cfg = build(tmp_path)
+
+    table = cli("feeds", cfg=cfg).stdout.splitlines()[1:]
+    from_feeds = {line.split()[-1]: line.split()[0] for line in table if not line.startswith(" ")}
+    assert from_feeds == EXPECTED
+
+    doc = json.loads(cli("status", "--json", cfg=cfg).stdout)
+    assert {f["name"]: f["state"] for f in doc["feeds"]} == EXPECTED
+
+    code, body = Pages(app_mod.load(cfg), ManualClock(POLLED)).feeds()
+    assert code == 200
+    rows = re.findall(r'<span class="status-(\w+)">\w+</span></td><td><a href="[^"]*">([^<]+)</a>', body.decode())
+    from_web = {name: word for word, name in rows}
+    # The web view also lists what the archive knows but config.toml no longer names.
+    assert from_web == {**EXPECTED, "dropped": FeedCondition.REMOVED}

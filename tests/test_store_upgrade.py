@@ -1,0 +1,124 @@
+"""Migrations: an archive written before migrations (tests/data/archive-v1.db) upgrades in place, once."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import StoreError
+from monitor.store import MIGRATIONS, Store
+from monitor.store.schema import GUARD_VERSION, NAMES, split_legacy_tickers
+from monitor.types import AlertStatus
+
+FIXTURE = Path(__file__).parent / "data" / "archive-v1.db"  # made by tests/data/make_archive_v1.py
+
+
+@pytest.fixture
+def old(tmp_path: Path) -> Path:
+    copy = tmp_path / "archive.db"
+    shutil.copyfile(FIXTURE, copy)
+    return copy
+
+
+def raw(path: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def snapshot(store: Store) -> dict[str, object]:
+    """Everything a user sees of the fixture's archive, through the public API."""
+    return {
+        "counts": {t: store.count(t) for t in ("releases", "sightings", "matches", "alerts", "feeds",
+                                               "release_versions")},
+        "install_id": store.install_id(),
+        "releases": [store.release(i) for i in (1, 2, 3)],
+        "alerts": [(a.channel, a.status, a.alert_id, a.attempts) for a in store.alerts()],
+        "disabled": store.disabled_channels(),
+        "feeds": store.feeds(),
+        "meta": store.meta("daemon_last_poll"),
+        "export": list(store.export_records()),
+        "search": [(h.id, h.title) for h in store.search("summit OR dividend OR platinum", limit=None)],
+    }
+
+
+def test_a_pre_migration_archive_upgrades_in_place_once(old: Path) -> None:
+    assert raw(old, "PRAGMA user_version") == [(1,)]
+    before_install = raw(old, "SELECT value FROM meta WHERE key = 'install_id'")[0][0]
+    with pytest.raises(StoreError, match="needs migrating"):  # a reader cannot migrate it
+        Store(old, readonly=True)
+
+    with Store(old) as store:
+        assert store.migrated == NAMES == ["schema_v1", "tickers_json"]
+        first = snapshot(store)
+    assert raw(old, "PRAGMA user_version") == [(GUARD_VERSION,)]
+    assert raw(old, "SELECT name FROM _sqlite_migrations ORDER BY id") == [(n,) for n in NAMES]
+
+    # The data is intact, tickers now a list (the multi-word exchange in one piece).
+    assert first["install_id"] == before_install
+    assert first["counts"] == {"releases": 3, "sightings": 4, "matches": 1, "alerts": 3, "feeds": 2,
+                               "release_versions": 1}
+    plg, acme, summit = first["releases"]  # type: ignore[misc]
+    assert plg.view.tickers == ("NYSE AMERICAN:PLG", "TSX:PTM")
+    assert acme.view.tickers == ("NYSE:ACME",) and summit.view.tickers == ()
+    assert summit.view.title.endswith("(updated)") and summit.versions[0].title == "Central Asia summit opens in Astana"
+    assert [s.feed for s in summit.sightings] == ["wire", "other"]
+    assert first["alerts"] == [("email", AlertStatus.DEAD, f"pm-{before_install}-3", 1),
+                               ("webhook", AlertStatus.PENDING, f"pm-{before_install}-2", 0),
+                               ("console", AlertStatus.SENT, f"pm-{before_install}-1", 1)]
+    assert first["disabled"] == {"email": "HTTP 410 Gone"}
+    assert first["meta"] == "2026-11-20T15:30:00Z"
+    assert [r["tickers"] for r in first["export"]] == [["NYSE AMERICAN:PLG", "TSX:PTM"], ["NYSE:ACME"], []]
+    assert {f.name: f.failures for f in first["feeds"]} == {"other": 1, "wire": 0}
+    with Store(old) as store:  # the last good body's item hashes, written before they were paired with keys
+        state = store.feed_state("wire", "https://wire.example/rss")
+        assert state.items == {"h1", "h2"} and state.etag == '"v1"'
+
+    with Store(old) as store:
+        # The FTS index was kept in step with the converted rows, and still finds tickers as words.
+        store.conn.execute("INSERT INTO releases_fts(releases_fts) VALUES ('integrity-check')")
+        assert [h.id for h in store.search('tickers : "NYSE American"')] == [1]
+        assert [h.id for h in store.search("tickers : PLG")] == [1]
+        assert [h.id for h in store.search("tickers : ACME")] == [2]
+
+    # Reopening applies nothing and changes nothing; a reader opens it now.
+    with Store(old) as store:
+        assert store.migrated == []
+        assert snapshot(store) == first
+    with Store(old, readonly=True) as reader:
+        assert snapshot(reader) == first
+    assert raw(old, "SELECT count(*) FROM _sqlite_migrations") == [(len(NAMES),)]
+
+
+def test_a_new_archive_gets_every_migration_and_refuses_to_be_misread(tmp_path: Path) -> None:
+    with Store(tmp_path / "a.db") as store:
+        assert store.migrated == NAMES
+        assert MIGRATIONS.pending(store.db) == []
+    # An older press-monitor (user_version era) sees a version it does not know and refuses.
+    assert raw(tmp_path / "a.db", "PRAGMA user_version") == [(GUARD_VERSION,)]
+    # A migration this press-monitor does not know: a newer one made the archive.
+    with Store(tmp_path / "a.db") as store:
+        store.conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+                           " VALUES ('press-monitor', 'from_the_future', '2030-01-01')")
+    for readonly in (False, True):
+        with pytest.raises(StoreError, match="migration 'from_the_future', newer than this press-monitor"):
+            Store(tmp_path / "a.db", readonly=readonly)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("NYSE AMERICAN:PLG TSX:PTM", ["NYSE AMERICAN:PLG", "TSX:PTM"]),
+    ("NASDAQ:ACME", ["NASDAQ:ACME"]),
+    ("NASDAQ FIRST NORTH:ABC EURONEXT PARIS:XYZ NYSE:A", ["NASDAQ FIRST NORTH:ABC", "EURONEXT PARIS:XYZ", "NYSE:A"]),
+    ("NASDAQ STOCKHOLM:HEXA B NYSE:BRK.A NYSE AMERICAN:PLG", ["NASDAQ STOCKHOLM:HEXA B", "NYSE:BRK.A",
+                                                           "NYSE AMERICAN:PLG"]),
+    ("NASDAQ:A B3:ABCD3", ["NASDAQ:A", "B3:ABCD3"]),
+    ("", []),
+    ("ODD", ["ODD"]),  # never written by press-monitor; kept rather than lost
+])
+def test_legacy_tickers_split_on_the_word_that_ends_each_ticker(text: str, expected: list[str]) -> None:
+    assert split_legacy_tickers(text) == expected
