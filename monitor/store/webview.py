@@ -172,10 +172,10 @@ class WebViewStore(OutboxStore):
         None if not counted in time. With a `window` (filters in force) only its releases are counted.
         """
         if window is not None:
-            marks, params = in_list(window, "w")
+            marks, ids = in_list(window, "w")
             rows = self._budgeted(f"SELECT substr(first_seen_at, 1, 10) AS day, count(*) AS n FROM releases"
                                   f" WHERE id IN ({marks or 'NULL'}) AND first_seen_at >= :since GROUP BY 1",
-                                  {**params, "since": ts(since)}, None, expired)
+                                  {**ids, "since": ts(since)}, None, expired)
             return None if rows is None else {r["day"]: r["n"] for r in rows}
         start = datetime.combine(since.astimezone(UTC).date(), datetime.min.time(), UTC)
         days = [start + timedelta(days=i) for i in range((until.astimezone(UTC) - start).days + 2)]

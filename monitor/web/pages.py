@@ -188,8 +188,8 @@ class Pages:
         rows = rows[:RULE_PAGE_SIZE]
         older = None
         if more:
-            stamp, ident = rows[-1]["key"]  # type: ignore[misc]
-            older = self.r.url(f"/rule/{_seg(name)}", before=f"{stamp}~{ident}")
+            key: tuple[str, int] = rows[-1]["key"]  # type: ignore[assignment]
+            older = self.r.url(f"/rule/{_seg(name)}", before=f"{key[0]}~{key[1]}")
         return 200, self.r.page(
             "rule.html", title=f"Rule {name}", name=name, spec=spec, rows=rows, total=total, last=last,
             older=older, newest=self.r.url(f"/rule/{_seg(name)}") if before else None,
