@@ -8,7 +8,8 @@ fresh process per phase, against one fresh archive:
 
     startup  `check`: the fixed cost of one CLI process (median of 3), subtracted as "net"
     cold     `run --once`, everything new
-    warm     `run --once` again, nothing changed: every feed should answer 304 and nothing be parsed
+    warm     `run --once --force` again (no feed is due yet: force), nothing changed: every feed
+             should answer 304 and nothing be parsed
     new      `run --once` after POST /advance?k=K: the work should grow with the K new releases,
              not with the size of the feeds they landed in
 
@@ -173,7 +174,8 @@ def one_round(a: argparse.Namespace, exe: Path, baseline: bool) -> dict:
             if phase == "new":
                 advanced = call(base, f"/advance?k={a.advance}", "POST")
             s0 = call(base, "/stats")
-            p, wall, cpu = run_cli(cmd, ["run", "--once"], tmp)
+            # --force: warm and new come right after cold, before any feed is due again.
+            p, wall, cpu = run_cli(cmd, ["run", "--once", "--force"], tmp)
             s1 = call(base, "/stats")
             (tmp / f"{phase}.out").write_text(p.stdout + "\n--- stderr\n" + p.stderr)
             if p.returncode != 0:

@@ -4,7 +4,7 @@
 
 Workload: N generated rules (company names, tickers, phrases, AND/OR/NOT, prefixes, NEAR, column
 filters, @term lists, some feeds filters and regexes) over generated PR Newswire-style releases
-(bench/corpus.py: headline, summary, ~200-word body, author, dateline, tickers, feeds).
+(tests/corpus.py: headline, summary, ~200-word body, author, dateline, tickers, feeds).
 
 Naive baseline, same process: for each release, put it alone in a one-row FTS5 table and run
 every rule's query against it (with snippet() in the same statement). It is too slow to run over
@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.corpus import CENTRAL_ASIA, COUNTRIES, SECTORS, SUMMITS, Corpus  # noqa: E402
 from monitor.rules import compile_rules  # noqa: E402
 from monitor.rules.fts import FTS  # noqa: E402
 from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, Doc, Match, RuleSpec  # noqa: E402
+from tests.corpus import CENTRAL_ASIA, COUNTRIES, SECTORS, SUMMITS, Corpus  # noqa: E402
 
 TERMS: dict[str, list[str]] = {
     "central_asia": ['"Central Asia"', *CENTRAL_ASIA],

@@ -43,16 +43,30 @@ class App:
     def open_store(self, *, readonly: bool = False) -> Store:
         return Store(self.config.settings.database, readonly=readonly)
 
-    def build_channels(self, *, stdout: TextIO | None = None) -> dict[str, deliver.Channel]:
-        return {name: channels_mod.build(spec, stdout=stdout) for name, spec in self.config.channels.items()}
+    @cached_property
+    def channel_set(self) -> channels_mod.ChannelSet:
+        """Every channel, built on first use and then kept (sessions stay alive between deliveries)
+        until close_channels(). Building reads the channels' secrets: only what sends asks for it,
+        so read-only commands work without them (raises ConfigError naming a secret it cannot read)."""
+        return channels_mod.ChannelSet(self.config.channels)
 
-    def deliver(self, store: Store, clock: Clock, *, stdout: TextIO | None = None,
+    def close_channels(self) -> None:
+        """Close the channels if they were built (at exit, or when a reload replaces this config)."""
+        built = self.__dict__.get("channel_set")
+        if built is not None:
+            built.close()
+
+    def build_channel(self, name: str, *, stdout: TextIO | None = None) -> channels_mod.Channel:
+        """Return a new channel for one configured name (for `alerts test`; the caller closes it)."""
+        return channels_mod.build(self.config.channels[name], stdout=stdout)
+
+    def deliver(self, store: Store, clock: Clock, *,
                 on_event: Callable[[str], None] | None = None) -> deliver.Report | None:
         """Drain the outbox once; return None when another process is delivering right now."""
         with delivery_lock(self.config.settings.database) as mine:
             if not mine:
                 return None
-            return deliver.drain(store, self.build_channels(stdout=stdout), self.config.channels, clock,
+            return deliver.drain(store, self.channel_set, self.config.channels, clock,
                                  timezone=self.config.settings.timezone, on_event=on_event)
 
 

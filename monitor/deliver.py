@@ -3,23 +3,27 @@
 Each send is followed by its own commit, so a crash repeats at most the one alert (or digest) that
 was in flight — at-least-once delivery, with the same alert id on every attempt so receivers can
 drop repeats. A failure is retried on the Standard Webhooks schedule with jitter, honouring
-Retry-After; a permanent failure is dead at once; 410 Gone also disables the channel.
+Retry-After; a permanent failure is dead at once; 410 Gone also disables the channel. Channels send
+side by side (one worker each), so one slow endpoint delays only its own alerts.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import queue
 import random
+import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from monitor.clock import Clock
-from monitor.config import parse_digest
 from monitor.errors import DeliveryError, MonitorError
-from monitor.types import ChannelSpec, Notice
+from monitor.types import ChannelSpec, Digest, Notice
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,10 @@ log = logging.getLogger(__name__)
 RETRY_SCHEDULE: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 MAX_RETRY_AFTER = 86400.0
 JITTER = 0.1
+BATCH = 1000  # due rows read at a time; a drain reads batches until nothing due is left
+MAX_PARALLEL = 8  # channels sending at the same time
+LOOKAHEAD = 2  # alerts rendered ahead for each channel's sender
+FAILURES_META = "channel_failures:"  # + channel name -> {"failures", "since", "last_error"} (meta table)
 
 
 class Channel(Protocol):
@@ -55,57 +63,141 @@ def next_attempt(attempts: int, now: datetime, *, retry_after: float | None, rng
     return now + timedelta(seconds=delay)
 
 
-def digest_period_end(created: datetime, digest: str, tz: str) -> datetime:
-    """Return the end of the digest period an alert created at `created` belongs to.
-
-    "1h"-style digests cut time into fixed slots counted from the Unix epoch (UTC); "daily HH:MM"
-    ends at the next HH:MM in the configured timezone.
-    """
-    schedule = parse_digest(digest, key="digest")
-    if isinstance(schedule, time):
-        zone = ZoneInfo(tz)
-        local = created.astimezone(zone)
-        end = datetime.combine(local.date(), schedule, tzinfo=zone)
-        if end <= local:
-            end = datetime.combine(local.date() + timedelta(days=1), schedule, tzinfo=zone)
-        return end.astimezone(created.tzinfo)
-    return datetime.fromtimestamp((created.timestamp() // schedule + 1) * schedule, created.tzinfo)
+def digest_period_end(created: datetime, digest: Digest, tz: str) -> datetime:
+    """Return the end of the digest period an alert created at `created` belongs to."""
+    return digest.period_end(created, tz)
 
 
 def drain(
     store, channels: Mapping[str, Channel], specs: Mapping[str, ChannelSpec], clock: Clock, *,
-    timezone: str = "UTC", rng: random.Random | None = None, limit: int = 1000,
+    timezone: str = "UTC", rng: random.Random | None = None, batch: int = BATCH,
     on_event: Callable[[str], None] | None = None,
 ) -> Report:
-    """Send every due alert once; return the counts. Never raises for a channel's failure."""
+    """Send every alert due now once (no cap: batches of `batch` rows until none is left); return the
+    counts. Channels send concurrently, each its own alerts in order, so a slow or hanging endpoint
+    (bounded by its timeout) holds up only itself. Never raises for a channel's failure.
+
+    The store is used from this thread only; worker threads do nothing but channel.send().
+    """
     rng = rng or random.Random()
     emit = on_event or (lambda _msg: None)
-    disabled = store.disabled_channels()
-    due = store.due_alerts(clock.now(), limit)
-    by_channel: dict[str, list] = {}
-    for row in due:
-        by_channel.setdefault(row.channel, []).append(row)
-
+    disabled = set(store.disabled_channels())
     report = Report()
-    for name, rows in by_channel.items():
-        spec, channel = specs.get(name), channels.get(name)
-        if spec is None or channel is None or not spec.enabled or name in disabled:
-            # Not configured (removed from config.toml), switched off, or disabled by a 410: keep the
-            # alerts; they go out when the channel comes back.
-            report += Report(waiting=len(rows))
-            continue
-        if spec.digest:
-            batches = _digests(store, spec, rows, clock, timezone)
+    handled: set[int] = set()  # rows met in this drain: each is tried (or counted waiting) once
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL, len(channels))),
+                            thread_name_prefix="deliver") as pool:
+        while True:
+            rows = [r for r in store.due_alerts(clock.now(), batch + len(handled)) if r.id not in handled]
+            if not rows:
+                return report
+            handled.update(r.id for r in rows)
+            by_channel: dict[str, list] = {}
+            for row in rows:
+                by_channel.setdefault(row.channel, []).append(row)
+            queues: dict[str, list[tuple[list, str, bool]]] = {}
+            for name, chan_rows in by_channel.items():
+                spec, channel = specs.get(name), channels.get(name)
+                if spec is None or channel is None or not spec.enabled or name in disabled:
+                    # Not configured (removed from config.toml), switched off, or disabled by a 410: keep
+                    # the alerts; they go out when the channel comes back.
+                    report += Report(waiting=len(chan_rows))
+                    continue
+                if spec.digest:
+                    batches = _digests(store, spec, chan_rows, clock, timezone)
+                else:
+                    batches = [([row], row.alert_id, False) for row in chan_rows]
+                report += Report(waiting=len(chan_rows) - sum(len(group) for group, _, _ in batches))
+                queues[name] = batches
+            report += _send_all(store, pool, channels, queues, disabled, clock, rng, emit)
+
+
+def _send_all(store, pool: ThreadPoolExecutor, channels: Mapping[str, Channel],
+              queues: dict[str, list[tuple[list, str, bool]]], disabled: set[str], clock: Clock,
+              rng: random.Random, emit: Callable[[str], None]) -> Report:
+    """Send each channel's batches in order, channels side by side; record each outcome as it lands.
+
+    One worker per channel sends; this thread does all the SQLite work: it renders the next notices
+    while the workers send, and commits every outcome as it is reported. A worker sends its next
+    alert only once the previous outcome is committed (`turns`), so a crash repeats at most one
+    alert (or digest) per channel.
+    """
+    report = Report()
+    outcomes: queue.SimpleQueue[tuple[str, list, str, BaseException | None]] = queue.SimpleQueue()
+    todo = {name: deque(batches) for name, batches in queues.items() if batches}
+    inboxes: dict[str, queue.SimpleQueue] = {}
+    stops: dict[str, threading.Event] = {}
+    turns: dict[str, threading.Semaphore] = {}
+    queued = dict.fromkeys(todo, 0)  # handed to the worker, outcome not yet recorded
+    streaks = {name for name in todo if store.meta(FAILURES_META + name)}
+
+    def feed(name: str) -> None:
+        """Keep LOOKAHEAD rendered batches in the channel's inbox (fewer once its list runs out)."""
+        nonlocal report
+        while todo[name] and queued[name] < LOOKAHEAD and not stops[name].is_set():
+            group, message_id, digest = todo[name].popleft()
+            try:
+                notices = [store.notice(r) for r in group]
+            except MonitorError as exc:  # could not even render it (release gone): retrying cannot help
+                report += _record(store, name, group, message_id, DeliveryError(str(exc), permanent=True),
+                                  clock, rng, emit)[0]
+                continue
+            inboxes[name].put((group, message_id, digest, notices))
+            queued[name] += 1
+        if not queued[name]:
+            inboxes[name].put(None)  # nothing more: the worker ends
+
+    for name in todo:
+        inboxes[name], stops[name], turns[name] = queue.SimpleQueue(), threading.Event(), threading.Semaphore(1)
+        pool.submit(_sender, channels[name], name, inboxes[name], clock, stops[name], turns[name], outcomes)
+        feed(name)
+    while any(queued.values()):
+        name, group, message_id, error = outcomes.get()
+        queued[name] -= 1
+        if error is _SKIPPED:  # not sent: the channel went away earlier in this drain
+            report += Report(waiting=len(group))
         else:
-            batches = [([row], row.alert_id, False) for row in rows]
-        report += Report(waiting=len(rows) - sum(len(group) for group, _, _ in batches))
-        for i, (group, message_id, digest) in enumerate(batches):
-            outcome, gone = _attempt(store, name, channel, group, message_id, digest, clock, rng, emit)
+            outcome, gone = _record(store, name, group, message_id, error, clock, rng, emit,
+                                    streak=name in streaks)
             report += outcome
+            if error is None:
+                streaks.discard(name)
+            else:
+                streaks.add(name)
             if gone:  # the endpoint is gone for good: everything else for it waits for `alerts enable`
-                report += Report(waiting=sum(len(g) for g, _, _ in batches[i + 1:]))
-                break
+                disabled.add(name)
+                report += Report(waiting=sum(len(g) for g, _, _ in todo[name]))
+                todo[name].clear()
+        turns[name].release()
+        feed(name)
     return report
+
+
+_SKIPPED = DeliveryError("skipped")
+
+
+def _sender(channel: Channel, name: str, inbox: queue.SimpleQueue, clock: Clock, stop: threading.Event,
+            turn: threading.Semaphore, outcomes: queue.SimpleQueue) -> None:
+    """Send one channel's batches in order as they arrive (a worker thread); report every outcome."""
+    while (item := inbox.get()) is not None:
+        group, message_id, digest, notices = item
+        turn.acquire()  # the previous outcome is committed
+        error = _SKIPPED if stop.is_set() else _send(channel, name, notices, clock.now(), message_id, digest)
+        if isinstance(error, DeliveryError) and error.gone:
+            stop.set()  # 410: send nothing more to it (decided here, not after the outcome is committed)
+        outcomes.put((name, group, message_id, error))
+
+
+def _send(channel: Channel, name: str, notices: list[Notice], now: datetime, message_id: str,
+          digest: bool) -> BaseException | None:
+    """Send (in a worker thread); return None on success or the error (a DeliveryError for a failure)."""
+    try:
+        channel.send(notices, now=now, message_id=message_id, digest=digest)
+    except DeliveryError as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - a bug in one channel must not stop the others
+        log.exception("channel %s crashed while sending %s", name, message_id)
+        return DeliveryError(f"internal error: {type(exc).__name__}: {exc}")
+    return None
 
 
 def _digests(store, spec: ChannelSpec, rows, clock: Clock, timezone: str) -> list[tuple[list, str, bool]]:
@@ -117,7 +209,8 @@ def _digests(store, spec: ChannelSpec, rows, clock: Clock, timezone: str) -> lis
         if row.digest_id:
             groups.setdefault(row.digest_id, []).append(row)
             continue
-        end = digest_period_end(row.created_at, spec.digest, timezone)
+        assert spec.digest is not None
+        end = spec.digest.period_end(row.created_at, timezone)
         if end <= now:
             ready.append(row)
         else:
@@ -131,32 +224,25 @@ def _digests(store, spec: ChannelSpec, rows, clock: Clock, timezone: str) -> lis
     return [(group, digest_id, True) for digest_id, group in groups.items()]
 
 
-def _attempt(store, name, channel, rows, message_id, digest, clock, rng, emit) -> tuple[Report, bool]:
-    """Send one alert or one digest and commit the outcome; return its counts and whether the channel is gone."""
+def _record(store, name: str, rows: list, message_id: str, error: BaseException | None, clock: Clock,
+            rng: random.Random, emit: Callable[[str], None], *, streak: bool = True) -> tuple[Report, bool]:
+    """Commit the outcome of one send; return its counts and whether the channel is gone.
+    `streak`: the channel may have a failure streak to clear (False saves a write per success)."""
     ids = [r.id for r in rows]
-    try:
-        notices = [store.notice(r) for r in rows]
-        channel.send(notices, now=clock.now(), message_id=message_id, digest=digest)
-    except DeliveryError as exc:
-        return _failed(store, name, rows, ids, exc, clock, rng, emit)
-    except MonitorError as exc:  # could not even render it (release gone): retrying cannot help
-        return _failed(store, name, rows, ids, DeliveryError(str(exc), permanent=True), clock, rng, emit)
-    except Exception as exc:  # noqa: BLE001 - a bug in one channel must not stop the others
-        log.exception("channel %s crashed while sending %s", name, message_id)
-        return _failed(store, name, rows, ids, DeliveryError(f"internal error: {type(exc).__name__}: {exc}"),
-                       clock, rng, emit)
-    with store.transaction():
-        store.mark_sent(ids, clock.now())
-    emit(f"sent {message_id} via {name} ({len(ids)} alert{'s' if len(ids) != 1 else ''})")
-    return Report(sent=len(ids)), False
-
-
-def _failed(store, name, rows, ids, exc: DeliveryError, clock, rng, emit) -> tuple[Report, bool]:
     now = clock.now()
+    if error is None:
+        with store.transaction():
+            store.mark_sent(ids, now)
+            if streak:
+                store.set_meta(FAILURES_META + name, None)
+        emit(f"sent {message_id} via {name} ({len(ids)} alert{'s' if len(ids) != 1 else ''})")
+        return Report(sent=len(ids)), False
+    exc = error if isinstance(error, DeliveryError) else DeliveryError(str(error))
     attempts = max(r.attempts for r in rows) + 1
     when = None if exc.permanent else next_attempt(attempts, now, retry_after=exc.retry_after, rng=rng)
     with store.transaction():
         store.mark_failed(ids, str(exc), when)
+        store.set_meta(FAILURES_META + name, json.dumps(_failures(store, name, now, str(exc))))
         if exc.gone:
             store.disable_channel(name, str(exc), now)
     if exc.gone:
@@ -171,3 +257,27 @@ def _failed(store, name, rows, ids, exc: DeliveryError, clock, rng, emit) -> tup
              when.isoformat(), exc)
     emit(f"retry {rows[0].alert_id} via {name} at {when:%Y-%m-%d %H:%M:%S}: {exc}")
     return Report(retrying=len(ids)), False
+
+
+def _failures(store, name: str, now: datetime, error: str) -> dict[str, object]:
+    before = channel_failures(store, name)
+    return {"failures": (before.failures if before else 0) + 1,
+            "since": (before.since if before else now).isoformat(), "last_error": error[:500]}
+
+
+@dataclass(frozen=True)
+class ChannelFailures:
+    """A channel's unbroken run of failed sends (reset by its next success): what `status` shows."""
+
+    failures: int
+    since: datetime
+    last_error: str
+
+
+def channel_failures(store, name: str) -> ChannelFailures | None:
+    """Return the channel's consecutive failures, or None when its last send worked (or none was made)."""
+    raw = store.meta(FAILURES_META + name)
+    if not raw:
+        return None
+    data = json.loads(raw)
+    return ChannelFailures(int(data["failures"]), datetime.fromisoformat(data["since"]), str(data["last_error"]))

@@ -33,6 +33,12 @@ _CHUNK = 64 * 1024
 _REDIRECTS = (301, 302, 303, 307, 308)
 _FEED_MARKERS = (b"<rss", b"<feed", b"<rdf:rdf", b"<?xml")
 _MAX_AGE = re.compile(r"max-age\s*=\s*\"?(\d+)", re.I)
+_SECONDS = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also accepts "²", which float() refuses
+# A Retry-After (or max-age) beyond this is clamped to it: a server cannot park a feed for years, and
+# a huge value ("99999999999999999999", a date in year 9999) never reaches a timestamp. The scheduler
+# honours Retry-After up to the same 24 h (schedule.MAX_RETRY_AFTER).
+MAX_RETRY_AFTER = 24 * 3600.0
+MAX_MAX_AGE = 7 * 86400.0
 _current = threading.local()  # the _Watchdog of the fetch running in this thread
 
 
@@ -190,7 +196,7 @@ class Fetcher:
     ) -> Fetched:
         status, h = resp.status_code, resp.headers
         m = _MAX_AGE.search(h.get("cache-control", ""))
-        max_age = float(m.group(1)) if m else None
+        max_age = min(float(m.group(1)), MAX_MAX_AGE) if m else None
         etag, modified = h.get("etag"), h.get("last-modified")
         if status == 304:  # a 304 may omit validators: the ones we sent are still the current ones
             etag = etag or (state.etag if state else None)
@@ -299,19 +305,19 @@ def _check_looks_like_feed(body: bytes, content_type: str) -> None:
 
 
 def _retry_after(value: str | None, now: datetime) -> float | None:
-    """Return Retry-After (delta-seconds or HTTP-date) as seconds from now, or None."""
+    """Return Retry-After (delta-seconds or HTTP-date) as seconds from now, within [0, MAX_RETRY_AFTER]; or None."""
     if not value or not value.strip():
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _SECONDS.fullmatch(value):
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return min(max(0.0, (when - now).total_seconds()), MAX_RETRY_AFTER)
 
 
 def _phrase(status: int, reason: str | None) -> str:

@@ -43,7 +43,9 @@ class Redactor:
         pairs = []
         for item in secrets:
             secret, shown = item if isinstance(item, tuple) else (item, "***")
-            if secret and len(secret) >= 4:  # shorter "secrets" would blank out ordinary words
+            # Only real strings: str(None) registered as a "secret" once turned every None in the
+            # logs into *** ('NoneType' logged as '***Type'). Shorter ones would blank out words.
+            if isinstance(secret, str) and len(secret) >= 4:
                 pairs.append((secret, shown))
         # Longest first, so a URL is replaced whole before a secret inside it.
         pairs.sort(key=lambda p: -len(p[0]))
@@ -148,7 +150,8 @@ def setup(level: str = "INFO", fmt: str = "text", *, stream: TextIO | None = Non
 def set_level(level: str) -> None:
     logging.getLogger().setLevel(level.upper())
     # Library chatter (connection pools, every job start) is noise at INFO.
-    for name in ("urllib3", "apscheduler"):
+    # Apprise logs the URLs it loads, which carry credentials: its debug lines stay off.
+    for name in ("urllib3", "apscheduler", "apprise"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

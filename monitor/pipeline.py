@@ -14,7 +14,9 @@
 `poll_feed()` runs the three in a row. `poll_many()` runs many feeds: fetches wait on the network
 in parallel threads, digests may run in a process pool (both cores), commits run one at a time on
 the caller's thread (SQLite has one writer anyway). A failing feed becomes a PollResult with an
-error; it never stops the others.
+error; it never stops the others. Both are the bare stages (for tests and benchmarks): `run --once`
+and the daemon go through monitor/poller.py, which adds what is due, per-host limits and the
+recorded schedule.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ class FetcherLike(Protocol):
 
 
 class RulesLike(Protocol):
-    rules: Sequence  # each with .name, .notify, .feeds
+    @property
+    def rules(self) -> Sequence: ...  # each with .name, .notify, .feeds
 
     def match(self, docs: Sequence) -> list: ...
     def get(self, name: str): ...

@@ -3,12 +3,13 @@
     plan(feed, poll, failures=..., now=..., rng=...)  -> Plan: seconds until the next poll, and why
     adaptive_interval(feed, published, now)           -> the interval a busy feed has earned
     track_redirect(pending, seen, now)                -> Redirect: keep watching, or adopt the new URL
+    waiting(feed, row, now)                           -> Wait: why a feed is not polled now (None: due)
     first_delay(feed, ...)                            -> when to poll first after a (re)start
     assess(feeds, rows, now=..., last_poll=...)        -> Health: healthy / degraded / down (`status`)
 
 The rules, politest first:
-- 410 Gone: stop polling the feed (until its URL changes in config.toml).
-- Retry-After on a 429/503 is honoured, capped at 24 h.
+- 410 Gone: stop polling the feed (until its URL changes in config.toml, or `run --once --force`).
+- Retry-After on a 429/503 is honoured, capped at 24 h (the fetcher clamps it there when parsing).
 - A failing feed backs off: interval x 2^failures, +/-10 % jitter, capped at 6 h. It is never
   dropped: peers that stop polling after a few errors leave users silently blind.
 - Cache-Control max-age or an RSS <ttl> longer than the interval stretches it (capped at 1 h:
@@ -29,8 +30,11 @@ from datetime import datetime, timedelta
 from monitor.types import Feed, FeedCondition, FeedStatus, PollResult
 
 JITTER = 0.10
+# A feed counts as due this fraction of its interval before its planned poll: a cron job running
+# `run --once` every interval then never skips a round because the jitter put the plan a bit later.
+EARLY = 2 * JITTER
 MAX_BACKOFF = 6 * 3600.0
-MAX_RETRY_AFTER = 24 * 3600.0
+MAX_RETRY_AFTER = 24 * 3600.0  # the same cap as monitor.fetch.MAX_RETRY_AFTER (tested)
 MAX_STRETCH = 3600.0
 REDIRECT_GRACE = timedelta(days=7)
 # Adaptive polling looks at this many of the feed's latest publications, no older than the window.
@@ -154,6 +158,36 @@ def first_delay(
         ceiling = max(MAX_BACKOFF, feed.interval) if failures else feed.interval
         return min((next_poll_at - now).total_seconds(), ceiling)
     return spread
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Why a feed is not polled now, and until when (None: until its URL changes)."""
+
+    reason: str  # gone | retry-after | not-due
+    until: datetime | None
+
+
+def waiting(feed: Feed, row: ScheduleRow | None, now: datetime) -> Wait | None:
+    """Return why `feed` must not be polled at `now`, or None when it is due.
+
+    The same answer for `run --once` and the daemon. What the archive recorded belongs to the URL
+    it was recorded for: a feed whose URL changed is due at once. A planned poll is honoured up to a
+    ceiling after the last poll (the backoff cap when failing, else the longest cache stretch), so
+    a stale plan (e.g. after the interval was shortened) cannot hold a feed back for long.
+    """
+    if row is None or row.url != feed.url or row.last_polled_at is None:
+        return None
+    if row.gone:
+        return Wait("gone", None)
+    if row.retry_after_until is not None and row.retry_after_until > now:
+        return Wait("retry-after", row.retry_after_until)
+    if row.next_poll_at is not None:
+        ceiling = max(MAX_BACKOFF, feed.interval) if row.failures else max(feed.interval * (1 + JITTER), MAX_STRETCH)
+        planned = min(row.next_poll_at, row.last_polled_at + timedelta(seconds=ceiling))
+        if (planned - now).total_seconds() > EARLY * feed.interval:
+            return Wait("not-due", planned)
+    return None
 
 
 def track_redirect(

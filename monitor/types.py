@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 # The searchable columns, in FTS order. store.py (archive index) and rules.py (in-memory batch
 # index) both build their FTS5 tables from these two constants so that a query means the same
@@ -78,14 +80,44 @@ class RuleSpec:
 
 
 @dataclass(frozen=True)
+class Digest:
+    """A `digest` schedule, parsed once: one message every `every` seconds, or daily at `at`.
+
+    Interval digests cut time into fixed slots counted from the Unix epoch (UTC); "daily HH:MM"
+    ends at the next HH:MM in the configured time zone. `text` is the schedule as config.toml
+    would write it ("1h", "daily 08:30").
+    """
+
+    text: str
+    every: float | None = None
+    at: time | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+    def period_end(self, created: datetime, tz: str) -> datetime:
+        """Return the end of the digest period an alert created at `created` belongs to."""
+        if self.at is not None:
+            zone = ZoneInfo(tz)
+            local = created.astimezone(zone)
+            end = datetime.combine(local.date(), self.at, tzinfo=zone)
+            if end <= local:
+                end = datetime.combine(local.date() + timedelta(days=1), self.at, tzinfo=zone)
+            return end.astimezone(created.tzinfo)
+        assert self.every is not None
+        return datetime.fromtimestamp((created.timestamp() // self.every + 1) * self.every, created.tzinfo)
+
+
+@dataclass(frozen=True)
 class ChannelSpec:
-    """One [channels.NAME] table. `options` holds the type-specific keys, already validated."""
+    """One [channels.NAME] table. `options` is the type's options value from channel_options.py
+    (ConsoleOptions, WebhookOptions, EmailOptions), already validated."""
 
     name: str
-    type: str  # "console" | "webhook" | "email"
-    digest: str | None = None  # None, "1h"-style duration, or "daily HH:MM"
+    type: str  # a key of channel_options.OPTIONS
+    digest: Digest | None = None
     enabled: bool = True
-    options: Mapping[str, object] = field(default_factory=dict)
+    options: Any = None
 
 
 @dataclass(frozen=True)

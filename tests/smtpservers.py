@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -126,6 +127,44 @@ def silent_server() -> Iterator[RunningServer]:
         sock.listen(8)
         yield RunningServer(HOST, sock.getsockname()[1], None)
     finally:
+        sock.close()
+
+
+@contextmanager
+def dribbling_server(every: float = 0.5) -> Iterator[RunningServer]:
+    """Accept, then send the SMTP greeting one byte every `every` seconds: each read gets a byte in
+    time, so only an overall deadline ends the session."""
+    stop = threading.Event()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, 0))
+    sock.listen(8)
+    sock.settimeout(0.05)
+
+    def dribble(conn: socket.socket) -> None:
+        with conn:
+            for byte in b"220 slow.example ESMTP dribbling along, one byte at a time\r\n":
+                if stop.wait(every):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=dribble, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield RunningServer(HOST, sock.getsockname()[1], None)
+    finally:
+        stop.set()
+        thread.join(5)
         sock.close()
 
 

@@ -63,6 +63,7 @@ def test_bundled_config_is_valid() -> None:
     assert "console (console)" in done.stdout
 
 
+@pytest.mark.slow
 def test_run_once_search_show_and_no_duplicates(workdir: Path) -> None:
     first = cli("run", "--once", cwd=workdir)
     assert first.returncode == 1  # one feed failed
@@ -76,9 +77,13 @@ def test_run_once_search_show_and_no_duplicates(workdir: Path) -> None:
     assert sum(new) == 7 and sum(dup) == 2, ok
     assert "Traceback" not in first.stderr
 
-    second = cli("run", "--once", cwd=workdir)
-    assert "ok  not modified  Sample US" in second.stdout
-    assert "ok  not modified  Sample UK" in second.stdout
+    second = cli("run", "--once", cwd=workdir)  # polled a moment ago: not due yet, the 503 backs off
+    assert second.returncode == 1, second.stdout
+    assert "wait  not due, next poll " in second.stdout
+    assert "wait  backing off after 1 failure(s), next poll " in second.stdout
+    forced = cli("run", "--once", "--force", cwd=workdir)
+    assert "ok  not modified  Sample US" in forced.stdout
+    assert "ok  not modified  Sample UK" in forced.stdout
 
     hits = json.loads(cli("search", '"Central Asia" summit*', "--json", cwd=workdir, check=True).stdout)
     assert hits and "Central Asian" in hits[0]["title"]
@@ -100,6 +105,7 @@ def test_run_once_search_show_and_no_duplicates(workdir: Path) -> None:
     assert "would have matched 1 release(s)" in backtest
 
 
+@pytest.mark.slow
 def test_bad_query_is_one_line_not_a_traceback(workdir: Path) -> None:
     cli("run", "--once", cwd=workdir)
     bad = cli("search", "summit AND", cwd=workdir)
@@ -124,6 +130,7 @@ def test_missing_config_and_version(tmp_path: Path) -> None:
     assert cli("--version", cwd=tmp_path, check=True).stdout.startswith("press-monitor")
 
 
+@pytest.mark.slow
 def test_feeds_opml_export_is_valid_opml_and_imports_back(workdir: Path, tmp_path: Path) -> None:
     import xml.etree.ElementTree as ET
 
@@ -143,6 +150,7 @@ def test_feeds_opml_export_is_valid_opml_and_imports_back(workdir: Path, tmp_pat
     assert "feeds     1 (1 enabled)" in cli("check", cwd=other, check=True).stdout
 
 
+@pytest.mark.slow
 def test_a_bad_rule_stops_check_and_run_but_not_reading_the_archive(workdir: Path) -> None:
     cli("run", "--once", cwd=workdir)
     config = workdir / "config.toml"

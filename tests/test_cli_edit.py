@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from monitor import config as config_mod
 from monitor import discover
 from tests.feedserver import FeedServer, html_page, rss
@@ -72,6 +74,7 @@ def test_feeds_add_says_why_a_page_has_no_feed(tmp_path: Path, feed_server: Feed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "samples"]  # no temp file left
 
 
+@pytest.mark.slow
 def test_feeds_add_a_preset_and_a_local_file(tmp_path: Path) -> None:
     cfg = setup(tmp_path)
     listed = cli("feeds", "presets", cwd=tmp_path, check=True).stdout
@@ -89,6 +92,7 @@ def test_feeds_add_a_preset_and_a_local_file(tmp_path: Path) -> None:
     assert dup.returncode == 2 and "is already the URL of feeds[1]" in dup.stderr
 
 
+@pytest.mark.slow
 def test_rules_add_checks_before_it_writes(tmp_path: Path) -> None:
     cfg = setup(tmp_path)
     done = cli("rules", "add", "uranium", "uranium OR Kazakhstan", "--notify", "console", cwd=tmp_path, check=True)

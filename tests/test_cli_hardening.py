@@ -97,6 +97,7 @@ def test_outside_values_give_one_line_or_a_sane_result(archive: Path, args: tupl
         assert len(errors) == 1, done.stderr
 
 
+@pytest.mark.slow
 def test_each_outside_value_has_its_own_message(archive: Path) -> None:
     show = cli("show", "99999999999999999999999", cwd=archive)
     assert (show.returncode, show.stderr) == (1, "press-monitor: no release with id 99999999999999999999999\n")
@@ -125,6 +126,7 @@ def test_a_non_utf8_argument_is_one_line_and_debug_shows_the_traceback(archive: 
     assert debug.stderr.rstrip().endswith(b"pass text in UTF-8")
 
 
+@pytest.mark.slow
 def test_a_locked_archive_names_the_process_holding_it(archive: Path) -> None:
     holder = sqlite3.connect(archive / "archive.db", isolation_level=None)
     try:

@@ -13,6 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor import config
+from monitor.channel_options import ConsoleOptions, EmailOptions, SecretRef, WebhookOptions
+from monitor.channels import ChannelSet
+from monitor.channels.secrets import resolve
 from monitor.config import (
     ACCEPTED_KEYS,
     format_duration,
@@ -36,6 +39,20 @@ def write(folder: Path, text: str, name: str = "config.toml") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
+
+
+def secret(cfg: config.Config, channel: str, environ: dict[str, str]) -> Secret | None:
+    """Return the resolved secret (webhook secret or SMTP password) of a loaded channel, as a sender reads it."""
+    options = cfg.channels[channel].options
+    return resolve(getattr(options, "secret", None) or getattr(options, "password", None), environ)
+
+
+def send_problems(text: str, environ: dict[str, str] | None = None) -> str:
+    """Return the ConfigError a sender gets building the channels of `text` (which loads fine)."""
+    cfg = loads(textwrap.dedent(text), path=Path("config.toml"), environ=environ or {})
+    with pytest.raises(ConfigError) as info:
+        ChannelSet(cfg.channels, environ=environ or {})
+    return str(info.value)
 
 
 def problems(text: str, environ: dict[str, str] | None = None) -> str:
@@ -173,30 +190,33 @@ def test_full_config_feeds_terms_rules(full) -> None:
 def test_full_config_channels(full) -> None:
     cfg, _ = full
     assert set(cfg.channels) == {"out", "hook", "mail"}
-    assert cfg.channels["out"] == ChannelSpec("out", "console", options={"stream": "stderr"})
+    assert cfg.channels["out"] == ChannelSpec("out", "console", options=ConsoleOptions(stream="stderr"))
     hook = cfg.channels["hook"]
-    assert (hook.type, hook.digest, hook.enabled) == ("webhook", "daily 08:05", True)
-    assert hook.options == {
-        "url": "https://hooks.example.com/press",
-        "format": "slack",
-        "headers": {"Authorization": "Bearer tok-123", "X-Team": "news"},
-        "timeout": 5.0,
-        "secret": WEBHOOK_SECRET,
-    }
-    assert isinstance(hook.options["secret"], Secret)
+    assert (hook.type, str(hook.digest), hook.enabled) == ("webhook", "daily 08:05", True)
+    assert hook.digest is not None and hook.digest.at == dtime(8, 5) and hook.digest.every is None
+    assert hook.options == WebhookOptions(
+        url="https://hooks.example.com/press",
+        format="slack",
+        headers={"Authorization": "Bearer tok-123", "X-Team": "news"},
+        timeout=5.0,
+        secret=SecretRef(env="HOOK_SECRET", check="webhook_secret", where=f"{cfg.path}: channels.hook.secret_env"),
+    )
     mail = cfg.channels["mail"]
-    assert (mail.type, mail.digest, mail.enabled) == ("email", "1h", False)
-    assert mail.options == {
-        "host": "smtp.example.com",
-        "port": 465,
-        "security": "ssl",
-        "username": "monitor",
-        "password": SMTP_PASSWORD,
-        "from": "Press Monitor <monitor@example.com>",
-        "to": ("ops@example.com", "News Desk <news@example.com>"),
-        "timeout": 30.0,
-        "subject_prefix": "[PR]",
-    }
+    assert (mail.type, str(mail.digest), mail.enabled) == ("email", "1h", False)
+    assert mail.digest is not None and mail.digest.every == 3600.0
+    assert isinstance(mail.options, EmailOptions) and isinstance(mail.options.password, SecretRef)
+    assert mail.options == EmailOptions(
+        host="smtp.example.com",
+        port=465,
+        security="ssl",
+        username="monitor",
+        password=SecretRef(file=cfg.path.parent / "smtp.pw", check="password",
+                           where=f"{cfg.path}: channels.mail.password_file"),
+        sender="Press Monitor <monitor@example.com>",
+        to=("ops@example.com", "News Desk <news@example.com>"),
+        timeout=30.0,
+        subject_prefix="[PR]",
+    )
 
 
 def test_secrets_never_show_in_repr(full) -> None:
@@ -206,9 +226,11 @@ def test_secrets_never_show_in_repr(full) -> None:
         assert SMTP_PASSWORD not in text
         assert "tok-123" not in text  # an Authorization header is a credential too
     assert "news" in repr(cfg.channels["hook"])  # ordinary header values stay visible for debugging
-    # ... while the values stay usable as plain strings by the channels.
-    assert str(cfg.channels["hook"].options["secret"]) == WEBHOOK_SECRET
-    assert cfg.channels["mail"].options["password"].encode() == SMTP_PASSWORD.encode()
+    # ... while the values, once read by a sender, stay usable as plain strings by the channels.
+    hook = secret(cfg, "hook", {"HOOK_SECRET": WEBHOOK_SECRET})
+    assert isinstance(hook, Secret) and str(hook) == WEBHOOK_SECRET and WEBHOOK_SECRET not in repr(hook)
+    password = secret(cfg, "mail", {})
+    assert password is not None and password.encode() == SMTP_PASSWORD.encode()
 
 
 def test_empty_config_is_all_defaults(tmp_path: Path) -> None:
@@ -240,15 +262,15 @@ def test_channel_defaults() -> None:
         path=Path("config.toml"),
         environ={},
     )
-    assert cfg.channels["c"].options == {"stream": "stdout"}
-    assert cfg.channels["w"].options == {
-        "url": "http://127.0.0.1:8080/hook", "format": "json", "headers": {}, "timeout": 15.0, "secret": None
-    }
+    assert cfg.channels["c"].options == ConsoleOptions(stream="stdout")
+    assert cfg.channels["w"].options == WebhookOptions(
+        url="http://127.0.0.1:8080/hook", format="json", headers={}, timeout=15.0, secret=None
+    )
     e = cfg.channels["e"].options
-    assert (e["port"], e["security"], e["username"], e["password"], e["to"], e["timeout"], e["subject_prefix"]) == (
+    assert (e.port, e.security, e.username, e.password, e.to, e.timeout, e.subject_prefix) == (
         587, "starttls", None, None, ("b@example.com",), 30.0, "[press-monitor]"
     )
-    assert (cfg.channels["plain"].options["port"], cfg.channels["plain"].options["security"]) == (25, "none")
+    assert (cfg.channels["plain"].options.port, cfg.channels["plain"].options.security) == (25, "none")
     assert all(spec.digest is None and spec.enabled for spec in cfg.channels.values())
 
 
@@ -362,7 +384,9 @@ ERRORS = [
      "[[rules]]\nname = 'x'\nquery = 'a'\nfeeds = ['prn-enrgy']\n", "rules[1].feeds[1]",
      'no feed named "prn-enrgy" in [[feeds]] (did you mean "prn-energy"?)'),
     ("rule-regex", "[[rules]]\nname = 'x'\nquery = 'a'\nregex = '(unclosed'\n", "rules[1].regex",
-     "invalid regular expression: missing ), unterminated subpattern at position 0"),
+     "invalid regular expression: missing ): (unclosed"),
+    ("rule-regex-backref", "[[rules]]\nname = 'x'\nquery = 'a'\nregex = '(a)\\1'\n", "rules[1].regex",
+     "invalid regular expression: backreferences (\\1 ...) are not supported"),
     ("rule-regex-empty", "[[rules]]\nname = 'x'\nquery = 'a'\nregex = ''\n", "rules[1].regex", "must not be empty"),
     ("rule-unknown-key", "[[rules]]\nname = 'x'\nquery = 'a'\nnotfy = []\n", "rules[1].notfy",
      'unknown key (did you mean "notify"?)'),
@@ -413,15 +437,10 @@ ERRORS = [
      "headers = {X-A = 'v', x-a = 'w'}\n", "channels.h.headers.x-a", "header given twice"),
     ("hook-timeout", "[channels.h]\ntype = 'webhook'\nurl = 'https://h.example/'\ntimeout = 'fast'\n",
      "channels.h.timeout", '"fast" is not a duration'),
-    ("hook-secret-env-unset", "[channels.h]\ntype = 'webhook'\nurl = 'https://h.example/'\nsecret_env = 'HOOK'\n",
-     "channels.h.secret_env", "the environment variable HOOK is not set"),
     ("hook-secret-env-name", "[channels.h]\ntype = 'webhook'\nurl = 'https://h.example/'\nsecret_env = '$HOOK'\n",
      "channels.h.secret_env", "not a valid name; use an environment variable name"),
     ("hook-secret-both", "[channels.h]\ntype = 'webhook'\nurl = 'https://h.example/'\nsecret_env = 'HOOK'\n"
      "secret_file = 'hook.secret'\n", "channels.h.secret_file", "give secret_env or secret_file, not both"),
-    ("hook-secret-file-missing", "[channels.h]\ntype = 'webhook'\nurl = 'https://h.example/'\n"
-     "secret_file = '/nonexistent/hook.secret'\n", "channels.h.secret_file",
-     "cannot read /nonexistent/hook.secret: No such file or directory"),
     # email
     ("mail-no-host", "[channels.m]\ntype = 'email'\nfrom = 'a@x.example'\nto = 'b@x.example'\n", "channels.m.host",
      "missing (required)"),
@@ -531,16 +550,17 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
 
 def test_a_bad_secret_is_never_echoed(tmp_path: Path) -> None:
     leaked = "hunter2-not-a-whsec-value"
-    message = problems(
+    message = send_problems(
         "[channels.h]\ntype = 'webhook'\nurl = 'https://h.example/'\nsecret_env = 'HOOK'\n",
         environ={"HOOK": leaked},
     )
     assert 'channels.h.secret_env: the secret in $HOOK must be "whsec_" followed by base64' in message
     assert leaked not in message
     (tmp_path / "bad.secret").write_text("whsec_!!!not base64!!!\n")
+    cfg = load(write(tmp_path, "[channels.h]\ntype = 'webhook'\nurl = 'https://h.example/'\n"
+                               "secret_file = 'bad.secret'\n"), environ={})
     with pytest.raises(ConfigError) as info:
-        load(write(tmp_path, "[channels.h]\ntype = 'webhook'\nurl = 'https://h.example/'\n"
-                             "secret_file = 'bad.secret'\n"), environ={})
+        ChannelSet(cfg.channels, environ={})
     assert f"channels.h.secret_file: the secret in {tmp_path / 'bad.secret'} must be" in str(info.value)
     assert "not base64" not in str(info.value)
 
@@ -650,7 +670,7 @@ def test_digest_is_normalized() -> None:
         path=Path("config.toml"),
         environ={},
     )
-    assert (cfg.channels["a"].digest, cfg.channels["b"].digest) == ("1h", "2h")
+    assert (str(cfg.channels["a"].digest), str(cfg.channels["b"].digest)) == ("1h", "2h")
 
 
 # --------------------------------------------------------------------------- relative paths
@@ -744,10 +764,18 @@ HOOK = "[channels.h]\ntype = 'webhook'\nurl = 'https://h.example/'\n"
 
 
 def test_secret_from_env() -> None:
-    cfg = loads(HOOK + "secret_env = 'HOOK'\n", path=Path("config.toml"), environ={"HOOK": f" {WEBHOOK_SECRET}\n"})
-    secret = cfg.channels["h"].options["secret"]
-    assert secret == WEBHOOK_SECRET and isinstance(secret, Secret)
+    cfg = loads(HOOK + "secret_env = 'HOOK'\n", path=Path("config.toml"), environ={})  # located, not read
+    value = secret(cfg, "h", {"HOOK": f" {WEBHOOK_SECRET}\n"})
+    assert value == WEBHOOK_SECRET and isinstance(value, Secret)
     assert WEBHOOK_SECRET not in repr(cfg)
+
+
+def test_an_unset_secret_variable_fails_only_the_sender() -> None:
+    cfg = loads(HOOK + "secret_env = 'HOOK'\n", path=Path("config.toml"), environ={})
+    assert cfg.channels["h"].options.secret == SecretRef(env="HOOK", check="webhook_secret",
+                                                         where="config.toml: channels.h.secret_env")
+    assert send_problems(HOOK + "secret_env = 'HOOK'\n") == (
+        "config.toml: channels.h.secret_env: the environment variable HOOK is not set")
 
 
 def test_secret_file_under_credentials_directory(tmp_path: Path) -> None:
@@ -758,34 +786,40 @@ def test_secret_file_under_credentials_directory(tmp_path: Path) -> None:
     (tmp_path / "hook-secret").write_text("whsec_" + base64.b64encode(b"wrong").decode())
     path = write(tmp_path, HOOK + "secret_file = 'hook-secret'\n")
     cfg = load(path, environ={"CREDENTIALS_DIRECTORY": str(creds)})
-    assert cfg.channels["h"].options["secret"] == WEBHOOK_SECRET
+    assert secret(cfg, "h", {}) == WEBHOOK_SECRET
     assert WEBHOOK_SECRET not in repr(cfg) and WEBHOOK_SECRET not in str(cfg.channels)
     # Without $CREDENTIALS_DIRECTORY the same name is looked up next to the config file.
     other = load(path, environ={})
-    assert other.channels["h"].options["secret"] == "whsec_" + base64.b64encode(b"wrong").decode()
+    assert secret(other, "h", {}) == "whsec_" + base64.b64encode(b"wrong").decode()
 
 
 def test_absolute_secret_file_ignores_credentials_directory(tmp_path: Path) -> None:
     (tmp_path / "abs.secret").write_text(WEBHOOK_SECRET)
     cfg = loads(HOOK + f"secret_file = '{tmp_path / 'abs.secret'}'\n", path=Path("config.toml"),
                 environ={"CREDENTIALS_DIRECTORY": str(tmp_path / "nowhere")})
-    assert cfg.channels["h"].options["secret"] == WEBHOOK_SECRET
+    assert secret(cfg, "h", {}) == WEBHOOK_SECRET
 
 
 def test_missing_secret_file_names_the_resolved_path(tmp_path: Path) -> None:
-    message = problems(HOOK + "secret_file = 'hook-secret'\n", environ={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    message = send_problems(HOOK + "secret_file = 'hook-secret'\n", environ={"CREDENTIALS_DIRECTORY": str(tmp_path)})
     assert f"config.toml: channels.h.secret_file: cannot read {tmp_path / 'hook-secret'}: No such file" in message
+
+
+def test_a_huge_secret_file_fails_fast_with_a_clear_error() -> None:
+    """secret_file = "/dev/zero" once read without limit (8 GB in 8 s): now 64 KiB + 1 byte at most."""
+    message = send_problems(HOOK + "secret_file = '/dev/zero'\n")
+    assert message == ("config.toml: channels.h.secret_file: /dev/zero is larger than 64 KiB; "
+                       "a secret file holds one secret")
 
 
 def test_password_from_env_and_file(tmp_path: Path) -> None:
     (tmp_path / "pw").write_text("  spaced pass  \n")
     mail = "[channels.m]\ntype = 'email'\nhost = 'h'\nfrom = 'a@x.example'\nto = 'b@x.example'\nusername = 'u'\n"
-    from_env = loads(mail + "password_env = 'PW'\n", path=Path("config.toml"), environ={"PW": "s3cret"})
+    from_env = loads(mail + "password_env = 'PW'\n", path=Path("config.toml"), environ={})
     from_file = load(write(tmp_path, mail + "password_file = 'pw'\n"), environ={})
-    assert from_env.channels["m"].options["password"] == "s3cret"
-    assert from_file.channels["m"].options["password"] == "  spaced pass  "  # only the newline goes
-    assert "s3cret" not in repr(from_env) and "spaced pass" not in repr(from_file)
-    assert problems(mail + "password_env = 'PW'\n", environ={"PW": ""}).endswith(
+    assert secret(from_env, "m", {"PW": "s3cret"}) == "s3cret"
+    assert secret(from_file, "m", {}) == "  spaced pass  "  # only the newline goes
+    assert send_problems(mail + "password_env = 'PW'\n", environ={"PW": ""}).endswith(
         "channels.m.password_env: the password in $PW is empty"
     )
 
@@ -797,13 +831,24 @@ def test_cleartext_password_is_allowed_to_localhost() -> None:
         path=Path("config.toml"),
         environ={"PW": "pw"},
     )
-    assert cfg.channels["m"].options["port"] == 8025
+    assert cfg.channels["m"].options.port == 8025
 
 
-def test_loads_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_senders_read_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PM_TEST_HOOK_SECRET", WEBHOOK_SECRET)
     cfg = loads(HOOK + "secret_env = 'PM_TEST_HOOK_SECRET'\n", path=Path("config.toml"))
-    assert cfg.channels["h"].options["secret"] == WEBHOOK_SECRET
+    with ChannelSet(cfg.channels) as built:
+        assert WEBHOOK_SECRET in built.redactions
+
+
+def test_channel_option_keys_come_from_the_options_dataclasses() -> None:
+    """ACCEPTED_KEYS for a channel type is derived from its options dataclass: one schema, no drift."""
+    from monitor.channel_options import OPTIONS, toml_keys
+
+    for kind, cls in OPTIONS.items():
+        assert ACCEPTED_KEYS[f"channels.<name>:{kind}"] == toml_keys(cls)
+    assert "from" in ACCEPTED_KEYS["channels.<name>:email"] and "sender" not in ACCEPTED_KEYS["channels.<name>:email"]
+    assert {"secret_env", "secret_file"} <= set(ACCEPTED_KEYS["channels.<name>:webhook"])
 
 
 # --------------------------------------------------------------------------- ACCEPTED_KEYS and the README
@@ -819,6 +864,7 @@ README_HEADINGS = {
     "channels.<name>:console": '#### `type = "console"`',
     "channels.<name>:webhook": '#### `type = "webhook"`',
     "channels.<name>:email": '#### `type = "email"`',
+    "channels.<name>:apprise": '#### `type = "apprise"`',
 }
 
 

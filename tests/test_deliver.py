@@ -15,23 +15,17 @@ from pathlib import Path
 import pytest
 
 from monitor import channels as channels_mod
-from monitor import deliver
+from monitor import config, deliver
+from monitor.channel_options import WebhookOptions
 from monitor.clock import ManualClock
 from monitor.normalize import normalize
 from monitor.store import Store, parse_ts
 from monitor.types import ChannelSpec, Entry
+from tests.configs import SECRET, Configs
 from tests.feedserver import FeedServer, rss
-from tests.test_cli_alerts import write_config
 from tests.webhook_receiver import Reply, WebhookReceiver
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-@pytest.fixture
-def receiver():
-    with WebhookReceiver(secret=SECRET, tolerance=float("inf")) as r:
-        yield r
 
 
 @pytest.fixture
@@ -43,9 +37,8 @@ def store(tmp_path: Path):
 def hook(name: str, url: str, digest: str | None = None, timeout: float = 2.0) -> ChannelSpec:
     from monitor.types import Secret
 
-    return ChannelSpec(name=name, type="webhook", digest=digest,
-                       options={"url": url, "format": "json", "headers": {}, "timeout": timeout,
-                                "secret": Secret(SECRET)})
+    return ChannelSpec(name=name, type="webhook", digest=config.digest(digest, "digest") if digest else None,
+                       options=WebhookOptions(url=url, timeout=timeout, secret=Secret(SECRET)))
 
 
 def queue_alert(store: Store, clock: ManualClock, n: int, channel: str = "hook", rule: str = "summits") -> int:
@@ -188,7 +181,9 @@ def test_digest_bundles_a_period_and_retries_whole(store, receiver) -> None:
 # --------------------------------------------------------------------------- crash while delivering
 
 
-def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight(tmp_path: Path,
+                                                                                  configs: Configs) -> None:
     now = datetime.now(UTC)
     items = [{"title": f"Summit number {i}", "guid": f"g{i}", "link": f"https://wire.example/summit-{i}.html",
               "description": f"<p>GENEVA, Nov. 27, 2026 /PRNewswire/ -- Summit {i} opens.</p>",
@@ -197,8 +192,7 @@ def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight
         feeds.publish("/wire.rss", rss(items))
         # Alerts go out oldest first; the third request stalls until we kill the process.
         hooks.queue(Reply(200), Reply(200), Reply(200, delay=30))
-        write_config(tmp_path, feeds, hooks.url)
-        config = tmp_path / "config.toml"
+        config = configs.write(configs.feed("wire", feeds.url("/wire.rss"), "5m"), hook=hooks.url, signed=False)
         cmd = [sys.executable, "-m", "monitor", "--config", str(config), "run", "--once"]
         proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 20
@@ -216,3 +210,83 @@ def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight
         assert ids[2] in ids[3:]
         titles = [json.loads(d.body)["data"]["release"]["title"] for d in hooks.deliveries]
         assert sorted(set(titles)) == [f"Summit number {i}" for i in range(5)]
+
+
+# --------------------------------------------------------------------------- no cap, concurrency, failure streaks
+
+
+def test_one_drain_sends_the_whole_backlog(store, receiver) -> None:
+    """Issue 11: a sweep sent at most 1,000 alerts; a drain now reads batches until nothing is due."""
+    clock = ManualClock(NOW)
+    for n in range(1, 1251):
+        queue_alert(store, clock, n)
+    chans = channels_mod.ChannelSet({"hook": hook("hook", receiver.url)})
+    with chans:
+        report = deliver.drain(store, chans, {"hook": hook("hook", receiver.url)}, clock, batch=500)
+    assert report == deliver.Report(sent=1250)
+    assert store.due_alerts(clock.now(), 10**6) == []
+    assert len({d.peer for d in receiver.deliveries}) <= 4  # kept-alive connections, not one per alert
+
+
+def test_a_dribbling_channel_holds_up_only_itself(store, receiver) -> None:
+    """A receiver dribbling its answer is cut at its channel's timeout, and the other channel's
+    alerts go out meanwhile: every one of them arrives while the slow conversation is still open."""
+    from tests.webhook_receiver import DribblingReceiver
+
+    clock = ManualClock(NOW)
+    slow_alert = queue_alert(store, clock, 1, channel="slow")  # oldest: a sequential drain would start here
+    for n in range(2, 5):
+        queue_alert(store, clock, n, channel="hook")
+    with DribblingReceiver(every=0.5) as slow:
+        finished_then: list[int] = []  # slow conversations already over when each good alert arrived
+        receiver.clock = lambda: (finished_then.append(slow.finished), time.time())[1]
+        specs = (hook("slow", slow.url, timeout=4.0), hook("hook", receiver.url))
+        report = drain(store, clock, *specs)
+    assert (report.sent, report.retrying) == (3, 1)
+    assert "timed out after 4s" in row(store, slow_alert)["last_error"]
+    assert finished_then == [0, 0, 0]
+
+
+def test_consecutive_failures_are_counted_until_a_success(store, receiver) -> None:
+    clock = ManualClock(NOW)
+    queue_alert(store, clock, 1)
+    receiver.fail(2)
+    spec = hook("hook", receiver.url)
+    drain(store, clock, spec)
+    clock.advance(10)
+    drain(store, clock, spec)
+    streak = deliver.channel_failures(store, "hook")
+    assert streak is not None and streak.failures == 2 and streak.since == NOW and "HTTP 500" in streak.last_error
+    clock.advance(600)
+    assert drain(store, clock, spec) == deliver.Report(sent=1)
+    assert deliver.channel_failures(store, "hook") is None
+
+
+def test_channels_are_built_once_per_config_and_keep_their_connection(tmp_path: Path) -> None:
+    """Channels were rebuilt on every delivery sweep (a new HTTP session, never closed, no keep-alive)."""
+    from monitor import app as app_mod
+
+    with WebhookReceiver() as receiver:
+        deliveries = _sweeps(tmp_path, receiver, app_mod)
+    assert len(deliveries) == 3
+    assert len({d.peer for d in deliveries}) == 1  # one kept-alive connection across sweeps
+
+
+def _sweeps(tmp_path: Path, receiver: WebhookReceiver, app_mod) -> list:  # type: ignore[no-untyped-def]
+    (tmp_path / "config.toml").write_text(f"""
+[monitor]
+database = "a.db"
+[channels.hook]
+type = "webhook"
+url = "{receiver.url}"
+""")
+    a = app_mod.load(tmp_path / "config.toml")
+    clock = ManualClock(NOW)
+    with a.open_store() as s:
+        for sweep in range(3):
+            queue_alert(s, clock, sweep + 1)
+            built = a.channel_set
+            assert a.deliver(s, clock) == deliver.Report(sent=1)
+            assert a.channel_set is built
+    a.close_channels()
+    return receiver.deliveries

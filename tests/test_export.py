@@ -221,6 +221,7 @@ def test_export_refuses_a_bad_query_and_an_unknown_rule(archive: tuple[Path, dic
     assert code == 2 and "no-such-rule" in err and "central-asia" in err
 
 
+@pytest.mark.slow
 def test_export_streams_in_constant_memory(tmp_path: Path) -> None:
     db = tmp_path / "big.db"
     body = "word " * 400  # 2 KB each: 4000 releases are ~8 MB of text

@@ -94,6 +94,7 @@ def test_gzip_body_is_decoded(feed_server: FeedServer, fetcher: Fetcher) -> None
 # --------------------------------------------------------------------------- deadline
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("length_known", [True, False], ids=["content-length", "chunked"])
 def test_slow_drip_ends_at_the_deadline(feed_server: FeedServer, length_known: bool) -> None:
     # each byte arrives well within the read timeout: only the overall deadline can end this
@@ -105,6 +106,7 @@ def test_slow_drip_ends_at_the_deadline(feed_server: FeedServer, length_known: b
         assert time.monotonic() - t0 < 1.5 + 1.5
 
 
+@pytest.mark.slow
 def test_headers_dripping_end_at_the_deadline(feed_server: FeedServer) -> None:
     def drip_headers(h: Handler) -> None:
         h.close_connection = True

@@ -1,7 +1,7 @@
 """parse's ElementTree fast path against feedparser: equal ParsedFeeds, or the fast path steps aside.
 
 For every document here: `_parse_fast(...) is None or _parse_fast(...) == _parse_feedparser(...)`.
-The common shapes (the bundled samples, tests/feedserver.py's rss()/atom(), bench/wire.py's feeds)
+The common shapes (the bundled samples, tests/feedserver.py's rss()/atom(), tests/wire.py's feeds)
 must actually take the fast path; generated documents mix those shapes with everything the fast
 path has to recognise as beyond it (repeated fields, unknown elements, xhtml, xml:base, odd
 namespace bindings, DOCTYPEs, other encodings, broken XML).
@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.wire import Wire
 from monitor.errors import NotAFeed
 from monitor.parse import _defuse, _parse_fast, _parse_feedparser, parse
 from monitor.types import ParsedFeed
 from tests.feedserver import atom, rss
+from tests.wire import Wire
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -492,6 +492,7 @@ def documents(draw: st.DrawFn) -> tuple[bytes, str, str | None]:
     return document(Draw(lambda n: draw(st.integers(0, n - 1))))
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(documents())
 def test_generated_documents_agree_or_fall_back(doc: tuple[bytes, str, str | None]) -> None:
@@ -499,6 +500,7 @@ def test_generated_documents_agree_or_fall_back(doc: tuple[bytes, str, str | Non
     assert_same(body, url, content_type)
 
 
+@pytest.mark.slow
 def test_generated_documents_often_take_the_fast_path() -> None:
     # The same generator from a fixed seed: besides agreeing, a fair share must be read fast, or
     # the property above could hold by the fast path always stepping aside.

@@ -132,6 +132,7 @@ def test_old_releases_archive_quietly(env: Env) -> None:
     assert (result.new, result.matches, result.alerts) == (1, 1, 0)
 
 
+@pytest.mark.slow
 def test_each_bad_feed_is_recorded_and_the_others_unaffected(env: Env) -> None:
     s = env.server
     s.publish("/good.rss", rss([other(1)]))

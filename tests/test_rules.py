@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import sys
 import threading
@@ -14,6 +13,7 @@ from monitor.errors import ConfigError, QueryError
 from monitor.rules import Rule, check_query, compile_query, compile_rules, expand_terms
 from monitor.rules import fts as fts_mod
 from monitor.rules.fts import FTS
+from monitor.saferegex import Pattern
 from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, Doc, RuleSpec
 
 TERMS = {
@@ -170,7 +170,7 @@ def test_regex_must_also_match_title_summary_or_body() -> None:
     )
     assert [m.rule for m in rs.match([EARNINGS])] == ["nyse", "nocase"]
     rule = rs.get("nyse")
-    assert isinstance(rule, Rule) and isinstance(rule.regex, re.Pattern)
+    assert isinstance(rule, Rule) and isinstance(rule.regex, Pattern)
 
 
 def test_disabled_rules_never_match_but_are_still_checked() -> None:
@@ -314,14 +314,22 @@ ERRORS = [
     ([RuleSpec("p", "(gas OR oil"), ], ['"p": query: syntax error near "oil" at position 8']),
     ([RuleSpec("p", "gas)")], ['syntax error near ")" at position 3', "unbalanced parenthesis"]),
     ([RuleSpec("p", "OR gas")], ['syntax error near "OR" at position 0', "needs a search term on both sides"]),
-    ([RuleSpec("p", "U.S. economy")], ['syntax error near "." at position 1', "double quotes"]),
+    ([RuleSpec("p", "U.S. (economy OR trade)")], ['syntax error near "(" at position 7', "explicit AND"]),
+    ([RuleSpec("p", "*")], ['"p": query: "*" alone is not a search']),
+    ([RuleSpec("deep", "(" * 3000 + "gas" + ")" * 3000)],
+     ['rules[1] "deep": query: the query nests 3000 parentheses deep; at most 100: ((((']),
+    ([RuleSpec("chain", "gas" + " NOT oil" * 3000)], ['rules[1] "chain": query: the query nests 3001 operators deep']),
+    ([RuleSpec("p", "(" * 99 + "gas" + ")" * 99)], ["the query nests too deeply for SQLite"]),
     ([RuleSpec("p", '"Central Asia')], ["unterminated string: the quote at position 0 is never closed"]),
     ([RuleSpec("p", "headline : summit")], ['no such column "headline" at position 0', "columns: title, summary"]),
     ([RuleSpec("p", "NEAR(a b, x)")], ['NEAR distance must be a whole number, got "x"']),
     ([RuleSpec("p", "near(a b)")], ['syntax error near "(" at position 4']),
     ([RuleSpec("p", "@asia AND gas")], ['"p": query: unknown term list @asia (known: @central_asia, @energy)']),
     ([RuleSpec("p", "gas"), RuleSpec("p", "oil")], ['rules[2] "p": duplicate name (rules[1] has the same name)']),
-    ([RuleSpec("p", "gas", regex="(NYSE")], ['rules[1] "p": regex: missing ), unterminated subpattern at position 0']),
+    ([RuleSpec("p", "gas", regex="(NYSE")], ['rules[1] "p": regex: missing ): (NYSE']),
+    ([RuleSpec("p", "gas", regex=r"(gas)\1")], ['rules[1] "p": regex: backreferences', "RE2 syntax"]),
+    ([RuleSpec("p", "gas", regex=r"gas(?= pipeline)")], ['rules[1] "p": regex: lookahead', "RE2 syntax"]),
+    ([RuleSpec("p", "gas", regex=r"(?<!natural )gas")], ['rules[1] "p": regex: lookbehind']),
     ([RuleSpec("p", '"---"')], ['"p": query: can never match: "---" contains no letters or digits']),
     ([RuleSpec("p", "gas AND —")], ["can never match: — contains no letters or digits"]),
     ([RuleSpec("p", "gas NOT gas")], ["can never match: the NOT part excludes everything"]),
@@ -413,3 +421,28 @@ def test_tokens_come_from_fts5_itself() -> None:
     ]  # fmt: skip
     # The marker word used to learn chunks in one round trip is handled when a release contains it.
     assert FTS.tokens("qzxchunkqzx Qzxchunkqzx's") == ["qzxchunkqzx", "qzxchunkqzx", "s"]
+
+
+def test_a_regex_that_fails_on_one_release_skips_that_match_and_logs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    rs = compile_rules([RuleSpec("nyse", "revenue", regex=r"NYSE"), RuleSpec("plain", "revenue")], TERMS)
+    rule = rs.get("nyse")
+    assert rule is not None and rule.regex is not None
+
+    class GivesUp:  # what RE2 does when a match needs more memory than it may use
+        def search(self, text: str) -> None:
+            raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(rule.regex, "_re", GivesUp())
+    with caplog.at_level("WARNING", logger="monitor.rules"):
+        found = rs.match([EARNINGS])
+    assert [m.rule for m in found] == ["plain"]  # the other rule, and the poll, go on
+    assert "rule 'nyse': release 102 skipped: regex 'NYSE' failed on this text: out of memory" in caplog.text
+
+
+def test_regexes_run_in_linear_time() -> None:
+    rs = compile_rules([RuleSpec("redos", "redos", regex="(a+)+c")], TERMS)
+    evil = doc(1, title="redos " + "a" * 5000 + "b")
+    assert rs.match([evil]) == []  # Python's re would backtrack 2**5000 times here
+    assert [m.key for m in rs.match([doc(2, title="redos aaaac")])] == [2]

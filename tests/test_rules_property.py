@@ -3,7 +3,10 @@
 For any query and any set of releases: the releases RuleSet.match() reports are exactly those an
 FTS5 search over an archive holding only them returns, and each snippet is the one snippet()
 gives. Queries mix terms, prefixes, phrases, "+", "^", AND/OR/NOT, implicit AND, parentheses,
-NEAR and column filters; documents mix case, accents and plurals.
+NEAR and column filters, and the forgiving forms (words with punctuation such as AT&T or
+summit-2026, AND NOT); documents mix case, accents, plurals, punctuated words, and text that
+only folding makes match (dotless ı, ß, full-width letters, ligatures, Chinese). Both sides get
+the query through fts_query(), as every entry point does.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import QueryError
-from monitor.rules import compile_query
+from monitor.rules import compile_query, fts_query
 from monitor.rules.batch import Batch, PrefixIndex
 from monitor.rules.compiler import Compiler, all_tokens
 from monitor.rules.fts import FTS
@@ -38,14 +42,14 @@ def _archive(docs: list[Doc]) -> Store:
 
 
 def archive_search(docs: list[Doc], query: str) -> set[int]:
-    """The archive side: `Store.search` over an archive holding only `docs`."""
+    """The archive side: `Store.search` over an archive holding only `docs` (query as typed)."""
     with _archive(docs) as store:
-        return {h.id for h in store.search(query, limit=None)}
+        return {h.id for h in store.search(fts_query(query, {}), limit=None)}
 
 
 def archive_snippets(docs: list[Doc], query: str) -> dict[int, str]:
     with _archive(docs) as store:
-        return {h.id: h.snippet for h in store.search(query, limit=None)}
+        return {h.id: h.snippet for h in store.search(fts_query(query, {}), limit=None)}
 
 
 # --------------------------------------------------------------------------- documents
@@ -56,6 +60,9 @@ WORDS = [
     "leaders", "leader", "lead", "forum", "forums", "energy", "gas", "pipeline", "pipelines",
     "acquire", "acquires", "acquisition", "earnings", "Q1", "2023", "AAPL", "café", "Café", "cafe",
     "the", "of", "and", "near", "NEAR", "and", "or",
+    "AT&T", "U.S.", "Xi'an", "summit-2026", "3M",
+    "Kırgızistan", "kirgizistan", "Straße", "strasse", "ＮＹＳＥ", "NYSE", "ﬁnance", "finance", "Acme™",
+    "第二届中国—中亚峰会在阿斯塔纳举行", "峰会", "哈萨克斯坦", "中亚", "サミット",
 ]  # fmt: skip
 SEPS = [" ", " ", " ", ", ", "-", " — ", "\n", ". ", ": ", " (", ") ", "/"]
 FEEDS = ["cgtn", "prn-energy", "asia-wire"]
@@ -83,7 +90,9 @@ def documents(draw: st.DrawFn) -> list[Doc]:
 
 # --------------------------------------------------------------------------- queries
 
-QWORDS = [w for w in WORDS if w not in ("and", "or", "near", "NEAR")] + ["cgtn", "energy", "wire", "Türk", "summ"]
+QWORDS = [w for w in WORDS if w not in ("and", "or", "near", "NEAR", "第二届中国—中亚峰会在阿斯塔纳举行")] + [
+    "cgtn", "energy", "wire", "Türk", "summ", "KIRGIZ", "STRASSE", "nyse", "Fin", "Acme", "峰", "阿斯塔纳", "Xi'an",
+]  # fmt: skip
 COLS = list(FTS_COLUMNS)
 
 
@@ -143,7 +152,9 @@ def queries() -> st.SearchStrategy[str]:
 
     def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         return st.one_of(
-            st.tuples(inner, st.sampled_from(["AND", "OR", "NOT"]), inner).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
+            st.tuples(inner, st.sampled_from(["AND", "OR", "NOT", "AND NOT"]), inner).map(
+                lambda t: f"{t[0]} {t[1]} {t[2]}"
+            ),
             inner.map(lambda q: f"({q})"),
             st.tuples(colset(), inner).map(lambda t: f"{t[0]} : ({t[1]})"),
         )
@@ -157,17 +168,18 @@ def queries() -> st.SearchStrategy[str]:
 EXAMPLES = int(os.environ.get("RULES_PROPERTY_EXAMPLES", "300"))  # raise it for a long hunt
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(docs=documents(), query=queries())
 def test_batch_matching_equals_archive_search(docs: list[Doc], query: str) -> None:
-    if FTS.check(query) is not None:
+    if FTS.check(fts_query(query, {})) is not None:
         # SQLite refuses it: so must we.
         event("SQLite refuses the query")
         try:
             compile_query(query)
         except QueryError:
             return
-        raise AssertionError(f"SQLite refuses {query!r} but compile_query accepted it")
+        raise AssertionError(f"SQLite refuses {fts_query(query, {})!r} but compile_query accepted it")
     expected = archive_search(docs, query)
     try:
         rules = compile_query(query)
@@ -198,7 +210,7 @@ def test_batch_matching_equals_archive_search(docs: list[Doc], query: str) -> No
 
 
 def _releases_with_a_failing_near_or_not(docs: list[Doc], query: str) -> set[int]:
-    node = Compiler().compile(parse(query))
+    node = Compiler().compile(parse(fts_query(query, {})))
     exact, prefixes = all_tokens(node)
     batch = Batch(docs, frozenset(exact), PrefixIndex(frozenset(prefixes)))
     watch = []
@@ -228,6 +240,7 @@ SOUP = st.lists(
 SOUP_TIGHT = SOUP.map(lambda q: q.replace(" ", ""))
 
 
+@pytest.mark.slow
 @settings(max_examples=5 * EXAMPLES, deadline=None)
 @given(query=st.one_of(SOUP, SOUP_TIGHT))
 def test_parser_accepts_exactly_what_sqlite_accepts(query: str) -> None:
@@ -239,3 +252,32 @@ def test_parser_accepts_exactly_what_sqlite_accepts(query: str) -> None:
         ours_ok = False
     assume(query.strip())  # the empty query: we refuse it, SQLite matches nothing
     assert ours_ok == sqlite_ok, (query, FTS.check(query))
+
+
+# The same soup with what users type: punctuated words, AND NOT, a lone "*".
+FORGIVING_SOUP = st.lists(
+    st.sampled_from(
+        ["a", "summit", "AT&T", "U.S.", "Xi'an", "x-y", "3M", "&", ".", "'", "-", "AND NOT", "AND", "OR", "NOT",
+         "(", ")", ":", "title", "*", '"x y"', "@", "Straße", "峰会", " "]
+    ),
+    min_size=1,
+    max_size=7,
+).map(" ".join)  # fmt: skip
+
+
+@settings(max_examples=3 * EXAMPLES, deadline=None)
+@given(query=st.one_of(FORGIVING_SOUP, FORGIVING_SOUP.map(lambda q: q.replace(" ", ""))))
+def test_forgiven_queries_are_accepted_exactly_when_sqlite_accepts_them(query: str) -> None:
+    assume(query.strip() and "@" not in query)
+    try:
+        prepared = fts_query(query, {})
+    except QueryError as e:
+        assert '"*" alone' in str(e), (query, e)
+        return
+    sqlite_ok = FTS.check(prepared) is None
+    try:
+        parse(prepared)
+        ours_ok = True
+    except QueryError:
+        ours_ok = False
+    assert ours_ok == sqlite_ok, (query, prepared, FTS.check(prepared))

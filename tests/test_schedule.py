@@ -181,3 +181,30 @@ def test_sub_second_intervals_work_for_tests() -> None:
     d = delays(ok(), feed=fast, n=50)
     assert all(0.45 <= x <= 0.55 for x in d)
     assert all(x <= 0.05 for x in (schedule.first_delay(fast, now=NOW, rng=random.Random(i)) for i in range(20)))
+
+
+def row(**kw: object) -> object:
+    from types import SimpleNamespace
+
+    base: dict[str, object] = dict(url=FEED.url, failures=0, gone=False, next_poll_at=NOW + timedelta(seconds=300),
+                                   retry_after_until=None, last_polled_at=NOW)
+    return SimpleNamespace(**{**base, **kw})
+
+
+def test_waiting_says_why_a_feed_is_not_due_the_same_for_every_entry_point() -> None:
+    w = schedule.waiting
+    assert w(FEED, None, NOW) is None  # never polled
+    assert w(FEED, row(url="https://old.example/rss", gone=True), NOW) is None  # the record is another URL's
+    assert w(FEED, row(gone=True), NOW) == schedule.Wait("gone", None)
+    until = NOW + timedelta(hours=2)
+    assert w(FEED, row(retry_after_until=until, failures=1), NOW) == schedule.Wait("retry-after", until)
+    assert w(FEED, row(retry_after_until=NOW - timedelta(seconds=1)), NOW + timedelta(seconds=300)) is None
+    assert w(FEED, row(), NOW) == schedule.Wait("not-due", NOW + timedelta(seconds=300))
+    # Due up to 20 % of the interval early (a cron run every interval never loses to the jitter).
+    assert w(FEED, row(), NOW + timedelta(seconds=300 - 60)) is None
+    assert w(FEED, row(), NOW + timedelta(seconds=300 - 61)) is not None
+    # A stale plan far in the future holds a healthy feed at most an hour (the longest cache stretch),
+    # a failing one at most the 6 h backoff cap.
+    far = NOW + timedelta(days=3)
+    assert w(FEED, row(next_poll_at=far), NOW) == schedule.Wait("not-due", NOW + timedelta(hours=1))
+    assert w(FEED, row(next_poll_at=far, failures=4), NOW) == schedule.Wait("not-due", NOW + timedelta(hours=6))

@@ -54,7 +54,7 @@ def test_a_pre_migration_archive_upgrades_in_place_once(old: Path) -> None:
         Store(old, readonly=True)
 
     with Store(old) as store:
-        assert store.migrated == NAMES == ["schema_v1", "tickers_json"]
+        assert store.migrated == NAMES == ["schema_v1", "tickers_json", "folded_index"]
         first = snapshot(store)
     assert raw(old, "PRAGMA user_version") == [(GUARD_VERSION,)]
     assert raw(old, "SELECT name FROM _sqlite_migrations ORDER BY id") == [(n,) for n in NAMES]
@@ -80,8 +80,9 @@ def test_a_pre_migration_archive_upgrades_in_place_once(old: Path) -> None:
         assert state.items == {"h1", "h2"} and state.etag == '"v1"'
 
     with Store(old) as store:
-        # The FTS index was kept in step with the converted rows, and still finds tickers as words.
-        store.conn.execute("INSERT INTO releases_fts(releases_fts) VALUES ('integrity-check')")
+        # The FTS index (rebuilt folded, see schema.folded_index) still finds tickers as words.
+        # (No 'integrity-check': it compares the folded index with unfolded text and always objects.)
+        assert store.conn.execute("SELECT count(*) FROM releases_fts_docsize").fetchone() == (3,)
         assert [h.id for h in store.search('tickers : "NYSE American"')] == [1]
         assert [h.id for h in store.search("tickers : PLG")] == [1]
         assert [h.id for h in store.search("tickers : ACME")] == [2]
@@ -122,3 +123,30 @@ def test_a_new_archive_gets_every_migration_and_refuses_to_be_misread(tmp_path: 
 ])
 def test_legacy_tickers_split_on_the_word_that_ends_each_ticker(text: str, expected: list[str]) -> None:
     assert split_legacy_tickers(text) == expected
+
+
+def test_the_upgrade_indexes_every_old_release_folded_once(old: Path) -> None:
+    # A release written by the old code, indexed unfolded by its triggers.
+    conn = sqlite3.connect(old)
+    with conn:
+        conn.execute("INSERT INTO releases (id, title, summary, published_at, first_seen_at, fingerprint)"
+                     " VALUES (9, 'Kırgızistan at the 第二届中国—中亚峰会', 'Straße ＮＹＳＥ ﬁnance',"
+                     " '2026-11-20T09:30:00Z', '2026-11-20T09:30:00Z', 'f9')")
+    assert conn.execute("SELECT rowid FROM releases_fts WHERE releases_fts MATCH 'kirgizistan'").fetchall() == []
+    conn.close()
+    with Store(old) as store:
+        assert "folded_index" in store.migrated
+        for query in ("kirgizistan", "strasse", "NYSE AND finance", "\u200b峰\u200b\u200b会\u200b"):
+            assert [h.id for h in store.search(query)] == [9], query
+        [hit] = store.search("kirgizistan")
+        assert hit.snippet == "[Kırgızistan] at the 第二届中国—中亚峰会"  # the original words
+        [hit] = store.search("\u200b峰\u200b\u200b会\u200b")  # what the query 峰会 becomes (rules.fts_query)
+        assert hit.snippet == "Kırgızistan at the 第二届中国—中亚[峰会]"
+        # Releases written from now on are indexed folded by the new triggers; an edit re-indexes.
+        store.conn.execute("UPDATE releases SET title = 'Straße only' WHERE id = 9")
+        assert [h.id for h in store.search("kirgizistan")] == []
+        assert [h.id for h in store.search("title : strasse")] == [9]
+    with Store(old) as store:
+        assert store.migrated == []  # once
+    with Store(old, readonly=True) as reader:
+        assert reader.search("title : strasse")[0].snippet == "[Straße] only"

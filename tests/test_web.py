@@ -110,6 +110,13 @@ def test_search_pages_show_results_facets_and_errors(served: Served) -> None:
     assert status == 400 and "invalid query" in body
     status, _, body = served.get("/?q=%40nope")
     assert status == 400 and "unknown term list @nope" in body
+    # Queries forgive as everywhere else: "*" alone is everything, an unclosed quote says so (no traceback).
+    status, _, everything = served.get("/?q=%2A")
+    assert status == 200 and "Acme Corp" in everything and "Leaders gather for Central Asia summit" in everything
+    status, _, body = served.get("/?q=%22Central%20Asia")
+    assert status == 400 and "never closed" in body
+    status, _, body = served.get("/?q=summit+AND+NOT+Uzbekistan")
+    assert status == 200 and "Leaders gather for Central Asia summit" in text(body)
     status, _, body = served.get("/?rule=earnings&date=2026-11")
     assert status == 200 and "Globex declares" in body and "Acme Corp" not in body
     status, _, body = served.get("/?wire=Business+Wire")
@@ -211,6 +218,7 @@ def browser() -> Iterator[object]:
         driver.quit()
 
 
+@pytest.mark.slow
 def test_search_open_release_and_see_sightings_in_a_browser(served: Served, browser, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -249,6 +257,7 @@ def test_search_open_release_and_see_sightings_in_a_browser(served: Served, brow
         assert feedparser.parse(resp.read()).bozo == 0
 
 
+@pytest.mark.slow
 def test_facets_narrow_the_search_in_a_browser(served: Served, browser) -> None:
     from selenium.webdriver.common.by import By
 

@@ -21,6 +21,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -96,6 +97,7 @@ class Delivery:
     verified: bool | None  # None when the receiver has no secret
     reason: str = ""
     answered: int = 0
+    peer: tuple[str, int] = ("", 0)  # the client's address: one per TCP connection (keep-alive test)
 
 
 class WebhookReceiver:
@@ -140,6 +142,11 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do (every reply has a length)
+            # Headers and body go out in two writes: with Nagle on, the second waits for the client's
+            # delayed ACK (40 ms a request on a kept-alive connection).
+            disable_nagle_algorithm = True
+
             def do_POST(self) -> None:
                 receiver._handle(self)
 
@@ -186,7 +193,8 @@ class WebhookReceiver:
                 verified = True
             except SignatureInvalid as exc:
                 verified, reason = False, str(exc)
-        delivery = Delivery("POST", request.path, headers, body, parsed, verified, reason)
+        delivery = Delivery("POST", request.path, headers, body, parsed, verified, reason,
+                            peer=request.client_address[:2])
         with self._lock:
             self.deliveries.append(delivery)
             reply = Reply(401, body=b"invalid signature") if verified is False else None
@@ -204,3 +212,72 @@ class WebhookReceiver:
             request.wfile.write(reply.body)
         except OSError:  # the client gave up (timeout test): nothing to answer to
             pass
+
+
+class DribblingReceiver:
+    """An HTTP receiver that reads the request, then sends its status line one byte every `every` s.
+
+    Socket read timeouts never fire (a byte always arrives in time): only an overall deadline ends
+    the conversation. `finished` counts the connections the client closed or cut before the end.
+
+        with DribblingReceiver() as rx:
+            ... post to rx.url with timeout 1s ...
+    """
+
+    REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"  # 38 bytes: 19 s at 0.5 s a byte
+
+    def __init__(self, *, every: float = 0.5) -> None:
+        self.every = every
+        self.connections = 0  # accepted
+        self.finished = 0  # ended (the client hung up or was cut off)
+        self._stop = threading.Event()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/hook"
+
+    def _serve(self) -> None:
+        self._sock.settimeout(0.05)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._dribble, args=(conn,), daemon=True).start()
+
+    def _dribble(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            try:
+                conn.recv(65536)  # the request (small)
+                for byte in self.REPLY:
+                    if self._stop.wait(self.every):
+                        return
+                    conn.sendall(bytes([byte]))
+                    conn.setblocking(False)
+                    try:  # an empty read means the client hung up (its deadline cut it)
+                        if conn.recv(1) == b"":
+                            return
+                    except BlockingIOError:
+                        pass
+                    finally:
+                        conn.settimeout(5)
+            except OSError:
+                return
+            finally:
+                self.finished += 1
+
+    def __enter__(self) -> DribblingReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()

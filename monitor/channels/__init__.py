@@ -1,26 +1,33 @@
-"""Alert channels: each renders notices and sends them one way (console, webhook, email).
+"""Alert channels: each renders notices and sends them one way (console, webhook, email, apprise).
 
-    channel = build(spec)
-    channel.send([notice], now=now, message_id=notice.alert_id)                 # one alert
-    channel.send(notices, now=now, message_id=digest_id, digest=True)           # one digest message
+    channels = ChannelSet(config.channels, environ=os.environ)    # built once per config (re)load
+    channels["ops"].send([notice], now=now, message_id=notice.alert_id)          # one alert
+    channels["ops"].send(notices, now=now, message_id=digest_id, digest=True)    # one digest message
+    channels.close()                                                             # at reload / exit
 
 send() returns None when the alert was handed over, and raises DeliveryError otherwise; the error
 says whether retrying can help (`permanent`), when (`retry_after`) and whether the endpoint is gone.
+Options arrive typed and checked (channel_options.py, config/channels.py): nothing here re-checks
+them. Secrets are read here, when a channel is built to send, and nowhere else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, TextIO
 
+from monitor.channel_options import AppriseOptions, ConsoleOptions, EmailOptions, WebhookOptions, redactions
 from monitor.channels.console import ConsoleChannel
 from monitor.channels.email import EmailChannel
+from monitor.channels.secrets import resolve
 from monitor.channels.webhook import WebhookChannel
 from monitor.errors import ConfigError
 from monitor.types import ChannelSpec, Notice
 
-__all__ = ["Channel", "ConsoleChannel", "EmailChannel", "WebhookChannel", "build"]
+__all__ = ["Channel", "ChannelSet", "ConsoleChannel", "EmailChannel", "WebhookChannel", "build"]
 
 
 class Channel(Protocol):
@@ -36,70 +43,87 @@ class Channel(Protocol):
         """
         ...
 
-
-def _opt(spec: ChannelSpec, key: str, default: object = None) -> object:
-    value = spec.options.get(key, default)
-    return default if value is None else value
-
-
-def _required_str(spec: ChannelSpec, key: str) -> str:
-    value = spec.options.get(key)
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"channels.{spec.name}.{key}: required for a {spec.type} channel")
-    return value
+    def close(self) -> None:
+        """Release what the channel holds open (pooled connections)."""
+        ...
 
 
-def _number(spec: ChannelSpec, key: str, default: float) -> float:
-    value = _opt(spec, key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"channels.{spec.name}.{key}: must be a number, got {value!r}")
-    return float(value)
+def build(spec: ChannelSpec, *, environ: Mapping[str, str] | None = None,
+          stdout: TextIO | None = None) -> Channel:
+    """Return the channel described by `spec`, its secrets read from `environ` (default os.environ);
+    `stdout` replaces sys.stdout for a console channel. Raises ConfigError when a secret cannot be read."""
+    return _build(spec, os.environ if environ is None else environ, stdout)[0]
 
 
-def build(spec: ChannelSpec, *, stdout: TextIO | None = None) -> Channel:
-    """Return the channel described by `spec`; `stdout` replaces sys.stdout for a console channel."""
-    where = f"channels.{spec.name}"
-    if spec.type == "console":
-        stream = str(_opt(spec, "stream", "stdout"))
-        if stream not in ("stdout", "stderr"):
-            raise ConfigError(f"{where}.stream: must be \"stdout\" or \"stderr\", got {stream!r}")
-        return ConsoleChannel(spec.name, stream=stream, out=stdout if stream == "stdout" else None)
-    if spec.type == "webhook":
-        headers = _opt(spec, "headers", {})
-        if not isinstance(headers, Mapping):
-            raise ConfigError(f"{where}.headers: must be a table of header names to values")
-        secret = spec.options.get("secret")
-        if secret is not None and not isinstance(secret, str):
-            raise ConfigError(f"{where}.secret: must be a string")
-        return WebhookChannel(
-            spec.name,
-            _required_str(spec, "url"),
-            format=str(_opt(spec, "format", "json")),
-            headers={str(k): str(v) for k, v in headers.items()},
-            timeout=_number(spec, "timeout", 15.0),
-            secret=secret or None,
-        )
-    if spec.type == "email":
-        to = _opt(spec, "to", ())
-        if isinstance(to, str):
-            to = (to,)
-        if not isinstance(to, Sequence) or not all(isinstance(a, str) for a in to):
-            raise ConfigError(f"{where}.to: must be a list of email addresses")
-        port = _opt(spec, "port", 0)
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ConfigError(f"{where}.port: must be a port number, got {port!r}")
-        username = spec.options.get("username")
-        password = spec.options.get("password")
-        return EmailChannel(
-            spec.name,
-            host=_required_str(spec, "host"),
-            port=port or None,
-            security=str(_opt(spec, "security", "starttls")),
-            username=str(username) if username else None,
-            password=password if isinstance(password, str) and password else None,
-            sender=_required_str(spec, "from"),
-            recipients=tuple(to),
-            timeout=_number(spec, "timeout", 30.0),
-            subject_prefix=str(_opt(spec, "subject_prefix", "[press-monitor] ")),
-        )
-    raise ConfigError(f"{where}.type: unknown channel type {spec.type!r} (console, webhook or email)")
+def _build(spec: ChannelSpec, environ: Mapping[str, str],
+           stdout: TextIO | None) -> tuple[Channel, list[str | tuple[str, str]]]:
+    """Return the channel and what the log redactor must hide for it."""
+    o = spec.options
+    if isinstance(o, ConsoleOptions):
+        return ConsoleChannel(spec.name, stream=o.stream, out=stdout if o.stream == "stdout" else None), []
+    if isinstance(o, WebhookOptions):
+        secret = resolve(o.secret, environ)
+        channel: Channel = WebhookChannel(spec.name, o.url, format=o.format, headers=o.headers, timeout=o.timeout,
+                                          secret=secret)
+        return channel, redactions(o, {"secret": secret} if secret else None)
+    if isinstance(o, EmailOptions):
+        password = resolve(o.password, environ)
+        channel = EmailChannel(spec.name, host=o.host, port=o.port, security=o.security, username=o.username,
+                               password=password, sender=o.sender, recipients=o.to, timeout=o.timeout,
+                               subject_prefix=o.subject_prefix)
+        return channel, redactions(o, {"password": password} if password else None)
+    if isinstance(o, AppriseOptions):
+        # Imported here: apprise loads ~190 plugins (0.3 s), which configs without it never pay for.
+        from monitor.channels.apprise import AppriseChannel
+
+        urls = (resolve(o.urls, environ) or "").split()
+        return AppriseChannel(spec.name, urls, format=o.format, timeout=o.timeout), list(urls)
+    raise ConfigError(f"channels.{spec.name}.type: unknown channel type {spec.type!r}")
+
+
+class ChannelSet(Mapping[str, Channel]):
+    """Every configured channel, built once (one HTTP session each, kept alive between sweeps).
+
+    Built per config (re)load and closed when that config is replaced or the process ends.
+    `redactions` lists what the log redactor must hide: resolved secrets, token-bearing URLs,
+    credential headers. A channel whose secret cannot be read makes the whole set a ConfigError,
+    listing every such channel.
+    """
+
+    def __init__(self, specs: Mapping[str, ChannelSpec], *, environ: Mapping[str, str] | None = None,
+                 stdout: TextIO | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self._channels: dict[str, Channel] = {}
+        self.redactions: list[str | tuple[str, str]] = []
+        problems: list[str] = []
+        for name, spec in specs.items():
+            try:
+                channel, hidden = _build(spec, env, stdout)
+            except ConfigError as exc:
+                problems.append(str(exc))
+                continue
+            self._channels[name] = channel
+            self.redactions.extend(hidden)
+        if problems:
+            self.close()
+            raise ConfigError("\n".join(problems))
+
+    def __getitem__(self, name: str) -> Channel:
+        return self._channels[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._channels)
+
+    def __len__(self) -> int:
+        return len(self._channels)
+
+    def close(self) -> None:
+        for channel in self._channels.values():
+            with contextlib.suppress(Exception):
+                channel.close()
+
+    def __enter__(self) -> ChannelSet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

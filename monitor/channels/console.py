@@ -18,8 +18,6 @@ class ConsoleChannel:
     """Writes alerts as plain text. Feed text is cleaned first, so no terminal escape gets through."""
 
     def __init__(self, name: str, *, stream: str = "stdout", out: TextIO | None = None) -> None:
-        if stream not in STREAMS:
-            raise ValueError(f"console stream must be one of {', '.join(STREAMS)}, got {stream!r}")
         self.name = name
         self.stream = stream
         self._out = out
@@ -45,3 +43,6 @@ class ConsoleChannel:
             raise DeliveryError(
                 f"console channel {self.name!r}: cannot write to {self.stream}: {exc}"
             ) from exc
+
+    def close(self) -> None:
+        """Nothing to release: the stream belongs to the process."""

@@ -17,7 +17,9 @@ import ssl
 from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
+from typing import Any
 
+from monitor.channels.deadline import Deadline
 from monitor.channels.render import (
     check_batch,
     clean_text,
@@ -27,7 +29,7 @@ from monitor.channels.render import (
     truncate,
     view,
 )
-from monitor.errors import ConfigError, DeliveryError
+from monitor.errors import DeliveryError
 from monitor.types import Notice
 
 SECURITY = ("starttls", "ssl", "none")
@@ -72,8 +74,35 @@ def subject_for(notices: Sequence[Notice], *, prefix: str, digest: bool) -> str:
     return header_text(f"{head}{v.rule}: {v.title}", SUBJECT_MAX)
 
 
+class _WatchedSMTP(smtplib.SMTP):
+    """smtplib.SMTP whose socket is cut at the deadline, from before the greeting is read."""
+
+    def __init__(self, deadline: Deadline, host: str, **kwargs: Any) -> None:
+        self._deadline = deadline
+        super().__init__(**kwargs)  # no host: connect() comes later, once the deadline watches
+        self._host = host  # what SMTP(host) would have kept: STARTTLS/SSL check the certificate against it
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        self._deadline.watch(sock)
+        return sock
+
+
+class _WatchedSMTP_SSL(smtplib.SMTP_SSL):  # noqa: N801 - named after smtplib.SMTP_SSL
+    def __init__(self, deadline: Deadline, host: str, **kwargs: Any) -> None:
+        self._deadline = deadline
+        super().__init__(**kwargs)  # no host: connect() comes later, once the deadline watches
+        self._host = host  # what SMTP(host) would have kept: STARTTLS/SSL check the certificate against it
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        self._deadline.watch(sock)
+        return sock
+
+
 class EmailChannel:
-    """Sends alerts through one SMTP server; raises DeliveryError saying whether to retry."""
+    """Sends alerts through one SMTP server; raises DeliveryError saying whether to retry. Options come
+    checked from config (channel_options.EmailOptions)."""
 
     def __init__(
         self,
@@ -90,22 +119,6 @@ class EmailChannel:
         subject_prefix: str = DEFAULT_SUBJECT_PREFIX,
         tls_context: ssl.SSLContext | None = None,
     ) -> None:
-        where = f"channels.{name}"
-        if security not in SECURITY:
-            raise ConfigError(f"{where}.security: must be one of {', '.join(SECURITY)}, got {security!r}")
-        if not host:
-            raise ConfigError(f"{where}.host: required")
-        if not sender:
-            raise ConfigError(f"{where}.from: required")
-        if not recipients:
-            raise ConfigError(f"{where}.to: at least one address is required")
-        for address in (sender, *recipients):
-            if any(ch in address for ch in "\r\n\0") or "@" not in address:
-                raise ConfigError(f"{where}: {address!r} is not an email address")
-        if username and not password:
-            raise ConfigError(f"{where}.password: required when username is set")
-        if not timeout > 0:
-            raise ConfigError(f"{where}.timeout: must be a positive number of seconds")
         self.name = name
         self.host = host
         self.port = int(port) if port else DEFAULT_PORTS[security]
@@ -154,12 +167,29 @@ class EmailChannel:
         return self._tls_context or ssl.create_default_context()
 
     def _deliver(self, msg: EmailMessage) -> None:
+        # One deadline for the whole session: smtplib's timeout bounds each read only, so a server
+        # dribbling its greeting (or any reply) a byte at a time would otherwise hold us for ever.
+        with Deadline(self.timeout) as deadline:
+            try:
+                self._session(msg, deadline)
+            except (smtplib.SMTPException, OSError):
+                if deadline.fired:
+                    raise DeliveryError(f"{self._where()}: timed out after {self.timeout:g}s") from None
+                raise
+
+    def _session(self, msg: EmailMessage, deadline: Deadline) -> None:
+        smtp: smtplib.SMTP
         if self.security == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout, context=self._context()
-            )
+            smtp = _WatchedSMTP_SSL(deadline, self.host, timeout=self.timeout, context=self._context())
         else:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            smtp = _WatchedSMTP(deadline, self.host, timeout=self.timeout)
+        try:
+            code, greeting = smtp.connect(self.host, self.port)
+            if code != 220:  # what SMTP(host) checks when it connects in its constructor
+                raise smtplib.SMTPConnectError(code, greeting)
+        except BaseException:
+            smtp.close()
+            raise
         with smtp:
             if self.security == "starttls":
                 smtp.ehlo()
@@ -174,6 +204,9 @@ class EmailChannel:
                 smtp.login(self.username, self._password or "")
             # Explicit envelope: never let smtplib derive recipients from To/Cc/Bcc headers.
             smtp.send_message(msg, from_addr=self.sender, to_addrs=list(self.recipients))
+
+    def close(self) -> None:
+        """Nothing to release: each send is one SMTP session."""
 
     def _where(self) -> str:
         return f"email {self.name!r} ({self.host}:{self.port})"

@@ -15,26 +15,24 @@ import json
 import re
 import socket
 import ssl
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from monitor.channels.render import (
-    check_batch,
-    clean_text,
-    digest_heading,
-    json_message,
-    plural,
-    truncate,
-    view,
-)
-from monitor.errors import ConfigError, DeliveryError
+from monitor.channels.deadline import Deadline
+from monitor.channels.render import check_batch, clean_text
+from monitor.channels.webhook_formats import render
+from monitor.errors import DeliveryError
 from monitor.types import Notice
 
-FORMATS = ("json", "slack", "discord")
 USER_AGENT = "press-monitor/0.1 (+webhook)"
 DEFAULT_TIMEOUT = 15.0
 
@@ -44,18 +42,9 @@ RETRY_AFTER_MAX = 7 * 86400.0
 # We only read the start of an error body, to quote it; a hostile receiver cannot make us buffer more.
 ERROR_BODY_MAX = 64 * 1024
 
-# Slack: a message holds at most 50 blocks; section text at most 3000 characters. A digest uses
-# a heading, three blocks per alert (divider, section, context) and an "and N more" line: 1+3*15+1.
-SLACK_DIGEST_MAX = 15
-# Discord: at most 10 embeds per message and 6000 characters across all of them.
-DISCORD_EMBEDS_MAX = 10
 
-# Header names we set ourselves; a configured header may not replace them (the signature would lie).
-_RESERVED = frozenset(
-    {"content-type", "content-length", "webhook-id", "webhook-timestamp", "webhook-signature"}
-)
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _MESSAGE_ID = re.compile(r"^[\x21-\x7e]{1,256}$")
+_current = threading.local()  # the Deadline of the POST running in this thread
 
 
 # --------------------------------------------------------------------------- signing
@@ -79,102 +68,6 @@ def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
     signed = f"{message_id}.{timestamp}.".encode() + body
     digest = hmac.new(key, signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode("ascii")
-
-
-# --------------------------------------------------------------------------- payloads
-
-
-def _slack_escape(text: str) -> str:
-    # Slack's mrkdwn treats only these three as control characters; escaping them stops feed text
-    # from forming <!channel> mentions or <url|text> links of its own.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _slack_link(url: str | None, text: str) -> str:
-    if url is None:
-        return _slack_escape(text)
-    # safe_url() already percent-encoded "|" and ">", so the link cannot end early.
-    return f"<{_slack_escape(url)}|{_slack_escape(text)}>"
-
-
-def _slack_alert_blocks(notice: Notice) -> list[dict[str, object]]:
-    v = view(notice)
-    title = truncate(v.title, 250)
-    text = f"*{_slack_link(v.url, title)}*"
-    if len(text) > 2400:  # an absurdly long link: drop it rather than cut it in half
-        text = f"*{_slack_escape(title)}*"
-    if v.snippet:
-        text += "\n" + truncate(_slack_escape(v.snippet), 3000 - len(text) - 1)
-    context = " | ".join(p for p in (f"rule: {v.rule}", v.sources, v.published) if p)
-    return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(_slack_escape(context), 2000)}]},
-    ]
-
-
-def slack_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> dict[str, object]:
-    """Return a Slack incoming-webhook message: fallback `text` plus Block Kit blocks."""
-    if not digest:
-        v = view(notices[0])
-        fallback = f"[{_slack_escape(v.rule)}] {_slack_link(v.url, truncate(v.title, 250))}"
-        return {"text": fallback, "blocks": _slack_alert_blocks(notices[0])}
-    heading = digest_heading(len(notices), notices[0].channel, now)
-    blocks: list[dict[str, object]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_slack_escape(heading)}*"}}
-    ]
-    for notice in notices[:SLACK_DIGEST_MAX]:
-        blocks.append({"type": "divider"})
-        blocks.extend(_slack_alert_blocks(notice))
-    rest = len(notices) - SLACK_DIGEST_MAX
-    if rest > 0:
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {plural(rest, 'more alert')}"}]}
-        )
-    return {"text": _slack_escape(heading), "blocks": blocks}
-
-
-def _discord_embed(notice: Notice, *, compact: bool) -> dict[str, object]:
-    v = view(notice)
-    # Discord caps all embeds of one message at 6000 characters together, so a digest of ten
-    # uses tighter per-field limits than a single alert.
-    title_max, desc_max, field_max = (150, 250, 100) if compact else (256, 2000, 1024)
-    embed: dict[str, object] = {"title": truncate(v.title, title_max)}
-    if v.url:
-        embed["url"] = v.url
-    if v.snippet:
-        embed["description"] = truncate(v.snippet, desc_max)
-    embed["timestamp"] = v.published_iso
-    fields = [{"name": "Rule", "value": truncate(v.rule, field_max) or "-", "inline": True}]
-    if v.sources:
-        fields.append({"name": "Source", "value": truncate(v.sources, field_max), "inline": True})
-    embed["fields"] = fields
-    embed["footer"] = {"text": "press-monitor"}
-    return embed
-
-
-def discord_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> dict[str, object]:
-    """Return a Discord webhook message: short content plus up to 10 embeds; mentions disabled."""
-    if not digest:
-        v = view(notices[0])
-        content = truncate(f"[{v.rule}] {v.title}", 2000)
-        embeds = [_discord_embed(notices[0], compact=False)]
-    else:
-        content = digest_heading(len(notices), notices[0].channel, now)
-        rest = len(notices) - DISCORD_EMBEDS_MAX
-        if rest > 0:
-            content += f" (showing {DISCORD_EMBEDS_MAX}; and {rest} more)"
-        embeds = [_discord_embed(n, compact=True) for n in notices[:DISCORD_EMBEDS_MAX]]
-    # Feed text could contain "@everyone" or a role mention; never let an alert ping anyone.
-    return {"content": content, "embeds": embeds, "allowed_mentions": {"parse": []}}
-
-
-def render(fmt: str, notices: Sequence[Notice], *, now: datetime, digest: bool) -> dict[str, object]:
-    """Return the JSON payload of one alert or a digest in the given format."""
-    if fmt == "slack":
-        return slack_message(notices, now=now, digest=digest)
-    if fmt == "discord":
-        return discord_message(notices, now=now, digest=digest)
-    return json_message(notices, now=now, digest=digest)
 
 
 # --------------------------------------------------------------------------- status mapping
@@ -281,8 +174,53 @@ def _connection_reason(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- channel
 
 
+class _Watched:
+    # connect() sees the socket of a new connection before the request is sent; getresponse() the
+    # socket of a new or reused pooled connection before the (possibly dribbled) status line.
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        _watch(self)
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        _watch(self)
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+def _watch(conn: object) -> None:
+    deadline: Deadline | None = getattr(_current, "deadline", None)
+    if deadline is not None:
+        deadline.watch(getattr(conn, "sock", None))
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = type("_WatchedHTTPConnection", (_Watched, HTTPConnection), {})
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = type("_WatchedHTTPSConnection", (_Watched, HTTPSConnection), {})
+
+
+class _Adapter(HTTPAdapter):
+    # Direct connections get the deadline hook; through an HTTP(S)_PROXY the status line is bounded
+    # by the read timeout per packet only.
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+def _drain(response: requests.Response) -> None:
+    """Read a success answer's (short) body so its connection goes back to the pool for keep-alive;
+    a receiver answering with more than ERROR_BODY_MAX just loses the connection."""
+    read = 0
+    for chunk in response.iter_content(16 * 1024):
+        read += len(chunk)
+        if read > ERROR_BODY_MAX:
+            break
+
+
 class WebhookChannel:
-    """POSTs alerts to one URL; raises DeliveryError saying whether and when to retry."""
+    """POSTs alerts to one URL over one kept-alive session; raises DeliveryError saying whether and
+    when to retry. Options come checked from config (channel_options.WebhookOptions)."""
 
     def __init__(
         self,
@@ -295,39 +233,19 @@ class WebhookChannel:
         secret: str | None = None,
         session: requests.Session | None = None,
     ) -> None:
-        where = f"channels.{name}"
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"{where}.url: must be an absolute http(s) URL")
-        if format not in FORMATS:
-            raise ConfigError(f"{where}.format: must be one of {', '.join(FORMATS)}, got {format!r}")
-        if not timeout > 0:
-            raise ConfigError(f"{where}.timeout: must be a positive number of seconds")
-        extra: dict[str, str] = {}
-        for key, value in (headers or {}).items():
-            if not _TOKEN.match(key):
-                raise ConfigError(f"{where}.headers: {key!r} is not a valid header name")
-            if key.lower() in _RESERVED:
-                raise ConfigError(
-                    f"{where}.headers: {key!r} is set by press-monitor and cannot be overridden"
-                )
-            if any(ch in str(value) for ch in "\r\n\0"):
-                raise ConfigError(f"{where}.headers.{key}: the value may not contain line breaks")
-            extra[key] = str(value)
-        key_bytes: bytes | None = None
-        if secret:
-            try:
-                key_bytes = decode_secret(secret)
-            except ValueError as exc:
-                raise ConfigError(f"{where}.secret: {exc}") from None
         self.name = name
         self.url = url
         self.format = format
         self.timeout = float(timeout)
-        self._headers = extra
-        self._key = key_bytes
+        self._headers = {str(k): str(v) for k, v in (headers or {}).items()}
+        self._key = decode_secret(secret) if secret else None
         self._origin = _origin(url)
-        self._session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            adapter = _Adapter(pool_connections=1, pool_maxsize=4, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        self._session = session
 
     def __repr__(self) -> str:
         return f"WebhookChannel({self.name!r}, {self._origin!r}, format={self.format!r})"
@@ -361,27 +279,33 @@ class WebhookChannel:
         body = self.render(notices, now=now, digest=digest)
         headers = self.headers_for(body, now=now, message_id=message_id)
         where = f"webhook {self.name!r} ({self._origin})"
+        deadline = _current.deadline = Deadline(self.timeout)
         try:
-            response = self._session.post(
-                self.url,
-                data=body,  # exactly the bytes that were signed
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-                stream=True,  # read the body only when quoting an error, and then only its start
-            )
-        except requests.Timeout:
-            raise DeliveryError(f"{where}: timed out after {self.timeout:g}s") from None
-        except requests.ConnectionError as exc:
-            raise DeliveryError(f"{where}: could not connect: {_connection_reason(exc)}") from None
-        except requests.RequestException as exc:
-            raise DeliveryError(f"{where}: request failed: {type(exc).__name__}") from None
-        try:
-            if 200 <= response.status_code < 300:
-                return
-            raise status_error(self.name, self._origin, response, now)
+            try:
+                response = self._session.post(
+                    self.url,
+                    data=body,  # exactly the bytes that were signed
+                    headers=headers,
+                    timeout=self.timeout,  # per packet; the deadline bounds the whole conversation
+                    allow_redirects=False,
+                    stream=True,  # the body is read below, and only its start
+                )
+                try:
+                    if 200 <= response.status_code < 300:
+                        _drain(response)
+                        return
+                    raise status_error(self.name, self._origin, response, now)
+                finally:
+                    response.close()
+            except requests.RequestException as exc:
+                if deadline.fired or isinstance(exc, requests.Timeout):
+                    raise DeliveryError(f"{where}: timed out after {self.timeout:g}s") from None
+                if isinstance(exc, requests.ConnectionError):
+                    raise DeliveryError(f"{where}: could not connect: {_connection_reason(exc)}") from None
+                raise DeliveryError(f"{where}: request failed: {type(exc).__name__}") from None
         finally:
-            response.close()
+            deadline.cancel()
+            _current.deadline = None
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 from datetime import UTC, datetime
 
@@ -77,7 +78,12 @@ def enable(obj: Ctx, channel: str) -> None:
     Example:
       press-monitor alerts enable slack
     """
+    configured = obj.app.config.channels
     with obj.app.open_store() as store, store.transaction():
+        if channel not in configured and channel not in store.disabled_channels():
+            close = difflib.get_close_matches(channel, list(configured), n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            fail(f"no channel named {channel!r}{hint}; configured: {', '.join(configured) or 'none'}")
         found = store.enable_channel(channel)
     click.echo(f"channel {channel} enabled" if found else f"channel {channel} was not disabled")
 
@@ -97,13 +103,15 @@ def test_channel(obj: Ctx, channel: str) -> None:
         fail(f"no channel named {channel!r} (configured: {', '.join(a.config.channels) or 'none'})")
     now = SystemClock().now()
     notice = sample_notice(channel, now)
-    ch = a.build_channels(stdout=sys.stdout)[channel]
+    ch = a.build_channel(channel, stdout=sys.stdout)
     try:
         ch.send([notice], now=now, message_id=notice.alert_id)
     except DeliveryError as exc:
         kind = "gone (410)" if exc.gone else "permanent" if exc.permanent else "temporary"
         after = f", retry after {exc.retry_after:.0f}s" if exc.retry_after else ""
         fail(f"{channel}: FAILED ({kind}{after}): {exc}", 1)
+    finally:
+        ch.close()
     click.echo(f"{channel}: sent test alert {notice.alert_id}")
 
 

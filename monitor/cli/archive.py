@@ -10,7 +10,7 @@ import click
 from monitor import export, schedule
 from monitor.cli.base import LIMIT, MAX_ID, SINCE_HELP, Ctx, fail, main, parse_when
 from monitor.clock import SystemClock
-from monitor.rules import expand_terms
+from monitor.rules import search_query
 
 
 @main.command()
@@ -38,7 +38,7 @@ def search(obj: Ctx, query: str, limit: int, since: str | None, until: str | Non
       press-monitor search 'title : recall*' --since yesterday --json | jq .
     """
     a = obj.app
-    expanded = expand_terms(query, a.config.terms)
+    expanded = search_query(query, a.config.terms)
     now = SystemClock().now()
     with a.open_store(readonly=True) as store:
         hits = store.search(expanded, limit=limit, since=parse_when(since, now), until=parse_when(until, now))

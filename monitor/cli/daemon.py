@@ -33,6 +33,7 @@ def status(obj: Ctx, as_json: bool) -> None:
       press-monitor status --json | jq .outbox
     """
     from monitor.daemon import META_LAST_POLL, META_STARTED, META_STOPPED  # apscheduler: load only here
+    from monitor.deliver import channel_failures
     from monitor.store import parse_ts
 
     a = obj.app
@@ -42,6 +43,7 @@ def status(obj: Ctx, as_json: bool) -> None:
         pending, oldest, dead = store.outbox_summary()
         failing_channels = store.failing_channels()
         disabled = store.disabled_channels()
+        streaks = {name: run for name in a.config.channels if (run := channel_failures(store, name))}
         last_poll = parse_ts(store.meta(META_LAST_POLL))
         started = parse_ts(store.meta(META_STARTED))
         stopped = parse_ts(store.meta(META_STOPPED))
@@ -54,6 +56,8 @@ def status(obj: Ctx, as_json: bool) -> None:
             "daemon": {"last_poll": _iso(last_poll), "started": _iso(started), "stopped": _iso(stopped)},
             "outbox": {"pending": pending, "oldest_pending": _iso(oldest), "dead": dead,
                        "failing_channels": failing_channels, "disabled_channels": disabled},
+            "channels": [{"name": name, "consecutive_failures": run.failures, "failing_since": _iso(run.since),
+                          "last_error": run.last_error} for name, run in streaks.items()],
             "feeds": [{
                 "name": f.name, "state": health.states[f.name],
                 "last_ok": _iso(r.last_ok_at) if r else None, "last_error": r.last_error if r else None,
@@ -78,6 +82,9 @@ def status(obj: Ctx, as_json: bool) -> None:
         backlog += f" (oldest queued {_when(oldest, now)})"
     backlog += f", {dead} dead"
     click.echo(backlog)
+    for name, run in streaks.items():
+        click.echo(f"channel   {name}: {run.failures} consecutive failure(s) since {_when(run.since, now)}")
+        click.echo(f"{'':<10}last error: {run.last_error}")
     click.echo("")
     click.echo(f"{'state':<8} {'fails':>5}  {'last ok':<16}  {'next poll':<16}  feed / last error")
     for f in feeds:

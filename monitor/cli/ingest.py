@@ -16,6 +16,7 @@ from monitor.types import PollResult
 
 if TYPE_CHECKING:
     from monitor.app import App
+    from monitor.poller import Skip
 
 
 @main.command()
@@ -44,6 +45,13 @@ def check(obj: Ctx) -> None:
         problems.extend(str(exc).splitlines())
     specs, terms = (cfg.rules, cfg.terms) if cfg is not None else checks.raw_rules(path)
     problems.extend(p for p in checks.rule_problems(specs, terms, source=path.name) if p not in problems)
+    if cfg is not None and not problems:
+        try:  # reads every channel's secret, as the senders will: check reports one it cannot read
+            _ = obj.app.channel_set
+        except ConfigError as exc:
+            problems.extend(str(exc).splitlines())
+        finally:
+            obj.app.close_channels()
     if problems:
         for line in problems:
             click.echo(line, err=True)
@@ -63,70 +71,86 @@ def check(obj: Ctx) -> None:
 
 
 @main.command()
-@click.option("--once", is_flag=True, help="poll every enabled feed once, deliver due alerts, and exit")
+@click.option("--once", is_flag=True, help="poll every due feed once, deliver due alerts, and exit")
+@click.option("--force", is_flag=True,
+              help="with --once: also poll feeds that are not due, wait on Retry-After, or are gone")
 @click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64, clamp=True),
-              help="feeds fetched at the same time")
+              help="feeds fetched at the same time (at most 2 per host)")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="log lines on stderr: key=value text, or one JSON object per line")
 @click.pass_obj
-def run(obj: Ctx, once: bool, workers: int, log_format: str) -> None:
+def run(obj: Ctx, once: bool, force: bool, workers: int, log_format: str) -> None:
     """Run the monitor: the scheduler daemon, or one round of polls with --once.
 
     \b
     Without --once: poll each feed on its interval until SIGTERM/SIGINT (exit 0 after running
     polls finish, at most 20 s); SIGHUP reloads config.toml (a bad one is refused, the old one
     keeps running). Speaks the systemd notify protocol when $NOTIFY_SOCKET is set.
-    With --once: poll every enabled feed once, print one line per feed, exit 0 when every feed
-    succeeded and 1 otherwise.
+    With --once: poll every enabled feed that is due, print one line per feed, exit 0 when every
+    feed is healthy and 1 otherwise. A feed is skipped, with the reason, when it answered 410 Gone
+    (`gone  NAME`), asked to wait with Retry-After or was polled less than its interval ago
+    (`wait  ...  NAME`); --force polls it anyway (a gone feed that answers again is resumed).
 
     \b
     Examples:
       press-monitor run --once
+      press-monitor run --once --force
       press-monitor run --log-format json
     """
     a = obj.app
     _ = a.rules  # a bad rule is refused before anything is polled
+    _ = a.channel_set  # so is a channel whose secret cannot be read (only what sends reads secrets)
     logging_setup.setup("DEBUG" if obj.debug else a.config.settings.log_level, log_format)
+    if force and not once:
+        raise click.UsageError("--force goes with --once (the daemon always keeps to the schedule)")
     if once:
-        sys.exit(run_once(a, workers))
+        sys.exit(run_once(a, workers, force=force))
     from monitor import daemon  # the scheduler (apscheduler) is only loaded for the daemon
 
     sys.exit(daemon.run(obj.path, a, workers=workers))
 
 
-def run_once(a: App, workers: int) -> int:
-    """Poll every enabled feed once; return the exit code."""
+def run_once(a: App, workers: int, *, force: bool = False) -> int:
+    """Poll every due feed once (every enabled feed with force), deliver due alerts; return the exit code."""
     from monitor import app as app_mod  # heavy imports only for the commands that poll
-    from monitor import pipeline
     from monitor.deliver import Report
-    from monitor.fetch import Fetcher
+    from monitor.poller import FeedPoller
 
-    s = a.config.settings
     clock = SystemClock()
-    feeds = [f for f in a.config.feeds if f.enabled]
-    fetcher = Fetcher(user_agent=s.user_agent, timeout=s.timeout, max_bytes=s.max_feed_bytes, clock=clock)
-    pool = app_mod.digest_pool(len(feeds))
-    failed = too_old = 0
+    poller = FeedPoller(a, clock=clock)
+    pool = None
+    unhealthy = too_old = left = 0
     try:
         with a.open_store() as store:
-            for result in pipeline.poll_many(feeds, fetcher=fetcher, store=store, rules=a.rules, settings=s,
-                                             clock=clock, channels=a.channels, workers=workers, digest_pool=pool):
-                click.echo(format_result(result))
-                failed += not result.ok
-                too_old += result.too_old
+            due = poller.due(store, a.config.feeds, force=force)
+            poller.digest_pool = pool = app_mod.digest_pool(len(due.ready))
+            for skip in due.skipped:
+                click.echo(format_skip(skip))
+                unhealthy += skip.wait.reason != "not-due" or skip.failures > 0
+            for polled in poller.round(store, due.ready, workers=workers):
+                click.echo(format_result(polled.result, gone=polled.plan.gone))
+                unhealthy += not polled.result.ok
+                too_old += polled.result.too_old
             if too_old:
-                click.echo(quiet_line(too_old, s.alert_max_age))
-            report = a.deliver(store, clock, stdout=sys.stdout)
+                click.echo(quiet_line(too_old, a.config.settings.alert_max_age))
+            report = a.deliver(store, clock)
             if report is None:
                 click.echo("alerts: another press-monitor process is delivering them", err=True)
             elif report != Report():
                 click.echo(f"alerts: {report.sent} sent, {report.retrying} to retry, {report.dead} dead, "
                            f"{report.waiting} waiting")
+            # The drain sends everything due; what is still due waits for a channel that is disabled
+            # (410 Gone) or no longer configured: say so, and do not call the run a success.
+            left = len(store.due_alerts(clock.now(), 10**9)) if report is not None else 0
+            if left:
+                click.echo(f"alerts: {left} due alert(s) not sent: their channel is disabled or not configured "
+                           "(see `press-monitor alerts`)", err=True)
     finally:
-        fetcher.close()
+        poller.fetcher.close()
+        a.close_channels()
         if pool is not None:
             pool.shutdown()
-    return 1 if failed else 0
+    return 1 if unhealthy or left else 0
 
 
 def quiet_line(n: int, max_age: float) -> str:
@@ -137,10 +161,11 @@ def quiet_line(n: int, max_age: float) -> str:
             " ([monitor] in config.toml)")
 
 
-def format_result(r: PollResult) -> str:
+def format_result(r: PollResult, *, gone: bool = False) -> str:
     """Return the one-line summary of a poll: `ok  12 new  3 dup  NAME` or `ERR reason  NAME`."""
     if not r.ok:
-        return f"ERR {r.error}  {r.feed}"
+        after = "; not polled again (gone: change its url, or --force)" if gone else ""
+        return f"ERR {r.error}{after}  {r.feed}"
     if r.not_modified:
         return f"ok  not modified  {r.feed}"
     extra = f"  {r.revised} revised" if r.revised else ""
@@ -152,3 +177,13 @@ def format_result(r: PollResult) -> str:
     return f"ok  {r.new} new  {r.seen} dup{extra}  {r.feed}"
 
 
+def format_skip(skip: Skip) -> str:
+    """Return the line for a feed not polled: `gone  NAME` or `wait  WHY until WHEN  NAME`."""
+    wait, name = skip.wait, skip.feed.name
+    if wait.reason == "gone":
+        return f"gone  {name}"
+    until = f"{wait.until:%Y-%m-%d %H:%M:%S} UTC" if wait.until else "later"
+    if wait.reason == "retry-after":
+        return f"wait  Retry-After until {until}  {name}"
+    why = f"backing off after {skip.failures} failure(s)" if skip.failures else "not due"
+    return f"wait  {why}, next poll {until}  {name}"

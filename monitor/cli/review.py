@@ -15,8 +15,8 @@ from monitor import config as config_mod
 from monitor.cli import configedit
 from monitor.cli.base import LIMIT, SINCE_HELP, Ctx, fail, main, parse_when, quiet_broken_pipe
 from monitor.clock import SystemClock
-from monitor.errors import MonitorError, QueryError
-from monitor.rules import check_query, expand_terms
+from monitor.errors import MonitorError
+from monitor.rules import search_query
 
 # A token is one line; a --token-file pointing at /dev/zero must not be read without end.
 TOKEN_MAX = 4096
@@ -44,12 +44,9 @@ def export_cmd(obj: Ctx, fmt: str, query: str | None, rule: str | None, since: s
     """
     a = obj.app
     now = SystemClock().now()
-    fts = expand_terms(query, a.config.terms) if query else None
-    if fts is not None:
-        try:  # a bad query is one line now, not an error from SQLite halfway through the stream
-            check_query(fts)
-        except QueryError as exc:
-            raise QueryError(f"invalid query {query!r}: {exc}") from None
+    # Checked here (fts_query's hints): a bad query is one line now, not an error from SQLite
+    # halfway through the stream.
+    fts = search_query(query, a.config.terms, everything=True)
     filters = {"rule": rule} if rule else None
     start, end = parse_when(since, now), parse_when(until, now)
     with a.open_store(readonly=True) as store:

@@ -9,7 +9,8 @@ import click
 
 from monitor.cli.base import LIMIT, SINCE_HELP, Ctx, main, parse_when
 from monitor.clock import SystemClock
-from monitor.rules import compile_query, compile_rules, expand_terms
+from monitor.fold import unsplit
+from monitor.rules import compile_query, compile_rules, fts_query
 
 
 @main.group(invoke_without_command=True)
@@ -73,11 +74,11 @@ def test_rule(obj: Ctx, rule_or_query: str, since: str, limit: int) -> None:
             names = ", ".join(r.name for r in a.config.rules) or "none"
             click.echo(f"no rule named {rule_or_query!r} (rules: {names}); searching the archive for it as a query",
                        err=True)
-        click.echo(f"searched: {_short(expand_terms(rule_or_query, a.config.terms))}", err=True)
+        click.echo(f"searched: {_short(unsplit(fts_query(rule_or_query, a.config.terms)))}", err=True)
         ruleset = compile_query(rule_or_query, a.config.terms)
     rule = ruleset.rules[0]
     if spec is not None:
-        click.echo(f"searched: {_short(rule.expanded)}", err=True)
+        click.echo(f"searched: {_short(unsplit(rule.expanded))}", err=True)
     with a.open_store(readonly=True) as store:
         hits = store.search(rule.expanded, limit=None, since=parse_when(since, SystemClock().now()))
         if rule.feeds or rule.regex is not None:

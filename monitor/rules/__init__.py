@@ -1,7 +1,10 @@
 """Watch rules: compile and validate them, and match a batch of releases against all of them.
 
 A rule's query is SQLite FTS5 query syntax, so the same string searches the archive and watches
-the stream. `@name` expands a [terms] list into `(a OR b OR ...)`.
+the stream. What the user typed goes through query.fts_query() first, the one door every entry
+point uses (rules, `rules test`, `search`, `export --query`, the web view): punctuated words
+become phrases, `AND NOT` becomes `NOT`, `@name` expands a [terms] list into `(a OR b OR ...)`,
+and the text is folded as the releases were (monitor/fold.py).
 
 How a batch is matched (RuleSet.match), never touching the archive:
 1. The batch is tokenized by FTS5 itself (in memory, see fts.py) into an inverted index of
@@ -15,7 +18,8 @@ How a batch is matched (RuleSet.match), never touching the archive:
 3. Each candidate's compiled query is evaluated over the bitmasks with FTS5's semantics
    (nodes.py), then the feeds filter and the regex, then a snippet (snippet.py).
 
-Refused at load time, with the rule and the reason: FTS5 syntax errors (with the position),
+Refused at load time, with the rule and the reason: queries nested deeper than 100, regexes RE2
+cannot run (backreferences, lookaround: monitor/saferegex.py), FTS5 syntax errors (with the position),
 unknown columns, unknown @lists, duplicate names, regexes that do not compile, and queries that
 can never match: every phrase tokenizes to nothing (`"---"`), a column filter that leaves no
 column, or a NOT that excludes everything the rest matches (`a NOT a`, `summit NOT summit*`,
@@ -29,22 +33,27 @@ by `rules test`; check_query() validates a query for `search` the same way rules
 from __future__ import annotations
 
 import gc
-import re
+import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 from monitor.errors import ConfigError, QueryError
 from monitor.rules.batch import Batch, PrefixIndex, bits
 from monitor.rules.compiler import Compiler, all_tokens, keys, never_reason
 from monitor.rules.fts import FTS
 from monitor.rules.nodes import And, Node, Not, Or
+from monitor.rules.query import forgive, fts_query
 from monitor.rules.snippet import CLOSE as _CLOSE
 from monitor.rules.snippet import ELLIPSIS, TOKENS, snippet
 from monitor.rules.snippet import OPEN as _OPEN
-from monitor.rules.syntax import PAnd, PColumns, PNear, PNode, PNot, POr, PPhrase, expand_terms, parse
+from monitor.rules.syntax import PAnd, PColumns, PNear, PNode, PNot, POr, PPhrase, TooDeep, clip, expand_terms, parse
+from monitor.saferegex import Pattern, RegexError, compile_regex
 from monitor.types import Doc, Match, RuleSpec
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MatchStats",
@@ -54,6 +63,9 @@ __all__ = [
     "compile_query",
     "compile_rules",
     "expand_terms",
+    "forgive",
+    "fts_query",
+    "search_query",
 ]
 
 
@@ -64,7 +76,7 @@ class Rule:
     expanded: str  # FTS5 query after @list expansion: what the archive search runs
     notify: tuple[str, ...] = ()
     feeds: tuple[str, ...] = ()
-    regex: re.Pattern[str] | None = None
+    regex: Pattern | None = None  # RE2 (linear time); see monitor/saferegex.py
     enabled: bool = True
 
 
@@ -112,9 +124,9 @@ class RuleSet:
                 by_term.setdefault(t, []).append(i)
             for p in pref:
                 by_prefix.setdefault(p, []).append(i)
-            e, p = all_tokens(node)
-            needed |= e
-            prefixes |= p
+            used_exact, used_prefixes = all_tokens(node)
+            needed |= used_exact
+            prefixes |= used_prefixes
         self._by_term = by_term
         self._key_terms = frozenset(by_term)
         self._by_prefix = by_prefix
@@ -172,7 +184,12 @@ class RuleSet:
                     if text is None:
                         doc = docs[d]
                         text = texts[d] = f"{doc.title}\n{doc.summary}\n{doc.body}"
-                    if not rule.regex.search(text):
+                    try:
+                        if not rule.regex.search(text):
+                            continue
+                    except RegexError as e:
+                        # One release's text defeats the regex: skip this match, never the poll.
+                        log.warning("rule %r: release %s skipped: %s", rule.name, docs[d].key, e)
                         continue
                 snip = hits[d] if hits is not None else snippet(c.node, b, d)  # type: ignore[arg-type]
                 found.append((d, i, snip))
@@ -259,7 +276,10 @@ def _texts(tree: PNode) -> list[str]:
 
 
 def _sqlite_says(message: str) -> str:
-    return message.removeprefix("fts5: ")
+    message = message.removeprefix("fts5: ")
+    if message == "parser stack overflow":
+        return "the query nests too deeply for SQLite (about 90 parentheses, fewer with column filters)"
+    return message
 
 
 def _analyze(expanded: str, compiler: Compiler, tree: PNode | None = None) -> Node | None:
@@ -268,6 +288,8 @@ def _analyze(expanded: str, compiler: Compiler, tree: PNode | None = None) -> No
     if tree is None:
         try:
             tree = parse(expanded)
+        except TooDeep:
+            raise
         except QueryError as e:
             mine = e
     theirs = FTS.check(expanded)
@@ -276,7 +298,7 @@ def _analyze(expanded: str, compiler: Compiler, tree: PNode | None = None) -> No
             raise mine
         return None  # SQLite accepts what we do not: let SQLite run it (correctness first)
     if theirs is not None:
-        raise QueryError(f"{_sqlite_says(theirs)}: {expanded}")
+        raise QueryError(f"{_sqlite_says(theirs)}: {clip(expanded)}")
     assert tree is not None
     node = compiler.compile(tree)
     reason = never_reason(node)
@@ -288,6 +310,27 @@ def _analyze(expanded: str, compiler: Compiler, tree: PNode | None = None) -> No
 def check_query(query: str) -> None:
     """Return None when `query` is a usable FTS5 query; raises QueryError (one line) otherwise."""
     _analyze(query, Compiler())
+
+
+@overload
+def search_query(query: str, terms: Mapping[str, Sequence[str]], *, everything: Literal[False] = False) -> str: ...
+@overload
+def search_query(query: str | None, terms: Mapping[str, Sequence[str]], *, everything: bool) -> str | None: ...
+def search_query(query: str | None, terms: Mapping[str, Sequence[str]], *, everything: bool = False) -> str | None:
+    """Return the FTS5 query for the archive (`search`, `export --query`, the web view), checked.
+
+    The same rewriting as rules (query.fts_query) and the same checks, so a bad query gets our
+    one-line message with a hint, never SQLite's. With `everything`, a blank query or "*" alone
+    means no filter and gives None.
+    """
+    if everything and (query is None or query.strip() in ("", "*")):
+        return None
+    try:
+        prepared = fts_query(query or "", terms)
+        _analyze(prepared, Compiler())
+    except QueryError as e:
+        raise QueryError(f"invalid query: {e}") from None
+    return prepared
 
 
 def _prelearn(trees: Sequence[PNode | None]) -> None:
@@ -312,7 +355,7 @@ def _compile_rules(specs: Sequence[RuleSpec], terms: Mapping[str, Sequence[str]]
     for name, entries in terms.items():
         for j, entry in enumerate(entries):
             try:
-                _analyze(expand_terms(str(entry), terms), compiler)
+                _analyze(fts_query(str(entry), terms), compiler)
             except QueryError as e:
                 raise ConfigError(f"{source}: terms.{name}[{j + 1}] {str(entry)!r}: {e}") from None
     seen: dict[str, int] = {}
@@ -328,7 +371,7 @@ def _compile_rules(specs: Sequence[RuleSpec], terms: Mapping[str, Sequence[str]]
         if not spec.query.strip():
             raise ConfigError(f"{where}: query is empty")
         try:
-            expanded = expand_terms(spec.query, terms)
+            expanded = fts_query(spec.query, terms)
         except QueryError as e:
             raise ConfigError(f"{where}: query: {e}") from None
         try:
@@ -344,14 +387,14 @@ def _compile_rules(specs: Sequence[RuleSpec], terms: Mapping[str, Sequence[str]]
         try:
             node = _analyze(expanded, compiler, tree) if err is None else _analyze(expanded, compiler)
         except QueryError as e:
-            note = f" (expanded from: {spec.query})" if expanded != spec.query else ""
+            note = f" (expanded from: {spec.query})" if "@" in spec.query else ""
             raise ConfigError(f"{where}: query: {e}{note}") from None
         regex = None
         if spec.regex is not None:
             try:
-                regex = re.compile(spec.regex)
-            except re.error as e:
-                raise ConfigError(f"{where}: regex: {e.msg} at position {e.pos}: {spec.regex}") from None
+                regex = compile_regex(spec.regex)
+            except RegexError as e:
+                raise ConfigError(f"{where}: regex: {e}: {spec.regex}") from None
         rule = Rule(
             name=spec.name,
             query=spec.query,
@@ -369,7 +412,7 @@ def compile_query(
     query: str, terms: Mapping[str, Sequence[str]] | None = None, *, name: str = "query"
 ) -> RuleSet:
     """Return a one-rule RuleSet for an ad hoc query (`rules test`, `search`); raises QueryError."""
-    expanded = expand_terms(query, terms or {})
+    expanded = fts_query(query, terms or {})
     compiler = Compiler()
     node = _analyze(expanded, compiler)
     rule = Rule(name=name, query=query, expanded=expanded)

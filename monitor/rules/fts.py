@@ -8,7 +8,9 @@ Tokenizing through FTS5 for every release would cost more than matching itself (
 fts5vocab back into Python runs at ~2 µs a token), so words are memoized: text is split on
 whitespace into chunks, and each chunk's tokens are learned from FTS5 once. That is exact, not
 an approximation: unicode61 treats every character Python calls whitespace as a separator (checked
-in the tests), tokens never span whitespace, and porter stems each token on its own.
+in the tests), tokens never span whitespace, and porter stems each token on its own. What FTS5
+tokenizes is fold(chunk) (monitor/fold.py), exactly as the archive folds a release before indexing
+it; fold() works character by character, so folding chunk by chunk is folding the whole text.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ import threading
 from collections.abc import Iterable, Sequence
 from itertools import chain
 
+from monitor.fold import fold, unsplit
 from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, Doc
 
 # Display-only approximation of unicode61 token characters, used to find where each token
-# sits inside its chunk for snippets. Where it disagrees with FTS5's token count for a chunk,
-# the whole chunk is highlighted instead (see spans()).
-_WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
+# sits inside its (original, unfolded) chunk for snippets: each CJK character is a token of its
+# own, as fold() makes it. Where it disagrees with FTS5's token count for a chunk, the whole
+# chunk is highlighted instead (see spans()).
+_CJK = "\u3005\u3006\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9d\U00020000-\U0003134f"
+_WORD = re.compile(f"[{_CJK}]|(?:[^\\W_{_CJK}]|[\u0300-\u036f])+")
 
 # A chunk learned from FTS5: its tokens, interned so equal tokens compare by identity.
 Tokens = tuple[str, ...]
@@ -90,7 +95,7 @@ class Fts:
     def _tokenize_joined(self, chunks: list[str]) -> list[list[str]] | None:
         # One document, chunks separated by a marker word: ~4x faster than one row per chunk.
         # None when a chunk itself yields the marker token (then the rows are counted wrong).
-        tokens = self._run([f" {_MARK} ".join(chunks)])[0]
+        tokens = self._run([f" {_MARK} ".join(map(fold, chunks))])[0]
         out: list[list[str]] = [[]]
         for t in tokens:
             if t == _MARK:
@@ -100,7 +105,7 @@ class Fts:
         return out if len(out) == len(chunks) else None
 
     def _tokenize_rows(self, chunks: list[str]) -> list[list[str]]:
-        return self._run(chunks)
+        return self._run([fold(c) for c in chunks])
 
     def _run(self, texts: list[str]) -> list[list[str]]:
         """Return the FTS5 tokens of each text, in order (caller holds the lock)."""
@@ -132,7 +137,7 @@ class Fts:
             got = self._chunks.get(chunk)
             if got is None:  # reset again by another thread in between: ask FTS5 directly
                 with self._lock:
-                    got = tuple(sys.intern(t) for t in self._run([chunk])[0])
+                    got = tuple(sys.intern(t) for t in self._run([fold(chunk)])[0])
         return got
 
     def lookup(self, chunks: list[str]) -> list[Tokens]:
@@ -181,7 +186,7 @@ class Fts:
             try:
                 db.executemany(
                     f"INSERT INTO probe(rowid, {_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    ((i, *d.columns()) for i, d in enumerate(docs)),
+                    ((i, *map(fold, d.columns())) for i, d in enumerate(docs)),
                 )
                 rows = db.execute(
                     "SELECT rowid, snippet(probe, -1, ?, ?, ?, ?) FROM probe WHERE probe MATCH ?",
@@ -190,7 +195,7 @@ class Fts:
             finally:
                 db.execute("DELETE FROM probe")
                 db.execute("COMMIT")
-        return dict(rows)
+        return {i: unsplit(text) for i, text in rows}
 
 
 FTS = Fts()  # one per process: the memo is worth sharing between rule sets and threads

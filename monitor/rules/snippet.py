@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from operator import itemgetter
 
+from monitor.fold import is_cjk
 from monitor.rules.batch import Batch
 from monitor.rules.nodes import And, Near, Node, Not, Or, Phrase
 
@@ -101,7 +102,9 @@ def _sentence_starts(b: Batch, d: int, c: int) -> list[int]:
         lasts = "".join(map(_LAST, chunks))
         for m in _STOP.finditer(lasts, 0, len(lasts) - 1):
             k = m.start() + 1
-            if cum[k + 1] > cum[k] > 0 and spans(chunks[k])[0][0] == 0:
+            # A chunk starting with a CJK character does not count: fold() and the archive's view put
+            # a zero-width space before it, and SQLite looks for whitespace right before the token.
+            if cum[k + 1] > cum[k] > 0 and spans(chunks[k])[0][0] == 0 and not is_cjk(chunks[k][0]):
                 got.append(cum[k])
         b.cache[key] = got
     return got

@@ -20,7 +20,7 @@ operators. The property test in tests/test_rules_property.py checks acceptance a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.errors import QueryError
@@ -28,6 +28,9 @@ from monitor.types import FTS_COLUMNS
 
 DEFAULT_NEAR = 10  # FTS5_DEFAULT_NEARDIST
 MAX_NEAR = 1_000_000  # beyond this SQLite's int arithmetic is not worth imitating
+# Deeper queries are refused before parsing: parsing, compiling and matching recurse once per
+# level, and SQLite's own FTS5 parser overflows its stack at ~97 nested parentheses anyway.
+MAX_DEPTH = 100
 
 _SPACE = " \t\n\r"  # fts5ExprIsspace: \f and \v are NOT spaces for the FTS5 lexer
 _PUNCT = {"(": "LP", ")": "RP", "{": "LCP", "}": "RCP", ":": "COLON", ",": "COMMA",
@@ -35,7 +38,11 @@ _PUNCT = {"(": "LP", ")": "RP", "{": "LCP", "}": "RCP", ":": "COLON", ",": "COMM
 _KEYWORDS = {"AND": "AND", "OR": "OR", "NOT": "NOT"}
 
 
-def _is_bareword(c: str) -> bool:
+class TooDeep(QueryError):
+    """A query nested deeper than MAX_DEPTH: refused even where SQLite would accept it."""
+
+
+def is_bareword(c: str) -> bool:
     # sqlite3Fts5IsBareword: any non-ASCII byte, ASCII letters/digits, "_" and 0x1A.
     return c >= "\x80" or c.isascii() and (c.isalnum() or c in "_\x1a")
 
@@ -131,9 +138,9 @@ def lex(query: str) -> list[Tok]:
             text = query[i : j + 1]
             toks.append(Tok("STRING", text, i, text[1:-1].replace('""', '"')))
             i = j + 1
-        elif _is_bareword(c):
+        elif is_bareword(c):
             j = i + 1
-            while j < n and _is_bareword(query[j]):
+            while j < n and is_bareword(query[j]):
                 j += 1
             word = query[i:j]
             toks.append(Tok(_KEYWORDS.get(word, "STRING"), word, i, word))
@@ -336,7 +343,7 @@ def _flat(cls: type, left: PNode, right: PNode, explicit_only: bool = False) -> 
     out: list[PNode] = []
     for side in (left, right):
         if isinstance(side, cls) and not (explicit_only and getattr(side, "implicit", False)):
-            out.extend(side.children)  # type: ignore[attr-defined]
+            out.extend(side.children)  # type: ignore[union-attr]
         else:
             out.append(side)
     return tuple(out)
@@ -347,10 +354,49 @@ def parse(query: str) -> PNode:
     p = _Parser(query)
     if p.tok.kind == "EOF":
         raise QueryError("the query is empty")
+    _check_nesting(p.toks, query)
     tree = p.expr()
     if p.tok.kind != "EOF":
         p.fail(_hint_for(p.tok) or ("unbalanced parenthesis" if p.tok.kind == "RP" else ""))
+    depth = tree_depth(tree)
+    if depth > MAX_DEPTH:
+        raise TooDeep(f"the query nests {depth} operators deep; at most {MAX_DEPTH}: {clip(query)}")
     return tree
+
+
+def _check_nesting(toks: Sequence[Tok], query: str) -> None:
+    depth = deepest = 0
+    for t in toks:
+        if t.kind == "LP":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif t.kind == "RP":
+            depth -= 1
+    if deepest > MAX_DEPTH:
+        raise TooDeep(f"the query nests {deepest} parentheses deep; at most {MAX_DEPTH}: {clip(query)}")
+
+
+def tree_depth(tree: PNode) -> int:
+    """Return how deep the parse tree is (iteratively: it is what guards the recursive passes)."""
+    deepest = 0
+    stack: list[tuple[PNode, int]] = [(tree, 1)]
+    while stack:
+        t, d = stack.pop()
+        deepest = max(deepest, d)
+        if isinstance(t, PColumns):
+            stack.append((t.child, d + 1))
+        elif isinstance(t, PAnd | POr):
+            stack.extend((c, d + 1) for c in t.children)
+        elif isinstance(t, PNot):
+            stack.extend(((t.left, d + 1), (t.right, d + 1)))
+        elif isinstance(t, PNear):
+            stack.extend((p, d + 1) for p in t.phrases)
+    return deepest
+
+
+def clip(query: str, n: int = 60) -> str:
+    """A long query shortened for a one-line message."""
+    return query if len(query) <= n else query[:n] + f"… ({len(query)} characters)"
 
 
 # --------------------------------------------------------------------------- @term lists
@@ -358,12 +404,19 @@ def parse(query: str) -> PNode:
 _TERM_REF = re.compile(r'"(?:[^"]|"")*"?|@([A-Za-z0-9_][A-Za-z0-9_-]*)')
 
 
-def expand_terms(query: str, terms: Mapping[str, Sequence[str]]) -> str:
-    """Return `query` with every @name outside quotes replaced by (a OR b OR ...) from `terms`."""
-    return _expand(query, terms, ())
+def expand_terms(
+    query: str, terms: Mapping[str, Sequence[str]], entry: Callable[[str], str] = lambda s: s
+) -> str:
+    """Return `query` with every @name outside quotes replaced by (a OR b OR ...) from `terms`.
+
+    `entry` rewrites each list entry before it is expanded in turn (query.forgive, for one).
+    """
+    return _expand(query, terms, (), entry)
 
 
-def _expand(query: str, terms: Mapping[str, Sequence[str]], stack: tuple[str, ...]) -> str:
+def _expand(
+    query: str, terms: Mapping[str, Sequence[str]], stack: tuple[str, ...], entry: Callable[[str], str]
+) -> str:
     def one(m: re.Match[str]) -> str:
         name = m.group(1)
         if name is None:  # a quoted string: left alone
@@ -371,12 +424,14 @@ def _expand(query: str, terms: Mapping[str, Sequence[str]], stack: tuple[str, ..
         if name not in terms:
             known = ", ".join("@" + k for k in sorted(terms)) or "none defined in [terms]"
             raise QueryError(f"unknown term list @{name} (known: {known})")
+        if len(stack) >= MAX_DEPTH:
+            raise QueryError(f"term lists nest more than {MAX_DEPTH} deep via @{name}")
         if name in stack:
             raise QueryError(f"term list @{name} refers to itself via {' -> '.join('@' + s for s in stack)}")
         entries = [str(e).strip() for e in terms[name]]
         if not entries or not all(entries):
             raise QueryError(f"term list @{name} is empty or has an empty entry")
-        parts = [_expand(e, terms, (*stack, name)) for e in entries]
+        parts = [_expand(entry(e), terms, (*stack, name), entry) for e in entries]
         return "(" + " OR ".join(p if _is_simple(p) else f"({p})" for p in parts) + ")"
 
     return _TERM_REF.sub(one, query)

@@ -101,6 +101,7 @@ class Connection:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the archive: {exc}") from exc
         self.conn = conn
+        schema.register_functions(conn)  # the FTS index's triggers and view call them
         self.db = sqlite_utils.Database(conn)
         self._install_id: str | None = None
         self.migrated: list[str] = []

@@ -132,8 +132,10 @@ class ReviewStore(Connection):
                 if floor is not None:
                     where += " AND releases_fts.rowid >= :floor"
                     params["floor"] = floor["floor"]
+            # char(8203): the zero-width spaces the index's view sets CJK characters apart with (schema.py).
             sql = ("SELECT r.id, r.title, r.url, r.published_at,"
-                   " snippet(releases_fts, -1, '[', ']', '…', 16) AS snippet, releases_fts.rank AS rank"
+                   " replace(snippet(releases_fts, -1, '[', ']', '…', 16), char(8203), '') AS snippet,"
+                   " releases_fts.rank AS rank"
                    f" FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid WHERE {where}"
                    " ORDER BY releases_fts.rank")
             if limit is not None:
@@ -212,7 +214,8 @@ class ReviewStore(Connection):
         if fts_query:
             # \x02 and \x03 mark the matched terms; the web view turns them into <mark> after escaping.
             sql = (f"SELECT r.id, r.title, r.url, r.published_at, r.source, r.wire, r.dateline_place,"
-                   f" snippet(releases_fts, -1, char(2), char(3), '…', 24) AS snippet FROM releases_fts"
+                   f" replace(snippet(releases_fts, -1, char(2), char(3), '…', 24), char(8203), '') AS snippet"
+                   f" FROM releases_fts"
                    f" JOIN releases r ON r.id = releases_fts.rowid WHERE releases_fts MATCH :q AND {where}"
                    f" ORDER BY releases_fts.rank LIMIT :limit OFFSET :offset")
         else:

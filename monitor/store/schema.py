@@ -24,9 +24,12 @@ from typing import TYPE_CHECKING
 import sqlite_utils
 
 from monitor.errors import StoreError
+from monitor.fold import fold, split_cjk
 from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, AlertStatus
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from monitor.store.base import Connection
 
 Step = Callable[[sqlite_utils.Database], None]
@@ -189,3 +192,74 @@ def tickers_json(db: sqlite_utils.Database) -> None:
     for rid, text in rows:
         db.execute("UPDATE releases SET tickers = :tickers WHERE id = :id",
                    {"tickers": json.dumps(split_legacy_tickers(text)), "id": rid})
+
+
+# --------------------------------------------------------------------------- the folded index
+#
+# Why this shape (monitor/fold.py says what folding does): the index must hold fold(text), the
+# text people see must stay the original, and both search and snippet() must keep working in SQL.
+# SQLite 3.40 has no contentless-delete and Python cannot register an FTS5 tokenizer, so:
+# - the triggers index pm_fold(column): what rules and queries are folded to (fold.py);
+# - the external content is a view showing pm_split_cjk(column): the original text with only the
+#   CJK characters set apart by zero-width spaces. fold() moves no other word boundary, so when
+#   snippet() re-tokenizes this view the tokens stand exactly where the index has them, and the
+#   snippet shows the original words (the queries strip the zero-width spaces: review.py).
+# Every connection that writes releases or reads snippets needs the two functions: Connection
+# registers them on open; any other tool writing releases fails loudly ("no such function").
+# Never use FTS5 'rebuild' (it would index the view's unfolded text; reindex() does it right) nor
+# 'integrity-check' (it compares the index with the view's unfolded text, so it always objects).
+# Changing fold() means a new migration that calls reindex().
+
+_COLS = ", ".join(f'"{c}"' for c in FTS_COLUMNS)
+
+
+def _fold_sql(value: str | None) -> str | None:
+    return fold(value) if isinstance(value, str) else value
+
+
+def _split_sql(value: str | None) -> str | None:
+    return split_cjk(value) if isinstance(value, str) else value
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Make pm_fold() and pm_split_cjk() known to this connection (the index and its view use them)."""
+    conn.create_function("pm_fold", 1, _fold_sql, deterministic=True)
+    conn.create_function("pm_split_cjk", 1, _split_sql, deterministic=True)
+
+
+def _folded(prefix: str) -> str:
+    return ", ".join(f'pm_fold({prefix}"{c}")' for c in FTS_COLUMNS)
+
+
+def reindex(db: sqlite_utils.Database) -> None:
+    """Index every release again with the current fold()."""
+    db.execute("INSERT INTO releases_fts(releases_fts) VALUES ('delete-all')")
+    db.execute(f"INSERT INTO releases_fts (rowid, {_COLS}) SELECT id, {_folded('')} FROM releases")
+
+
+@migration("folded_index")
+def folded_index(db: sqlite_utils.Database) -> None:
+    """The FTS index holds folded text (NFKC, ı, ß, CJK characters as tokens) behind a view of the original.
+
+    Replaces schema_v1's plain external-content index and its triggers, then indexes every
+    release once (~20 s per 100,000 releases).
+    """
+    for trigger in ("releases_ai", "releases_ad", "releases_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    db.execute("DROP TABLE IF EXISTS releases_fts")
+    shown = ", ".join(f'pm_split_cjk("{c}") AS "{c}"' for c in FTS_COLUMNS)
+    db.execute(f"CREATE VIEW releases_fts_text AS SELECT id, {shown} FROM releases")
+    tok = FTS_TOKENIZE.replace("'", "''")
+    db.execute(f"CREATE VIRTUAL TABLE releases_fts USING fts5({_COLS}, tokenize='{tok}',"
+               " content='releases_fts_text', content_rowid='id')")
+    insert = f"INSERT INTO releases_fts (rowid, {_COLS}) VALUES (new.id, {_folded('new.')});"
+    delete = (f"INSERT INTO releases_fts (releases_fts, rowid, {_COLS})"
+              f" VALUES ('delete', old.id, {_folded('old.')});")
+    db.execute(f"CREATE TRIGGER releases_ai AFTER INSERT ON releases BEGIN {insert} END")
+    db.execute(f"CREATE TRIGGER releases_ad AFTER DELETE ON releases BEGIN {delete} END")
+    # Only a change to an indexed column re-indexes the release (not updated_at and the like).
+    db.execute(f"CREATE TRIGGER releases_au AFTER UPDATE OF {_COLS} ON releases BEGIN {delete} {insert} END")
+    # Title hits count most, then summary/tickers: bm25 weights per column in FTS_COLUMNS order.
+    db.execute("INSERT INTO releases_fts(releases_fts, rank)"
+               " VALUES ('rank', 'bm25(10.0, 4.0, 1.0, 2.0, 2.0, 4.0, 1.0)')")
+    reindex(db)

@@ -18,7 +18,7 @@ from monitor import schedule
 from monitor.app import App
 from monitor.clock import Clock
 from monitor.errors import ConfigError, QueryError
-from monitor.rules import expand_terms
+from monitor.rules import search_query
 from monitor.store import RANK_WINDOW, OutboxRow, Store
 from monitor.web import view
 
@@ -99,7 +99,7 @@ class Api:
         limit = limit_of(params)
         offset = _int(decode_cursor(params.get("cursor")).get("offset", 0), "offset", 0, MAX_OFFSET)
         try:
-            expanded = expand_terms(q, self.app.config.terms) if q else None
+            expanded = search_query(q, self.app.config.terms, everything=True)
             with self.store() as store:
                 window, windowed = store.web_window(expanded, filters) if expanded else (None, False)
                 hits = store.web_search(expanded, filters, limit=limit + 1, offset=offset, window=window)

@@ -17,7 +17,7 @@ from monitor import schedule
 from monitor.app import App
 from monitor.clock import Clock
 from monitor.errors import ConfigError, QueryError
-from monitor.rules import compile_query, expand_terms
+from monitor.rules import compile_query, search_query
 from monitor.store import RANK_WINDOW, Store
 from monitor.types import RuleSpec
 from monitor.web import charts, view
@@ -92,7 +92,7 @@ class Pages:
         days: dict[str, int] | None = {}
         today = self.clock.now()
         try:
-            expanded = expand_terms(q, self.app.config.terms) if q else None
+            expanded = search_query(q, self.app.config.terms, everything=True)
             with self.store() as store:
                 window, windowed = store.web_window(expanded, filters)
                 hits = store.web_search(expanded, filters, limit=PAGE_SIZE + 1, offset=(pageno - 1) * PAGE_SIZE,

@@ -1,6 +1,6 @@
 """A deterministic generator of PR Newswire-style press releases for benchmarks.
 
-    from bench.corpus import Corpus
+    from tests.corpus import Corpus
     c = Corpus(seed=1)
     rels = c.releases(1000)          # GeneratedRelease values, same seed -> same text
     docs = c.docs(1000)              # monitor.types.Doc, ready for rules matching

@@ -1,0 +1,35 @@
+"""Every key the loader accepts, by section: the unknown-key checks read this very table, and a
+test checks that README.md documents every entry, so the three cannot drift apart.
+
+"channels.<name>" holds the keys every channel takes; "channels.<name>:<type>" the extra ones, read
+from the type's options dataclass (channel_options.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from monitor.channel_options import OPTIONS, toml_keys
+
+CHANNEL_TYPES: tuple[str, ...] = tuple(OPTIONS)
+
+ACCEPTED_KEYS: Mapping[str, tuple[str, ...]] = {
+    "": ("monitor", "feeds", "terms", "rules", "channels"),
+    "monitor": (
+        "database",
+        "user_agent",
+        "poll_interval",
+        "timeout",
+        "max_feed_bytes",
+        "alert_max_age",
+        "log_level",
+        "timezone",
+        "retention",
+        "display_timezone",
+    ),
+    "feeds[]": ("name", "url", "interval", "enabled", "adaptive", "min_interval"),
+    "terms": ("<name>",),
+    "rules[]": ("name", "query", "notify", "feeds", "regex", "enabled"),
+    "channels.<name>": ("type", "digest", "enabled"),
+    **{f"channels.<name>:{kind}": toml_keys(cls) for kind, cls in OPTIONS.items()},
+}

@@ -1,0 +1,53 @@
+"""[[rules]] as written (RuleSpec); rules.compile_rules() compiles the queries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from monitor.config.keys import ACCEPTED_KEYS
+from monitor.config.problems import Problems
+from monitor.config.values import SLUG, boolean, did_you_mean, quote, regex, slug, str_list, string
+from monitor.types import RuleSpec
+
+
+def rules(
+    p: Problems, data: Mapping[str, object], feed_names: set[str], channel_names: set[str]
+) -> tuple[RuleSpec, ...]:
+    """Return the valid [[rules]]; `notify` and `feeds` must name configured channels and feeds."""
+    rules: list[RuleSpec] = []
+    names: dict[str, str] = {}
+    for key, table in p.array_of_tables(data, "rules"):
+        p.unknown_keys(table, ACCEPTED_KEYS["rules[]"], key)
+        mark = len(p)
+        name = p.required(table, key, "name", slug, SLUG, "a-z, 0-9, _ and - (starting with a-z or 0-9)")
+        if name is not None:
+            if name in names:
+                p.add(f"{key}.name", f"{quote(name)} is already the name of {names[name]}")
+            names.setdefault(name, key)
+        query = p.required(table, key, "query", string)
+        notify = p.optional(table, key, "notify", str_list, ())
+        for i, channel in enumerate(notify or (), 1):
+            if channel not in channel_names:
+                where = did_you_mean(channel, channel_names) if channel_names else " ([channels] is empty)"
+                p.add(f"{key}.notify[{i}]", f"no channel named {quote(channel)} in [channels]{where}")
+        feeds = p.optional(table, key, "feeds", str_list, ())
+        for i, feed in enumerate(feeds or (), 1):
+            if feed not in feed_names:
+                where = did_you_mean(feed, feed_names) if feed_names else " ([[feeds]] is empty)"
+                p.add(f"{key}.feeds[{i}]", f"no feed named {quote(feed)} in [[feeds]]{where}")
+        pattern = p.optional(table, key, "regex", regex, None)
+        enabled = p.optional(table, key, "enabled", boolean, True)
+        if len(p) > mark:
+            continue
+        assert name is not None and query is not None
+        rules.append(
+            RuleSpec(
+                name=name,
+                query=query.strip(),
+                notify=tuple(dict.fromkeys(notify or ())),
+                feeds=tuple(dict.fromkeys(feeds or ())),
+                regex=pattern,
+                enabled=bool(enabled),
+            )
+        )
+    return tuple(rules)

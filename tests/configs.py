@@ -1,0 +1,47 @@
+"""Config writers shared by the tests (conftest.py exposes them as the `configs` fixture).
+
+    configs.feed("wire", url, interval="1m", extra='adaptive = true')   -> a [[feeds]] table
+    configs.write(feeds, hook=receiver.url, rules=..., timeout="2s", monitor='retention = "30d"')
+    configs.path                                                         -> tmp_path / "config.toml"
+
+The archive is `archive.db` beside the config. A `hook` adds a signed webhook channel named "hook"
+(secret from $PM_TEST_HOOK_SECRET: pass HOOK_ENV to a subprocess) and, unless `rules` is given, a
+rule "summit" that notifies it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+HOOK_ENV = {"PM_TEST_HOOK_SECRET": SECRET}
+
+
+def feed_toml(name: str, url: str, interval: str = "1s", extra: str = "") -> str:
+    return f'[[feeds]]\nname = "{name}"\nurl = "{url}"\ninterval = "{interval}"\n{extra}\n'
+
+
+def write_config(path: Path, feeds: str, *, hook: str | None = None, timeout: str = "2s",
+                 rules: str | None = None, monitor: str = "", signed: bool = True) -> Path:
+    text = f'[monitor]\ndatabase = "archive.db"\ntimeout = "{timeout}"\n{monitor}\n{feeds}'
+    if hook:
+        text += f'[channels.hook]\ntype = "webhook"\nurl = "{hook}"\n'
+        text += 'secret_env = "PM_TEST_HOOK_SECRET"\n\n' if signed else "\n"
+    text += rules if rules is not None else (
+        '[[rules]]\nname = "summit"\nquery = "summit*"\nnotify = ["hook"]\n' if hook else "")
+    path.write_text(text)
+    return path
+
+
+class Configs:
+    """write_config and feed_toml bound to one test's directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "config.toml"
+
+    @staticmethod
+    def feed(name: str, url: str, interval: str = "1s", extra: str = "") -> str:
+        return feed_toml(name, url, interval, extra)
+
+    def write(self, feeds: str, **options: object) -> Path:
+        return write_config(self.path, feeds, **options)  # type: ignore[arg-type]
