@@ -56,9 +56,9 @@ def decide(items: Sequence[Release], known: Known) -> list[Decision]:
             decisions.append(Decision(kind, item, release_id=release_id))
             continue
 
-        release_id = _join(item, known.urls, [(c.id, c) for c in known.fingerprints.get(item.fingerprint, ())])
-        if release_id is not None:
-            decisions.append(Decision(Kind.JOINED, item, release_id=release_id))
+        joined = _join(item, known.urls, [(c.id, c) for c in known.fingerprints.get(item.fingerprint, ())])
+        if joined is not None:
+            decisions.append(Decision(Kind.JOINED, item, release_id=joined))
             continue
 
         first = _join(item, batch_urls, batch_fps.get(item.fingerprint, ()))
