@@ -51,6 +51,7 @@ class Settings:
     alert_max_age: float = 2 * 86400.0
     log_level: str = "INFO"
     timezone: str = "UTC"  # used for "daily HH:MM" digests
+    display_timezone: str = "UTC"  # the web view shows dates in it
     retention: float | None = None  # seconds; None keeps releases forever
     # Release pages (full text): see monitor.pages.
     full_text_max_age: float = 2 * 86400.0  # pages are queued only for releases published this recently

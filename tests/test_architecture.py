@@ -27,6 +27,8 @@ OWNERS = {
     "apscheduler": {"daemon"},
     "requests": {"fetch", "channels.webhook"},
     "click": {"cli"},
+    "jinja2": {"web.render"},
+    "markupsafe": {"web.render"},
     "apprise": {"channels.apprise"},
     "re2": {"saferegex"},
     "tomlkit": {"cli.configedit"},

@@ -95,12 +95,12 @@ def test_read_only_commands_work_when_a_channel_secret_is_unset(tmp_path: Path) 
     assert "Summit number 1" in cli("search", "summit", cwd=tmp_path, check=True).stdout
     from urllib.request import urlopen
 
-    from tests.test_web import start_server, stop_server
+    from tests.test_web import start_server, stop_server, text
 
     proc, url = start_server(tmp_path / "config.toml")
     try:
         with urlopen(url + "?q=summit", timeout=30) as page:
-            assert page.status == 200 and "Summit number 1" in page.read().decode()
+            assert page.status == 200 and "Summit number 1" in text(page.read().decode())  # title highlighted
     finally:
         stop_server(proc)
     for sender in (("run", "--once"), ("alerts", "test", "hook"), ("check",)):

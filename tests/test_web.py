@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import selectors
 import subprocess
 import sys
@@ -22,6 +23,11 @@ from tests.test_export import CONFIG, T0, build_archive, release
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def text(html: str) -> str:
+    """Return a page's text without its tags (highlighting splits titles into pieces)."""
+    return re.sub(r"<[^>]+>", "", html)
 
 
 class Served:
@@ -44,9 +50,9 @@ class Served:
             return exc.code, exc.headers["Content-Type"], exc.read().decode("utf-8")
 
 
-def start_server(cfg: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start `press-monitor serve --port 0` and return it with the URL it printed."""
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(cfg), "serve", "--port", "0"],
+def start_server(cfg: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    """Start `press-monitor serve --port 0 [extra…]` and return it with the URL it printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(cfg), "serve", "--port", "0", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sel = selectors.DefaultSelector()
     assert proc.stdout is not None
@@ -96,8 +102,8 @@ def test_serve_binds_loopback_and_stops_cleanly_on_sigterm(served: Served) -> No
 def test_search_pages_show_results_facets_and_errors(served: Served) -> None:
     status, _, body = served.get("/?q=%40central_asia")
     assert status == 200
-    assert body.index("Leaders gather for Central Asia summit") > 0
-    assert "Uzbekistan opens its largest solar plant" in body
+    assert "Leaders gather for <mark>Central Asia</mark> summit" in body  # titles highlighted too
+    assert "Uzbekistan opens its largest solar plant" in text(body)
     assert "Acme Corp" not in body
     assert 'id="facet-rule"' in body and "central-asia" in body and 'id="facet-feed"' in body
     status, _, body = served.get("/?q=summit+AND")
@@ -110,13 +116,13 @@ def test_search_pages_show_results_facets_and_errors(served: Served) -> None:
     status, _, body = served.get("/?q=%22Central%20Asia")
     assert status == 400 and "never closed" in body
     status, _, body = served.get("/?q=summit+AND+NOT+Uzbekistan")
-    assert status == 200 and "Leaders gather for Central Asia summit" in body
+    assert status == 200 and "Leaders gather for Central Asia summit" in text(body)
     status, _, body = served.get("/?rule=earnings&date=2026-11")
     assert status == 200 and "Globex declares" in body and "Acme Corp" not in body
     status, _, body = served.get("/?wire=Business+Wire")
     assert status == 200 and "Acme Corp" in body and "Globex" not in body
     status, _, body = served.get("/?q=%22quotes%22")
-    assert 'Zürich &lt;b&gt;&quot;Quotes&quot;&lt;/b&gt; &amp; commas' in body  # escaped, never markup
+    assert 'Zürich &lt;b&gt;&#34;<mark>Quotes</mark>&#34;&lt;/b&gt; &amp; commas' in body  # escaped, never markup
     assert "<b>" not in body
 
 
@@ -235,8 +241,8 @@ def test_search_open_release_and_see_sightings_in_a_browser(served: Served, brow
     wait.until(ec.presence_of_element_located((By.ID, "release-title")))
     assert driver.find_element(By.ID, "release-title").text == "Leaders gather for Central Asia summit in Astana"
     assert driver.current_url.endswith(f"/release/{served.ids['summit']}")
-    rows = driver.find_elements(By.CSS_SELECTOR, "table.sightings tbody tr")
-    assert [r.find_element(By.CSS_SELECTOR, "td").text for r in rows] == ["PRN Politics", "PRN World"]
+    rows = driver.find_elements(By.CSS_SELECTOR, "ul.sightings li a.feed")
+    assert [r.text for r in rows] == ["PRN Politics", "PRN World"]
     statuses = {r.find_elements(By.TAG_NAME, "td")[1].text: r.find_elements(By.TAG_NAME, "td")[2].text
                 for r in driver.find_elements(By.CSS_SELECTOR, "table.alerts tbody tr")}
     assert statuses == {"console": "sent", "hook": "pending"}
@@ -245,7 +251,7 @@ def test_search_open_release_and_see_sightings_in_a_browser(served: Served, brow
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 5000
 
     # From the release to its rule, and the rule's Atom feed link works.
-    driver.find_element(By.CSS_SELECTOR, "table.matches a").click()
+    driver.find_element(By.CSS_SELECTOR, "ul.matches a").click()
     atom = wait.until(ec.presence_of_element_located((By.ID, "atom"))).get_attribute("href")
     with urllib.request.urlopen(atom, timeout=10) as resp:
         assert feedparser.parse(resp.read()).bozo == 0

@@ -15,7 +15,11 @@ from monitor import config as config_mod
 from monitor.cli import configedit
 from monitor.cli.base import LIMIT, SINCE_HELP, Ctx, fail, main, parse_when, quiet_broken_pipe
 from monitor.clock import SystemClock
+from monitor.errors import MonitorError
 from monitor.rules import search_query
+
+# A token is one line; a --token-file pointing at /dev/zero must not be read without end.
+TOKEN_MAX = 4096
 
 
 @main.command("export")
@@ -181,28 +185,58 @@ def import_cmd(obj: Ctx, opml_file: Path, dry_run: bool) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (loopback by default)")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port")
-@click.option("--verbose", is_flag=True, help="log each request to stderr")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="also answer requests for this Host name (a reverse proxy's public name); repeatable")
+@click.option("--base-path", default="", metavar="PATH",
+              help="serve under this path prefix, e.g. /press behind a proxy")
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="require the token in FILE on every request (browser login password or Bearer token)")
+@click.option("--no-auth", is_flag=True, help="listen beyond loopback without a token: anyone who can reach it reads")
+@click.option("--verbose", is_flag=True, help="log each request to stderr, and failed requests' tracebacks")
 @click.pass_obj
-def serve_cmd(obj: Ctx, host: str, port: int, verbose: bool) -> None:
-    """Serve a read-only web view of the archive: search with facets, releases, rules, feeds.
+def serve_cmd(obj: Ctx, host: str, port: int, allowed_hosts: tuple[str, ...], base_path: str,
+              token_file: Path | None, no_auth: bool, verbose: bool) -> None:
+    """Serve a read-only web view and JSON API of the archive: search with facets, releases, rules, feeds.
 
-    It never writes to the archive and holds no lock, so it can run beside the daemon.
+    It never writes to the archive and holds no lock, so it can run beside the daemon. Beyond
+    loopback (--host 0.0.0.0) it requires --token-file, or --no-auth said explicitly.
 
     \b
     Examples:
       press-monitor serve                          http://127.0.0.1:8001/
       press-monitor serve --port 0 --verbose       a free port, each request logged
+      press-monitor serve --allowed-host press.example.com --base-path /press   behind a proxy
+      press-monitor serve --host 0.0.0.0 --token-file /etc/press-monitor/web-token
     """
-    from monitor import web
+    from monitor import logging_setup, web
 
     a = obj.app
+    logging_setup.setup("DEBUG" if verbose else a.config.settings.log_level)
     log = (lambda line: click.echo(line, err=True)) if verbose else None
+    token = None
+    if token_file is not None:
+        try:
+            with token_file.open("rb") as handle:
+                raw = handle.read(TOKEN_MAX + 1)
+        except OSError as exc:
+            fail(f"--token-file {token_file}: {exc.strerror or exc}")
+        if len(raw) > TOKEN_MAX:
+            fail(f"--token-file {token_file}: larger than {TOKEN_MAX} bytes; a token is one line")
+        try:
+            token = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            fail(f"--token-file {token_file}: not UTF-8 text")
+        if not token:
+            fail(f"--token-file {token_file}: the file is empty")
     try:
-        server = web.make_server(a, host, port, log=log)
+        server = web.make_server(a, host, port, log=log, allowed_hosts=allowed_hosts, base_path=base_path,
+                                 token=token, no_auth=no_auth)
+    except MonitorError as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    if host not in web.LOOPBACK:
-        click.echo(f"warning: listening on {host}: anyone who can reach it can read the archive (no login)",
+    if host not in web.LOOPBACK and token is None:
+        click.echo(f"warning: listening on {host} with --no-auth: anyone who can reach it can read the archive",
                    err=True)
     click.echo(f"serving {server.url} (read-only; Ctrl-C stops)")
     sys.stdout.flush()

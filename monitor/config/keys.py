@@ -29,6 +29,7 @@ ACCEPTED_KEYS: Mapping[str, tuple[str, ...]] = {
         "max_page_bytes",
         "page_delay",
         "allow_private_networks",
+        "display_timezone",
     ),
     "feeds[]": ("name", "url", "interval", "enabled", "adaptive", "min_interval", "full_text"),
     "terms": ("<name>",),

@@ -40,6 +40,7 @@ def settings(p: Problems, value: object) -> Settings | None:
         "max_page_bytes": lambda v, k: parse_size(v, key=k),
         "page_delay": delay,
         "allow_private_networks": networks,
+        "display_timezone": timezone,
     }
     for name, parse in parsers.items():
         if name in table:

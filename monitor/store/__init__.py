@@ -13,6 +13,7 @@ One module per aggregate, each a mixin over `base.Connection`, composed into `St
   ingest.py       what one poll writes: releases, sightings, versions, matches, alerts queued
   outbox.py       alert delivery state, digests, requeue, channels switched off
   review.py       search, one release, export, rule feeds, the web view's browse and facets
+  webview.py      the web view's and API's windowed search, facets, day counts and keyset pages
   maintenance.py  checkpoint, FTS merge, analyze, purge
   pages.py        the page queue (full text): queue, due pages, attempts, the page text applied
 """
@@ -31,6 +32,7 @@ from monitor.store.pages import PageRow, PageStore
 from monitor.store.review import RANK_WINDOW, REVIEW_FILTERS
 from monitor.store.rows import FeedRow, Hit, MatchRow, OutboxRow, ReleaseDetail, Schedule, Sighting, Version
 from monitor.store.schema import MIGRATIONS
+from monitor.store.webview import WebViewStore
 from monitor.types import AlertStatus, FeedCondition, FeedStatus
 
 __all__ = [
@@ -40,7 +42,7 @@ __all__ = [
 ]
 
 
-class Store(FeedStore, IngestStore, OutboxStore, MaintenanceStore, PageStore):
+class Store(FeedStore, IngestStore, WebViewStore, OutboxStore, MaintenanceStore, PageStore):
     """An open archive. Not shared between threads: open one per thread (they are cheap)."""
 
     Schedule: TypeAlias = rows.FeedStatus  # `Store.Schedule`, as callers spelled it when it was a nested class

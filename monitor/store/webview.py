@@ -1,0 +1,254 @@
+"""The web view's and HTTP API's own reads (monitor/web): windowed search, facets, day counts, paging.
+
+A search works on its window: the ids of its newest RANK_WINDOW matching releases (what `search`
+ranks). Ranking, facets and the filtered day chart then touch at most that many releases, by id,
+however big the archive and however broad the query. Day charts use that releases get increasing
+ids as they are first seen: a day is an id range found through the first_seen_at index, and a
+query's matches in it are counted in the full-text index alone. Every FTS5 failure becomes a
+QueryError naming the query. (Kept apart from review.py, which export and `search` share, so that
+neither grows past what one can read at once.)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from monitor.errors import QueryError
+from monitor.store.base import Params, fts_message, in_list, lines, parse_ts, ts
+from monitor.store.outbox import OutboxStore
+from monitor.store.review import RANK_WINDOW, review_where
+from monitor.store.rows import OutboxRow
+
+SNIPPET_TOKENS = 24
+# SQLite integers are 64-bit: larger ids from a URL name nothing (and must not reach SQLite).
+MAX_ID = 2**63 - 1
+_HIT_COLUMNS = ("r.id, r.title, r.url, r.published_at, r.source, r.wire, r.dateline_place, r.first_seen_at,"
+                " substr(r.summary, 1, 400) AS summary")
+
+
+def _hit(r: sqlite3.Row, title: str, snippet: str) -> dict[str, object]:
+    return {"id": r["id"], "title": title, "url": r["url"] or "", "published": parse_ts(r["published_at"]),
+            "feeds": lines(r["source"]), "wire": r["wire"] or "", "place": r["dateline_place"] or "",
+            "first_seen": parse_ts(r["first_seen_at"]), "snippet": snippet}
+
+
+class WebViewStore(OutboxStore):
+    MAX_ID = MAX_ID
+
+    def _web(self, sql: str, params: Params, fts_query: str | None) -> list[sqlite3.Row]:
+        try:
+            return self.rows(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if fts_query and "interrupted" not in str(exc):
+                raise QueryError(f"invalid query {fts_query!r}: {fts_message(exc)}") from exc
+            raise
+
+    def _budgeted(self, sql: str, params: Params, fts_query: str | None,
+                  expired: Callable[[], bool] | None) -> list[sqlite3.Row] | None:
+        """Run a counting query, abandoned (None) once `expired()` says the page's budget is spent."""
+        if expired is None:
+            return self._web(sql, params, fts_query)
+        if expired():
+            return None
+        check = expired
+        # SQLite calls this every 10k VM steps (well under a millisecond); non-zero aborts the query.
+        self.conn.set_progress_handler(lambda: int(check()), 10_000)
+        try:
+            return self._web(sql, params, fts_query)
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                return None
+            raise
+        finally:
+            self.conn.set_progress_handler(None, 0)
+
+    def web_has_releases(self) -> bool:
+        return self.one("SELECT 1 AS x FROM releases LIMIT 1") is not None
+
+    # ------------------------------------------------------------------ search: window, page, facets, days
+
+    def web_window(self, fts_query: str | None, filters: dict[str, str] | None = None) -> tuple[list[int], bool]:
+        """Return (ids of the newest RANK_WINDOW matching releases, newest first; whether more match)."""
+        where, params = review_where(None, filters)
+        params = {**params, "n": RANK_WINDOW + 1}
+        if fts_query and not filters:  # the full-text index alone answers: no release row is read
+            sql = "SELECT rowid AS id FROM releases_fts WHERE releases_fts MATCH :q ORDER BY rowid DESC LIMIT :n"
+        elif fts_query:
+            sql = ("SELECT releases_fts.rowid AS id FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid"
+                   f" WHERE releases_fts MATCH :q AND {where} ORDER BY releases_fts.rowid DESC LIMIT :n")
+        else:
+            sql = f"SELECT r.id FROM releases r WHERE {where} ORDER BY r.id DESC LIMIT :n"
+        ids = [r["id"] for r in self._web(sql, {**params, "q": fts_query} if fts_query else params, fts_query)]
+        return ids[:RANK_WINDOW], len(ids) > RANK_WINDOW
+
+    def web_search(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 25,
+                   offset: int = 0, window: Sequence[int] | None = None,
+                   newest: bool = False) -> list[dict[str, object]]:
+        """Return one page of releases: a query's best first among `window` (see web_window), else newest first.
+
+        Titles and snippets carry \\x02…\\x03 around matched terms (the page turns them into <mark>).
+        `newest` orders a query's matches newest archived first instead of by rank (no window needed).
+        """
+        where, params = review_where(None, filters)
+        page = {"limit": limit, "offset": offset}
+        if not fts_query:
+            rows = self._web(f"SELECT {_HIT_COLUMNS} FROM releases r WHERE {where}"
+                             " ORDER BY r.published_at DESC, r.id DESC LIMIT :limit OFFSET :offset",
+                             {**params, **page}, None)
+            return [_hit(r, r["title"], r["summary"] or "") for r in rows]
+        if window is not None:
+            if not window:
+                return []
+            # The window already applies the filters; rowid >= its oldest lets FTS5 skip older
+            # matches, and "+ 0" keeps the id list away from FTS5, which would run the query once per id.
+            marks, ids = in_list(window, "w")
+            sql = ("SELECT rowid AS id FROM releases_fts WHERE releases_fts MATCH :q AND rowid >= :floor"
+                   f" AND rowid + 0 IN ({marks}) ORDER BY rank LIMIT :limit OFFSET :offset")
+            params = {**ids, "floor": min(window)}
+        else:
+            order = "releases_fts.rowid DESC" if newest else "releases_fts.rank"
+            sql = ("SELECT releases_fts.rowid AS id FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid"
+                   f" WHERE releases_fts MATCH :q AND {where} ORDER BY {order} LIMIT :limit OFFSET :offset")
+        # Rank first, then highlight only the page: snippet() on every ranked row would cost more
+        # than the ranking itself.
+        ranked = [r["id"] for r in self._web(sql, {**params, **page, "q": fts_query}, fts_query)]
+        if not ranked:
+            return []
+        marks, ids = in_list(ranked, "p")
+        rows = self._web(
+            f"SELECT {_HIT_COLUMNS}, highlight(releases_fts, 0, char(2), char(3)) AS marked_title,"
+            f" snippet(releases_fts, -1, char(2), char(3), '…', {SNIPPET_TOKENS}) AS snippet"
+            " FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid"
+            f" WHERE releases_fts MATCH :q AND releases_fts.rowid IN ({marks})", {**ids, "q": fts_query}, fts_query)
+        by_id = {r["id"]: _hit(r, r["marked_title"] or r["title"], r["snippet"] or r["summary"] or "") for r in rows}
+        return [by_id[i] for i in ranked if i in by_id]
+
+    def web_facets(self, window: Sequence[int], *, date: str = "", limit: int = 12,
+                   expired: Callable[[], bool] | None = None) -> dict[str, list[tuple[str, int]] | None]:
+        """Return the facets of `facets` counted among the releases in `window` (see web_window).
+
+        Rules and feeds come from the matches and sightings indexes; date, wire and place from one
+        pass over the window's rows. `date` is the date filter in force (a month: count by day).
+        None: not counted in time (this facet and those after it).
+        """
+        out: dict[str, list[tuple[str, int]] | None] = dict.fromkeys(("rule", "feed", "date", "wire", "place"))
+        if not window:
+            return {name: [] for name in out}
+        marks, params = in_list(window, "w")
+        for name, sql in (
+            ("rule", f"SELECT rule AS value, count(*) AS n FROM matches WHERE release_id IN ({marks})"
+                     " GROUP BY rule ORDER BY 2 DESC, 1 LIMIT :limit"),
+            ("feed", "SELECT fd.name AS value, count(DISTINCT s.release_id) AS n FROM sightings s JOIN feeds fd"
+                     f" ON fd.id = s.feed_id WHERE s.release_id IN ({marks}) GROUP BY fd.name"
+                     " ORDER BY 2 DESC, 1 LIMIT :limit"),
+        ):
+            rows = self._budgeted(sql, {**params, "limit": limit}, None, expired)
+            if rows is None:
+                return out
+            out[name] = [(str(r["value"]), r["n"]) for r in rows]
+        size = 10 if len(date) >= 7 else 7  # a month is chosen (or a day): count by day, else by month
+        rows = self._budgeted(f"SELECT substr(published_at, 1, {size}) AS date, wire, dateline_place AS place"
+                              f" FROM releases WHERE id IN ({marks})", params, None, expired)
+        if rows is None:
+            return out
+        counts: dict[str, dict[str, int]] = {"date": {}, "wire": {}, "place": {}}
+        for row in rows:
+            for name, found in counts.items():
+                if row[name]:
+                    found[row[name]] = found.get(row[name], 0) + 1
+        out["date"] = sorted(counts["date"].items(), reverse=True)[:limit]
+        for name in ("wire", "place"):
+            out[name] = sorted(counts[name].items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return out
+
+    def web_days(self, fts_query: str | None, *, since: datetime, until: datetime,
+                 window: Sequence[int] | None = None,
+                 expired: Callable[[], bool] | None = None) -> dict[str, int] | None:
+        """Return {UTC day: matching releases first seen that day} for the days from `since` to `until`.
+
+        None if not counted in time. With a `window` (filters in force) only its releases are counted.
+        """
+        if window is not None:
+            marks, ids = in_list(window, "w")
+            rows = self._budgeted(f"SELECT substr(first_seen_at, 1, 10) AS day, count(*) AS n FROM releases"
+                                  f" WHERE id IN ({marks or 'NULL'}) AND first_seen_at >= :since GROUP BY 1",
+                                  {**ids, "since": ts(since)}, None, expired)
+            return None if rows is None else {r["day"]: r["n"] for r in rows}
+        start = datetime.combine(since.astimezone(UTC).date(), datetime.min.time(), UTC)
+        days = [start + timedelta(days=i) for i in range((until.astimezone(UTC) - start).days + 2)]
+        edges = [self.scalar("SELECT id FROM releases WHERE first_seen_at >= :day ORDER BY first_seen_at, id"
+                             " LIMIT 1", {"day": ts(day)}) for day in days]
+        out: dict[str, int] = {}
+        for day, lo, hi in zip(days, edges, edges[1:], strict=False):
+            if lo is None:
+                break
+            params: dict[str, Any]
+            if fts_query:
+                sql = "SELECT count(*) AS n FROM releases_fts WHERE releases_fts MATCH :q AND rowid >= :lo"
+                params = {"q": fts_query, "lo": lo}
+                if hi is not None:
+                    sql += " AND rowid < :hi"
+                    params["hi"] = hi
+            else:  # the index alone: no release row is read
+                sql = "SELECT count(*) AS n FROM releases WHERE first_seen_at >= :day AND first_seen_at < :next"
+                params = {"day": ts(day), "next": ts(day + timedelta(days=1))}
+            rows = self._budgeted(sql, params, fts_query, expired)
+            if rows is None:
+                return None
+            if rows[0]["n"]:
+                out[day.date().isoformat()] = rows[0]["n"]
+        return out
+
+    # ------------------------------------------------------------------ rules, feeds, alerts
+
+    def web_rule_matches(self, rule: str, *, limit: int = 50,
+                         before: tuple[str, int] | None = None) -> list[dict[str, object]]:
+        """Return a rule's matches newest first, after the keyset `before` (matched_at, match id).
+
+        Ordered by the (rule, matched_at) index, so a page costs the same at any depth and any
+        archive size; each row carries its release's publication time to show.
+        """
+        cond, params = "", {"rule": rule, "limit": limit}
+        if before is not None:
+            cond = " AND (m.matched_at < :at OR (m.matched_at = :at AND m.id < :mid))"
+            params.update(at=before[0], mid=before[1])
+        rows = self.rows(
+            "SELECT r.id, r.title, r.url, r.published_at, m.snippet, m.matched_at, r.source, m.id AS mid"
+            f" FROM matches m JOIN releases r ON r.id = m.release_id WHERE m.rule = :rule{cond}"
+            " ORDER BY m.matched_at DESC, m.id DESC LIMIT :limit", params).fetchall()
+        return [{"id": r["id"], "title": r["title"], "url": r["url"] or "", "published": parse_ts(r["published_at"]),
+                 "snippet": r["snippet"] or "", "matched_at": parse_ts(r["matched_at"]), "feeds": lines(r["source"]),
+                 "key": (r["matched_at"], r["mid"])} for r in rows]
+
+    def web_rule_days(self, rule: str, *, since: datetime) -> dict[str, int]:
+        """Return {UTC day: releases the rule matched that day} since `since` (the (rule, matched_at) index)."""
+        return {r["day"]: r["n"] for r in self.rows(
+            "SELECT substr(matched_at, 1, 10) AS day, count(*) AS n FROM matches WHERE rule = :rule"
+            " AND matched_at >= :since GROUP BY 1", {"rule": rule, "since": ts(since)})}
+
+    def web_feed_days(self, *, since: datetime) -> dict[str, dict[str, int]]:
+        """Return {feed name: {UTC day: releases it carried first seen that day}} since `since`.
+
+        The first id since `since` (one index seek) bounds the sightings read through their
+        release_id index.
+        """
+        first = self.scalar("SELECT id FROM releases WHERE first_seen_at >= :since ORDER BY first_seen_at, id"
+                            " LIMIT 1", {"since": ts(since)})
+        out: dict[str, dict[str, int]] = {}
+        if first is None:
+            return out
+        for r in self.rows("SELECT f.name, substr(s.first_seen_at, 1, 10) AS day, count(*) AS n FROM sightings s"
+                           " JOIN feeds f ON f.id = s.feed_id WHERE s.release_id >= :first GROUP BY 1, 2",
+                           {"first": first}):
+            out.setdefault(r["name"], {})[r["day"]] = r["n"]
+        return out
+
+    def web_alerts(self, *, limit: int = 50, before_id: int | None = None) -> list[OutboxRow]:
+        """Return outbox rows newest first, those with an id below `before_id` (keyset paging)."""
+        if before_id is None:
+            return self._outbox_rows("ORDER BY a.id DESC LIMIT :limit", {"limit": limit})
+        return self._outbox_rows("WHERE a.id < :before ORDER BY a.id DESC LIMIT :limit",
+                                 {"before": before_id, "limit": limit})

@@ -1,0 +1,140 @@
+"""The web view's pure parts (text shaping, charts) and pages rendered in-process on a ManualClock."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor import app as app_mod
+from monitor.clock import ManualClock
+from monitor.errors import ConfigError
+from monitor.web import charts, view
+from monitor.web.pages import Pages, duration_words, toml_snippet
+from tests.test_export import CONFIG, T0, build_archive
+
+
+def test_snippets_titles_and_rule_matches_share_one_highlighting() -> None:
+    assert view.pieces("a \x02b\x03 c") == [("a ", False), ("b", True), (" c", False)]
+    assert view.pieces(view.from_brackets("third [quarter] results")) == [
+        ("third ", False), ("quarter", True), (" results", False)]
+    assert view.pieces(view.from_brackets("a [b] [c d]…")) == [("a ", False), ("b", True), (" ", False),
+                                                                ("c d", True), ("…", False)]
+
+
+def test_cuts_end_on_a_word_with_an_ellipsis() -> None:
+    assert view.cut("short text") == "short text"
+    text = "word " * 100
+    cut = view.cut(text, 40)
+    assert cut.endswith("word…") and len(cut) <= 41
+    assert view.cut("a, b, c, d, e, f", 9) == "a, b, c…"
+
+
+@pytest.mark.parametrize(("url", "ok"), [
+    ("https://example.com/x", True), ("HTTP://example.com", True), ("javascript:alert(1)", False),
+    ("data:text/html,<b>", False), ("//example.com/x", False), ("ftp://example.com", False), ("", False),
+    ("http://[::1", False), ("vbscript:msgbox", False), (" javascript:alert(1)", False),
+])
+def test_only_http_and_https_are_links(url: str, ok: bool) -> None:
+    assert (view.link(url) is not None) is ok
+
+
+def test_paragraphs_and_clamped_numbers() -> None:
+    assert view.paragraphs("One.\n\nTwo\nlines.\n\n\n") == ["One.", "Two lines."]
+    assert view.paragraphs("Line one.\nLine two.") == ["Line one.", "Line two."]
+    assert view.clamp_int("99999999999999999999", 1, 1, 10) == 10
+    assert view.clamp_int("²", 1, 1, 10) == 1 and view.clamp_int("-4", 1, 1, 10) == 1
+    assert view.clamp_int("1e9", 3, 1, 10) == 3
+
+
+def test_dates_name_their_zone() -> None:
+    when = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    assert view.Zone("UTC").when(when) == "2026-11-20 09:00 UTC"
+    assert view.Zone("Europe/Paris").when(when) == "2026-11-20 10:00 CET"
+    assert view.Zone("America/New_York").when(datetime(2026, 7, 1, 12, tzinfo=UTC)) == "2026-07-01 08:00 EDT"
+    assert view.Zone("UTC").when(None) == "–"
+
+
+def test_bar_chart_geometry() -> None:
+    c = charts.bars({"2026-11-30": 4, "2026-12-01": 2, "2025-01-01": 99}, date(2026, 12, 1), days=10, width=100,
+                    height=50)
+    assert c.total == 6 and c.peak == 4 and c.first == "2026-11-22" and c.last == "2026-12-01"
+    drawn = [b for b in c.bars if b.h > 0]
+    assert [(b.day, b.n) for b in drawn] == [("2026-11-30", 4), ("2026-12-01", 2)]
+    assert drawn[0].h == 48 and drawn[1].h == 24 and drawn[1].y == 26 and drawn[1].x == 90
+    empty = charts.bars({}, date(2026, 12, 1), days=3, bad_days=frozenset({"2026-12-01"}))
+    assert [b.bad for b in empty.bars if b.h > 0] == [True]  # a failing day shows even with nothing carried
+
+
+def test_toml_snippet_and_durations() -> None:
+    import tomllib
+
+    q = 'merger AND "Central Asia" \\ @terms'
+    assert tomllib.loads(toml_snippet(q))["rules"][0]["query"] == q
+    assert duration_words(172800) == "2 days" and duration_words(5400) == "90 minutes"
+
+
+def with_zone(zone: str) -> str:
+    return CONFIG.replace('database = "archive.db"', f'database = "archive.db"\ndisplay_timezone = "{zone}"')
+
+
+def test_display_timezone_is_configured_and_checked(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(with_zone("Asia/Almaty"), encoding="utf-8")
+    ids = build_archive(tmp_path / "archive.db")
+    pages = Pages(app_mod.load(cfg), ManualClock(T0))
+    status, body = pages.release(ids["summit"])
+    assert status == 200 and "2026-11-18 14:00 +05" in body.decode() and "Times in Asia/Almaty" in body.decode()
+    cfg.write_text(with_zone("Mars/Olympus"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="monitor.display_timezone"):
+        app_mod.load(cfg)
+
+
+def test_pages_on_a_manual_clock(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(CONFIG, encoding="utf-8")
+    ids = build_archive(tmp_path / "archive.db")
+    pages = Pages(app_mod.load(cfg), ManualClock(T0))
+    status, body = pages.rule("central-asia", {})
+    html = body.decode()
+    assert status == 200 and "Matches by day matched, last 90 days: 2 from" in html and "<rect class=\"bar\"" in html
+    assert html.index("Uzbekistan opens") < html.index("Leaders gather")  # newest first
+    status, body = pages.playground({"q": "@central_asia"})
+    html = body.decode()
+    assert status == 200 and 'id="try-chart"' in html and "query = &#34;@central_asia&#34;" in html
+    assert "Expanded:" in html
+    status, body = pages.playground({"q": '"open'})
+    assert status == 400 and "unterminated string" in body.decode()
+    status, body = pages.release(ids["bare"])
+    assert "No alert was queued for this release: no watch rule matched it." in body.decode()
+    status, body = pages.feeds()
+    assert status == 200 and body.decode().count('class="spark"') == 3
+
+
+@pytest.mark.parametrize(("query", "filters"), [
+    (None, {}), ('"Central Asia" OR Kazakhstan OR Uzbekistan', {}), ("quarter* OR dividend", {"feed": "BW Earnings"}),
+    (None, {"wire": "PRNewswire"}), (None, {"date": "2026-11"}), ("summit OR solar OR quarter* OR dividend", {}),
+])
+def test_window_facets_agree_with_the_full_count(tmp_path: Path, query: str | None, filters: dict) -> None:
+    from monitor.store import Store
+
+    build_archive(tmp_path / "archive.db")
+    with Store(tmp_path / "archive.db", readonly=True) as store:
+        window, more = store.web_window(query, filters)
+        assert not more  # a small archive: the window is every match
+        full = store.facets(query, filters)
+        fast = store.web_facets(window, date=filters.get("date", ""))
+        for name in ("rule", "feed", "wire", "place"):
+            assert sorted(fast[name] or []) == sorted(full[name] or []), name
+        assert sorted(fast["date"] or []) == sorted(full["date"] or [])
+        hits = store.web_search(query, filters, limit=50, window=window if query else None)
+        assert sorted(h["id"] for h in hits) == sorted(window)
+        days = store.web_days(query, since=T0 - timedelta(days=30), until=T0 + timedelta(days=1),
+                              window=window if filters else None)
+        expected: dict[str, int] = {}
+        for rid in window:
+            seen = store.conn.execute("SELECT substr(first_seen_at, 1, 10) FROM releases WHERE id = ?",
+                                      (rid,)).fetchone()[0]
+            expected[seen] = expected.get(seen, 0) + 1
+        assert days == expected
