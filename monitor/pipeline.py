@@ -153,21 +153,21 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                 if feed.full_text and d.item.link and d.item.published_at >= page_floor:
                     pages += store.queue_page(rid, d.item.link, feed.name, feed.url, now)
             elif d.kind is dedupe.Kind.JOINED:
-                rid = d.release_id if d.release_id is not None else ids[d.joins]
+                rid = d.stored_id(ids)
                 store.add_sighting(feed_id, feed.name, rid, d.item, now)
                 # Only a rule with a `feeds` filter can newly accept a release because another feed
                 # carries it; without such rules re-matching a third of a cold ingest is wasted work.
                 if feed_filtered:
                     to_match.add(rid)
             elif d.kind is dedupe.Kind.REVISED:
-                rid = d.release_id
+                rid = d.stored_id(ids)
                 store.revise_release(rid, d.item, now)
                 store.update_sighting(feed_id, d.item, now)
                 to_match.add(rid)
                 if feed.full_text:  # the release changed: so may its page
                     pages += store.requeue_page(rid, now)
             else:
-                rid = d.release_id
+                rid = d.stored_id(ids)
                 seen.append(d.item.sighting_key)
             ids.append(rid)
 
