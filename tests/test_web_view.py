@@ -138,3 +138,51 @@ def test_window_facets_agree_with_the_full_count(tmp_path: Path, query: str | No
                                       (rid,)).fetchone()[0]
             expected[seen] = expected.get(seen, 0) + 1
         assert days == expected
+
+
+def _wide_archive(db: Path) -> None:
+    """40 releases on three feeds (some on two), every one saying "announced", rules on some, same-length texts."""
+    from monitor.store import Store
+    from tests.test_export import release
+
+    with Store(db) as store, store.transaction():
+        fids = [store.feed_id(f"Feed {i}", f"https://feeds.example/{i}.rss") for i in range(3)]
+        for i in range(40):
+            fid = i % 3
+            what = "quarterly results" if i % 2 else "a dividend"
+            item = release(f"k-{i}", f"Company {i} announced results", f"NEW YORK -- Company {i} announced {what}.",
+                           published=T0 + timedelta(hours=i), wire="PRNewswire" if i % 4 else "Business Wire")
+            rid = store.insert_release(item, f"Feed {fid}", T0 + timedelta(hours=i))
+            store.add_sighting(fids[fid], f"Feed {fid}", rid, item, T0 + timedelta(hours=i))
+            if i % 5 == 0:  # a second feed carries it too
+                other = (fid + 1) % 3
+                store.add_sighting(fids[other], f"Feed {other}", rid, release(f"x-{i}", item.title, item.body),
+                                   T0 + timedelta(hours=i, minutes=3))
+            if i % 3 != 2:
+                store.add_match(rid, "earnings", "[announced]", T0 + timedelta(hours=i))
+
+
+@pytest.mark.parametrize("filters", [
+    {"feed": "Feed 1"}, {"rule": "earnings"}, {"feed": "Feed 2", "rule": "earnings"}, {"wire": "PRNewswire"},
+    {"feed": "Feed 0", "wire": "Business Wire"}, {"feed": "no such feed"}, {},
+])
+@pytest.mark.parametrize("query", ["announced", "quarterly OR dividend"])
+def test_filtered_window_and_ranking_equal_the_plain_queries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             query: str, filters: dict) -> None:
+    """The window's index-only shortcuts and the ranking within it give what the plain SQL gives."""
+    from monitor.store import Store, webview
+    from monitor.store.review import review_where
+
+    monkeypatch.setattr(webview, "RANK_WINDOW", 6)  # a window smaller than the matches: the cut is tested too
+    _wide_archive(tmp_path / "archive.db")
+    with Store(tmp_path / "archive.db", readonly=True) as store:
+        window, more = store.web_window(query, filters)
+        where, params = review_where(query, filters)
+        every = [r[0] for r in store.conn.execute(f"SELECT r.id FROM releases r WHERE {where} ORDER BY r.id DESC",
+                                                  params)]
+        assert window == every[:6] and more == (len(every) > 6)
+        ranks = dict(store.conn.execute("SELECT rowid, rank FROM releases_fts WHERE releases_fts MATCH ?", (query,)))
+        expected = sorted(window, key=lambda i: (ranks[i], -i))
+        for offset in (0, 2, 4):
+            hits = store.web_search(query, filters, limit=2, offset=offset, window=window)
+            assert [h["id"] for h in hits] == expected[offset:offset + 2]
