@@ -54,10 +54,14 @@ def test_a_pre_migration_archive_upgrades_in_place_once(old: Path) -> None:
         Store(old, readonly=True)
 
     with Store(old) as store:
-        assert store.migrated == NAMES == ["schema_v1", "tickers_json", "folded_index", "pages", "wire_names"]
+        assert store.migrated == NAMES == ["schema_v1", "tickers_json", "folded_index", "pages", "wire_names",
+                                           "sightings_by_feed"]
         first = snapshot(store)
     assert raw(old, "PRAGMA user_version") == [(GUARD_VERSION,)]
     assert raw(old, "SELECT name FROM _sqlite_migrations ORDER BY id") == [(n,) for n in NAMES]
+    # sightings_by_feed: the feed-filtered web search reads a feed's release ids from this index alone.
+    assert raw(old, "SELECT name FROM pragma_index_info('idx_sightings_feed_id_release_id') ORDER BY seqno") == [
+        ("feed_id",), ("release_id",)]
 
     # The data is intact, tickers now a list (the multi-word exchange in one piece).
     assert first["install_id"] == before_install

@@ -307,3 +307,13 @@ def rename_wires(db: sqlite_utils.Database) -> None:
 def wire_names(db: sqlite_utils.Database) -> None:
     """Archives stored wires as datelines wrote them ("PRNewswire", "ACCESSWIRE"): one display name each now."""
     rename_wires(db)
+
+
+@migration("sightings_by_feed")
+def sightings_by_feed(db: sqlite_utils.Database) -> None:
+    """An index of each feed's release ids: a feed-filtered web search reads the feed's ids from it alone.
+
+    Without it the ids came through the (feed_id, key) index plus one sightings row each: at 1M
+    releases ~65,000 row reads for a feed carrying 10% (measured ~15x slower at 100k).
+    """
+    db.table("sightings").create_index(["feed_id", "release_id"], if_not_exists=True)
