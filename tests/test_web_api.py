@@ -68,6 +68,9 @@ def test_every_endpoint_answers_json(served: Served) -> None:
     assert status == 200 and {r["id"] for r in body["results"]} == {served.ids["summit"], served.ids["solar"]}
     assert body["next_cursor"] is None and "[Central Asia]" in body["results"][0]["snippet"] + \
         body["results"][1]["snippet"]
+    summit = next(r for r in body["results"] if r["id"] == served.ids["summit"])
+    assert summit["title"] == "Leaders gather for Central Asia summit in Astana"  # as published, no marks
+    assert summit["title_marked"] == "Leaders gather for [Central Asia] summit in Astana"
     status, body = get_json(served, f"/api/releases/{served.ids['summit']}")
     assert status == 200 and body["title"] == "Leaders gather for Central Asia summit in Astana"
     assert [s["feed"] for s in body["sightings"]] == ["PRN Politics", "PRN World"]

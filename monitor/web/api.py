@@ -46,6 +46,11 @@ def plain(marked: str) -> str:
     return marked.replace(view.OPEN, "[").replace(view.CLOSE, "]")
 
 
+def unmarked(marked: str) -> str:
+    """Return a \\x02…\\x03-marked text as it was (the release's own title, for programs)."""
+    return marked.replace(view.OPEN, "").replace(view.CLOSE, "")
+
+
 def encode_cursor(value: Mapping[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
 
@@ -108,7 +113,8 @@ class Api:
         more = len(hits) > limit and (window is None or offset + limit < RANK_WINDOW)
         return 200, {
             "query": q, "filters": filters, "ranked_within_newest": RANK_WINDOW if windowed else None,
-            "results": [{"id": h["id"], "title": plain(str(h["title"])), "url": view.link(str(h["url"])),
+            "results": [{"id": h["id"], "title": unmarked(str(h["title"])), "title_marked": plain(str(h["title"])),
+                         "url": view.link(str(h["url"])),
                          "published": iso(h["published"]), "first_seen": iso(h["first_seen"]),  # type: ignore[arg-type]
                          "feeds": h["feeds"], "wire": h["wire"] or None, "place": h["place"] or None,
                          "snippet": plain(view.cut(str(h["snippet"]), 400))} for h in hits[:limit]],
