@@ -12,19 +12,19 @@ Ratio in the same process, against the baseline: `Store.browse` (the search the 
 before the rank window) vs `Store.web_search` for a word in every release, page 1.
 
 Measured 2026-12-01 at 100,000 releases (1M would take over an hour to grow on the shared
-2-core machine, load average ~6 from other work), `--releases 100000 --runs 20`, p50 / p95 ms:
+2-core machine), `--releases 100000 --runs 20`, p50 / p95 ms, load average 4.3-5.5 from other work.
+Before / after the window fixes (one JSON parameter for id lists; feed/rule filters as id sets;
+ranking only the window; the sightings_by_feed index), same archive, same hour:
 
-    front page (newest, facets of the newest 5,000)   122 / 307
-    search: word in every release                     189 / 266    (page 5: 153 / 224)
-    search: common word (~30%)                        170 / 216
-    search: @central_asia                              60 / 106
-    search: every-release word + feed filter (10%)    511 / 1,184  (the window is found by scanning
-                                                                    ~50k matches: depends on the
-                                                                    filter's selectivity, not on
-                                                                    the archive's size)
-    release 2 / 7, rules 3 / 6, rule with chart 8 / 30, its page 2 27 / 43, playground 61 / 93,
-    feeds 130 / 320, /api/search 27 / 44, /api/rules/R/matches 6 / 13, /api/feeds 3 / 6, /healthz 2 / 4
-    rank window ratio (web_search / browse, 'announced' page 1): 0.07 (27 ms vs 365 ms)
+    front page (newest, facets of the newest 5,000)   609 / 736   ->   54 / 70
+    search: word in every release                     711 / 952   ->   68 / 85     (page 5: 768 / 821 -> 67 / 92)
+    search: common word (~30%)                        812 / 917   ->   72 / 100
+    search: @central_asia                              64 / 96    ->   48 / 61
+    search: every-release word + feed filter (10%)  1,308 / 1,363 ->  115 / 161
+    feeds                                              96 / 126   ->   56 / 68     (unchanged code: load)
+    release 2 / 3, rules 3 / 3, rule with chart 8 / 12, its page 2 8 / 14, playground 21 / 26,
+    /api/search 22 / 35, /api/rules/R/matches 4 / 4, /api/feeds 2 / 2, /healthz 4 / 6
+    rank window ratio (web_search / browse, 'announced' page 1): 0.10 (17 ms vs 172 ms)
 """
 
 from __future__ import annotations
