@@ -53,6 +53,7 @@ log = logging.getLogger("monitor.poller")
 
 META_LAST_POLL = "daemon_last_poll"  # the last poll by anyone (`status` reads it; the name is historical)
 META_MOVED = "feed_moved:"  # + feed name -> {"from": config URL, "to": adopted URL, "at": time}
+GROUP_MAX = 50  # polls committed in one write transaction by round() (when that many are ready)
 _ERROR_CHARS = 300  # an internal error's message as recorded (the traceback is in the log)
 
 
@@ -175,13 +176,15 @@ class FeedPoller:
             if self._closed:
                 return None  # shutting down: this poll is simply done again next time
             now = self.clock.now()
-            try:
-                result = pipeline.commit(store, outcome, now, settings=app.config.settings, rules=app.rules,
-                                         channels=app.channels)
-                return self._record(store, feed, result, now)
-            except Exception as exc:  # noqa: BLE001 - recorded as the feed's failure, never lost silently
-                result = self._internal_error(store, feed, exc, now, outcome.elapsed)
-                return self._record(store, feed, result, now)
+            # One write transaction for the poll and its schedule (the commit's own is a savepoint in it).
+            with store.transaction():
+                try:
+                    result = pipeline.commit(store, outcome, now, settings=app.config.settings, rules=app.rules,
+                                             channels=app.channels)
+                    return self._record(store, feed, result, now)
+                except Exception as exc:  # noqa: BLE001 - recorded as the feed's failure, never lost silently
+                    result = self._internal_error(store, feed, exc, now, outcome.elapsed)
+                    return self._record(store, feed, result, now)
 
     def poll(self, store: Store, feed: Feed) -> Polled | None:
         """gather + finish, in the calling thread (the daemon's workers)."""
@@ -204,10 +207,23 @@ class FeedPoller:
 
         pool = WorkerPool(work, gather, workers=min(max(1, workers), len(feeds)), name="poll").start()
         try:
-            for _ in feeds:
-                polled = self.finish(store, outcomes.get())
-                if polled is not None:
-                    yield polled
+            left = len(feeds)
+            while left:
+                # Group commit: every outcome already waiting is committed in one write transaction
+                # (each poll a savepoint in it). A sweep of 304s then costs one transaction, not one
+                # per feed; a group is bounded so the write lock is never held for long.
+                group = [outcomes.get()]
+                while len(group) < min(left, GROUP_MAX):
+                    try:
+                        group.append(outcomes.get_nowait())
+                    except queue.Empty:
+                        break
+                left -= len(group)
+                with self.lock, store.transaction():
+                    done = [self.finish(store, o) for o in group]
+                for polled in done:
+                    if polled is not None:
+                        yield polled
         finally:
             work.close()
             pool.join()
@@ -266,7 +282,8 @@ class FeedPoller:
                   since=ts(r.since) if r.since else None,
                   msg="permanent redirect seen for 7 days; polling the new URL (update config.toml)")
             return r.target
-        store.set_redirect(feed.name, r.target, r.since)
+        if (r.target, r.since) != (row.redirect_to, row.redirect_since):  # the common case writes nothing
+            store.set_redirect(feed.name, r.target, r.since)
         if r.new:
             event(log, logging.WARNING, "redirect_seen", feed=feed.name, url=feed.url, target=r.target,
                   msg="permanent redirect followed; the new URL is adopted if it persists for 7 days")
