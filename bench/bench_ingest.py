@@ -74,7 +74,8 @@ def write_config(tmp: Path, base: str, n: int) -> Path:
         "[channels.console]", 'type = "console"', "",
     ]
     for i in range(n):
-        lines += ["[[feeds]]", f'name = "wire-{i}"', f'url = "{base}/feed/{i}.rss"', ""]
+        # full_text = false: this measures polling, not release pages.
+        lines += ["[[feeds]]", f'name = "wire-{i}"', f'url = "{base}/feed/{i}.rss"', "full_text = false", ""]
     path = tmp / "config.toml"
     path.write_text("\n".join(lines))
     return path

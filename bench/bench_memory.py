@@ -146,7 +146,8 @@ def main() -> int:
     lines = ['[monitor]', 'database = "archive.db"', 'timeout = "10s"', f'log_level = "{args.log_level}"',
              'alert_max_age = "3650d"', '']
     for i, url in enumerate(urls):
-        lines += ["[[feeds]]", f'name = "feed-{i}"', f'url = "{url}"', f"interval = {args.interval}", ""]
+        lines += ["[[feeds]]", f'name = "feed-{i}"', f'url = "{url}"', f"interval = {args.interval}",
+                  "full_text = false", ""]
     lines += ['[channels.out]', 'type = "console"', '',
               '[[rules]]', 'name = "summits"', 'query = "summit"', 'notify = ["out"]', '']
     config.write_text("\n".join(lines))

@@ -15,9 +15,9 @@ same for `run --once`. This module only wires it into a long-running service:
     service pool   the delivery job (outbox) and the maintenance job (monitor/maintenance.py)
     main thread    waits for signals: SIGTERM/SIGINT stop, SIGHUP reloads config.toml
 
-A second network stage (e.g. fetching the release pages of new items) plugs in beside the poll
-workers: its own HostQueue on `self.poller.slots` (so both stages share the per-host limit), its own
-WorkerPool, filled from `_after_poll`, closed and waited for in `_shutdown` like the poll workers.
+    page worker    one thread draining the release-page queue (monitor/pageworker.py, its own small
+                   fetch pool and per-host gate); a poll that queued pages wakes it; polling never
+                   waits for it; at shutdown it finishes its page in flight within the grace period
 
 Each worker thread has its own Store (sqlite connections are not shared between threads); their
 write transactions share the poller's lock, so the daemon's writers never queue inside SQLite's
@@ -69,6 +69,8 @@ from monitor.fetch import Fetcher
 from monitor.hostqueue import HostQueue, WorkerPool
 from monitor.logging_setup import REDACTOR, event, set_level
 from monitor.notify import Notifier, watchdog_interval
+from monitor.pageworker import PageReport, PageWorker, build_client
+from monitor.pipeline import RulesLike
 from monitor.poller import (
     META_LAST_POLL,
     META_MOVED,
@@ -80,7 +82,7 @@ from monitor.poller import (
     make_fetcher,
 )
 from monitor.store import Store, ts
-from monitor.types import Feed
+from monitor.types import Feed, Settings
 
 log = logging.getLogger("monitor.daemon")
 
@@ -151,6 +153,10 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1},
         )
         self.scheduler.add_listener(self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        self.pages = PageWorker(build_client(app.config.settings, self.clock), self.clock)
+        self._pages_wake = threading.Event()
+        self._pages_stop = threading.Event()
+        self._pages_thread = threading.Thread(target=self._pages_loop, name="pages", daemon=True)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -166,6 +172,7 @@ class Daemon:
         self._add_service_jobs()
         self._pool.start()
         self.scheduler.start()
+        self._pages_thread.start()  # pages left pending by the last run (or a crash) are fetched first
         event(log, logging.INFO, "started", feeds=len(self._feeds), gone=len(self._gone) or None,
               rules=len(self.app.rules.rules), channels=",".join(sorted(self.app.channels)) or None,
               database=str(self.app.config.settings.database), workers=self.workers, pid=os.getpid())
@@ -212,6 +219,8 @@ class Daemon:
         with contextlib.suppress(Exception):
             self.scheduler.pause()
         self.queue.close()  # queued feeds are dropped: polled again at the next start
+        self._pages_stop.set()
+        self._pages_wake.set()
         deadline = self.clock.monotonic() + self.stop_grace
         while (unfinished := self._busy()) and not self._hurry.is_set():
             left = deadline - self.clock.monotonic()
@@ -219,6 +228,9 @@ class Daemon:
                 break
             with self._active_cond:
                 self._active_cond.wait(min(left, 0.2))
+        if self._pages_thread.ident is not None:  # the page in flight, within the same grace period
+            self._pages_thread.join(0 if self._hurry.is_set() else max(0.0, deadline - self.clock.monotonic()))
+            unfinished += self._pages_thread.is_alive()
         self.poller.close()  # waits for a commit in progress, then lets no other one start
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=False)
@@ -234,6 +246,7 @@ class Daemon:
             os._exit(0)
         for fetcher in (self.poller.fetcher, *self._retired):
             fetcher.close()
+        self.pages.close()
         self.app.close_channels()
         self.notifier.close()
         return 0
@@ -396,6 +409,27 @@ class Daemon:
             self._move_job(feed.name, polled.next_at)
         if result.alerts:
             self.request_delivery()
+        if result.pages:
+            self._pages_wake.set()
+
+    # ------------------------------------------------------------------ release pages (full text)
+
+    def _pages_loop(self) -> None:
+        def current() -> tuple[Settings, RulesLike, frozenset[str] | None]:
+            return self.app.config.settings, self.app.rules, self.app.channels
+
+        self.pages.run(self._store(), app=current, stop=self._pages_stop, wake=self._pages_wake,
+                       on_report=self._pages_report)
+
+    def _pages_report(self, report: PageReport) -> None:
+        if report.fetched or report.skipped or report.failed or report.retrying:
+            event(log, logging.INFO, "pages", fetched=report.fetched, skipped=report.skipped or None,
+                  failed=report.failed or None, retrying=(report.retrying + report.deferred) or None,
+                  matches=report.matches or None, alerts=report.alerts or None)
+        for error in report.errors[:20]:
+            event(log, logging.WARNING, "page_failed", error=error)
+        if report.alerts:
+            self.request_delivery()
 
     # ------------------------------------------------------------------ delivery, maintenance, heartbeat
 
@@ -499,6 +533,8 @@ class Daemon:
         if fetch_settings(new.config.settings) != fetch_settings(old.config.settings):
             self._retired.append(self.poller.fetcher)  # polls in flight still use it; closed at exit
             self.poller.fetcher = make_fetcher(new.config.settings, self.clock)
+        if _page_settings(new) != _page_settings(old):
+            self.pages.client = build_client(new.config.settings, self.clock)  # the next drain uses it
         self.app = self.poller.app = new
         old.close_channels()  # a delivery still using them finishes; its connections are not reused
         self._sync_feeds(self._store(), new)
@@ -512,6 +548,11 @@ def _grace(seconds: float) -> int:
     """Return a misfire grace time of about `seconds` (APScheduler wants whole seconds; its default of 1 s
     silently skips runs whenever the pool is busy)."""
     return max(1, math.ceil(seconds))
+
+
+def _page_settings(app: app_mod.App) -> tuple[object, ...]:
+    s = app.config.settings
+    return s.user_agent, s.timeout, s.max_page_bytes, s.page_delay, s.allow_private_networks
 
 
 def register_secrets(app: app_mod.App) -> None:

@@ -36,6 +36,14 @@ class Decision:
     release_id: int | None = None  # the stored release, for REVISED / JOINED / SEEN
     joins: int | None = None  # JOINED to a NEW item earlier in this batch: its index in the decisions
 
+    def stored_id(self, earlier: Sequence[int]) -> int:
+        """Return the release this item belongs to: a stored one, or that of the item it joins in `earlier`."""
+        if self.release_id is not None:
+            return self.release_id
+        if self.joins is None:
+            raise ValueError(f"a {self.kind.name} decision names no release")
+        return earlier[self.joins]
+
 
 def decide(items: Sequence[Release], known: Known) -> list[Decision]:
     """Return one Decision per item, in order; duplicates inside the batch join the first copy."""

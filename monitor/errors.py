@@ -10,8 +10,9 @@
     │   └── NotAFeed           HTML page, empty body, zero entries, unparseable bytes
     ├── QueryError         an FTS5 query (search or rule) is invalid
     ├── StoreError         the archive cannot be opened or is from a newer version
-    └── DeliveryError      a channel could not deliver; says whether to retry, when, and if the
-                           endpoint is gone for good
+    ├── DeliveryError      a channel could not deliver; says whether to retry, when, and if the
+    │                      endpoint is gone for good
+    └── PageError          a release page was not fetched: retry later, failed, or skipped (and why)
 """
 
 from __future__ import annotations
@@ -87,3 +88,21 @@ class DeliveryError(MonitorError):
         self.permanent = permanent or gone
         self.retry_after = retry_after
         self.gone = gone
+
+
+class PageError(MonitorError):
+    """A release page could not be fetched or read.
+
+    outcome says what the page queue does with it:
+      "retry"    a passing trouble (timeout, 5xx, 429): try again later (after retry_after if given)
+      "failed"   retrying cannot help (404, 403, too large): failed at once
+      "skipped"  deliberately not fetched (unsafe address, robots.txt, not HTML)
+    """
+
+    def __init__(self, message: str, *, kind: str, outcome: str = "retry", retry_after: float | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.outcome = outcome
+        self.retry_after = retry_after
+        self.status = status

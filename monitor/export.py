@@ -138,6 +138,7 @@ class AtomEntry:
     summary: str = ""
     author: str = ""
     categories: tuple[str, ...] = ()
+    content: str = ""  # the full text (a release's body, e.g. its fetched page), when there is one
 
 
 def tag_uri(install_id: str, *parts: object) -> str:
@@ -183,6 +184,8 @@ def atom_feed(*, id: str, title: str, updated: datetime, entries: Sequence[AtomE
             _sub(entry, f"{q}category", term=term)
         if e.summary:
             _sub(entry, f"{q}summary", e.summary, type="text")
+        if e.content:
+            _sub(entry, f"{q}content", e.content, type="text")
     ET.indent(feed, space=" ")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode") + "\n"
 
@@ -200,6 +203,7 @@ def rule_feed(rule: str, rows: Sequence[Mapping[str, object]], *, install_id: st
             summary=str(r["summary"] or r["snippet"] or ""),
             author=str(r["author"] or ""),
             categories=(rule,),
+            content=str(r.get("body") or ""),
         )
         for r in rows
     ]

@@ -9,7 +9,10 @@
                  match rules over the new and revised releases (and joined ones when a rule
                  filters by feed), in memory
                  store matches + outbox alerts for alertable releases
+                 queue the pages of new releases (feeds with full_text, recent releases)
                  record the feed's state (validators, health)
+    apply_page  a fetched release page (or why not), ONE write transaction: the page text becomes
+               the release's body, it is matched again (only rules that had not matched alert)
 
 `poll_feed()` runs the three in a row. `poll_many()` runs many feeds: fetches wait on the network
 in parallel threads, digests may run in a process pool (both cores), commits run one at a time on
@@ -31,8 +34,8 @@ from typing import Protocol
 
 from monitor import dedupe
 from monitor.clock import Clock
-from monitor.errors import FeedError
-from monitor.normalize import normalize
+from monitor.errors import FeedError, PageError
+from monitor.normalize import extract_tickers, normalize, parse_dateline
 from monitor.parse import MAX_ENTRIES, parse, split_items
 from monitor.types import Feed, FeedState, Fetched, PollResult, Release, Settings
 
@@ -137,6 +140,9 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
         feed_filtered = any(r.feeds for r in rules.rules)
         ids: list[int] = []  # release id per decision
         to_match: set[int] = set()
+        pages = 0
+        # A cold start of a long feed must not send a page request per archived item.
+        page_floor = now - timedelta(seconds=settings.full_text_max_age)
         seen: list[str] = []  # unchanged items: their sightings are only refreshed
         for d in decisions:
             counts[d.kind] += 1
@@ -144,20 +150,24 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                 rid = store.insert_release(d.item, feed.name, now)
                 store.add_sighting(feed_id, feed.name, rid, d.item, now)
                 to_match.add(rid)
+                if feed.full_text and d.item.link and d.item.published_at >= page_floor:
+                    pages += store.queue_page(rid, d.item.link, feed.name, feed.url, now)
             elif d.kind is dedupe.Kind.JOINED:
-                rid = d.release_id if d.release_id is not None else ids[d.joins]
+                rid = d.stored_id(ids)
                 store.add_sighting(feed_id, feed.name, rid, d.item, now)
                 # Only a rule with a `feeds` filter can newly accept a release because another feed
                 # carries it; without such rules re-matching a third of a cold ingest is wasted work.
                 if feed_filtered:
                     to_match.add(rid)
             elif d.kind is dedupe.Kind.REVISED:
-                rid = d.release_id
+                rid = d.stored_id(ids)
                 store.revise_release(rid, d.item, now)
                 store.update_sighting(feed_id, d.item, now)
                 to_match.add(rid)
+                if feed.full_text:  # the release changed: so may its page
+                    pages += store.requeue_page(rid, now)
             else:
-                rid = d.release_id
+                rid = d.stored_id(ids)
                 seen.append(d.item.sighting_key)
             ids.append(rid)
 
@@ -173,9 +183,62 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
         seen=counts[dedupe.Kind.SEEN] + counts[dedupe.Kind.JOINED] + digested.unchanged,
         matches=n_matches, alerts=n_alerts, too_old=n_old,
         bozo=digested.bozo, max_age=fetched.max_age, ttl=digested.ttl,
-        permanent_redirect=fetched.permanent_redirect, elapsed=elapsed,
+        permanent_redirect=fetched.permanent_redirect, elapsed=elapsed, pages=pages,
         dropped=digested.dropped, parse_fallback=digested.fallback,
     )
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    """What fetching one queued page gave: its text (and how it was read), or the PageError."""
+
+    page_id: int
+    release_id: int
+    text: str | None = None
+    method: str | None = None
+    error: PageError | None = None
+    attempts: int = 0  # attempts before this one
+
+
+@dataclass(frozen=True)
+class PageResult:
+    status: str  # done | skipped | failed | pending (to retry)
+    matches: int = 0
+    alerts: int = 0
+    error: str | None = None
+    retry_after: float | None = None
+
+
+# After a passing failure a page is tried again after these delays; then it is failed.
+PAGE_RETRIES = (60.0, 600.0, 3600.0)
+
+
+def apply_page(store, outcome: PageOutcome, now: datetime, *, settings: Settings, rules: RulesLike,
+               channels: frozenset[str] | None = None) -> PageResult:
+    """Record one page attempt in one transaction; with text, make it the body and match again."""
+    with store.transaction():
+        error = outcome.error
+        if error is not None:
+            status, next_attempt = error.outcome, None
+            if status == "retry":
+                if outcome.attempts < len(PAGE_RETRIES):
+                    wait = max(PAGE_RETRIES[outcome.attempts], error.retry_after or 0.0)
+                    status, next_attempt = "pending", now + timedelta(seconds=wait)
+                else:
+                    status = "failed"
+            store.finish_page(outcome.page_id, now, status=status, error=str(error), kind=error.kind,
+                              next_attempt=next_attempt)
+            return PageResult(status, error=str(error), retry_after=error.retry_after)
+        if not outcome.text:
+            store.finish_page(outcome.page_id, now, status="skipped", error="no release text found on the page",
+                              kind="no-text", method=outcome.method)
+            return PageResult("skipped", error="no release text found on the page")
+        text = outcome.text
+        store.apply_page(outcome.release_id, text, parse_dateline(text[:1000]), extract_tickers(text))
+        store.finish_page(outcome.page_id, now, status="done", method=outcome.method)
+        # add_match keeps the first match of a rule: only rules the feed text did not match alert now.
+        n_matches, n_alerts, _ = _match_and_queue(store, [outcome.release_id], now, settings, rules, channels)
+    return PageResult("done", matches=n_matches, alerts=n_alerts)
 
 
 def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Settings, rules: RulesLike,

@@ -53,6 +53,11 @@ class Settings:
     timezone: str = "UTC"  # used for "daily HH:MM" digests
     display_timezone: str = "UTC"  # the web view shows dates in it
     retention: float | None = None  # seconds; None keeps releases forever
+    # Release pages (full text): see monitor.pages.
+    full_text_max_age: float = 2 * 86400.0  # pages are queued only for releases published this recently
+    max_page_bytes: int = 5_000_000
+    page_delay: float = 1.0  # seconds between two requests to one host
+    allow_private_networks: tuple[str, ...] = ()  # CIDRs page links may resolve into
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class Feed:
     enabled: bool = True
     adaptive: bool = False
     min_interval: float | None = None
+    full_text: bool = False  # fetch each new release's page (config default: true for http(s) feeds)
 
 
 @dataclass(frozen=True)
@@ -286,6 +292,7 @@ class PollResult:
     elapsed: float = 0.0
     dropped: int = 0  # items beyond the per-poll cap (parse.MAX_ENTRIES), left for later polls
     parse_fallback: str | None = None  # why feedparser, not the fast path, read the feed (None: fast or unparsed)
+    pages: int = 0  # release pages queued for fetching
 
     @property
     def ok(self) -> bool:

@@ -17,8 +17,11 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 HOOK_ENV = {"PM_TEST_HOOK_SECRET": SECRET}
 
 
-def feed_toml(name: str, url: str, interval: str = "1s", extra: str = "") -> str:
-    return f'[[feeds]]\nname = "{name}"\nurl = "{url}"\ninterval = "{interval}"\n{extra}\n'
+def feed_toml(name: str, url: str, interval: str = "1s", extra: str = "", full_text: bool = False) -> str:
+    # Polling tests leave release pages alone (full_text defaults to true for http feeds); the page
+    # tests (test_pages_*.py) write their own configs.
+    pages = "" if full_text else "full_text = false\n"
+    return f'[[feeds]]\nname = "{name}"\nurl = "{url}"\ninterval = "{interval}"\n{pages}{extra}\n'
 
 
 def write_config(path: Path, feeds: str, *, hook: str | None = None, timeout: str = "2s",
@@ -40,8 +43,8 @@ class Configs:
         self.path = directory / "config.toml"
 
     @staticmethod
-    def feed(name: str, url: str, interval: str = "1s", extra: str = "") -> str:
-        return feed_toml(name, url, interval, extra)
+    def feed(name: str, url: str, interval: str = "1s", extra: str = "", full_text: bool = False) -> str:
+        return feed_toml(name, url, interval, extra, full_text)
 
     def write(self, feeds: str, **options: object) -> Path:
         return write_config(self.path, feeds, **options)  # type: ignore[arg-type]

@@ -11,9 +11,11 @@ PKG = Path(__file__).resolve().parent.parent / "monitor"
 
 LAYER = {
     **dict.fromkeys(["types", "errors", "clock", "links", "channel_options", "saferegex", "fold"], 1),
-    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover"], 2),
+    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover",
+                     "extract"], 2),
     **dict.fromkeys(["fetch", "hostqueue", "store", "channels", "notify"], 3),
-    **dict.fromkeys(["pipeline", "deliver", "maintenance"], 4),
+    # pages fetches (its net module reuses fetch's watchdog and Retry-After parsing), so it sits above fetch.
+    **dict.fromkeys(["pipeline", "deliver", "maintenance", "pages"], 4),
 }
 # What each layer may import from monitor (layer 5 — poller, daemon, cli, app, web, __main__ — may import anything).
 # Layer 1 may use layer 1 (saferegex's errors derive from errors.ConfigError).
@@ -30,6 +32,8 @@ OWNERS = {
     "apprise": {"channels.apprise"},
     "re2": {"saferegex"},
     "tomlkit": {"cli.configedit"},
+    "trafilatura": {"extract"},
+    "lxml": {"extract"},
 }
 
 

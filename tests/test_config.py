@@ -160,16 +160,38 @@ def test_full_config_settings(full) -> None:
     )
 
 
+def test_page_settings_and_full_text(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[monitor]\nfull_text_max_age = "1d"\nmax_page_bytes = "2MB"\npage_delay = 0\n'
+        'allow_private_networks = ["10.0.0.0/8", "127.0.0.1/8"]\n'
+        '[[feeds]]\nname = "a"\nurl = "https://a.example/rss"\n'
+        '[[feeds]]\nname = "b"\nurl = "https://b.example/rss"\nfull_text = false\n'
+        '[[feeds]]\nname = "c"\nurl = "feed.xml"\n'
+        '[[feeds]]\nname = "d"\nurl = "feed2.xml"\nfull_text = true\n')
+    cfg = load(path)
+    s = cfg.settings
+    assert (s.full_text_max_age, s.max_page_bytes, s.page_delay) == (86400.0, 2_000_000, 0.0)
+    assert s.allow_private_networks == ("10.0.0.0/8", "127.0.0.0/8")
+    assert [f.full_text for f in cfg.feeds] == [True, False, False, True]
+    path.write_text('[monitor]\nallow_private_networks = ["10.0.0.0/33"]\npage_delay = "0"\n')
+    with pytest.raises(ConfigError) as exc:
+        load(path)
+    assert 'monitor.allow_private_networks[1]: "10.0.0.0/33" is not a network' in str(exc.value)
+    assert "monitor.page_delay" not in str(exc.value)
+
+
 def test_full_config_feeds_terms_rules(full) -> None:
     cfg, folder = full
     assert cfg.feeds == (
-        Feed("prn-all", "https://www.prnewswire.com/rss/news-releases-list.rss", 600.0),
+        Feed("prn-all", "https://www.prnewswire.com/rss/news-releases-list.rss", 600.0, full_text=True),
         Feed(
             "prn-energy",
             "https://www.prnewswire.com/rss/energy-latest-news/energy-latest-news-list.rss",
             900.0,
             adaptive=True,
             min_interval=225.0,
+            full_text=True,
         ),
         Feed("sample", (folder / "samples" / "prn.xml").as_uri(), 600.0, enabled=False, adaptive=True,
              min_interval=120.0),

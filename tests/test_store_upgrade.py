@@ -54,7 +54,7 @@ def test_a_pre_migration_archive_upgrades_in_place_once(old: Path) -> None:
         Store(old, readonly=True)
 
     with Store(old) as store:
-        assert store.migrated == NAMES == ["schema_v1", "tickers_json", "folded_index"]
+        assert store.migrated == NAMES == ["schema_v1", "tickers_json", "folded_index", "pages"]
         first = snapshot(store)
     assert raw(old, "PRAGMA user_version") == [(GUARD_VERSION,)]
     assert raw(old, "SELECT name FROM _sqlite_migrations ORDER BY id") == [(n,) for n in NAMES]

@@ -116,6 +116,8 @@ def feeds(ctx: click.Context, as_opml: bool) -> None:
     now = SystemClock().now()
     with a.open_store(readonly=True) as store:
         rows = store.schedules([f.name for f in a.config.feeds])
+        page_counts = store.page_counts()
+        page_failures = store.page_failures()
     click.echo(f"{'status':<8} {'entries':>7}  {'last ok':<16}  {'fails':>5}  name / last error")
     for f in a.config.feeds:
         r = rows.get(f.name)
@@ -125,3 +127,7 @@ def feeds(ctx: click.Context, as_opml: bool) -> None:
         click.echo(f"{line}  {f.name}")
         if r and r.last_error:
             click.echo(f"{'':<46}{r.last_error}")
+        if page_failures.get(f.name):
+            click.echo(f"{'':<46}{page_failures[f.name]} release pages failed (press-monitor pages --status failed)")
+    if page_counts:
+        click.echo(f"pages: {page_counts.get('pending', 0)} pending, {page_counts.get('failed', 0)} failed")

@@ -47,6 +47,8 @@ def status(obj: Ctx, as_json: bool) -> None:
         last_poll = parse_ts(store.meta(META_LAST_POLL))
         started = parse_ts(store.meta(META_STARTED))
         stopped = parse_ts(store.meta(META_STOPPED))
+        page_counts = store.page_counts()
+        page_failures = store.page_failures()
     feeds = a.config.feeds
     health = schedule.assess(feeds, rows, now=now, last_poll=last_poll, started=started, stopped=stopped,
                              failing_channels=failing_channels, disabled_channels=disabled)
@@ -56,6 +58,8 @@ def status(obj: Ctx, as_json: bool) -> None:
             "daemon": {"last_poll": _iso(last_poll), "started": _iso(started), "stopped": _iso(stopped)},
             "outbox": {"pending": pending, "oldest_pending": _iso(oldest), "dead": dead,
                        "failing_channels": failing_channels, "disabled_channels": disabled},
+            "pages": {"pending": page_counts.get("pending", 0), "failed": page_counts.get("failed", 0),
+                      "skipped": page_counts.get("skipped", 0), "done": page_counts.get("done", 0)},
             "channels": [{"name": name, "consecutive_failures": run.failures, "failing_since": _iso(run.since),
                           "last_error": run.last_error} for name, run in streaks.items()],
             "feeds": [{
@@ -65,6 +69,7 @@ def status(obj: Ctx, as_json: bool) -> None:
                 "next_poll": _iso(r.next_poll_at) if r and schedule.polled(health.states[f.name]) else None,
                 "retry_after_until": _iso(r.retry_after_until) if r else None,
                 "redirect_to": r.redirect_to if r else None,
+                "pages_failed": page_failures.get(f.name, 0),
             } for f in feeds for r in [rows.get(f.name)]],
         }, indent=1))
         sys.exit(health.code)
@@ -82,6 +87,8 @@ def status(obj: Ctx, as_json: bool) -> None:
         backlog += f" (oldest queued {_when(oldest, now)})"
     backlog += f", {dead} dead"
     click.echo(backlog)
+    click.echo(f"pages     {page_counts.get('pending', 0)} pending, {page_counts.get('failed', 0)} failed, "
+               f"{page_counts.get('skipped', 0)} skipped, {page_counts.get('done', 0)} done")
     for name, run in streaks.items():
         click.echo(f"channel   {name}: {run.failures} consecutive failure(s) since {_when(run.since, now)}")
         click.echo(f"{'':<10}last error: {run.last_error}")
@@ -100,6 +107,8 @@ def status(obj: Ctx, as_json: bool) -> None:
             if state is FeedCondition.WAITING and r.retry_after_until:
                 extra = f" (Retry-After until {r.retry_after_until:%Y-%m-%d %H:%M:%S})"
             click.echo(f"{'':<53}{r.last_error}{extra}")
+        if page_failures.get(f.name):
+            click.echo(f"{'':<53}{page_failures[f.name]} release pages failed (press-monitor pages --status failed)")
         if r and r.redirect_to:
             since = f" since {r.redirect_since:%Y-%m-%d}" if r.redirect_since else ""
             click.echo(f"{'':<53}permanent redirect to {r.redirect_to}{since} (adopted after 7 days)")

@@ -15,8 +15,13 @@ from monitor.errors import ConfigError
 from monitor.types import PollResult
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from monitor.app import App
+    from monitor.clock import Clock
+    from monitor.pageworker import PageReport
     from monitor.poller import Skip
+    from monitor.store import Store
 
 
 @main.command()
@@ -119,7 +124,8 @@ def run_once(a: App, workers: int, *, force: bool = False) -> int:
     clock = SystemClock()
     poller = FeedPoller(a, clock=clock)
     pool = None
-    unhealthy = too_old = left = 0
+    unhealthy = too_old = left = queued = 0
+    started = clock.now()
     try:
         with a.open_store() as store:
             due = poller.due(store, a.config.feeds, force=force)
@@ -131,6 +137,10 @@ def run_once(a: App, workers: int, *, force: bool = False) -> int:
                 click.echo(format_result(polled.result, gone=polled.plan.gone))
                 unhealthy += not polled.result.ok
                 too_old += polled.result.too_old
+                queued += polled.result.pages
+            if queued:
+                # The pages of this run's releases, before delivering: one run gives the whole picture.
+                click.echo(fetch_pages(a, store, clock, started).line())
             if too_old:
                 click.echo(quiet_line(too_old, a.config.settings.alert_max_age))
             report = a.deliver(store, clock)
@@ -151,6 +161,18 @@ def run_once(a: App, workers: int, *, force: bool = False) -> int:
         if pool is not None:
             pool.shutdown()
     return 1 if unhealthy or left else 0
+
+
+def fetch_pages(a: App, store: Store, clock: Clock, since: datetime) -> PageReport:
+    """Fetch the pages queued since `since` (each once, politely); return the counts."""
+    from monitor.pageworker import PageWorker, build_client
+
+    s = a.config.settings
+    worker = PageWorker(build_client(s, clock), clock)
+    try:
+        return worker.drain(store, settings=s, rules=a.rules, channels=a.channels, created_since=since)
+    finally:
+        worker.close()
 
 
 def quiet_line(n: int, max_age: float) -> str:

@@ -52,6 +52,7 @@ def feeds(p: Problems, data: Mapping[str, object], settings: Settings | None) ->
         enabled = p.optional(table, key, "enabled", boolean, True)
         adaptive = p.optional(table, key, "adaptive", boolean, False)
         min_interval = p.optional(table, key, "min_interval", duration, None)
+        full_text = p.optional(table, key, "full_text", boolean, None)
         if interval is not None and min_interval is not None and min_interval > interval:
             p.add(
                 f"{key}.min_interval",
@@ -70,6 +71,8 @@ def feeds(p: Problems, data: Mapping[str, object], settings: Settings | None) ->
                 enabled=bool(enabled),
                 adaptive=bool(adaptive),
                 min_interval=min_interval,
+                # Local files are samples and tests: their links point nowhere worth fetching.
+                full_text=bool(full_text) if full_text is not None else url.startswith(("http://", "https://")),
             )
         )
     return tuple(feeds), feed_names

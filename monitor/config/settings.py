@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
 from monitor.config.keys import ACCEPTED_KEYS
 from monitor.config.problems import Problems
 from monitor.config.units import duration, parse_size
-from monitor.config.values import choice, field_defaults, line, local_path, timezone
+from monitor.config.values import choice, field_defaults, line, local_path, quote, str_list, timezone
+from monitor.errors import ConfigError
 from monitor.types import Settings
 
 DEFAULT_DATABASE = "press-monitor.db"
@@ -34,6 +36,10 @@ def settings(p: Problems, value: object) -> Settings | None:
         "log_level": lambda v, k: choice(v, k, LOG_LEVELS, upper=True),
         "timezone": timezone,
         "retention": duration,
+        "full_text_max_age": duration,
+        "max_page_bytes": lambda v, k: parse_size(v, key=k),
+        "page_delay": delay,
+        "allow_private_networks": networks,
         "display_timezone": timezone,
     }
     for name, parse in parsers.items():
@@ -42,3 +48,22 @@ def settings(p: Problems, value: object) -> Settings | None:
     if len(p) > mark:
         return None
     return Settings(**values)
+
+
+def delay(value: object, key: str) -> float:
+    """A duration that may also be zero (no wait at all): page_delay."""
+    if value == 0 or (isinstance(value, str) and value.strip() in ("0", "0s")):
+        return 0.0
+    return duration(value, key)
+
+
+def networks(value: object, key: str) -> tuple[str, ...]:
+    """A list of CIDR networks ("10.0.0.0/8", "fd00::/8"), normalised: allow_private_networks."""
+    out = []
+    for i, item in enumerate(str_list(value, key), 1):
+        try:
+            out.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            example = '"10.0.0.0/8" or "fd00::/8"'
+            raise ConfigError(f"{key}[{i}]: {quote(item)} is not a network such as {example}") from None
+    return tuple(out)

@@ -10,6 +10,7 @@ import codecs
 import io
 import re
 import xml.etree.ElementTree as ET
+from typing import cast
 
 from feedparser.mixin import _FeedParserMixin
 
@@ -42,7 +43,8 @@ def _read_tree(document: bytes) -> tuple[ET.Element, list[tuple[str, str]]] | No
     """
     try:
         events = ET.iterparse(io.BytesIO(document), events=("start-ns",))
-        declared = [ns for _, ns in events]
+        # "start-ns" events carry (prefix, uri) pairs; typeshed types every event as an Element.
+        declared = [cast(tuple[str, str], ns) for _, ns in events]
     except ET.ParseError:
         return None
     root: ET.Element = events.root  # type: ignore[attr-defined]  # set once iteration ends

@@ -28,6 +28,9 @@ a NEAR group with a phrase that has no letters or digits (SQLite 3.40 mishandles
 
 compile_query() gives a one-rule RuleSet (the rule is called "query") for ad hoc queries, as used
 by `rules test`; check_query() validates a query for `search` the same way rules are validated.
+
+Why a little over 400 lines: RuleSet (compile + match) and the query entry points share the private
+compile step (_analyze, _prelearn); the pieces with a life of their own are already modules.
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ between neighbouring phrases binds tighter than any operator):
 Two consequences users trip over, both kept because the archive search runs the same FTS5:
 `a (b OR c)` and `(a) b` are syntax errors (write AND), and only upper-case AND/OR/NOT/NEAR are
 operators. The property test in tests/test_rules_property.py checks acceptance against SQLite.
+
+Why ~450 lines: it is one grammar — the lexer, the recursive-descent parser that mirrors
+fts5parse.y rule by rule, and the @list expansion that works on its tree. Split apart, a reader
+would have to hold two files to check one production against SQLite's.
 """
 
 from __future__ import annotations

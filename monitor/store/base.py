@@ -206,7 +206,7 @@ class Connection:
         return self._install_id
 
     def count(self, table: str) -> int:
-        if table not in {"releases", "sightings", "matches", "alerts", "feeds", "release_versions"}:
+        if table not in {"releases", "sightings", "matches", "alerts", "feeds", "release_versions", "pages"}:
             raise ValueError(table)
         n: int = self.scalar(f"SELECT count(*) FROM {table}")
         return n

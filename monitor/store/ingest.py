@@ -72,9 +72,11 @@ class IngestStore(Connection):
             " WHERE id = :id",
             {"now": ts(now), "id": release_id},
         )
-        # An item without a real date keeps the release's stored one.
+        # An item without a real date keeps the release's stored one. A fetched page stays the body
+        # until the page is fetched again (PageStore.requeue_page): the revised feed text is the summary.
         self.run(
-            "UPDATE releases SET title = :title, summary = :summary, body = :body, author = :author,"
+            "UPDATE releases SET title = :title, summary = :summary, body = CASE WHEN EXISTS (SELECT 1 FROM pages"
+            " WHERE release_id = releases.id AND status = 'done') THEN body ELSE :body END, author = :author,"
             " dateline = :dateline, tickers = :tickers,"
             " published_at = CASE WHEN :published_known THEN :published_at ELSE published_at END,"
             " updated_at = :now, dateline_place = :dateline_place, dateline_date = :dateline_date, wire = :wire,"

@@ -51,7 +51,7 @@ class MaintenanceStore(Connection):
         self.run(
             f"UPDATE feeds SET entries = max(0, entries - (SELECT count(*) FROM sightings s"
             f" WHERE s.feed_id = feeds.id AND s.release_id IN ({marks})))", params)
-        for table in ("alerts", "matches", "release_versions", "sightings"):
+        for table in ("alerts", "matches", "release_versions", "sightings", "pages"):
             self.run(f"DELETE FROM {table} WHERE release_id IN ({marks})", params)
         self.run(f"DELETE FROM releases WHERE id IN ({marks})", params)
         return len(ids)

@@ -193,12 +193,13 @@ class ReviewStore(Connection):
         """Return a rule's most recent matches, newest first, each with its release's columns."""
         rows = self.rows(
             "SELECT r.id, r.title, r.url, r.published_at, r.updated_at, r.summary, r.author, m.snippet,"
-            " m.matched_at, r.source FROM matches m JOIN releases r ON r.id = m.release_id WHERE m.rule = :rule"
+            " m.matched_at, r.source, r.body FROM matches m JOIN releases r ON r.id = m.release_id"
+            " WHERE m.rule = :rule"
             " ORDER BY m.matched_at DESC, m.id DESC LIMIT :limit", {"rule": rule, "limit": limit})
         return [{"id": r["id"], "title": r["title"], "url": r["url"] or "", "published": parse_ts(r["published_at"]),
                  "updated": parse_ts(r["updated_at"]), "summary": r["summary"] or "", "author": r["author"] or "",
                  "snippet": r["snippet"] or "", "matched_at": parse_ts(r["matched_at"]),
-                 "feeds": lines(r["source"])} for r in rows]
+                 "feeds": lines(r["source"]), "body": r["body"] or ""} for r in rows]
 
     def rule_stats(self) -> dict[str, tuple[int, datetime | None]]:
         """Return {rule: (matches, last matched)} for every rule with at least one match."""

@@ -263,3 +263,18 @@ def folded_index(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO releases_fts(releases_fts, rank)"
                " VALUES ('rank', 'bm25(10.0, 4.0, 1.0, 2.0, 2.0, 4.0, 1.0)')")
     reindex(db)
+
+
+@migration("pages")
+def pages(db: sqlite_utils.Database) -> None:
+    """The page queue (full text): one row per release whose page is fetched, written with the release."""
+    db.table("pages").create(
+        {"id": int, "release_id": int, "url": str, "feed": str, "feed_url": str, "host": str, "status": str,
+         "attempts": int, "next_attempt_at": str, "last_error": str, "error_kind": str, "method": str,
+         "created_at": str, "done_at": str},
+        pk="id", foreign_keys=[("release_id", "releases", "id")],
+        not_null={"release_id", "url", "status"}, defaults={"attempts": 0, "status": "pending"},
+    )
+    db.table("pages").create_index(["release_id"], unique=True)
+    db.table("pages").create_index(["status", "next_attempt_at"])
+    db.table("pages").create_index(["feed", "status"])
