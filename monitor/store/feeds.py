@@ -19,7 +19,6 @@ from monitor.store.base import Connection, chunks, in_list, opt_ts, parse_ts, ts
 from monitor.store.rows import FEED_STATUS_SELECT, feed_status
 from monitor.types import FeedState, FeedStatus
 
-
 # When a sighting was last seen, for a query joining sightings `s` to feeds `f`: its own
 # last_seen_at, or the feed's last good poll when that is later and the item is still in the
 # feed's last good body (feeds.item_hashes), which is how a 304 counts as seen without a write.
