@@ -5,9 +5,11 @@
     poller.round(store, feeds, workers=8) -> Polled per feed as it lands (`run --once`)
     poller.poll(store, feed)              -> Polled (the daemon, in one of its workers)
 
-A poll is: gather (fetch + digest, pipeline.gather; in a worker, any number at once) -> commit (one
-transaction, pipeline.commit) -> plan the next poll (schedule.plan) -> record it: the next poll,
-410 Gone, Retry-After (with the poll), a permanent redirect under watch or adopted, the last poll.
+A poll is: gather (fetch + digest, pipeline.gather; in a worker, any number at once) -> commit
+(pipeline.commit) -> plan the next poll (schedule.plan) -> record it: the next poll, 410 Gone,
+Retry-After (with the poll), a permanent redirect under watch or adopted, the last poll. The commit
+and the record are one write transaction; `round` puts every poll already gathered (up to
+GROUP_MAX) in one, each poll a savepoint, so a sweep of 304s costs one or a few transactions.
 
 Which feed is due is schedule.waiting()'s decision on what the archive recorded, whoever recorded
 it: a feed gone (410), waiting out a Retry-After, or polled less than its interval ago is skipped
