@@ -11,6 +11,7 @@ import re
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
@@ -103,6 +104,33 @@ class _Adapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
+
+
+def read_capped(read1: Callable[[int], bytes], max_bytes: int, dog: _Watchdog, *,
+                check_deadline: Callable[[], None], too_large: Callable[[], Exception],
+                timed_out: Callable[[], Exception]) -> bytes:
+    """Return a response body read piece by piece, raising too_large() past max_bytes (decoded).
+
+    read1 returns whatever one recv() brought (decoded, at most _CHUNK bytes: urllib3 >= 2.6.3
+    inflates incrementally), so a gzip bomb never expands past the cap and the deadline is checked
+    between small reads instead of after a 64 KB read that a drip could stretch. Shared by the feed
+    fetcher and the page fetcher (monitor/pages/net.py).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        check_deadline()
+        chunk = read1(_CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large()
+        chunks.append(chunk)
+    dog.cancel()
+    if dog.fired:  # the watchdog's shutdown looks like EOF on a body without a length
+        raise timed_out()
+    return b"".join(chunks)
 
 class Fetcher:
     """Fetches feed bytes; one pooled requests.Session, safe to share between worker threads."""
@@ -227,24 +255,9 @@ class Fetcher:
         )
 
     def _read_body(self, resp: requests.Response, start: float, dog: _Watchdog) -> bytes:
-        # read1 returns whatever one recv() brought (decoded, at most _CHUNK bytes: urllib3 >= 2.6.3
-        # inflates incrementally), so a gzip bomb never expands past the cap and the deadline is
-        # checked between small reads instead of after a 64 KB read that a drip could stretch.
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            self._check_deadline(start)
-            chunk = resp.raw.read1(_CHUNK, decode_content=True)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > self._max_bytes:
-                raise self._too_large()
-            chunks.append(chunk)
-        dog.cancel()
-        if dog.fired:  # the watchdog's shutdown looks like EOF on a body without a length
-            raise self._timed_out()
-        return b"".join(chunks)
+        return read_capped(lambda n: resp.raw.read1(n, decode_content=True), self._max_bytes, dog,
+                           check_deadline=lambda: self._check_deadline(start),
+                           too_large=self._too_large, timed_out=self._timed_out)
 
     def _too_large(self) -> TooLarge:
         return TooLarge(f"body larger than {_size(self._max_bytes)}")

@@ -10,7 +10,8 @@ import pytest
 PKG = Path(__file__).resolve().parent.parent / "monitor"
 
 LAYER = {
-    **dict.fromkeys(["types", "errors", "clock", "links", "channel_options", "saferegex", "fold"], 1),
+    **dict.fromkeys(["types", "errors", "clock", "links", "channel_options", "saferegex", "fold",
+                     "wires"], 1),
     **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover",
                      "extract"], 2),
     **dict.fromkeys(["fetch", "hostqueue", "store", "channels", "notify"], 3),

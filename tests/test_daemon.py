@@ -274,6 +274,42 @@ def test_the_daemon_records_an_absurd_retry_after_as_waiting_and_stops_on_sigter
     assert code == 1 and any("waiting" in r for r in st["reasons"])
 
 
+@pytest.mark.slow
+def test_a_catastrophic_regex_cannot_stall_the_daemon(
+    tmp_path: Path, feed_server: FeedServer, receiver: WebhookReceiver
+) -> None:
+    # Issue 11: with Python's re, (a+)+$ against "redos aaa…ab" backtracks 2**40 times holding the
+    # GIL: every feed stopped, SIGTERM went unanswered, and a restart hung on the same item again.
+    # Rule regexes run under RE2 now (linear time); this is the daemon's side of that story.
+    feed_server.route("/attack.xml", document(rss([item(1, "redos " + "a" * 40 + "b")])))
+    feed_server.route("/healthy.xml", document(rss([item(2, "Leaders meet at the Central Asia summit")])))
+    feeds = feed_toml("attack", feed_server.url("/attack.xml")) + feed_toml("healthy", feed_server.url("/healthy.xml"))
+    rules = ('[[rules]]\nname = "redos"\nquery = "redos"\nregex = "(a+)+$"\nnotify = ["hook"]\n\n'
+             '[[rules]]\nname = "summit"\nquery = "summit*"\nnotify = ["hook"]\n')
+    config = write_config(tmp_path / "config.toml", feeds, hook=receiver.url, rules=rules)
+    daemon = DaemonProcess(config, None, env=HOOK_ENV)
+    try:
+        # Both items were committed (the attack item too: nothing left to hang a restart on) and the
+        # healthy one alerted. Generous guards only: nothing here measures how long a step takes.
+        wait_for(lambda: daemon.alive() and receiver.deliveries, 60, "the summit alert")
+        # Polling goes on, for both feeds: no worker is stuck in the attack item.
+        attack, healthy = feed_server.hits("/attack.xml"), feed_server.hits("/healthy.xml")
+        wait_for(lambda: daemon.alive() and feed_server.hits("/attack.xml") >= attack + 2
+                 and feed_server.hits("/healthy.xml") >= healthy + 2, 60, "both feeds polled on")
+        code, st = status(config)
+    finally:
+        stop_code, _ = daemon.stop(timeout=30)
+    assert stop_code == 0 and "Traceback" not in daemon.log, daemon.log[-3000:]
+    assert "event=stopped" in daemon.log
+    assert [d.json["data"]["rule"] for d in receiver.deliveries] == ["summit"]
+    assert "Central Asia summit" in json.dumps(receiver.deliveries[0].json["data"]["release"])
+    assert {f["name"]: (f["state"], f["failures"]) for f in st["feeds"]} == {"attack": ("ok", 0),
+                                                                            "healthy": ("ok", 0)}, st
+    with Store(config.with_name("archive.db")) as store:
+        titles = {title for (title,) in store.conn.execute("SELECT title FROM releases")}
+    assert titles == {"redos " + "a" * 40 + "b", "Leaders meet at the Central Asia summit"}
+
+
 # --------------------------------------------------------------------------- in-process (days must pass)
 
 

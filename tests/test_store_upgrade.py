@@ -10,7 +10,7 @@ import pytest
 
 from monitor.errors import StoreError
 from monitor.store import MIGRATIONS, Store
-from monitor.store.schema import GUARD_VERSION, NAMES, split_legacy_tickers
+from monitor.store.schema import GUARD_VERSION, NAMES, reindex, split_legacy_tickers
 from monitor.types import AlertStatus
 
 FIXTURE = Path(__file__).parent / "data" / "archive-v1.db"  # made by tests/data/make_archive_v1.py
@@ -54,7 +54,7 @@ def test_a_pre_migration_archive_upgrades_in_place_once(old: Path) -> None:
         Store(old, readonly=True)
 
     with Store(old) as store:
-        assert store.migrated == NAMES == ["schema_v1", "tickers_json", "folded_index", "pages"]
+        assert store.migrated == NAMES == ["schema_v1", "tickers_json", "folded_index", "pages", "wire_names"]
         first = snapshot(store)
     assert raw(old, "PRAGMA user_version") == [(GUARD_VERSION,)]
     assert raw(old, "SELECT name FROM _sqlite_migrations ORDER BY id") == [(n,) for n in NAMES]
@@ -66,6 +66,7 @@ def test_a_pre_migration_archive_upgrades_in_place_once(old: Path) -> None:
     plg, acme, summit = first["releases"]  # type: ignore[misc]
     assert plg.view.tickers == ("NYSE AMERICAN:PLG", "TSX:PTM")
     assert acme.view.tickers == ("NYSE:ACME",) and summit.view.tickers == ()
+    assert {r.view.dateline.wire for r in (plg, acme, summit)} == {"PR Newswire"}  # stored as "PRNewswire"
     assert summit.view.title.endswith("(updated)") and summit.versions[0].title == "Central Asia summit opens in Astana"
     assert [s.feed for s in summit.sightings] == ["wire", "other"]
     assert first["alerts"] == [("email", AlertStatus.DEAD, f"pm-{before_install}-3", 1),
@@ -150,3 +151,45 @@ def test_the_upgrade_indexes_every_old_release_folded_once(old: Path) -> None:
         assert store.migrated == []  # once
     with Store(old, readonly=True) as reader:
         assert reader.search("title : strasse")[0].snippet == "[Straße] only"
+
+
+def test_the_upgrade_gives_each_wire_one_name_and_keeps_the_index_consistent(old: Path) -> None:
+    # Issue 12: releases stored before wire names were normalized kept them as the dateline wrote
+    # them, so one wire showed as two facet values. The fixture's three say "PRNewswire"; add what
+    # older code wrote for other wires, and a release already stored with the display name.
+    conn = sqlite3.connect(old)
+    with conn:
+        for rid, place, wire in ((11, "AUSTIN, TX", "ACCESSWIRE"), (12, "DALLAS, TX", "ACCESS Newswire"),
+                                 (13, "TORONTO", "PR Newswire"), (14, "", "GLOBE NEWSWIRE"),
+                                 (15, "OSLO", "Some Local Wire")):
+            dateline = " ".join(p for p in (place, "2026-11-20", wire) if p)
+            conn.execute("INSERT INTO releases (id, title, summary, dateline, dateline_place, dateline_date, wire,"
+                         " published_at, first_seen_at, fingerprint) VALUES (?, ?, 'Text.', ?, ?, '2026-11-20', ?,"
+                         " '2026-11-20T09:30:00Z', '2026-11-20T09:30:00Z', ?)",
+                         (rid, f"Release {rid}", dateline, place, wire, f"f{rid}"))
+    assert [w for (w,) in conn.execute("SELECT DISTINCT wire FROM releases ORDER BY 1")] == [
+        "ACCESS Newswire", "ACCESSWIRE", "GLOBE NEWSWIRE", "PR Newswire", "PRNewswire", "Some Local Wire"]
+    conn.close()
+
+    with Store(old) as store:
+        assert "wire_names" in store.migrated
+        assert store.facets(None)["wire"] == [("PR Newswire", 4), ("ACCESS Newswire", 2), ("GlobeNewswire", 1),
+                                              ("Some Local Wire", 1)]
+        window, _ = store.web_window(None)
+        assert store.web_facets(window)["wire"] == store.facets(None)["wire"]
+        assert [h["id"] for h in store.browse(None, {"wire": "ACCESS Newswire"})] == [12, 11]
+        # The dateline text (an indexed column) says the display name too, and the index follows it.
+        assert dict(store.conn.execute("SELECT id, dateline FROM releases WHERE id IN (1, 11, 14)").fetchall()) == {
+            1: "VANCOUVER, BC 2026-11-20 PR Newswire", 11: "AUSTIN, TX 2026-11-20 ACCESS Newswire",
+            14: "2026-11-20 GlobeNewswire"}
+        assert store.search("dateline : PRNewswire OR dateline : ACCESSWIRE") == []
+        assert sorted(h.id for h in store.search('dateline : "PR Newswire"', limit=None)) == [1, 2, 3, 13]
+        assert sorted(h.id for h in store.search('dateline : "ACCESS Newswire"', limit=None)) == [11, 12]
+        # Exactly the index a full re-index builds: no stale token left behind, none missing.
+        store.conn.execute("CREATE VIRTUAL TABLE temp.tokens USING fts5vocab(main, releases_fts, instance)")
+        migrated = store.conn.execute("SELECT * FROM temp.tokens ORDER BY 1, 2, 3, 4").fetchall()
+        with store.transaction():
+            reindex(store.db)
+        assert store.conn.execute("SELECT * FROM temp.tokens ORDER BY 1, 2, 3, 4").fetchall() == migrated
+    with Store(old) as store:
+        assert store.migrated == []  # once

@@ -68,6 +68,9 @@ def test_every_endpoint_answers_json(served: Served) -> None:
     assert status == 200 and {r["id"] for r in body["results"]} == {served.ids["summit"], served.ids["solar"]}
     assert body["next_cursor"] is None and "[Central Asia]" in body["results"][0]["snippet"] + \
         body["results"][1]["snippet"]
+    summit = next(r for r in body["results"] if r["id"] == served.ids["summit"])
+    assert summit["title"] == "Leaders gather for Central Asia summit in Astana"  # as published, no marks
+    assert summit["title_marked"] == "Leaders gather for [Central Asia] summit in Astana"
     status, body = get_json(served, f"/api/releases/{served.ids['summit']}")
     assert status == 200 and body["title"] == "Leaders gather for Central Asia summit in Astana"
     assert [s["feed"] for s in body["sightings"]] == ["PRN Politics", "PRN World"]
@@ -125,6 +128,38 @@ def test_healthz_follows_the_status_rule(served: Served) -> None:
         store.set_meta(META_STARTED, now)
     status, body = get_json(served, "/healthz")
     assert status == 200 and body["status"] in ("healthy", "degraded"), body
+
+
+def test_feeds_show_the_page_backlog_and_each_feeds_failed_pages(served: Served) -> None:
+    status, body = get_json(served, "/api/feeds")
+    assert body["pages"] == {"pending": 0, "failed": 0, "skipped": 0, "done": 0}
+    assert {f["pages_failed"] for f in body["feeds"]} == {0}
+    # The page worker's outcomes, as it records them: two of PRN Politics' pages failed, one of
+    # BW Earnings' was skipped, one is still pending and one done.
+    now = datetime.now(UTC)
+    outcomes = {"summit": ("PRN Politics", "failed"), "solar": ("PRN Politics", "failed"),
+                "acme": ("BW Earnings", "skipped"), "globex": ("BW Earnings", "pending"),
+                "odd": ("PRN World", "done")}
+    with Store(served.db) as store, store.transaction():
+        for label, (feed, _) in outcomes.items():
+            assert store.queue_page(served.ids[label], f"https://example.com/{label}", feed, "https://example.com/",
+                                    now)
+        for page in store.pages():
+            _, outcome = outcomes[next(k for k, v in served.ids.items() if v == page.release_id)]
+            if outcome != "pending":
+                store.finish_page(page.id, now, status=outcome, error="HTTP 404" if outcome == "failed" else None)
+    backlog = {"pending": 1, "failed": 2, "skipped": 1, "done": 1}
+    status, body = get_json(served, "/api/feeds")
+    assert status == 200 and body["pages"] == backlog
+    assert {f["name"]: f["pages_failed"] for f in body["feeds"]} == {"PRN Politics": 2, "PRN World": 0,
+                                                                      "BW Earnings": 0}
+    assert get_json(served, "/healthz")[1]["pages"] == backlog
+    status, _, html = served.get("/feeds")
+    assert status == 200
+    assert "Release pages (full text): 1 pending, 2 failed, 1 skipped, 1 done" in html
+    row = next(r for r in html.split("<tr data-nav>") if ">PRN Politics</a>" in r)
+    assert "2 release pages failed (press-monitor pages --status failed)" in row
+    assert not any("release pages failed" in r for r in html.split("<tr data-nav>") if ">PRN Politics</a>" not in r)
 
 
 # --------------------------------------------------------------------------- access

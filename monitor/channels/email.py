@@ -74,8 +74,8 @@ def subject_for(notices: Sequence[Notice], *, prefix: str, digest: bool) -> str:
     return header_text(f"{head}{v.rule}: {v.title}", SUBJECT_MAX)
 
 
-class _WatchedSMTP(smtplib.SMTP):
-    """smtplib.SMTP whose socket is cut at the deadline, from before the greeting is read."""
+class _Watched:
+    """Mixin for smtplib.SMTP / SMTP_SSL: the socket is cut at the deadline, from before the greeting is read."""
 
     def __init__(self, deadline: Deadline, host: str, **kwargs: Any) -> None:
         self._deadline = deadline
@@ -83,21 +83,17 @@ class _WatchedSMTP(smtplib.SMTP):
         self._host = host  # what SMTP(host) would have kept: STARTTLS/SSL check the certificate against it
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
         self._deadline.watch(sock)
         return sock
 
 
-class _WatchedSMTP_SSL(smtplib.SMTP_SSL):  # noqa: N801 - named after smtplib.SMTP_SSL
-    def __init__(self, deadline: Deadline, host: str, **kwargs: Any) -> None:
-        self._deadline = deadline
-        super().__init__(**kwargs)  # no host: connect() comes later, once the deadline watches
-        self._host = host  # what SMTP(host) would have kept: STARTTLS/SSL check the certificate against it
+class _WatchedSMTP(_Watched, smtplib.SMTP):
+    pass
 
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
-        self._deadline.watch(sock)
-        return sock
+
+class _WatchedSMTP_SSL(_Watched, smtplib.SMTP_SSL):  # noqa: N801 - named after smtplib.SMTP_SSL
+    pass
 
 
 class EmailChannel:

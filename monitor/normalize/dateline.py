@@ -6,8 +6,9 @@ and bench/bench_datelines.py measures precision and recall over them. Adding a s
 where the fingerprint's "start of the body" begins for the releases it now recognizes (see
 monitor.normalize.fingerprint()), so copies stored before and after the change stop joining on
 the fingerprint, and stored releases keep the dateline they were stored with (nothing is
-recomputed). To add a wire: a pattern in _DATELINES, its names in _WIRE_NAMES, real paragraphs in
-the golden file.
+recomputed; only wire names are brought to their display names, by a store migration: see
+monitor/wires.py). To add a wire: a pattern in _DATELINES, its names in monitor/wires.py, real
+paragraphs in the golden file.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from datetime import date
 
 from monitor.types import Dateline
+from monitor.wires import wire_name
 
 _DATELINE_SCAN = 300
 
@@ -108,36 +110,6 @@ _DATELINES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("", rf"\s*{_PLACE_SHORT}\s*(?:,|{_DASH})\s*(?P<date>{_DATE})\s*{_DASH}\s*(?P<wire>)"),
     )
 )
-
-# One display name per wire, whatever the dateline wrote (keys: casefolded, letters and digits only).
-_WIRE_NAMES = {
-    "prnewswire": "PR Newswire", "美通社": "PR Newswire", "新华美通": "PR Newswire",
-    "businesswire": "Business Wire",
-    "globenewswire": "GlobeNewswire",
-    "primenewswire": "GlobeNewswire",  # GlobeNewswire's name until 2008
-    "accesswire": "ACCESS Newswire", "accessnewswire": "ACCESS Newswire",
-    "cnw": "CNW", "cnwgroup": "CNW", "canadanewswire": "CNW",
-    "newmediawire": "NewMediaWire",
-    "newsfile": "Newsfile", "newsfilecorp": "Newsfile",
-    "mediaoutreach": "Media OutReach", "mediaoutreachnewswire": "Media OutReach",
-    "247pressrelease": "24-7PressRelease",
-    "noticiasnewswire": "Noticias Newswire",
-    "prismmediawire": "PRISM MediaWire",
-}  # fmt: skip
-_NOT_ALNUM = re.compile(r"[\W_]+")
-
-
-def wire_name(raw: str) -> str:
-    """Return the one display name of the wire a dateline names ("GLOBE NEWSWIRE" -> "GlobeNewswire").
-
-    PR Newswire's services ("PRNewswire-HISPANIC PR WIRE", "PRNewswire-AsiaNet", "/美通社/") are PR
-    Newswire. An unknown wire keeps its own spelling, whitespace collapsed.
-    """
-    key = _NOT_ALNUM.sub("", raw.casefold())
-    if key.startswith("prnewswire"):
-        return "PR Newswire"
-    return _WIRE_NAMES.get(key) or " ".join(raw.split())
-
 
 def parse_dateline(text: str) -> Dateline | None:
     """Return the dateline (place, date, wire) that opens a release's text, or None.

@@ -36,7 +36,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from monitor.clock import Clock
 from monitor.errors import PageError
-from monitor.fetch import _describe, _phrase, _retry_after, _size, _Watchdog
+from monitor.fetch import _describe, _phrase, _retry_after, _size, _Watchdog, read_capped
 
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -277,23 +277,9 @@ class PageFetcher:
         return Page(url, final, status, media, charset, body)
 
     def _read_body(self, resp: urllib3.BaseHTTPResponse, start: float, dog: _Watchdog) -> bytes:
-        # read1: whatever one recv() brought, inflated incrementally (urllib3 >= 2.6.3), so a gzip
-        # bomb never expands past the cap and the deadline is checked between small reads.
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            self._check_deadline(start)
-            chunk = resp.read1(_CHUNK, decode_content=True)  # type: ignore[call-arg]
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > self._max_bytes:
-                raise self._too_large()
-            chunks.append(chunk)
-        dog.cancel()
-        if dog.fired:  # the watchdog's shutdown looks like EOF on a body without a length
-            raise self._timed_out()
-        return b"".join(chunks)
+        return read_capped(lambda n: resp.read1(n, decode_content=True),  # type: ignore[call-arg]
+                           self._max_bytes, dog, check_deadline=lambda: self._check_deadline(start),
+                           too_large=self._too_large, timed_out=self._timed_out)
 
     def _check_deadline(self, start: float) -> None:
         if self._clock.monotonic() - start > self._timeout:

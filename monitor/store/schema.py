@@ -26,6 +26,7 @@ import sqlite_utils
 from monitor.errors import StoreError
 from monitor.fold import fold, split_cjk
 from monitor.types import FTS_COLUMNS, FTS_TOKENIZE, AlertStatus
+from monitor.wires import wire_name
 
 if TYPE_CHECKING:
     import sqlite3
@@ -278,3 +279,31 @@ def pages(db: sqlite_utils.Database) -> None:
     db.table("pages").create_index(["release_id"], unique=True)
     db.table("pages").create_index(["status", "next_attempt_at"])
     db.table("pages").create_index(["feed", "status"])
+
+
+def rename_wires(db: sqlite_utils.Database) -> None:
+    """Bring every release's wire to its display name (monitor/wires.py), in `wire` and the dateline text.
+
+    The dateline text (`place date wire`, as types.Release.dateline_text writes it) is an indexed
+    column: the update trigger re-indexes exactly the rows whose wire changes, folded as always, so
+    the index stays consistent and a search for "PR Newswire" finds old releases as it finds new ones.
+    Rows are touched only when their name changes: one UPDATE per distinct wire name written.
+    """
+    written = [w for (w,) in db.execute("SELECT DISTINCT wire FROM releases WHERE coalesce(wire, '') <> ''")]
+    for old in written:
+        new = wire_name(old)
+        if new == old:
+            continue
+        # The wire ends the dateline text; anything else (never written so) keeps its text.
+        db.execute(
+            "UPDATE releases SET wire = :new, dateline = CASE"
+            " WHEN dateline = :old THEN :new"
+            " WHEN substr(dateline, -length(:tail)) = :tail THEN substr(dateline, 1, length(dateline) - length(:old))"
+            " || :new ELSE dateline END WHERE wire = :old",
+            {"old": old, "new": new, "tail": " " + old})
+
+
+@migration("wire_names")
+def wire_names(db: sqlite_utils.Database) -> None:
+    """Archives stored wires as datelines wrote them ("PRNewswire", "ACCESSWIRE"): one display name each now."""
+    rename_wires(db)

@@ -46,6 +46,11 @@ def plain(marked: str) -> str:
     return marked.replace(view.OPEN, "[").replace(view.CLOSE, "]")
 
 
+def unmarked(marked: str) -> str:
+    """Return a \\x02…\\x03-marked text as it was (the release's own title, for programs)."""
+    return marked.replace(view.OPEN, "").replace(view.CLOSE, "")
+
+
 def encode_cursor(value: Mapping[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
 
@@ -108,7 +113,8 @@ class Api:
         more = len(hits) > limit and (window is None or offset + limit < RANK_WINDOW)
         return 200, {
             "query": q, "filters": filters, "ranked_within_newest": RANK_WINDOW if windowed else None,
-            "results": [{"id": h["id"], "title": plain(str(h["title"])), "url": view.link(str(h["url"])),
+            "results": [{"id": h["id"], "title": unmarked(str(h["title"])), "title_marked": plain(str(h["title"])),
+                         "url": view.link(str(h["url"])),
                          "published": iso(h["published"]), "first_seen": iso(h["first_seen"]),  # type: ignore[arg-type]
                          "feeds": h["feeds"], "wire": h["wire"] or None, "place": h["place"] or None,
                          "snippet": plain(view.cut(str(h["snippet"]), 400))} for h in hits[:limit]],
@@ -181,6 +187,7 @@ class Api:
         now = self.clock.now()
         with self.store() as store:
             rows = {r.name: r for r in store.feeds()}
+            page_counts, page_failures = store.page_counts(), store.page_failures()
         out = []
         for f in self.app.config.feeds:
             r = rows.get(f.name)
@@ -191,8 +198,9 @@ class Api:
                         "last_ok": iso(r.last_ok_at) if r else None, "last_error": r.last_error if r else None,
                         "next_poll": iso(r.next_poll_at) if r and state not in ("gone", "off") else None,
                         "retry_after_until": iso(r.retry_after_until) if r else None,
-                        "redirect_to": r.redirect_to if r else None})
-        return 200, {"feeds": out}
+                        "redirect_to": r.redirect_to if r else None,
+                        "pages_failed": page_failures.get(f.name, 0)})
+        return 200, {"feeds": out, "pages": view.page_backlog(page_counts)}
 
     def alerts(self, params: Mapping[str, str]) -> Answer:
         limit = limit_of(params)
@@ -216,7 +224,9 @@ class Api:
             failing, disabled = store.failing_channels(), store.disabled_channels()
             last_poll = parse_ts(store.meta(META_LAST_POLL))
             started, stopped = parse_ts(store.meta(META_STARTED)), parse_ts(store.meta(META_STOPPED))
+            pages = view.page_backlog(store.page_counts())
         h = schedule.assess(self.app.config.feeds, rows, now=now, last_poll=last_poll, started=started,
                             stopped=stopped, failing_channels=failing, disabled_channels=disabled)
         return (503 if h.code == schedule.DOWN else 200), {"status": h.verdict, "code": h.code,
-                                                           "reasons": list(h.reasons), "last_poll": iso(last_poll)}
+                                                           "reasons": list(h.reasons), "last_poll": iso(last_poll),
+                                                           "pages": pages}

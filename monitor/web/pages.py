@@ -225,6 +225,7 @@ class Pages:
         with self.store() as store:
             rows = {r.name: r for r in store.feeds()}
             days = store.web_feed_days(since=now - timedelta(days=SPARK_DAYS - 1))
+            page_counts, page_failures = store.page_counts(), store.page_failures()
         configured = {f.name: f for f in self.app.config.feeds}
         out = []
         for name in list(configured) + sorted(set(rows) - set(configured)):
@@ -239,9 +240,12 @@ class Pages:
                 notes.append(f"asked to wait until {self.r.zone.when(r.retry_after_until)}")
             if r and r.redirect_to:
                 notes.append(f"moved to {r.redirect_to}")
+            if page_failures.get(name):
+                notes.append(f"{page_failures[name]} release pages failed (press-monitor pages --status failed)")
             out.append({
                 "name": name, "url": f.url if f else (r.url if r else ""), "state": str(state),
                 "entries": r.entries if r else 0, "failures": r.failures if r else 0,
+                "pages_failed": page_failures.get(name, 0),
                 "last_polled": r.last_polled_at if r else None, "last_ok": r.last_ok_at if r else None,
                 "next_poll": r.next_poll_at if r and state not in ("gone", "off", "removed") else None,
                 "notes": "; ".join(n for n in notes if n),
@@ -249,7 +253,8 @@ class Pages:
                                      bad_days=bad),
             })
         out.sort(key=lambda x: STATE_ORDER.get(str(x["state"]), 9))  # stable: config order within a state
-        return 200, self.r.page("feeds.html", title="Feeds", rows=out, spark_days=SPARK_DAYS)
+        return 200, self.r.page("feeds.html", title="Feeds", rows=out, spark_days=SPARK_DAYS,
+                                pages=view.page_backlog(page_counts))
 
     # ---------------------------------------------------------------- errors
 
