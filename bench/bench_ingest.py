@@ -316,7 +316,7 @@ def report(a, rows, truth, advanced, base_s, base_entries, kept) -> None:
     if kept:
         print(f"kept: {kept} (config.toml, archive.db, <phase>.out)")
     print("against the `reader` peer (several minutes): "
-          "SIZES=200x100 bash ../shared/bench/compare.sh .venv/bin/press-monitor")
+          "SIZES=200x100 bash /work/shared/bench/compare.sh \"$PWD/bench/pm-force\"")
     print(json.dumps(summary, default=str))
 
 

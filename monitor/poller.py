@@ -5,9 +5,11 @@
     poller.round(store, feeds, workers=8) -> Polled per feed as it lands (`run --once`)
     poller.poll(store, feed)              -> Polled (the daemon, in one of its workers)
 
-A poll is: gather (fetch + digest, pipeline.gather; in a worker, any number at once) -> commit (one
-transaction, pipeline.commit) -> plan the next poll (schedule.plan) -> record it: the next poll,
-410 Gone, Retry-After (with the poll), a permanent redirect under watch or adopted, the last poll.
+A poll is: gather (fetch + digest, pipeline.gather; in a worker, any number at once) -> commit
+(pipeline.commit) -> plan the next poll (schedule.plan) -> record it: the next poll, 410 Gone,
+Retry-After (with the poll), a permanent redirect under watch or adopted, the last poll. The commit
+and the record are one write transaction; `round` puts every poll already gathered (up to
+GROUP_MAX) in one, each poll a savepoint, so a sweep of 304s costs one or a few transactions.
 
 Which feed is due is schedule.waiting()'s decision on what the archive recorded, whoever recorded
 it: a feed gone (410), waiting out a Retry-After, or polled less than its interval ago is skipped
@@ -53,6 +55,7 @@ log = logging.getLogger("monitor.poller")
 
 META_LAST_POLL = "daemon_last_poll"  # the last poll by anyone (`status` reads it; the name is historical)
 META_MOVED = "feed_moved:"  # + feed name -> {"from": config URL, "to": adopted URL, "at": time}
+GROUP_MAX = 50  # polls committed in one write transaction by round() (when that many are ready)
 _ERROR_CHARS = 300  # an internal error's message as recorded (the traceback is in the log)
 
 
@@ -175,13 +178,15 @@ class FeedPoller:
             if self._closed:
                 return None  # shutting down: this poll is simply done again next time
             now = self.clock.now()
-            try:
-                result = pipeline.commit(store, outcome, now, settings=app.config.settings, rules=app.rules,
-                                         channels=app.channels)
-                return self._record(store, feed, result, now)
-            except Exception as exc:  # noqa: BLE001 - recorded as the feed's failure, never lost silently
-                result = self._internal_error(store, feed, exc, now, outcome.elapsed)
-                return self._record(store, feed, result, now)
+            # One write transaction for the poll and its schedule (the commit's own is a savepoint in it).
+            with store.transaction():
+                try:
+                    result = pipeline.commit(store, outcome, now, settings=app.config.settings, rules=app.rules,
+                                             channels=app.channels)
+                    return self._record(store, feed, result, now)
+                except Exception as exc:  # noqa: BLE001 - recorded as the feed's failure, never lost silently
+                    result = self._internal_error(store, feed, exc, now, outcome.elapsed)
+                    return self._record(store, feed, result, now)
 
     def poll(self, store: Store, feed: Feed) -> Polled | None:
         """gather + finish, in the calling thread (the daemon's workers)."""
@@ -204,10 +209,23 @@ class FeedPoller:
 
         pool = WorkerPool(work, gather, workers=min(max(1, workers), len(feeds)), name="poll").start()
         try:
-            for _ in feeds:
-                polled = self.finish(store, outcomes.get())
-                if polled is not None:
-                    yield polled
+            left = len(feeds)
+            while left:
+                # Group commit: every outcome already waiting is committed in one write transaction
+                # (each poll a savepoint in it). A sweep of 304s then costs one transaction, not one
+                # per feed; a group is bounded so the write lock is never held for long.
+                group = [outcomes.get()]
+                while len(group) < min(left, GROUP_MAX):
+                    try:
+                        group.append(outcomes.get_nowait())
+                    except queue.Empty:
+                        break
+                left -= len(group)
+                with self.lock, store.transaction():
+                    done = [self.finish(store, o) for o in group]
+                for polled in done:
+                    if polled is not None:
+                        yield polled
         finally:
             work.close()
             pool.join()
@@ -266,7 +284,8 @@ class FeedPoller:
                   since=ts(r.since) if r.since else None,
                   msg="permanent redirect seen for 7 days; polling the new URL (update config.toml)")
             return r.target
-        store.set_redirect(feed.name, r.target, r.since)
+        if (r.target, r.since) != (row.redirect_to, row.redirect_since):  # the common case writes nothing
+            store.set_redirect(feed.name, r.target, r.since)
         if r.new:
             event(log, logging.WARNING, "redirect_seen", feed=feed.name, url=feed.url, target=r.target,
                   msg="permanent redirect followed; the new URL is adopted if it persists for 7 days")

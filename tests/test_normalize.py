@@ -410,10 +410,12 @@ def test_fields_are_capped_in_normalize() -> None:
 )
 def test_huge_fields_normalize_quickly(name: str, author: str, content: str) -> None:
     item = entry(author=author, content=content, summary=content[:5_000_000], title=author)
-    started = time.perf_counter()
+    # CPU time, not wall time (a loaded machine stretches the wall), with room to spare: what this
+    # guards against is a super-linear regex on hostile markup, which takes minutes, not seconds.
+    started = time.process_time()
     release = normalize(item, now=NOW)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 0.75, f"{name}: {elapsed:.2f}s"
+    elapsed = time.process_time() - started
+    assert elapsed < 3.0, f"{name}: {elapsed:.2f}s CPU"
     assert len(release.author) <= AUTHOR_LIMIT and len(release.body) <= BODY_LIMIT
 
 

@@ -209,12 +209,13 @@ def test_body_that_names_a_local_file_is_parsed_as_bytes_not_opened(tmp_path: Pa
 
 
 def _bounded(body: bytes) -> tuple[ParsedFeed, float, int]:
+    """Return the parse, its CPU seconds (not wall: a loaded machine stretches that) and peak memory."""
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         feed = parse(body)
     finally:
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     return feed, elapsed, peak
@@ -224,7 +225,7 @@ def test_billion_laughs_is_a_bozo_result_with_entities_unexpanded() -> None:
     # Plain feedparser spends ~4 s and ~60 MB here before expat's amplification limit stops it,
     # because its own entity stripping only sees declarations that start a line.
     feed, elapsed, peak = _bounded(data("billion-laughs.xml"))
-    assert elapsed < 0.5
+    assert elapsed < 1.5
     assert peak < 5_000_000
     assert feed.bozo is not None and "undefined entity" in feed.bozo
     (entry,) = feed.entries
@@ -242,7 +243,7 @@ def test_billion_laughs_one_declaration_per_line_is_bounded_too() -> None:
         '<rss version="2.0"><channel><item><title>&lol9;</title><guid>g</guid></item></channel></rss>'
     ).encode()
     feed, elapsed, peak = _bounded(body)
-    assert elapsed < 0.5 and peak < 5_000_000
+    assert elapsed < 1.5 and peak < 5_000_000
     assert feed.entries[0].title.endswith("lol9;")
 
 
@@ -255,7 +256,7 @@ def test_quadratic_blowup_entity_is_not_expanded() -> None:
         b"</channel></rss>"
     )
     feed, elapsed, peak = _bounded(body)
-    assert elapsed < 1.0
+    assert elapsed < 5.0  # unmitigated: ~30 s
     assert peak < 20_000_000
     assert "xxxxxxxxxx" not in feed.entries[0].title
 

@@ -14,6 +14,7 @@ from monitor.clock import ManualClock, SystemClock
 from monitor.fetch import Fetcher
 from monitor.rules import compile_rules
 from monitor.store import Store
+from monitor.store.feeds import SEEN_AT
 from monitor.types import Feed, RuleSpec, Settings
 from tests.feedserver import FeedServer, rss
 
@@ -232,8 +233,8 @@ def test_an_item_seen_again_refreshes_its_sighting(env: Env) -> None:
     """last_seen_at moves on every poll that carries the item: parsed unchanged, skipped as byte-identical, or 304."""
     feed = env.feed("wire-a")
 
-    def last_seen() -> dict[str, str]:
-        return dict(env.q("SELECT key, last_seen_at FROM sightings"))
+    def last_seen() -> dict[str, str]:  # as readers see it: a 304 writes no sighting (SEEN_AT)
+        return dict(env.q(f"SELECT s.key, {SEEN_AT} FROM sightings s JOIN feeds f ON f.id = s.feed_id"))
 
     def at(hours: int) -> str:
         return (NOW + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -260,6 +261,18 @@ def test_an_item_seen_again_refreshes_its_sighting(env: Env) -> None:
     result = env.poll(feed)["wire-a"]
     assert result.new == 0 and result.revised == 0
     assert last_seen() == {"acme-1": at(3), "acme-2": at(2), "acme-3": at(3)}
+
+    env.clock.advance(3600)  # 304 again: nothing written to the sightings, the feed's last good poll moves
+    assert env.poll(feed)["wire-a"].not_modified
+    assert last_seen() == {"acme-1": at(4), "acme-2": at(2), "acme-3": at(4)}
+    assert dict(env.q("SELECT key, last_seen_at FROM sightings")) == {"acme-1": at(3), "acme-2": at(2),
+                                                                      "acme-3": at(3)}
+
+    env.clock.advance(3600)  # acme-1 gone: it was last seen at the 304, which the new body writes down
+    env.server.publish("/wire-a.rss", rss([other(3)]))
+    env.poll(feed)
+    assert last_seen() == {"acme-1": at(4), "acme-2": at(2), "acme-3": at(5)}
+    assert dict(env.q("SELECT key, last_seen_at FROM sightings"))["acme-1"] == at(4)
 
 
 def test_the_response_charset_reaches_the_parser(env: Env) -> None:

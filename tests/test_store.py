@@ -79,3 +79,20 @@ def test_the_rank_window_is_taken_inside_since_and_until(tmp_path: Path, monkeyp
         assert {h.id for h in s.search("summit", limit=10, since=since, until=until)} == {by_age[3], by_age[4]}
         # Without a period the window is still the newest three.
         assert {h.id for h in s.search("summit", limit=10)} == {by_age[0], by_age[1], by_age[2]}
+
+
+def test_a_transaction_inside_another_is_a_savepoint(tmp_path: Path) -> None:
+    """run --once commits the polls that are ready together: one failing poll undoes only itself."""
+    with Store(tmp_path / "a.db") as store:
+        with store.transaction():
+            store.set_meta("first", "1")
+            with pytest.raises(RuntimeError), store.transaction():
+                store.set_meta("failed", "2")
+                raise RuntimeError("this poll fails")
+            with store.transaction():
+                store.set_meta("third", "3")
+        assert (store.meta("first"), store.meta("failed"), store.meta("third")) == ("1", None, "3")
+        with pytest.raises(RuntimeError), store.transaction():
+            store.set_meta("outer", "4")
+            raise RuntimeError("the whole group fails")
+        assert store.meta("outer") is None and not store.conn.in_transaction

@@ -104,7 +104,7 @@ class Empty(Node):
 
 
 class Phrase(Node):
-    __slots__ = ("toks", "prefix", "caret", "cols", "plain", "size")
+    __slots__ = ("toks", "prefix", "caret", "cols", "plain", "size", "word", "parts")
 
     def __init__(self, toks: tuple[str, ...], prefix: tuple[bool, ...], caret: bool, cols: frozenset[int]):
         self.toks = toks
@@ -114,6 +114,9 @@ class Phrase(Node):
         self.size = len(toks)
         # One token, any column: the bitmask alone is the answer.
         self.plain = self.size == 1 and not caret and len(self.cols) == NCOLS
+        # The commonest node of all, a plain word: ev() reads its bitmask straight from the batch.
+        self.word = toks[0] if self.plain and not prefix[0] else None
+        self.parts = tuple(zip(toks, prefix, strict=True))
         self.key = ("phrase", toks, prefix, caret, self.cols)
         self.shared = True
         self.sizes = (self.size,)
@@ -121,13 +124,15 @@ class Phrase(Node):
 
     def candidates(self, b: Batch) -> int:
         m = -1
-        for t, p in zip(self.toks, self.prefix, strict=True):
+        for t, p in self.parts:
             m &= b.term_mask(t, p)
             if not m:
                 return 0
         return m
 
     def ev(self, b: Batch, want: int) -> int:
+        if self.word is not None:
+            return b.masks.get(self.word, 0) & want
         if self.plain:
             return b.term_mask(self.toks[0], self.prefix[0]) & want
         return Node.ev(self, b, want)

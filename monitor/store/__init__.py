@@ -2,7 +2,8 @@
 
 One SQLite file in WAL mode, so readers (CLI, web view) never block the writer (daemon). Each feed
 poll is one `BEGIN IMMEDIATE` transaction (`Store.transaction()`): a crash leaves the archive as
-before or after the poll, never between.
+before or after the poll, never between. A transaction opened inside another is a savepoint, so
+`run --once` can commit the polls that are ready together (each still all or nothing).
 
 One module per aggregate, each a mixin over `base.Connection`, composed into `Store`:
 

@@ -104,6 +104,7 @@ class Connection:
         schema.register_functions(conn)  # the FTS index's triggers and view call them
         self.db = sqlite_utils.Database(conn)
         self._install_id: str | None = None
+        self._depth = 0  # nested transaction() savepoints open
         self.migrated: list[str] = []
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -153,12 +154,32 @@ class Connection:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One write transaction: BEGIN IMMEDIATE takes the write lock up front (no upgrade deadlocks)."""
+        """One write transaction: BEGIN IMMEDIATE takes the write lock up front (no upgrade deadlocks).
+
+        Inside another transaction it is a savepoint: a failure undoes only its own part and the
+        outer transaction commits the rest (the poller commits a sweep's ready polls together).
+        """
+        if self.conn.in_transaction:
+            self._depth += 1
+            name = f"pm_{self._depth}"
+            self.conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                if self.conn.in_transaction:  # SQLite rolls everything back itself on e.g. a full disk
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
+                raise
+            finally:
+                self._depth -= 1
+            self.conn.execute(f"RELEASE {name}")
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
 

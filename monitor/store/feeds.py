@@ -19,6 +19,13 @@ from monitor.store.base import Connection, chunks, in_list, opt_ts, parse_ts, ts
 from monitor.store.rows import FEED_STATUS_SELECT, feed_status
 from monitor.types import FeedState, FeedStatus
 
+# When a sighting was last seen, for a query joining sightings `s` to feeds `f`: its own
+# last_seen_at, or the feed's last good poll when that is later and the item is still in the
+# feed's last good body (feeds.item_hashes), which is how a 304 counts as seen without a write.
+SEEN_AT = ("CASE WHEN f.last_ok_at > s.last_seen_at AND s.key IN (SELECT value FROM json_each("
+           "CASE WHEN f.item_hashes LIKE '{%' THEN f.item_hashes ELSE '{}' END))"
+           " THEN f.last_ok_at ELSE s.last_seen_at END")
+
 
 class FeedStore(Connection):
     def feed_id(self, name: str, url: str) -> int:
@@ -51,14 +58,20 @@ class FeedStore(Connection):
 
         items: the raw item hashes of this poll's body (None keeps the stored ones, e.g. on a 304).
         item_keys: {raw hash: sighting key} of the items this poll parsed.
-        not_modified: the server answered 304, so every item of the last good body was seen again.
+        not_modified: the server answered 304, so every item of the last good body was seen again;
+        that costs no sighting write (a sweep of 304s is the common case): SEEN_AT reads it back.
         Items seen again without being parsed get their sightings' last_seen_at refreshed here.
         """
         when = ts(now)
         stored = None
-        if error is None and (items is not None or not_modified):
-            row = self.one("SELECT item_hashes FROM feeds WHERE id = :id", {"id": feed_id})
+        if error is None and items is not None:
+            row = self.one("SELECT item_hashes, last_ok_at FROM feeds WHERE id = :id", {"id": feed_id})
             stored = _item_keys(row["item_hashes"] if row else None)
+            last_ok = parse_ts(row["last_ok_at"]) if row else None
+            if last_ok is not None:
+                # A 304 writes no sighting (see SEEN_AT): the last good body's items were seen at the
+                # last good poll. Written down now, before this body replaces the list.
+                self.touch_sightings(feed_id, [key for key in stored.values() if key], last_ok)
         if stored is not None and items is not None:
             parsed = item_keys or {}
             # An item not parsed this time was skipped as byte-for-byte the one of the last good body.
@@ -66,8 +79,7 @@ class FeedStore(Connection):
             new_map = {h: parsed.get(h) or stored.get(h, "") for h in sorted(items)}
             items_text: str | None = json.dumps(new_map, separators=(",", ":"))
         else:
-            if stored is not None:  # a 304: the whole last good body again
-                self.touch_sightings(feed_id, [key for key in stored.values() if key], now)
+            # A 304 (the whole last good body again) only moves last_ok_at: SEEN_AT reads it back.
             items_text = None
         if error is None:
             self.run(

@@ -13,6 +13,7 @@ from typing import Any
 
 from monitor.errors import QueryError
 from monitor.store.base import Connection, Params, fts_message, lines, must_ts, parse_ts, tickers, ts
+from monitor.store.feeds import SEEN_AT
 from monitor.store.rows import Hit, MatchRow, ReleaseDetail, Sighting, Version
 from monitor.types import Dateline, ReleaseView, Source
 
@@ -155,7 +156,7 @@ class ReviewStore(Connection):
             return None
         params = {"id": release_id}
         sightings = tuple(Sighting.from_row(s) for s in self.rows(
-            "SELECT f.name AS feed, s.key, s.link, s.first_seen_at, s.last_seen_at FROM sightings s"
+            f"SELECT f.name AS feed, s.key, s.link, s.first_seen_at, {SEEN_AT} AS last_seen_at FROM sightings s"
             " JOIN feeds f ON f.id = s.feed_id WHERE s.release_id = :id ORDER BY s.id", params))
         versions = tuple(Version.from_row(v) for v in self.rows(
             "SELECT title, summary, body, replaced_at FROM release_versions WHERE release_id = :id ORDER BY id",
