@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-# The searchable columns, in FTS order. store.py (archive index) and rules.py (in-memory batch
-# index) both build their FTS5 tables from these two constants so that a query means the same
-# thing in both places.
+# The searchable columns, in FTS order. store/schema.py (archive index) and rules/fts.py (in-memory
+# batch index) both build their FTS5 tables from these two constants, over text folded by fold.py,
+# so that a query means the same thing in both places.
 FTS_COLUMNS: tuple[str, ...] = ("title", "summary", "body", "author", "dateline", "tickers", "source")
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 

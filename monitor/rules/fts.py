@@ -1,6 +1,6 @@
 """SQLite FTS5 in memory: the tokenizer of record, the syntax checker, and the batch index.
 
-This is the one place outside store.py that speaks SQL (DESIGN: the batch is matched in an
+This is the one place outside the store package that speaks SQL (DESIGN: the batch is matched in an
 in-memory FTS5 index, never against the archive). Everything is built from FTS_COLUMNS and
 FTS_TOKENIZE, the constants the archive uses, so a word means the same thing in both places.
 
