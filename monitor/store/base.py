@@ -102,6 +102,10 @@ class Connection:
             raise StoreError(f"{self.path}: cannot open the archive: {exc}") from exc
         self.conn = conn
         schema.register_functions(conn)  # the FTS index's triggers and view call them
+        # 1 inside this connection's own write transaction: the triggers then leave indexing to
+        # schema.flush_index() at its COMMIT (schema.py says why).
+        self._defer_index = False
+        conn.create_function("pm_defer", 0, lambda: self._defer_index)
         self.db = sqlite_utils.Database(conn)
         self._install_id: str | None = None
         self._depth = 0  # nested transaction() savepoints open
@@ -175,9 +179,13 @@ class Connection:
             self.conn.execute(f"RELEASE {name}")
             return
         self.conn.execute("BEGIN IMMEDIATE")
+        self._defer_index = True
         try:
             yield
+            self._defer_index = False
+            schema.flush_index(self.conn)  # part of the transaction: committed together or not at all
         except BaseException:
+            self._defer_index = False
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
