@@ -144,17 +144,18 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
         # A cold start of a long feed must not send a page request per archived item.
         page_floor = now - timedelta(seconds=settings.full_text_max_age)
         seen: list[str] = []  # unchanged items: their sightings are only refreshed
+        sightings: list[tuple[int, Release, bool]] = []  # (release, item, joined): written in one go below
         for d in decisions:
             counts[d.kind] += 1
             if d.kind is dedupe.Kind.NEW:
                 rid = store.insert_release(d.item, feed.name, now)
-                store.add_sighting(feed_id, feed.name, rid, d.item, now)
+                sightings.append((rid, d.item, False))
                 to_match.add(rid)
                 if feed.full_text and d.item.link and d.item.published_at >= page_floor:
                     pages += store.queue_page(rid, d.item.link, feed.name, feed.url, now)
             elif d.kind is dedupe.Kind.JOINED:
                 rid = d.stored_id(ids)
-                store.add_sighting(feed_id, feed.name, rid, d.item, now)
+                sightings.append((rid, d.item, True))
                 # Only a rule with a `feeds` filter can newly accept a release because another feed
                 # carries it; without such rules re-matching a third of a cold ingest is wasted work.
                 if feed_filtered:
@@ -170,6 +171,7 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                 rid = d.stored_id(ids)
                 seen.append(d.item.sighting_key)
             ids.append(rid)
+        store.add_sightings(feed_id, feed.name, sightings, now)  # before matching: docs() read `source`
 
         n_matches, n_alerts, n_old = _match_and_queue(store, sorted(to_match), now, settings, rules, channels)
         store.touch_sightings(feed_id, seen, now)

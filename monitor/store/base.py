@@ -29,13 +29,23 @@ T = TypeVar("T")
 
 def ts(when: datetime) -> str:
     """Return the archive's timestamp text for a UTC datetime (sorts lexicographically)."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    u = when.astimezone(UTC)
+    if u.year < 1000:  # strftime writes such a year unpadded: keep what older archives hold
+        return u.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Formatting the fields is ~3x cheaper than strftime, which a cold ingest calls ~50,000 times.
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (u.year, u.month, u.day, u.hour, u.minute, u.second)
 
 
 def parse_ts(text: str | None) -> datetime | None:
     """Return the UTC datetime for archive timestamp text, or None."""
     if not text:
         return None
+    if len(text) == 20 and text[10] == "T" and text[19] == "Z":
+        # What ts() writes: fromisoformat reads it ~100x faster than strptime (UTC from the 'Z').
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass  # not a real date after all: strptime below says what is wrong, as before
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 

@@ -86,17 +86,30 @@ class IngestStore(Connection):
 
     def add_sighting(self, feed_id: int, feed_name: str, release_id: int, item: Release, now: datetime) -> None:
         """Record that a feed carries a release; add the feed's name to the release's `source` column."""
-        self.run(
+        self.add_sightings(feed_id, feed_name, [(release_id, item, True)], now)
+
+    def add_sightings(self, feed_id: int, feed_name: str, sightings: Sequence[tuple[int, Release, bool]],
+                      now: datetime) -> None:
+        """Record that a feed carries these (release id, item, joined) in one go.
+
+        joined: the release may have been stored from another feed, so the feed's name is added to
+        its `source` column (if missing). False for a release this feed's poll just inserted, whose
+        `source` is this feed already: that saves a statement per new release.
+        """
+        if not sightings:
+            return
+        when = ts(now)
+        self.conn.executemany(
             "INSERT INTO sightings (feed_id, release_id, key, link, content_hash, first_seen_at, last_seen_at)"
-            " VALUES (:feed_id, :release_id, :key, :link, :content_hash, :now, :now)",
-            {"feed_id": feed_id, "release_id": release_id, "key": item.sighting_key, "link": item.link,
-             "content_hash": item.content_hash, "now": ts(now)},
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(feed_id, rid, item.sighting_key, item.link, item.content_hash, when, when)
+             for rid, item, _ in sightings],
         )
-        self.run("UPDATE feeds SET entries = entries + 1 WHERE id = :id", {"id": feed_id})
-        self.run(
+        self.run("UPDATE feeds SET entries = entries + :n WHERE id = :id", {"n": len(sightings), "id": feed_id})
+        self.conn.executemany(
             "UPDATE releases SET source = source || char(10) || :feed WHERE id = :id"
             " AND instr(char(10) || source || char(10), char(10) || :feed || char(10)) = 0",
-            {"feed": feed_name, "id": release_id},
+            [{"feed": feed_name, "id": rid} for rid, _, joined in sightings if joined],
         )
 
     def update_sighting(self, feed_id: int, item: Release, now: datetime) -> None:

@@ -236,8 +236,9 @@ def reindex(db: sqlite_utils.Database) -> None:
     """Index every release again with the current fold()."""
     db.execute("INSERT INTO releases_fts(releases_fts) VALUES ('delete-all')")
     db.execute(f"INSERT INTO releases_fts (rowid, {_COLS}) SELECT id, {_folded('')} FROM releases")
-    if db.table("fts_pending").exists():  # every release is indexed now: nothing is left to flush
-        db.execute("DELETE FROM fts_pending")
+    for notes in ("fts_pending", "fts_stale"):
+        if db.table(notes).exists():  # the index holds exactly the releases now: nothing is left to flush
+            db.execute(f"DELETE FROM {notes}")
 
 
 @migration("folded_index")
@@ -323,40 +324,52 @@ def sightings_by_feed(db: sqlite_utils.Database) -> None:
 
 # --------------------------------------------------------------------------- the index, once per transaction
 #
-# Why: FTS5 indexing a release from a per-row trigger costs ~2.5x what indexing the same rows in one
-# INSERT ... SELECT costs (measured, 13,771 releases: 4.0 s vs 1.65 s of CPU; FTS5 flushes its
-# in-memory terms to a new segment at every statement that opens a savepoint), and a release a
-# second feed carries was indexed twice more (the join appends the feed name to `source`, an
-# indexed column: delete with the old values, insert with the new). Now, inside a write transaction
-# of Connection.transaction() (pm_defer() answers 1 there), the triggers only note the release id in
-# fts_pending, and flush_index() indexes every noted release in one statement right before COMMIT:
-# atomic with the data, so no reader ever sees a committed release the index does not hold, and a
-# crash rolls the notes back with the rows. A release already indexed (committed before) that
-# changes is deleted from the index at once (its old values are needed for that), then noted.
-# Outside such a transaction (pm_defer() is 0: a plain statement, another tool) the triggers index
-# at once, as before. fts_pending is empty whenever no write transaction is open.
+# Why: FTS5 indexing from a per-row trigger costs ~2.5x what indexing the same rows in one
+# INSERT ... SELECT costs (measured, 13,771 releases, folding included: 2.8-3.5 s vs 1.05 s of CPU;
+# apparently FTS5 writes its pending terms out at every statement savepoint, which each
+# trigger-firing INSERT opens), and a release a second feed carries was indexed twice more (the
+# join appends the feed name to `source`, an indexed column: delete with the old values, insert with
+# the new). So inside a write transaction of Connection.transaction() (pm_defer() answers 1 there)
+# the triggers only take notes, and flush_index() does the index work in two statements right
+# before COMMIT, at most one delete and one insert per release however often it changed:
+#   fts_pending  ids to index with their current values (written in this transaction);
+#   fts_stale    the values the index holds for a release indexed before and changed or deleted
+#                since (the first old values: those are what the index has).
+# Atomic with the data: no reader ever sees a committed release the index does not hold, and a
+# crash rolls the notes back with the rows. Outside such a transaction (pm_defer() is 0: a plain
+# statement, another tool) the triggers index at once, as before. Both tables are empty whenever
+# no write transaction is open. Every fts_stale id is in fts_pending until the release is deleted.
 
-_PENDING = "NOT EXISTS (SELECT 1 FROM fts_pending WHERE id = old.id)"
+_PENDING = "EXISTS (SELECT 1 FROM fts_pending WHERE id = old.id)"
+_STALE_COLS = ", ".join(f'"{c}" TEXT' for c in FTS_COLUMNS)
 _NOTE = "INSERT OR IGNORE INTO fts_pending (id) SELECT new.id WHERE pm_defer();"
 _INDEX_NOW = f"INSERT INTO releases_fts (rowid, {_COLS}) SELECT new.id, {_folded('new.')} WHERE NOT pm_defer();"
+# A release not pending is in the index with its old values: delete them now, or keep them for the flush.
 _UNINDEX = (f"INSERT INTO releases_fts (releases_fts, rowid, {_COLS})"
-            f" SELECT 'delete', old.id, {_folded('old.')} WHERE {_PENDING};")
-_FLUSH = (f"INSERT INTO releases_fts (rowid, {_COLS}) SELECT id, {_folded('')} FROM releases"
-          " WHERE id IN (SELECT id FROM fts_pending) ORDER BY id")
+            f" SELECT 'delete', old.id, {_folded('old.')} WHERE NOT pm_defer() AND NOT {_PENDING};"
+            f" INSERT OR IGNORE INTO fts_stale (id, {_COLS}) SELECT old.id, {', '.join(f'old.{c}' for c in FTS_COLUMNS)}"
+            f" WHERE pm_defer() AND NOT {_PENDING};")
+_FLUSH = (
+    f"INSERT INTO releases_fts (releases_fts, rowid, {_COLS}) SELECT 'delete', id, {_folded('')} FROM fts_stale",
+    f"INSERT INTO releases_fts (rowid, {_COLS}) SELECT id, {_folded('')} FROM releases"
+    " WHERE id IN (SELECT id FROM fts_pending) ORDER BY id",
+    "DELETE FROM fts_stale",
+    "DELETE FROM fts_pending",
+)
 
 
 def flush_index(conn: sqlite3.Connection) -> None:
-    """Index the releases written in this transaction (call right before its COMMIT)."""
-    if conn.execute("SELECT 1 FROM fts_pending LIMIT 1").fetchone() is None:
-        return
-    conn.execute(_FLUSH)
-    conn.execute("DELETE FROM fts_pending")
+    """Bring the index up to date with this transaction's writes (call right before its COMMIT)."""
+    if conn.execute("SELECT EXISTS (SELECT 1 FROM fts_pending) OR EXISTS (SELECT 1 FROM fts_stale)").fetchone()[0]:
+        for sql in _FLUSH:
+            conn.execute(sql)
 
 
 @migration("index_at_commit")
 def index_at_commit(db: sqlite_utils.Database) -> None:
-    """The FTS triggers note written releases in fts_pending; the store indexes them once, at COMMIT."""
+    """The FTS triggers take notes inside the store's transactions; the store indexes once, at COMMIT."""
     db.execute("CREATE TABLE fts_pending (id INTEGER PRIMARY KEY)")
+    db.execute(f"CREATE TABLE fts_stale (id INTEGER PRIMARY KEY, {_STALE_COLS})")
     for trigger in ("releases_ai", "releases_ad", "releases_au"):
         db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     db.execute(f"CREATE TRIGGER releases_ai AFTER INSERT ON releases BEGIN {_INDEX_NOW} {_NOTE} END")
