@@ -196,8 +196,15 @@ def canonical_url(url: str) -> str:
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
+# ASCII text needs no regex: every ASCII character but a letter or digit is a separator (what
+# [\W_] matches in ASCII), and translate() is ~5x faster than the Unicode-aware \W.
+_ASCII_SEPARATORS = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
+
+
 def _fold(text: str) -> str:
     """Return text case-folded, punctuation turned into spaces, whitespace collapsed."""
+    if text.isascii():
+        return " ".join(text.lower().translate(_ASCII_SEPARATORS).split())
     return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
 
 
