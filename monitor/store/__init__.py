@@ -3,7 +3,10 @@
 One SQLite file in WAL mode, so readers (CLI, web view) never block the writer (daemon). Each feed
 poll is one `BEGIN IMMEDIATE` transaction (`Store.transaction()`): a crash leaves the archive as
 before or after the poll, never between. A transaction opened inside another is a savepoint, so
-`run --once` can commit the polls that are ready together (each still all or nothing).
+`run --once` can commit the polls that are ready together (each still all or nothing). The FTS
+index is brought up to date once per transaction, right before its COMMIT (schema.flush_index:
+triggers only take notes inside the store's transactions), so a release that several polls of one
+transaction write or join is indexed once.
 
 One module per aggregate, each a mixin over `base.Connection`, composed into `Store`:
 
