@@ -339,16 +339,18 @@ def sightings_by_feed(db: sqlite_utils.Database) -> None:
 # crash rolls the notes back with the rows. Outside such a transaction (pm_defer() is 0: a plain
 # statement, another tool) the triggers index at once, as before. Both tables are empty whenever
 # no write transaction is open. Every fts_stale id is in fts_pending until the release is deleted.
+# So a search run inside a write transaction does not see that transaction's own writes (nothing
+# does that today: matching reads the batch in memory, rules/fts.py).
 
 _PENDING = "EXISTS (SELECT 1 FROM fts_pending WHERE id = old.id)"
 _STALE_COLS = ", ".join(f'"{c}" TEXT' for c in FTS_COLUMNS)
-_NOTE = "INSERT OR IGNORE INTO fts_pending (id) SELECT new.id WHERE pm_defer();"
-_INDEX_NOW = f"INSERT INTO releases_fts (rowid, {_COLS}) SELECT new.id, {_folded('new.')} WHERE NOT pm_defer();"
-# A release not pending is in the index with its old values: delete them now, or keep them for the flush.
-_UNINDEX = (f"INSERT INTO releases_fts (releases_fts, rowid, {_COLS})"
-            f" SELECT 'delete', old.id, {_folded('old.')} WHERE NOT pm_defer() AND NOT {_PENDING};"
-            f" INSERT OR IGNORE INTO fts_stale (id, {_COLS}) SELECT old.id, {', '.join(f'old.{c}' for c in FTS_COLUMNS)}"
-            f" WHERE pm_defer() AND NOT {_PENDING};")
+# Outside the store's transactions: index at once, as the triggers always did.
+_INDEX = f"INSERT INTO releases_fts (rowid, {_COLS}) VALUES (new.id, {_folded('new.')});"
+_UNINDEX = f"INSERT INTO releases_fts (releases_fts, rowid, {_COLS}) VALUES ('delete', old.id, {_folded('old.')});"
+# Inside: note the id; a release not pending is in the index with its old values: keep them for the flush.
+_NOTE = "INSERT OR IGNORE INTO fts_pending (id) VALUES (new.id);"
+_NOTE_STALE = (f"INSERT OR IGNORE INTO fts_stale (id, {_COLS})"
+               f" SELECT old.id, {', '.join(f'old.{c}' for c in FTS_COLUMNS)} WHERE NOT {_PENDING};")
 _FLUSH = (
     f"INSERT INTO releases_fts (releases_fts, rowid, {_COLS}) SELECT 'delete', id, {_folded('')} FROM fts_stale",
     f"INSERT INTO releases_fts (rowid, {_COLS}) SELECT id, {_folded('')} FROM releases"
@@ -372,9 +374,14 @@ def index_at_commit(db: sqlite_utils.Database) -> None:
     db.execute(f"CREATE TABLE fts_stale (id INTEGER PRIMARY KEY, {_STALE_COLS})")
     for trigger in ("releases_ai", "releases_ad", "releases_au"):
         db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
-    db.execute(f"CREATE TRIGGER releases_ai AFTER INSERT ON releases BEGIN {_INDEX_NOW} {_NOTE} END")
-    db.execute(f"CREATE TRIGGER releases_ad AFTER DELETE ON releases BEGIN {_UNINDEX}"
-               " DELETE FROM fts_pending WHERE id = old.id; END")
+    # Two triggers per event, one for each side of pm_defer(): exactly one fires for a row.
     # Only a change to an indexed column re-indexes the release (not updated_at and the like).
-    db.execute(f"CREATE TRIGGER releases_au AFTER UPDATE OF {_COLS} ON releases BEGIN {_UNINDEX} {_INDEX_NOW}"
-               f" {_NOTE} END")
+    update = f"AFTER UPDATE OF {_COLS} ON releases"
+    for name, event, now, deferred in (
+        ("releases_ai", "AFTER INSERT ON releases", _INDEX, _NOTE),
+        ("releases_au", update, f"{_UNINDEX} {_INDEX}", f"{_NOTE_STALE} {_NOTE}"),
+        ("releases_ad", "AFTER DELETE ON releases", _UNINDEX,
+         f"{_NOTE_STALE} DELETE FROM fts_pending WHERE id = old.id;"),
+    ):
+        db.execute(f"CREATE TRIGGER {name} {event} WHEN NOT pm_defer() BEGIN {now} END")
+        db.execute(f"CREATE TRIGGER {name}_deferred {event} WHEN pm_defer() BEGIN {deferred} END")
