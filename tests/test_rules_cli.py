@@ -82,7 +82,7 @@ def test_check_refuses_regexes_re2_cannot_run_and_deep_queries_in_one_line(tmp_p
 
 
 @pytest.mark.slow
-def test_queries_forgive_punctuation_and_not_and_a_missing_and_everywhere(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_queries_forgive_punctuation_and_not_and_a_left_out_and(tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.publish("/attack.rss", rss([
         _item("AT&T and 3M sign U.S. deal", "att"),
         _item("Xi'an hosts summit-2026", "xian"),
