@@ -32,8 +32,9 @@ def ts(when: datetime) -> str:
     u = when.astimezone(UTC)
     if u.year < 1000:  # strftime writes such a year unpadded: keep what older archives hold
         return u.strftime("%Y-%m-%dT%H:%M:%SZ")
-    # Formatting the fields is ~3x cheaper than strftime, which a cold ingest calls ~50,000 times.
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (u.year, u.month, u.day, u.hour, u.minute, u.second)
+    # A cold ingest calls this ~50,000 times: %-formatting the fields costs ~1 µs, strftime ~4 µs and
+    # an f-string with format specs ~2.7 µs (measured), hence the noqa.
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (u.year, u.month, u.day, u.hour, u.minute, u.second)  # noqa: UP031
 
 
 def parse_ts(text: str | None) -> datetime | None:
