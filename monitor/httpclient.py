@@ -54,6 +54,10 @@ class Watcher(Protocol):
 
     def watch(self, sock: socket.socket | None) -> None: ...
 
+    def forget(self) -> None: ...
+
+    def cancel(self) -> None: ...
+
 
 # --------------------------------------------------------------------------- connections
 
@@ -271,11 +275,12 @@ class Response:
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             raise failure(exc, self.url, self._deadline, self._proxy) from exc
 
-    def read_capped(self, max_bytes: int, *, check_deadline: Callable[[], None],
-                    too_large: Callable[[], Exception]) -> bytes:
-        """Return the whole body, raising too_large() past max_bytes (decoded)."""
+    def read_capped(self, max_bytes: int, deadline: Watcher, *, check_deadline: Callable[[], None],
+                    too_large: Callable[[], Exception], timed_out: Callable[[], Exception]) -> bytes:
+        """Return the whole body, raising too_large() past max_bytes (decoded); see read_capped()."""
         self._decoded = True
-        return read_capped(self.read1, max_bytes, check_deadline=check_deadline, too_large=too_large)
+        return read_capped(self.read1, max_bytes, deadline, check_deadline=check_deadline, too_large=too_large,
+                           timed_out=timed_out)
 
     def release(self, drain: int = CHUNK) -> None:
         """Give the connection back to the pool for keep-alive, or close it.
@@ -294,11 +299,15 @@ class Response:
             raw.close()  # closes the connection only if the body did not end
         finally:
             raw.release_conn()
+            if self._deadline is not None:
+                self._deadline.forget()  # the connection may serve another thread's exchange next
 
 
-def read_capped(read1: Callable[[int], bytes], max_bytes: int, *, check_deadline: Callable[[], None],
-                too_large: Callable[[], Exception]) -> bytes:
-    """Return a body read piece by piece, raising too_large() past max_bytes (decoded).
+def read_capped(read1: Callable[[int], bytes], max_bytes: int, deadline: Watcher, *,
+                check_deadline: Callable[[], None], too_large: Callable[[], Exception],
+                timed_out: Callable[[], Exception]) -> bytes:
+    """Return a body read piece by piece, raising too_large() past max_bytes (decoded), timed_out()
+    if the deadline cut it.
 
     read1 returns whatever one recv() brought (decoded, at most CHUNK bytes: urllib3 >= 2.6.3
     inflates incrementally), so a gzip bomb never expands past the cap and the deadline is checked
@@ -316,6 +325,9 @@ def read_capped(read1: Callable[[int], bytes], max_bytes: int, *, check_deadline
         if size > max_bytes:
             raise too_large()
         chunks.append(chunk)
+    deadline.cancel()
+    if deadline.fired:  # the deadline's shutdown looks like EOF on a body without a length
+        raise timed_out()
     return b"".join(chunks)
 
 

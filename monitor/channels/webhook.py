@@ -18,9 +18,9 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from monitor.channels.deadline import Deadline
 from monitor.channels.render import check_batch, clean_text
 from monitor.channels.webhook_formats import render
+from monitor.deadline import Deadline
 from monitor.errors import DeliveryError, NetworkError
 from monitor.httpclient import HttpClient, Response
 from monitor.types import Notice
