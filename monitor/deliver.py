@@ -126,7 +126,10 @@ def _send_all(store, pool: ThreadPoolExecutor, channels: Mapping[str, Channel],
     todo = {name: deque(batches) for name, batches in queues.items() if batches}
     inboxes: dict[str, queue.SimpleQueue] = {}
     stops: dict[str, threading.Event] = {}
-    turns: dict[str, threading.Semaphore] = {}
+    # A plain Lock as a binary semaphore (the sender takes it, this thread gives it back after each
+    # outcome): threading.Semaphore is a Condition written in Python; a ping-pong of the two threads
+    # costs ~16 µs of CPU with a Lock against ~26 µs with a Semaphore.
+    turns: dict[str, threading.Lock] = {}
     queued = dict.fromkeys(todo, 0)  # handed to the worker, outcome not yet recorded
     streaks = {name for name in todo if store.meta(FAILURES_META + name)}
 
@@ -147,7 +150,7 @@ def _send_all(store, pool: ThreadPoolExecutor, channels: Mapping[str, Channel],
             inboxes[name].put(None)  # nothing more: the worker ends
 
     for name in todo:
-        inboxes[name], stops[name], turns[name] = queue.SimpleQueue(), threading.Event(), threading.Semaphore(1)
+        inboxes[name], stops[name], turns[name] = queue.SimpleQueue(), threading.Event(), threading.Lock()
         pool.submit(_sender, channels[name], name, inboxes[name], clock, stops[name], turns[name], outcomes)
         feed(name)
     while any(queued.values()):
@@ -176,7 +179,7 @@ _SKIPPED = DeliveryError("skipped")
 
 
 def _sender(channel: Channel, name: str, inbox: queue.SimpleQueue, clock: Clock, stop: threading.Event,
-            turn: threading.Semaphore, outcomes: queue.SimpleQueue) -> None:
+            turn: threading.Lock, outcomes: queue.SimpleQueue) -> None:
     """Send one channel's batches in order as they arrive (a worker thread); report every outcome."""
     while (item := inbox.get()) is not None:
         group, message_id, digest, notices = item
