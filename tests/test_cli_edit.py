@@ -106,6 +106,8 @@ def test_rules_add_checks_before_it_writes(tmp_path: Path) -> None:
         (("broken", "summit AND"), 'rules[3] "broken": query: syntax error near "AND"'),
         (("nochannel", "x", "--notify", "slak"), 'no channel named "slak"'),
         (("Bad Name", "x"), "rules[3].name"),
+        (("nofeed", "x", "--feed", "frist"), "frist"),
+        (("badre", "x", "--regex", "(NYSE"), "rules[3].regex: invalid regular expression: missing )"),
     ]:
         refused = cli("rules", "add", *args, cwd=tmp_path)
         assert refused.returncode == 2 and why in refused.stderr, (args, refused.stderr)
@@ -116,6 +118,12 @@ def test_rules_add_checks_before_it_writes(tmp_path: Path) -> None:
     cli("run", "--once", cwd=tmp_path, check=True)
     backtest = cli("rules", "test", "uranium", "--since", "100y", cwd=tmp_path, check=True).stdout
     assert "rule 'uranium' would have matched 1 release(s)" in backtest
+
+    narrow = cli("rules", "add", "narrow", "uranium", "--feed", "first", "--regex", r"(?i)\bKazakh", "--notify",
+                 "console", cwd=tmp_path, check=True)
+    assert "feeds: first  regex: (?i)\\bKazakh" in narrow.stdout
+    rule = next(r for r in config_mod.load(cfg).rules if r.name == "narrow")
+    assert (rule.feeds, rule.regex) == (("first",), r"(?i)\bKazakh")
 
 
 def test_import_keeps_folders_and_says_why_it_skips(tmp_path: Path) -> None:

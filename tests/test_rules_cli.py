@@ -82,7 +82,7 @@ def test_check_refuses_regexes_re2_cannot_run_and_deep_queries_in_one_line(tmp_p
 
 
 @pytest.mark.slow
-def test_queries_forgive_punctuation_and_and_not_everywhere(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_queries_forgive_punctuation_and_not_and_a_left_out_and(tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.publish("/attack.rss", rss([
         _item("AT&T and 3M sign U.S. deal", "att"),
         _item("Xi'an hosts summit-2026", "xian"),
@@ -113,6 +113,7 @@ notify = ["console"]
         ("Xi'an", "Xi'an hosts", "Geneva"),
         ("summit-2026", "Xi'an hosts", "Geneva"),
         ("summit AND NOT Xi'an", "Summit in Geneva", "Xi'an hosts"),
+        ("summit (Geneva OR Astana)", "Summit in Geneva", "Xi'an hosts"),  # the AND people leave out
     ]:
         found = cli("search", query, cwd=tmp_path, check=True).stdout
         assert want in found and not_want not in found, (query, found)
@@ -127,7 +128,7 @@ notify = ["console"]
     assert star.returncode == 2 and '"*" alone is not a search' in star.stderr
     assert cli("export", "--query", "*", cwd=tmp_path, check=True).stdout.count("\n") == 4  # everything
 
-    for query, hint in [('"Central Asia', "never closed"), ("summit (Geneva OR Astana)", "explicit AND"),
+    for query, hint in [('"Central Asia', "never closed"), ("summit (Geneva OR Astana", "ends too early"),
                         ("NOT summit", "no leading NOT")]:
         for args in (("search", query), ("export", "--query", query), ("rules", "test", query)):
             out = cli(*args, cwd=tmp_path)

@@ -12,7 +12,9 @@ the query through fts_query(), as every entry point does.
 from __future__ import annotations
 
 import os
+from difflib import SequenceMatcher
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
@@ -20,10 +22,12 @@ from hypothesis import strategies as st
 
 from monitor.errors import QueryError
 from monitor.rules import compile_query, fts_query
+from monitor.rules import query as query_mod
 from monitor.rules.batch import Batch, PrefixIndex
 from monitor.rules.compiler import Compiler, all_tokens
 from monitor.rules.fts import FTS
 from monitor.rules.nodes import And, Near, Not, Or
+from monitor.rules.query import forgive
 from monitor.rules.syntax import parse
 from monitor.store import Store
 from monitor.types import FTS_COLUMNS, Doc
@@ -252,6 +256,25 @@ def test_parser_accepts_exactly_what_sqlite_accepts(query: str) -> None:
         ours_ok = False
     assume(query.strip())  # the empty query: we refuse it, SQLite matches nothing
     assert ours_ok == sqlite_ok, (query, FTS.check(query))
+
+
+@settings(max_examples=3 * EXAMPLES, deadline=None)
+@given(query=st.one_of(SOUP, SOUP_TIGHT))
+def test_the_implicit_and_changes_only_queries_sqlite_refuses(query: str) -> None:
+    # forgive() adds "AND" only where FTS5 refuses two terms side by side, so a query FTS5
+    # accepts keeps its exact meaning; where it adds one, the result is the explicit query.
+    # forgive() with only this step: no quoting of punctuated words, no AND NOT rewrite.
+    with patch.object(query_mod, "_and_not", lambda pieces: pieces), \
+            patch.object(query_mod, "_word", lambda run, before: run):
+        added = forgive(query)
+    if FTS.check(query) is None:
+        assert added == query, (query, added)
+    else:  # only "AND" inserted between pieces, nothing else changed
+        ops = SequenceMatcher(None, query, added, autojunk=False).get_opcodes()
+        assert all(op == "equal" or op == "insert" and added[j1:j2].strip() in ("AND", "AND AND", "")
+                   for op, _, _, j1, j2 in ops), (query, added)
+        assert added.replace(" AND ", " ").replace("AND ", "").replace(" ", "") == query.replace(" ", "") \
+            or "AND" in query, (query, added)
 
 
 # The same soup with what users type: punctuated words, AND NOT, a lone "*".

@@ -129,17 +129,24 @@ def feeds_presets() -> None:
 @click.argument("name")
 @click.argument("query")
 @click.option("--notify", "notify", multiple=True, metavar="CHANNEL", help="alert this channel (repeatable)")
+@click.option("--feed", "feeds", multiple=True, metavar="NAME",
+              help="only releases carried by this feed (repeatable; the rule's `feeds` filter)")
+@click.option("--regex", metavar="RE", help="the release must also match this regular expression (RE2 syntax)")
 @click.pass_obj
-def rules_add(obj: Ctx, name: str, query: str, notify: tuple[str, ...]) -> None:
+def rules_add(obj: Ctx, name: str, query: str, notify: tuple[str, ...], feeds: tuple[str, ...],
+              regex: str | None) -> None:
     """Add a watch rule to config.toml: NAME (a slug) matching QUERY, alerting --notify channels.
 
-    The query is compiled and the channels checked before the file is replaced; comments and
-    layout of config.toml are kept. Try the query first with `press-monitor rules test QUERY`.
+    The query, the feed names and the regex are checked and the channels looked up before the
+    file is replaced; comments and layout of config.toml are kept. Try the query first with
+    `press-monitor rules test QUERY`.
 
     \b
     Examples:
       press-monitor rules add uranium '@central_asia AND uranium' --notify console
       press-monitor rules add recalls 'title : recall*' --notify ops-mail --notify slack
+      press-monitor rules add kzt-energy '@central_asia (oil OR gas)' --feed "PR Newswire Energy" \\
+          --regex '(?i)\\b(KZT|tenge)\\b' --notify console
     """
     path, cfg, text = _current(obj)
     if any(r.name == name for r in cfg.rules):
@@ -147,10 +154,15 @@ def rules_add(obj: Ctx, name: str, query: str, notify: tuple[str, ...]) -> None:
     row: dict[str, object] = {"name": name, "query": query}
     if notify:
         row["notify"] = list(notify)
+    if feeds:
+        row["feeds"] = list(feeds)
+    if regex is not None:
+        row["regex"] = regex
     new_text = configedit.append_tables(text, "rules", [row])
     configedit.validated(path, new_text, f"rule {name!r}")
     configedit.replace_file(path, new_text)
-    click.echo(f"added rule {name!r}: {query}" + (f"  -> {', '.join(notify)}" if notify else ""))
+    narrowed = "".join([f"  feeds: {', '.join(feeds)}" if feeds else "", f"  regex: {regex}" if regex else ""])
+    click.echo(f"added rule {name!r}: {query}{narrowed}" + (f"  -> {', '.join(notify)}" if notify else ""))
     if not notify:
         click.echo(f"warning: rule {name!r} alerts no channel (add --notify CHANNEL); its matches are only archived",
                    err=True)

@@ -8,8 +8,12 @@ a rule matches a release exactly when `search` finds it. It applies, in order:
    inside or around it (`AT&T`, `U.S.`, `Xi'an`, `summit-2026`, `$SYM`) is put in double quotes,
    so FTS5 reads it as the phrase of its parts instead of failing on the "&", "." or "'" (or
    reading `-2026` as a column filter). `AND NOT` (what Lucene and Google users write) becomes
-   `NOT`. Everything FTS5 itself understands is left alone, except a "-" inside a word: `a-b:c`
-   would be FTS5 for "a AND NOT column b: c", which nobody means.
+   `NOT`, and `near(` is the NEAR operator. Two terms side by side mean both, as everywhere
+   else people search: FTS5 agrees for words, phrases and NEAR groups but refuses a bracketed
+   group (or an @list, which becomes one) next to another term, so `summit (Astana OR Tashkent)`
+   gets the `AND` FTS5 wants. Everything
+   FTS5 itself understands is left alone, except a "-" inside a word: `a-b:c` would be FTS5 for
+   "a AND NOT column b: c", which nobody means.
 2. @list expansion (syntax.expand_terms), each entry forgiven the same way.
 3. fold() (monitor/fold.py), as the releases were folded before indexing: `Straße` is `strasse`,
    and a CJK word becomes a phrase of its characters.
@@ -56,12 +60,14 @@ def forgive(query: str) -> str:
             j = i + 1
             while j < n and query[j] not in _SPACE and query[j] not in _SYNTAX:
                 j += 1
-            pieces.append(_word(query[i:j]))
+            pieces.append(_word(query[i:j], query[j : j + 1]))
             i = j
-    return "".join(_and_not(pieces))
+    return "".join(_implicit_and(_and_not(pieces)))
 
 
-def _word(run: str) -> str:
+def _word(run: str, before: str) -> str:
+    if run.lower() == "near" and before == "(":
+        return "NEAR"  # near(a b): the operator, typed in lower case
     if all(is_bareword(c) for c in run):
         return run  # a plain word, or AND/OR/NOT/NEAR
     if run[0] == "-" and all(is_bareword(c) for c in run[1:]):
@@ -86,6 +92,65 @@ def _and_not(pieces: list[str]) -> list[str]:
                 continue
         out.append(pieces[k])
         k += 1
+    return out
+
+
+_OPERATORS = {"AND", "OR", "NOT"}
+
+
+def _implicit_and(pieces: list[str]) -> list[str]:
+    """Return `pieces` with `AND ` put where two terms meet and FTS5 would refuse the implicit AND.
+
+    FTS5 reads `a b`, `a "b c"`, `a NEAR(b c)` and `a title: b` as AND, but not a group: neither
+    `a (b OR c)`, `(a OR b) c`, `a title: (b OR c)` nor `a @list` (expanded to a group). Only those
+    places change, so a query FTS5 accepts keeps its exact meaning.
+    """
+    sig = [k for k, p in enumerate(pieces) if p not in _SPACE]  # positions of non-space pieces
+    at = {k: n for n, k in enumerate(sig)}
+
+    def nxt(k: int, step: int = 1) -> str:
+        n = at[k] + step
+        return pieces[sig[n]] if 0 <= n < len(sig) else ""
+
+    def opens_group(k: int) -> bool:
+        """Does the operand starting at piece k begin with a group FTS5 will not AND implicitly?"""
+        p = pieces[k]
+        if p == "(" or _TERM_NAME.fullmatch(p):
+            return True
+        j = at[k]
+        if p == "-":  # an excluding column filter: look at what follows the "-"
+            j += 1
+        if j < len(sig) and pieces[sig[j]] == "{":
+            while j < len(sig) and pieces[sig[j]] != "}":
+                j += 1
+        elif j >= len(sig) or pieces[sig[j]] in _SYNTAX or pieces[sig[j]] in _OPERATORS:
+            return False
+        # j is on the column name or the "}": a column filter whose ":" is followed by a group.
+        return j + 2 < len(sig) and pieces[sig[j + 1]] == ":" and pieces[sig[j + 2]] == "("
+
+    out: list[str] = []
+    after = ""  # what the last operand ended with: "term" (phrase, prefix, NEAR group), "group", or ""
+    nears: list[bool] = []  # for each open "(": is it a NEAR group's?
+    for k, p in enumerate(pieces):
+        if p in _SPACE:
+            out.append(p)
+            continue
+        starts = p not in _OPERATORS and p not in ")*:+,^}" and not (p == "(" and nxt(k, -1) in ("NEAR", ":"))
+        if starts and (after == "group" or after == "term" and opens_group(k)):
+            out.append("AND " if out and out[-1] in _SPACE else " AND ")
+        out.append(p)
+        if p == "(":
+            nears.append(nxt(k, -1) == "NEAR")
+            after = ""
+        elif p == ")":
+            after = "term" if nears and nears.pop() else "group"
+        elif _TERM_NAME.fullmatch(p):
+            after = "group"
+        elif p == "*" or p[0] == '"' or (p not in _OPERATORS and p != "NEAR" and p[0] not in _SYNTAX
+                                          and p != "-" and nxt(k) != ":"):
+            after = "term"
+        elif p != "^" and p != "+":
+            after = ""
     return out
 
 
