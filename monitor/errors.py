@@ -12,6 +12,9 @@
     ├── StoreError         the archive cannot be opened or is from a newer version
     ├── DeliveryError      a channel could not deliver; says whether to retry, when, and if the
     │                      endpoint is gone for good
+    ├── NetworkError       an HTTP exchange broke below HTTP (DNS, refused, TLS, reset, timeout, a
+    │                      corrupt gzip body); raised by httpclient, turned into one of the errors
+    │                      above by its caller (fetch, the webhook channel)
     └── PageError          a release page was not fetched: retry later, failed, or skipped (and why)
 """
 
@@ -88,6 +91,20 @@ class DeliveryError(MonitorError):
         self.permanent = permanent or gone
         self.retry_after = retry_after
         self.gone = gone
+
+
+class NetworkError(MonitorError):
+    """An HTTP exchange failed below HTTP; the message is one short line naming the host (never
+    the URL's path: a webhook's path may carry its token).
+
+    kind: "timeout"     a connect/read timeout, or the caller's deadline cut the exchange
+          "connection"  DNS, refused, TLS, reset, a broken response, a proxy failure
+          "bad-body"    the body's gzip/deflate (or br) encoding is corrupt
+    """
+
+    def __init__(self, message: str, *, kind: str = "connection") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class PageError(MonitorError):

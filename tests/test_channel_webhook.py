@@ -418,3 +418,23 @@ def test_alerts_reuse_one_kept_alive_connection(receiver: WebhookReceiver) -> No
     channel.close()
     assert len(receiver.deliveries) == 5
     assert len({d.peer for d in receiver.deliveries}) == 1  # one TCP connection for all five
+
+
+def test_a_webhook_goes_through_the_proxy_named_in_the_environment(
+    receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from tests.proxyserver import ProxyServer
+
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    with ProxyServer() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        channel = webhook(receiver.url, secret=SECRET)  # the environment is read when the channel is built
+        channel.send([make_notice("a1")], now=NOW, message_id="a1")
+        channel.close()
+        assert [(s.method, s.target) for s in proxy.seen] == [("POST", receiver.url)]
+    [delivery] = receiver.deliveries
+    assert delivery.verified is True and delivery.headers["webhook-id"] == "a1"

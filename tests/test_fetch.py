@@ -359,3 +359,25 @@ def test_corrupt_gzip_is_not_a_feed(feed_server: FeedServer, fetcher: Fetcher) -
     feed_server.route("/badgz", respond(200, b"\x1f\x8bthis is not gzip", headers={"Content-Encoding": "gzip"}))
     with pytest.raises(NotAFeed, match="not valid gzip"):
         fetcher.fetch(feed_server.url("/badgz"))
+
+
+# --------------------------------------------------------------------------- proxies
+
+
+def test_feeds_go_through_the_proxy_named_in_the_environment(feed_server: FeedServer,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.proxyserver import ProxyServer
+
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    feed_server.publish("/feed.xml", FEED)
+    url = feed_server.url("/feed.xml")
+    with ProxyServer() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        with make() as f:
+            first = f.fetch(url)
+            second = f.fetch(url, FeedState(url=url, etag=first.etag))
+        assert first.body == FEED and second.not_modified
+        assert [(s.method, s.target) for s in proxy.seen] == [("GET", url)] * 2
+        assert proxy.seen[1].headers["If-None-Match"] == first.etag

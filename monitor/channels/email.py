@@ -19,7 +19,6 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-from monitor.channels.deadline import Deadline
 from monitor.channels.render import (
     check_batch,
     clean_text,
@@ -29,6 +28,7 @@ from monitor.channels.render import (
     truncate,
     view,
 )
+from monitor.deadline import Deadline
 from monitor.errors import DeliveryError
 from monitor.types import Notice
 

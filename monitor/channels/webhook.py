@@ -13,24 +13,16 @@ import hashlib
 import hmac
 import json
 import re
-import socket
-import ssl
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-
-from monitor.channels.deadline import Deadline
 from monitor.channels.render import check_batch, clean_text
 from monitor.channels.webhook_formats import render
-from monitor.errors import DeliveryError
+from monitor.deadline import Deadline
+from monitor.errors import DeliveryError, NetworkError
+from monitor.httpclient import HttpClient, Response
 from monitor.types import Notice
 
 USER_AGENT = "press-monitor/0.1 (+webhook)"
@@ -44,7 +36,6 @@ ERROR_BODY_MAX = 64 * 1024
 
 
 _MESSAGE_ID = re.compile(r"^[\x21-\x7e]{1,256}$")
-_current = threading.local()  # the Deadline of the POST running in this thread
 
 
 # --------------------------------------------------------------------------- signing
@@ -97,18 +88,18 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
-def _body_excerpt(response: requests.Response) -> str:
+def _body_excerpt(response: Response) -> str:
     try:
-        raw = response.raw.read(ERROR_BODY_MAX, decode_content=True) if response.raw is not None else b""
+        raw = response.read(ERROR_BODY_MAX)
     except Exception:  # the excerpt is decoration; the status already says what failed
         return ""
     text = clean_text(raw.decode("utf-8", "replace"), 200)
     return f": {text}" if text else ""
 
 
-def status_error(name: str, origin: str, response: requests.Response, now: datetime) -> DeliveryError:
+def status_error(name: str, origin: str, response: Response, now: datetime) -> DeliveryError:
     """Return the DeliveryError for a non-2xx answer (permanent / transient / gone, with retry_after)."""
-    status = response.status_code
+    status = response.status
     where = f"webhook {name!r} ({origin})"
     if 300 <= status < 400:
         location = clean_text(response.headers.get("Location", ""), 300) or "(no Location)"
@@ -134,92 +125,11 @@ def status_error(name: str, origin: str, response: requests.Response, now: datet
     return DeliveryError(f"{where}: HTTP {status}{wait}{excerpt}", retry_after=retry_after)
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    # requests wraps urllib3 wraps socket/ssl errors; the innermost one says what actually happened.
-    seen: set[int] = set()
-    current: BaseException = exc
-    for _ in range(20):
-        seen.add(id(current))
-        inner = getattr(current, "reason", None)
-        if not isinstance(inner, BaseException):
-            inner = current.__cause__ or current.__context__
-        if inner is None:
-            for arg in current.args:
-                if isinstance(arg, BaseException):
-                    inner = arg
-                    break
-        if inner is None or id(inner) in seen:
-            break
-        current = inner
-    return current
-
-
-def _connection_reason(exc: BaseException) -> str:
-    root = _root_cause(exc)
-    if isinstance(root, ssl.SSLCertVerificationError):
-        return f"certificate verify failed ({root.verify_message})"
-    if isinstance(root, ssl.SSLError):
-        return f"TLS error ({root.reason or type(root).__name__})"
-    if isinstance(root, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(root, ConnectionResetError):
-        return "connection reset by the receiver"
-    if isinstance(root, socket.gaierror):
-        return "host name could not be resolved"
-    if isinstance(root, OSError) and root.strerror:
-        return root.strerror.lower()
-    return type(root).__name__
-
-
 # --------------------------------------------------------------------------- channel
 
 
-class _Watched:
-    # connect() sees the socket of a new connection before the request is sent; getresponse() the
-    # socket of a new or reused pooled connection before the (possibly dribbled) status line.
-    def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        _watch(self)
-
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        _watch(self)
-        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
-
-
-def _watch(conn: object) -> None:
-    deadline: Deadline | None = getattr(_current, "deadline", None)
-    if deadline is not None:
-        deadline.watch(getattr(conn, "sock", None))
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = type("_WatchedHTTPConnection", (_Watched, HTTPConnection), {})
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = type("_WatchedHTTPSConnection", (_Watched, HTTPSConnection), {})
-
-
-class _Adapter(HTTPAdapter):
-    # Direct connections get the deadline hook; through an HTTP(S)_PROXY the status line is bounded
-    # by the read timeout per packet only.
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-def _drain(response: requests.Response) -> None:
-    """Read a success answer's (short) body so its connection goes back to the pool for keep-alive;
-    a receiver answering with more than ERROR_BODY_MAX just loses the connection."""
-    read = 0
-    for chunk in response.iter_content(16 * 1024):
-        read += len(chunk)
-        if read > ERROR_BODY_MAX:
-            break
-
-
 class WebhookChannel:
-    """POSTs alerts to one URL over one kept-alive session; raises DeliveryError saying whether and
+    """POSTs alerts to one URL over one kept-alive connection; raises DeliveryError saying whether and
     when to retry. Options come checked from config (channel_options.WebhookOptions)."""
 
     def __init__(
@@ -231,7 +141,6 @@ class WebhookChannel:
         headers: Mapping[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         secret: str | None = None,
-        session: requests.Session | None = None,
     ) -> None:
         self.name = name
         self.url = url
@@ -240,12 +149,8 @@ class WebhookChannel:
         self._headers = {str(k): str(v) for k, v in (headers or {}).items()}
         self._key = decode_secret(secret) if secret else None
         self._origin = _origin(url)
-        if session is None:
-            session = requests.Session()
-            adapter = _Adapter(pool_connections=1, pool_maxsize=4, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-        self._session = session
+        # One sender thread per channel (deliver.py) posts one alert at a time: one connection, kept alive.
+        self._client = HttpClient(user_agent=USER_AGENT, timeout=self.timeout, maxsize=1, num_pools=1)
 
     def __repr__(self) -> str:
         return f"WebhookChannel({self.name!r}, {self._origin!r}, format={self.format!r})"
@@ -279,34 +184,23 @@ class WebhookChannel:
         body = self.render(notices, now=now, digest=digest)
         headers = self.headers_for(body, now=now, message_id=message_id)
         where = f"webhook {self.name!r} ({self._origin})"
-        deadline = _current.deadline = Deadline(self.timeout)
+        # The timeout bounds each packet; the deadline the whole conversation (a dribbled status line).
+        deadline = Deadline(self.timeout)
         try:
+            # Exactly the bytes that were signed; redirects are never followed (module docstring).
+            response = self._client.request("POST", self.url, headers=headers, body=body, deadline=deadline)
             try:
-                response = self._session.post(
-                    self.url,
-                    data=body,  # exactly the bytes that were signed
-                    headers=headers,
-                    timeout=self.timeout,  # per packet; the deadline bounds the whole conversation
-                    allow_redirects=False,
-                    stream=True,  # the body is read below, and only its start
-                )
-                try:
-                    if 200 <= response.status_code < 300:
-                        _drain(response)
-                        return
+                if not 200 <= response.status < 300:
                     raise status_error(self.name, self._origin, response, now)
-                finally:
-                    response.close()
-            except requests.RequestException as exc:
-                if deadline.fired or isinstance(exc, requests.Timeout):
-                    raise DeliveryError(f"{where}: timed out after {self.timeout:g}s") from None
-                if isinstance(exc, requests.ConnectionError):
-                    raise DeliveryError(f"{where}: could not connect: {_connection_reason(exc)}") from None
-                raise DeliveryError(f"{where}: request failed: {type(exc).__name__}") from None
+            finally:
+                response.release(ERROR_BODY_MAX)  # a short answer is read out: the connection stays alive
+        except NetworkError as exc:
+            if exc.kind == "timeout":
+                raise DeliveryError(f"{where}: timed out after {self.timeout:g}s") from None
+            raise DeliveryError(f"{where}: {exc}") from None
         finally:
             deadline.cancel()
-            _current.deadline = None
 
     def close(self) -> None:
-        """Release pooled connections."""
-        self._session.close()
+        """Release the kept-alive connection."""
+        self._client.close()

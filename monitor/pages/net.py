@@ -35,15 +35,17 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from monitor.clock import Clock
+from monitor.deadline import Deadline
 from monitor.errors import PageError
-from monitor.fetch import _describe, _phrase, _retry_after, _size, _Watchdog, read_capped
+from monitor.fetch import _phrase, _retry_after, _size
+from monitor.httpclient import describe, is_timeout, read_capped
 
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 _REDIRECTS = (301, 302, 303, 307, 308)
 _CHUNK = 64 * 1024
 _POOLS = 64  # pools kept open (one per host and checked address), least recently used closed first
-_current = threading.local()  # the _Watchdog of the exchange running in this thread
+_current = threading.local()  # the Deadline of the exchange running in this thread
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
@@ -164,7 +166,7 @@ class PageFetcher:
         """
         home = origin(feed_url) if feed_url else None
         start = self._clock.monotonic()
-        dog = _current.dog = _Watchdog(self._timeout)
+        dog = _current.dog = Deadline(self._timeout)
         current = url
         try:
             for _hop in range(self._max_redirects + 1):
@@ -178,6 +180,7 @@ class PageFetcher:
                     return self._finish(resp, url, current, robots, start, dog)
                 finally:
                     _discard(resp)
+                    dog.forget()  # that connection is back in its pool: another exchange may use it
             raise PageError(f"too many redirects (>{self._max_redirects})", kind="redirects", outcome="failed")
         except PageError:
             raise
@@ -185,9 +188,9 @@ class PageFetcher:
             raise PageError(f"body of {current} is not valid gzip/deflate data", kind="bad-body",
                             outcome="failed") from exc
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-            if dog.fired or _is_timeout(exc):
+            if dog.fired or is_timeout(exc):
                 raise self._timed_out() from exc
-            raise PageError(_describe(exc, current), kind="connection") from exc
+            raise PageError(describe(exc, current), kind="connection") from exc
         finally:
             dog.cancel()
             _current.dog = None
@@ -252,7 +255,7 @@ class PageFetcher:
     # ------------------------------------------------------------------ the answer
 
     def _finish(self, resp: urllib3.BaseHTTPResponse, url: str, final: str, robots: bool, start: float,
-                dog: _Watchdog) -> Page:
+                dog: Deadline) -> Page:
         status, h = resp.status, resp.headers
         media, charset = _content_type(h.get("content-type", ""))
         if not 200 <= status < 300:
@@ -276,7 +279,7 @@ class PageFetcher:
             raise PageError("not an HTML page (no content type, no HTML markup)", kind="not-html", outcome="skipped")
         return Page(url, final, status, media, charset, body)
 
-    def _read_body(self, resp: urllib3.BaseHTTPResponse, start: float, dog: _Watchdog) -> bytes:
+    def _read_body(self, resp: urllib3.BaseHTTPResponse, start: float, dog: Deadline) -> bytes:
         return read_capped(lambda n: resp.read1(n, decode_content=True),  # type: ignore[call-arg]
                            self._max_bytes, dog, check_deadline=lambda: self._check_deadline(start),
                            too_large=self._too_large, timed_out=self._timed_out)
@@ -305,21 +308,6 @@ def _content_type(value: str) -> tuple[str, str | None]:
 def _looks_like_html(body: bytes) -> bool:
     head = body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<!--", b"<title"))
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    while todo:
-        e = todo.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, TimeoutError | urllib3.exceptions.TimeoutError):
-            return True
-        todo.extend(x for x in (e.__cause__, e.__context__, getattr(e, "reason", None), *e.args)
-                    if isinstance(x, BaseException))
-    return False
 
 
 def _discard(resp: urllib3.BaseHTTPResponse) -> None:
