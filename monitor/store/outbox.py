@@ -56,12 +56,13 @@ class OutboxStore(ReviewStore):
 
     def notice(self, row: OutboxRow) -> Notice:
         """Return what a channel renders for an outbox row (the release, its sources, the match snippet)."""
-        detail = self.release(row.release_id)
-        if detail is None:
+        view = self.release_view(row.release_id)
+        if view is None:
             raise StoreError(f"alert {row.alert_id}: release {row.release_id} no longer exists")
-        snippet = next((m.snippet for m in detail.matches if m.rule == row.rule), "")
-        return Notice(alert_id=row.alert_id, rule=row.rule, channel=row.channel, snippet=snippet,
-                      release=detail.view)
+        snippet = self.scalar("SELECT snippet FROM matches WHERE release_id = :id AND rule = :rule",
+                              {"id": row.release_id, "rule": row.rule})
+        return Notice(alert_id=row.alert_id, rule=row.rule, channel=row.channel, snippet=snippet or "",
+                      release=view)
 
     # ------------------------------------------------------------------ delivery outcomes
 

@@ -149,9 +149,7 @@ class ReviewStore(Connection):
 
     def release(self, release_id: int) -> ReleaseDetail | None:
         """Return one release with its sightings, versions and matches, or None."""
-        r = self.one(
-            "SELECT id, title, url, published_at, first_seen_at, author, summary, dateline_place,"
-            " dateline_date, wire, tickers, body, updated_at FROM releases WHERE id = :id", {"id": release_id})
+        r = self.one(f"SELECT {_VIEW_COLUMNS}, body, updated_at FROM releases WHERE id = :id", {"id": release_id})
         if r is None:
             return None
         params = {"id": release_id}
@@ -163,19 +161,22 @@ class ReviewStore(Connection):
             params))
         matches = tuple(MatchRow.from_row(m) for m in self.rows(
             "SELECT rule, snippet, matched_at FROM matches WHERE release_id = :id ORDER BY id", params))
-        dateline = None
-        if r["dateline_place"] or r["wire"]:
-            dateline = Dateline(place=r["dateline_place"] or "",
-                                date=date.fromisoformat(r["dateline_date"]) if r["dateline_date"] else None,
-                                wire=r["wire"] or "")
-        view = ReleaseView(
-            id=r["id"], title=r["title"], url=r["url"] or "", published=must_ts(r["published_at"]),
-            first_seen=must_ts(r["first_seen_at"]), author=r["author"] or "", summary=r["summary"] or "",
-            dateline=dateline, tickers=tuple(tickers(r["tickers"])),
-            sources=tuple(Source(s.feed, s.link) for s in sightings),
-        )
+        view = _view(r, tuple(Source(s.feed, s.link) for s in sightings))
         return ReleaseDetail(view=view, body=r["body"] or "", updated=must_ts(r["updated_at"]),
                              sightings=sightings, versions=versions, matches=matches)
+
+    def release_view(self, release_id: int) -> ReleaseView | None:
+        """Return what an alert shows of a release (no body, versions or matches), or None.
+
+        The outbox renders one per alert: a 10,000-alert backlog should not read what it never shows.
+        """
+        r = self.one(f"SELECT {_VIEW_COLUMNS} FROM releases WHERE id = :id", {"id": release_id})
+        if r is None:
+            return None
+        sources = tuple(Source(s["feed"], s["link"]) for s in self.rows(
+            "SELECT f.name AS feed, s.link FROM sightings s JOIN feeds f ON f.id = s.feed_id"
+            " WHERE s.release_id = :id ORDER BY s.id", {"id": release_id}))
+        return _view(r, sources)
 
     # ------------------------------------------------------------------ rules
 
@@ -302,6 +303,24 @@ class ReviewStore(Connection):
                 cur.close()
             except sqlite3.ProgrammingError:  # the store was closed first (a consumer that stopped early)
                 pass
+
+
+_VIEW_COLUMNS = ("id, title, url, published_at, first_seen_at, author, summary, dateline_place, dateline_date, wire,"
+                 " tickers")
+
+
+def _view(r: sqlite3.Row, sources: tuple[Source, ...]) -> ReleaseView:
+    """The ReleaseView of a `releases` row read with _VIEW_COLUMNS."""
+    dateline = None
+    if r["dateline_place"] or r["wire"]:
+        dateline = Dateline(place=r["dateline_place"] or "",
+                            date=date.fromisoformat(r["dateline_date"]) if r["dateline_date"] else None,
+                            wire=r["wire"] or "")
+    return ReleaseView(
+        id=r["id"], title=r["title"], url=r["url"] or "", published=must_ts(r["published_at"]),
+        first_seen=must_ts(r["first_seen_at"]), author=r["author"] or "", summary=r["summary"] or "",
+        dateline=dateline, tickers=tuple(tickers(r["tickers"])), sources=sources,
+    )
 
 
 def _export_record(r: sqlite3.Row) -> dict[str, Any]:
