@@ -84,9 +84,9 @@ def test_a_release_joined_in_the_same_transaction_is_found_by_each_feed_name(
         feed_server.publish(f"/{name}.rss", rss([{"title": "Central Asia Summit opens", "link": link,
                                                    "guid": f"{name}-1", "description": body,
                                                    "pubDate": NOW - timedelta(hours=1)}]))
-    settings = Settings(database=tmp_path / "archive.db", timeout=2.0)
+    settings = Settings(database=tmp_path / "archive.db", timeout=30.0)
     rules = compile_rules([RuleSpec("asia", '"Central Asia"', notify=("log",), feeds=("wire-b",))], {})
-    fetcher = Fetcher(user_agent="test", timeout=2.0, max_bytes=1_000_000, clock=SystemClock())
+    fetcher = Fetcher(user_agent="test", timeout=30.0, max_bytes=1_000_000, clock=SystemClock())
     clock = ManualClock(NOW)
     try:
         with Store(settings.database) as store:
