@@ -218,5 +218,11 @@ def test_behind_a_proxy_allowed_host_and_base_path(tmp_path: Path) -> None:
         assert status == 200 and "http://press.example.com/press/rule/earnings/feed.atom" in body
         status, _, css = s.get("/static/style.css", host="press.example.com")
         assert status == 200 and "prefers-color-scheme: dark" in css
+        # Outside the base path nothing is served (issue 23: /press also served /), the API errs in JSON.
+        root = s.url.removesuffix("/press/")
+        for outside in ("/", "/rules", "/pressx/rules", "/static/style.css", "/healthz"):
+            assert Served(root, s.cfg, s.ids, proc).get(outside, host="press.example.com")[0] == 404, outside
+        status, body = get_json(s, "/api/nosuch", Host="press.example.com")
+        assert status == 404 and "nothing at /press/api/nosuch" in body["error"]
     finally:
         stop_server(proc)
