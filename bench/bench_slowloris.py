@@ -36,8 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROBE_TIMEOUT = 30.0
 CONFIG = """
-[settings]
-archive = "{db}"
+[monitor]
+database = "{db}"
 
 [[feeds]]
 name = "Example"

@@ -194,26 +194,32 @@ def html_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> s
 # --------------------------------------------------------------------------- JSON
 
 
+# The JSON events are described by WEBHOOK_SCHEMA (shipped in the package, shown in the README):
+# change both together. A value the release lacks is null, never "" (as in the JSON API).
+WEBHOOK_SCHEMA = "webhook-events.schema.json"
+MATCHED, DIGEST, TEST = "release.matched", "release.digest", "release.test"
+
+
 def release_payload(release: ReleaseView) -> dict[str, object]:
-    """Return the JSON-ready description of a release (links that are not http(s) become "")."""
+    """Return the JSON-ready description of a release (links that are not http(s) become null)."""
     dateline = release.dateline
     return {
         "id": release.id,
         "title": release.title,
-        "url": safe_url(release.url) or "",
+        "url": safe_url(release.url),
         "published": utc_iso(release.published),
         "first_seen": utc_iso(release.first_seen),
-        "author": release.author,
+        "author": release.author or None,
         "summary": release.summary,
         "dateline": None
         if dateline is None
         else {
-            "place": dateline.place,
+            "place": dateline.place or None,
             "date": dateline.date.isoformat() if dateline.date else None,
-            "wire": dateline.wire,
+            "wire": dateline.wire or None,
         },
         "tickers": list(release.tickers),
-        "sources": [{"feed": s.feed, "url": safe_url(s.url) or ""} for s in release.sources],
+        "sources": [{"feed": s.feed, "url": safe_url(s.url)} for s in release.sources],
     }
 
 
@@ -228,16 +234,16 @@ def alert_payload(notice: Notice) -> dict[str, object]:
 
 
 def json_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> dict[str, object]:
-    """Return the release.matched (one alert) or release.digest (several) event."""
+    """Return the release.matched (one alert), release.test (`alerts test`) or release.digest (several) event."""
     if digest:
         return {
-            "type": "release.digest",
+            "type": DIGEST,
             "timestamp": utc_iso(now),
             "data": {"channel": notices[0].channel, "alerts": [alert_payload(n) for n in notices]},
         }
     notice = notices[0]
     return {
-        "type": "release.matched",
+        "type": TEST if notice.test else MATCHED,
         "timestamp": utc_iso(now),
         "data": {
             "alert_id": notice.alert_id,
