@@ -179,7 +179,7 @@ class Handler(BaseHTTPRequestHandler):
             self.handle_one_request()
             return
         # More than MAX_HEAD_BYTES without an empty line: answer without reading on.
-        self.command, self.request_version, self.close_connection = None, self.default_request_version, True
+        self.command, self.request_version, self.close_connection = "", self.default_request_version, True
         self.requestline = self.path = target_of(self.request.data)
         if b"\n" not in self.request.data:
             self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG, "Request line too long")
@@ -358,7 +358,8 @@ class WebServer(HTTPServer):
 
     def _answer_head(self, head: Head) -> None:
         try:
-            Handler(head, head.address, self)  # type: ignore[arg-type]  (a Head, not a socket: see Handler.setup)
+            # The "request" is the gate's Head, not a socket: Handler.setup reads it.
+            Handler(head, head.address, self)  # type: ignore[arg-type]
         except Exception:
             log.debug("answering %s failed", head.address[0], exc_info=True)
         finally:
