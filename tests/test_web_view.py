@@ -11,7 +11,8 @@ from monitor import app as app_mod
 from monitor.clock import ManualClock
 from monitor.errors import ConfigError
 from monitor.web import charts, view
-from monitor.web.pages import Pages, duration_words, toml_snippet
+from monitor.web.model import duration_words
+from monitor.web.pages import Pages, toml_snippet
 from tests.test_export import CONFIG, T0, build_archive
 
 

@@ -41,7 +41,8 @@ from monitor.clock import Clock, SystemClock
 from monitor.errors import ConfigError, MonitorError
 from monitor.web import api, view
 from monitor.web.gate import Gate, Head
-from monitor.web.pages import NotFound, Pages
+from monitor.web.model import NotFound
+from monitor.web.pages import Pages
 from monitor.web.render import Renderer
 
 log = logging.getLogger("monitor.web")
@@ -269,8 +270,8 @@ class Handler(BaseHTTPRequestHandler):
             scheme = "https" if self.headers.get("X-Forwarded-Proto", "") == "https" else "http"
             host = self.headers.get("Host") or self.server.url.split("/")[2]
             return fn(groups, params, Request(f"{scheme}://{host}", parts.path))
-        except (NotFound, api.Missing) as exc:
-            return self._error(api_call, 404, "Not found", str(exc).strip("'\""))
+        except NotFound as exc:
+            return self._error(api_call, 404, "Not found", str(exc))
         except api.BadRequest as exc:
             return self._error(api_call, 400, "Bad request", str(exc))
         except MonitorError as exc:  # no archive yet, archive from a newer version, ...
