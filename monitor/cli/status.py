@@ -9,7 +9,7 @@ from datetime import datetime
 import click
 
 from monitor.cli.base import Ctx, main
-from monitor.clock import SystemClock
+from monitor.clock import SystemClock, iso
 from monitor.types import FeedCondition
 
 
@@ -43,18 +43,18 @@ def status(obj: Ctx, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({
             "status": health.verdict, "code": health.code, "reasons": list(health.reasons),
-            "daemon": {"last_poll": _iso(last_poll), "started": _iso(started), "stopped": _iso(stopped)},
-            "outbox": {"pending": snap.pending, "oldest_pending": _iso(snap.oldest_pending), "dead": snap.dead,
+            "daemon": {"last_poll": iso(last_poll), "started": iso(started), "stopped": iso(stopped)},
+            "outbox": {"pending": snap.pending, "oldest_pending": iso(snap.oldest_pending), "dead": snap.dead,
                        "failing_channels": snap.failing_channels, "disabled_channels": snap.disabled_channels},
             "pages": snap.pages,
-            "channels": [{"name": name, "consecutive_failures": run.failures, "failing_since": _iso(run.since),
+            "channels": [{"name": name, "consecutive_failures": run.failures, "failing_since": iso(run.since),
                           "last_error": run.last_error} for name, run in streaks.items()],
             "feeds": [{
                 "name": f.name, "state": f.state,
-                "last_ok": _iso(r.last_ok_at) if r else None, "last_error": r.last_error if r else None,
+                "last_ok": iso(r.last_ok_at) if r else None, "last_error": r.last_error if r else None,
                 "failures": r.failures if r else 0,
-                "next_poll": _iso(f.next_poll),
-                "retry_after_until": _iso(r.retry_after_until) if r else None,
+                "next_poll": iso(f.next_poll),
+                "retry_after_until": iso(r.retry_after_until) if r else None,
                 "redirect_to": r.redirect_to if r else None,
                 "pages_failed": f.pages_failed,
             } for f in snap.configured for r in [f.row]],
@@ -96,10 +96,6 @@ def status(obj: Ctx, as_json: bool) -> None:
             since = f" since {r.redirect_since:%Y-%m-%d}" if r.redirect_since else ""
             click.echo(f"{'':<53}permanent redirect to {r.redirect_to}{since} (adopted after 7 days)")
     sys.exit(health.code)
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat().replace("+00:00", "Z") if when else None
 
 
 def _when(when: datetime | None, now: datetime) -> str:

@@ -15,12 +15,12 @@ from typing import Any
 
 from monitor import health, schedule
 from monitor.app import App
-from monitor.clock import Clock
+from monitor.clock import Clock, iso
 from monitor.errors import ConfigError, QueryError
 from monitor.rules import search_query
 from monitor.store import RANK_WINDOW, Store
 from monitor.web import view
-from monitor.web.model import NotFound, alert_json, iso, release_json, release_model
+from monitor.web.model import NotFound, alert_json, release_json, release_model
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 200

@@ -8,9 +8,10 @@ release is, which alerts it has, or why it has none.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from monitor.clock import iso
 from monitor.store import OutboxRow, ReleaseDetail, Store
 from monitor.types import RuleSpec
 from monitor.web import view
@@ -18,11 +19,6 @@ from monitor.web import view
 
 class NotFound(Exception):
     """The path names nothing: answered with 404 (a page, or {"error": …} on the API)."""
-
-
-def iso(when: datetime | None) -> str | None:
-    """Return a time as the JSON API writes it: ISO 8601 UTC with a Z."""
-    return when.isoformat().replace("+00:00", "Z") if when else None
 
 
 def duration_words(seconds: float) -> str:
