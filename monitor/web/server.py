@@ -55,6 +55,8 @@ IDLE_SECONDS = 15.0  # writing an answer to a client that does not read it
 HOST_HEADER = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]*)(:[0-9]{1,5})?")
 MAX_PARAMS = 100
 STATIC = Path(__file__).parent / "static"
+# The API's description (OpenAPI 3.1), served as /api/openapi.json; tests check real answers against it.
+OPENAPI = (Path(__file__).parent / "openapi.json").read_bytes()
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 # No inline script or style; the one script and the stylesheet come from /static. Links out must
 # not leak the local search in a Referer.
@@ -119,6 +121,7 @@ class Routes:
             ("/feeds", lambda g, q, r: html(p.feeds)()),
             ("/static/([a-z]+\\.(?:css|js))", self.static_file),
             ("/healthz", lambda g, q, r: js(a.health)(q)),
+            ("/api/openapi\\.json", lambda g, q, r: Answer(200, OPENAPI, "application/json; charset=utf-8")),
             ("/api/search", lambda g, q, r: js(a.search)(q)),
             (f"/api/releases/{ID}", lambda g, q, r: js(a.release)(int(g[0]))),
             ("/api/rules", lambda g, q, r: js(a.rules)(q)),
