@@ -8,6 +8,7 @@ through the helpers here so the cleaning rules live in one place.
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -160,6 +161,22 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+# A snippet marks matched terms as [term] (FTS5 snippet()); HTML mail highlights them instead.
+_MATCHED = re.compile(r"\[([^\[\]]{1,200})\]")
+MARK = '<mark style="background:#fff1a8;color:inherit"><b>{}</b></mark>'
+
+
+def marked_html(snippet: str) -> str:
+    """Return a snippet as escaped HTML with its [matched] terms in <mark><b>, brackets dropped."""
+    out, at = [], 0
+    for m in _MATCHED.finditer(snippet):
+        out.append(_e(snippet[at:m.start()]))
+        out.append(MARK.format(_e(m.group(1))))
+        at = m.end()
+    out.append(_e(snippet[at:]))
+    return "".join(out)
+
+
 def html_block(notice: Notice) -> str:
     """Return one alert as an HTML fragment; every feed string escaped, only http(s) hrefs."""
     v = view(notice)
@@ -171,7 +188,7 @@ def html_block(notice: Notice) -> str:
         f'<div style="font-size:120%;font-weight:bold;margin:.2em 0">{title}</div>',
     ]
     if v.snippet:
-        parts.append(f'<div style="margin:.3em 0">{_e(v.snippet)}</div>')
+        parts.append(f'<div style="margin:.3em 0">{marked_html(v.snippet)}</div>')
     parts.append(f'<div style="color:#777;font-size:85%">{meta}</div>')
     if v.url:
         parts.append(f'<div style="color:#777;font-size:85%">{_e(v.url)}</div>')
