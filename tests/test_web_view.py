@@ -112,6 +112,19 @@ def test_pages_on_a_manual_clock(tmp_path: Path) -> None:
     assert "No alert was queued for this release: no watch rule matched it." in body.decode()
     status, body = pages.feeds()
     assert status == 200 and body.decode().count('class="spark"') == 3
+    # One view model for the release page and /api/releases/ID (issue 23): they say the same.
+    from html import unescape
+
+    from monitor.web.api import Api
+
+    api = Api(app_mod.load(cfg), ManualClock(T0))
+    for label in ("bare", "acme", "summit"):
+        _, page = pages.release(ids[label])
+        _, doc = api.release(ids[label])
+        text = unescape(page.decode())
+        assert doc["title"] in text and all(a["channel"] in text for a in doc["alerts"])
+        reason = doc["no_alert_reason"]
+        assert (reason is None) == bool(doc["alerts"]) and (reason is None or reason in text), (label, reason)
 
 
 @pytest.mark.parametrize(("query", "filters"), [
