@@ -6,8 +6,9 @@ Starts `press-monitor serve --port 0` in a child process (the `monitor` package 
 checkout by default: pass another checkout to measure its server the same way) over a fresh empty
 archive. Then, one scenario after the other:
 
-  slow  --slow connections from 127.0.0.2 each send one request-head byte every 3 s (never the end);
-  idle  --idle connections from 127.0.0.2 send nothing;
+  slow    --slow connections from 127.0.0.2 each send one request-head byte every 3 s (never the end);
+  idle    --idle connections from 127.0.0.2 send nothing;
+  spread  --idle connections, each from its own loopback address (127.1.x.y), dribbling as `slow`;
 
 and meanwhile /healthz is asked from 127.0.0.1 once a second for --seconds: each probe's time to a
 full answer (cut at 30 s: counted as unanswered). Loopback only; every loop is bounded by count
@@ -76,19 +77,24 @@ def probe(host: str, port: int) -> float | None:
     return time.monotonic() - t0 if data.startswith(b"HTTP/") else None
 
 
-def open_clients(host: str, port: int, n: int) -> list[socket.socket]:
+def source(i: int, spread: bool) -> str:
+    """127.0.0.2 for every client, or (spread) one loopback address each: 127.1.x.y."""
+    return f"127.1.{i // 250}.{i % 250 + 1}" if spread else "127.0.0.2"
+
+
+def open_clients(host: str, port: int, n: int, spread: bool = False) -> list[socket.socket]:
     out = []
-    for _ in range(n):
+    for i in range(n):
         try:
-            s = socket.create_connection((host, port), timeout=5, source_address=("127.0.0.2", 0))
+            s = socket.create_connection((host, port), timeout=5, source_address=(source(i, spread), 0))
         except OSError:
             break  # the server (or the kernel's backlog) would take no more
         out.append(s)
     return out
 
 
-def scenario(host: str, port: int, name: str, n: int, seconds: float, dribble: bool) -> str:
-    clients = open_clients(host, port, n)
+def scenario(host: str, port: int, name: str, n: int, seconds: float, dribble: bool, spread: bool = False) -> str:
+    clients = open_clients(host, port, n, spread)
     stop = threading.Event()
 
     def drip() -> None:
@@ -127,7 +133,7 @@ def scenario(host: str, port: int, name: str, n: int, seconds: float, dribble: b
     ok = [t for t in times if t is not None]
     median = f"{statistics.median(ok) * 1000:.0f} ms" if ok else "-"
     worst = f"{max(ok) * 1000:.0f} ms" if ok else "-"
-    return (f"{name:<5} {len(clients):>5} connected ({open_now} still open at the end): /healthz answered"
+    return (f"{name:<6} {len(clients):>5} connected ({open_now} still open at the end): /healthz answered"
             f" {len(ok)}/{len(times)}, median {median}, worst {worst}")
 
 
@@ -148,6 +154,7 @@ def main() -> None:
             print(f"server from {args.code}: baseline /healthz {probe(host, port)}")
             print(scenario(host, port, "slow", args.slow, args.seconds, dribble=True), flush=True)
             print(scenario(host, port, "idle", args.idle, args.seconds, dribble=False), flush=True)
+            print(scenario(host, port, "spread", args.idle, args.seconds, dribble=True, spread=True), flush=True)
         finally:
             proc.terminate()
             try:
