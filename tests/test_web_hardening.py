@@ -96,8 +96,8 @@ def test_idle_connections_are_closed_and_threads_bounded(served: Served) -> None
         time.sleep(0.5)  # let the server accept what it will (no assertion depends on this)
         threads = len(os.listdir(f"/proc/{served.proc.pid}/task"))
         assert threads <= MAX_THREADS + 4, threads  # main thread + workers, never one per connection
-        # The server hangs up on a connection that sends nothing (IDLE_SECONDS), so a real request
-        # gets through even with every worker slot taken by an idle client.
+        # The gate hangs up on a connection whose request head has not arrived within HEAD_SECONDS,
+        # and a real request gets through meanwhile: idle clients never hold a worker.
         assert idle[0].recv(1) == b""
         assert raw_get(served, "/rules")[0] == 200
     finally:
@@ -249,3 +249,13 @@ def test_a_long_request_line_is_answered_in_json_on_the_api(in_process: WebServe
     assert status == 414 and b'"error"' in body, body[:300]
     status, body = _get(in_process, "/search?q=" + "a" * 70_000)
     assert status == 414 and b"<html" in body
+
+
+def test_a_flood_of_requests_is_shed_not_queued_for_ever(in_process: WebServer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.web import server as server_mod
+
+    monkeypatch.setattr(server_mod, "MAX_QUEUED", 0)  # as if every worker were busy and the queue full
+    status, body = _get(in_process, "/rules")
+    assert status == 503 and b"Retry-After: 5" in body and body.endswith(b'try again in a few seconds"}')
+    assert in_process.counts["shed"] == 1

@@ -25,6 +25,7 @@ import re
 import signal
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ log = logging.getLogger("monitor.web")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_THREADS = 16
 CHEAP_THREADS = 2  # /healthz and static files: answered even while MAX_THREADS searches run
+MAX_QUEUED = 256  # complete requests waiting for a worker, per lane; more are answered 503 at once
+_BUSY_BODY = b'{"error": "the server is busy: try again in a few seconds"}'
+BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY))
 IDLE_SECONDS = 15.0  # writing an answer to a client that does not read it
 # A Host header: a name or [IPv6 address], an optional port; nothing else (no userinfo, no path).
 HOST_HEADER = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]*)(:[0-9]{1,5})?")
@@ -342,6 +347,9 @@ class WebServer(HTTPServer):
         self.log = log or (lambda line: None)
         super().__init__((host, port), Handler)
         self.gate = Gate(self.socket, self._dispatch_head)
+        self._lock = threading.Lock()
+        self.queued: Counter[str] = Counter()  # requests waiting for a worker, per lane
+        self.counts: Counter[str] = Counter()  # shed: answered 503 at once, every worker of its lane busy
         self.workers = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="web")
         self.cheap_workers = ThreadPoolExecutor(CHEAP_THREADS, thread_name_prefix="web-cheap")
 
@@ -356,11 +364,27 @@ class WebServer(HTTPServer):
         return None
 
     def _dispatch_head(self, head: Head) -> None:
+        """Queue a complete request for its workers (called on the gate's thread: never blocks)."""
         path = self.local_path(target_of(head.data)) or ""
-        cheap = path == "/healthz" or path.startswith("/static/")
-        (self.cheap_workers if cheap else self.workers).submit(self._answer_head, head)
+        lane = "cheap" if path == "/healthz" or path.startswith("/static/") else "main"
+        with self._lock:
+            if self.queued[lane] >= MAX_QUEUED:  # a flood of requests: shed load instead of queueing forever
+                self.counts["shed"] += 1
+                busy = True
+            else:
+                self.queued[lane] += 1
+                busy = False
+        if busy:
+            with contextlib.suppress(OSError):
+                head.sock.setblocking(False)
+                head.sock.send(BUSY)
+            head.sock.close()
+            return
+        (self.cheap_workers if lane == "cheap" else self.workers).submit(self._answer_head, head, lane)
 
-    def _answer_head(self, head: Head) -> None:
+    def _answer_head(self, head: Head, lane: str) -> None:
+        with self._lock:
+            self.queued[lane] -= 1
         try:
             # The "request" is the gate's Head, not a socket: Handler.setup reads it.
             Handler(head, head.address, self)  # type: ignore[arg-type]
