@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,9 +16,9 @@ from tests.feedserver import FeedServer
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cli(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess:
+def cli(*args: str, cwd: Path, check: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "monitor", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env={**os.environ, **env} if env else None)
     if check:
         assert done.returncode == 0, done.stdout + done.stderr
     return done

@@ -14,8 +14,10 @@ import pytest
 from monitor import config as config_mod
 from monitor import discover
 from monitor.cli import configedit
+from tests.configs import HOOK_ENV, SECRET
 from tests.feedserver import FeedServer, html_page, rss
 from tests.test_cli import ROOT, cli
+from tests.webhook_receiver import WebhookReceiver
 
 HEAD = """# My press-monitor config.  A comment the edits must keep.
 [monitor]
@@ -222,3 +224,45 @@ def test_import_keeps_folders_and_says_why_it_skips(tmp_path: Path) -> None:
     names = [f.name for f in config_mod.load(cfg).feeds]
     assert names == ["first", "Wires / Energy: PRN energy", "Wires: GNW", "Top"]
     assert "# imported from mine.opml" in cfg.read_text() and cfg.read_text().startswith("# My press-monitor")
+
+
+def test_channels_add_webhook_then_it_alerts(tmp_path: Path, receiver: WebhookReceiver) -> None:
+    cfg = setup(tmp_path)
+    done = cli("channels", "add", "webhook", "ops", "--url", receiver.url, "--header", "X-Team: press",
+               "--secret-env", "PM_TEST_HOOK_SECRET", "--rule", "summits", cwd=tmp_path, env=HOOK_ENV)
+    assert done.returncode == 0, done.stderr
+    assert "added webhook channel 'ops'; rules alerting it: summits" in done.stdout
+    text = cfg.read_text()
+    assert text.startswith(HEAD.split("notify =")[0]) and "# channels below" in text
+    assert 'headers = {X-Team = "press"}' in text and "secret_env" in text and SECRET not in text
+    loaded = config_mod.load(cfg)
+    assert next(r for r in loaded.rules if r.name == "summits").notify == ("console", "ops")
+    assert loaded.channels["ops"].type == "webhook"
+    sent = cli("alerts", "test", "ops", cwd=tmp_path, env=HOOK_ENV)
+    assert sent.returncode == 0 and "ops: sent test alert" in sent.stdout, sent.stderr
+    [delivery] = receiver.deliveries
+    assert delivery.headers["x-team"] == "press" and delivery.verified
+    assert "ops" in cli("channels", cwd=tmp_path, check=True).stdout
+
+
+def test_channels_add_checks_before_it_writes(tmp_path: Path) -> None:
+    cfg = setup(tmp_path)
+    done = cli("channels", "add", "email", "desk", "--host", "smtp.example.com", "--from", "pm@example.com",
+               "--to", "a@example.com", "--to", "b@example.com", "--digest", "daily 8:00", cwd=tmp_path, check=True)
+    assert "no rule alerts it yet" in done.stderr
+    desk = config_mod.load(cfg).channels["desk"]
+    assert (desk.options.to, desk.options.port, desk.digest.text) == (  # type: ignore[union-attr]
+        ("a@example.com", "b@example.com"), 587, "daily 08:00")
+    text = cfg.read_text()
+    for args, why in [
+        (("webhook", "desk", "--url", "https://x.example/"), "a channel named 'desk' is already in config.toml"),
+        (("webhook", "bad", "--url", "ftp://x.example/"), 'channels.bad.url: "ftp://x.example/" is not an http(s)'),
+        (("webhook", "w", "--url", "https://x.example/", "--rule", "nosuch"), "no rule named 'nosuch' (rules:"),
+        (("apprise", "phone"), "channels.phone.urls_env: missing"),
+        (("email", "e", "--host", "h", "--from", "pm@example.com"), "Missing option '--to'"),
+        (("webhook", "h", "--url", "https://x.example/", "--header", "nocolon"), "'nocolon' is not 'Name: value'"),
+    ]:
+        refused = cli("channels", "add", *args, cwd=tmp_path)
+        assert refused.returncode == 2 and why in refused.stderr, (args, refused.stderr)
+        assert refused.stderr.count("\n") == 1, refused.stderr  # one line, as every error
+    assert cfg.read_text() == text

@@ -1,7 +1,8 @@
-"""Editing config.toml for `feeds add`, `rules add` and `import`: comments and layout kept.
+"""Editing config.toml for `feeds add`, `rules add`, `channels add` and `import`: comments and layout kept.
 
-The only module that imports tomlkit (a style-preserving TOML parser): it appends one table to an
-array of tables ([[feeds]], [[rules]]) and leaves every other byte of the file as it was. Each
+The only module that imports tomlkit (a style-preserving TOML parser): it appends tables to an
+array of tables ([[feeds]], [[rules]]) or a [channels.NAME] table, adds a name to a rule's list,
+and leaves every other byte of the file as it was. Each
 edit is checked by the real loader (monitor.config.loads) and the rules compiler before the file
 is replaced atomically, so a command never writes a file the daemon would then refuse.
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import AoT, Array, Table
+from tomlkit.items import AoT, Array, InlineTable, Table
 
 from monitor import config as config_mod
 from monitor.errors import ConfigError
@@ -78,10 +79,7 @@ def editing(path: Path) -> Iterator[Edit]:
 
 def append_tables(text: str, key: str, rows: Sequence[Mapping[str, object]], *, comment: str = "") -> str:
     """Return config text with one `[[key]]` table per row appended after the last one (or at the end)."""
-    try:
-        doc = tomlkit.parse(text)
-    except TOMLKitError as exc:
-        raise ConfigError(f"cannot edit the file: invalid TOML: {exc}") from None
+    doc = _parse(text)
     existing = doc.get(key)
     for i, row in enumerate(rows):
         table = tomlkit.table()
@@ -106,6 +104,57 @@ def append_tables(text: str, key: str, rows: Sequence[Mapping[str, object]], *, 
             kind = "a table" if isinstance(existing, Table) else type(existing).__name__
             raise ConfigError(f"cannot add to {key}: it is {kind}, not an array of [[{key}]] tables")
     return tomlkit.dumps(doc)
+
+
+def add_table(text: str, key: str, name: str, row: Mapping[str, object]) -> str:
+    """Return config text with a `[key.name]` table (e.g. [channels.hook]) after the last `[key.*]` one."""
+    doc = _parse(text)
+    table = tomlkit.table()
+    for field, value in row.items():
+        if isinstance(value, Mapping):  # headers = {Name = "value"}: one line, not a [key.name.headers] table
+            inline = tomlkit.inline_table()
+            inline.update(value)
+            value = inline
+        table.add(field, value)
+    table.add(tomlkit.nl())
+    parent = doc.get(key)
+    if parent is None:
+        if doc.body and not tomlkit.dumps(doc).endswith("\n\n"):
+            doc.add(tomlkit.nl())
+        parent = tomlkit.table(is_super_table=True)  # written as [key.name] alone, no bare [key] header
+        doc.append(key, parent)
+    elif not isinstance(parent, Table):
+        raise ConfigError(f"cannot add to {key}: it is written inline; make it [{key}.NAME] tables")
+    if name in parent:
+        raise ConfigError(f"[{key}.{name}] is already in the file")
+    parent.append(name, table)
+    return tomlkit.dumps(doc)
+
+
+def add_to_lists(text: str, key: str, names: Sequence[str], field: str, item: str) -> str:
+    """Return config text with `item` appended to `field` of the [[key]] tables named `names` (e.g. a rule's notify)."""
+    doc = _parse(text)
+    tables = doc.get(key)
+    for name in names:
+        table = next((t for t in (tables or ()) if isinstance(t, Table | InlineTable) and t.get("name") == name), None)
+        if table is None:
+            raise ConfigError(f"no {key[:-1] if key.endswith('s') else key} named {name!r} in the file")
+        current = table.get(field)
+        if current is None:
+            table[field] = [item]
+        elif isinstance(current, Array):
+            if item not in current:
+                current.append(item)
+        else:
+            raise ConfigError(f"cannot add to {key} {name!r}: its {field} is not an array")
+    return tomlkit.dumps(doc)
+
+
+def _parse(text: str) -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise ConfigError(f"cannot edit the file: invalid TOML: {exc}") from None
 
 
 def validated(path: Path, text: str, what: str) -> Config:
