@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import shutil
 import sqlite3
 from pathlib import Path
@@ -12,6 +13,7 @@ from monitor.errors import StoreError
 from monitor.store import MIGRATIONS, Store
 from monitor.store.schema import GUARD_VERSION, NAMES, reindex, split_legacy_tickers
 from monitor.types import AlertStatus
+from tests import schema_snapshot
 
 FIXTURE = Path(__file__).parent / "data" / "archive-v1.db"  # made by tests/data/make_archive_v1.py
 
