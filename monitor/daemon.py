@@ -27,9 +27,10 @@ Why ~500 lines: this is the one module that owns apscheduler and the process lif
 reload, shutdown grace, systemd notify, delivery and maintenance jobs); what a poll does and decides
 is in poller.py, the housekeeping in maintenance.py. Split it along those lines if it grows.
 
-Parsing stays in the poll threads. Measured on 2 cores (bench/), a feedparser process pool did not
-shorten a 500-feed cold start: the single writer (dedupe, FTS, rules: ~20 ms per 20-item commit on
-that machine) is the bottleneck, and the pool cost ~100 MB of resident memory.
+Parsing stays in the poll threads. The daemon polls feeds as they fall due, a few at a time, where
+a parsing process pool (~100 MB resident) does not pay for itself; `run --once` over many feeds at
+once does start one (app.digest_pool: -23..-26 % wall on a cold 200-feed run, bench/README.md,
+issue 14 "cold"). An older measurement here, made before the fast parse path, found no gain.
 """
 
 from __future__ import annotations

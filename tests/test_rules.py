@@ -465,3 +465,22 @@ def test_regexes_run_in_linear_time() -> None:
     evil = doc(1, title="redos " + "a" * 5000 + "b")
     assert rs.match([evil]) == []  # Python's re would backtrack 2**5000 times here
     assert [m.key for m in rs.match([doc(2, title="redos aaaac")])] == [2]
+
+
+def test_matching_leaves_the_garbage_collector_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Matching used to gc.disable() the whole (threaded) process; measured, it bought nothing (issue 23)."""
+    import gc
+
+    seen: list[bool] = []
+    real = rules_mod.snippet
+
+    def watching(*args: object, **kwargs: object) -> str:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rules_mod, "snippet", watching)
+    assert gc.isenabled()
+    rs = compile_rules([RuleSpec("summit", "summit*")], {})
+    assert gc.isenabled()
+    assert [m.rule for m in rs.match([CGTN])] == ["summit"]
+    assert seen == [True] and gc.isenabled()
