@@ -345,6 +345,46 @@ class Daemon:
         """Return this thread's Store (opened on first use; sqlite connections stay in their thread)."""
         return self.poller.thread_store()
 
+    # ------------------------------------------------------------------ driving it step by step
+    # What run() and the scheduler do, one step at a time in the caller's thread (tests use these
+    # instead of the internals; a step does exactly what the scheduled job does).
+
+    def sync_feeds(self) -> list[Feed]:
+        """Match the feed timers to the config, as run() and a reload do; return the feeds polled."""
+        return self._sync_feeds(self._store(), self.app)
+
+    def poll_now(self, name: str) -> None:
+        """Run one feed's poll job here, as a worker would when its timer fires."""
+        self._poll(name)
+
+    def maintain_now(self) -> None:
+        """Run the hourly maintenance job here."""
+        self._maintain()
+
+    def store(self) -> Store:
+        """This thread's Store (the daemon's archive)."""
+        return self._store()
+
+    @property
+    def pool(self) -> WorkerPool[str]:
+        """The poll workers (started by run())."""
+        return self._pool
+
+    @property
+    def gone(self) -> frozenset[str]:
+        """Feeds not polled because they answered 410 Gone."""
+        return frozenset(self._gone)
+
+    @property
+    def failing(self) -> frozenset[str]:
+        """Feeds whose last poll failed."""
+        return frozenset(self._failing)
+
+    @property
+    def polls(self) -> int:
+        """Polls done since start."""
+        return self._polls
+
     # ------------------------------------------------------------------ the poll job
 
     def submit(self, name: str) -> bool:
