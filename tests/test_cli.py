@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.configs import ROOT, cli
 from tests.feedserver import FeedServer
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def cli(*args: str, cwd: Path, check: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "monitor", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **env} if env else None)
-    if check:
-        assert done.returncode == 0, done.stdout + done.stderr
-    return done
 
 
 @pytest.fixture

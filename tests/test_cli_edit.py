@@ -14,9 +14,8 @@ import pytest
 from monitor import config as config_mod
 from monitor import discover
 from monitor.cli import configedit
-from tests.configs import HOOK_ENV, SECRET
+from tests.configs import HOOK_ENV, ROOT, SECRET, cli
 from tests.feedserver import FeedServer, html_page, rss
-from tests.test_cli import ROOT, cli
 from tests.webhook_receiver import WebhookReceiver
 
 HEAD = """# My press-monitor config.  A comment the edits must keep.

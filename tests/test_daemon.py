@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from monitor.clock import ManualClock
 from monitor.daemon import META_MOVED, Daemon
 from monitor.poller import FeedPoller
 from monitor.store import Store
-from tests.configs import HOOK_ENV, SECRET, feed_toml, write_config
+from tests.configs import HOOK_ENV, SECRET, feed_toml, wait_for, write_config
 from tests.feedserver import FeedServer, document, redirect, respond, retry_later, rss
 from tests.webhook_receiver import WebhookReceiver
 
@@ -73,16 +73,6 @@ class NotifySocket:
         self._thread.join(2)
         self.sock.close()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def wait_for(check: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class DaemonProcess:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +15,7 @@ from monitor.clock import ManualClock
 from monitor.store import Store
 from monitor.types import Feed, FeedCondition, FeedStatus
 from monitor.web import Pages
+from tests import configs
 from tests.configs import feed_toml, write_config
 from tests.feedserver import FeedServer, rss
 
@@ -56,8 +56,7 @@ def build(tmp_path: Path) -> Path:
 
 
 def cli(*args: str, cfg: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", "--config", str(cfg), *args], capture_output=True,
-                          text=True, timeout=120)
+    return configs.cli("--config", str(cfg), *args, cwd=cfg.parent)
 
 
 def test_feeds_status_and_web_use_one_word_per_feed(tmp_path: Path) -> None:
@@ -83,8 +82,7 @@ def test_feeds_shows_a_schedule_the_feeds_ttl_stretched(tmp_path: Path, feed_ser
     feed_server.publish("/plain.rss", rss([{"title": "B", "guid": "b", "link": "https://x.example/b"}]))
     cfg = write_config(tmp_path / "config.toml", feed_toml("slow", feed_server.url("/slow.rss"), interval="5m")
                        + feed_toml("plain", feed_server.url("/plain.rss"), interval="5m"))
-    subprocess.run([sys.executable, "-m", "monitor", "--config", str(cfg), "run", "--once"], check=True,
-                   capture_output=True, timeout=120)
+    cli("run", "--once", cfg=cfg)
     out = cli("feeds", cfg=cfg).stdout
     lines = out.splitlines()
     slow = lines.index(next(line for line in lines if line.endswith("  slow")))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.configs import cli
 from tests.feedserver import FeedServer, rss
-from tests.test_cli import cli
 
 
 def _config(tmp: Path, feeds: FeedServer, rules: str) -> None:
