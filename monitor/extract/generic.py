@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import trafilatura
 
-OPTIONS = {"include_tables": False, "favor_precision": True}
+OPTIONS = {"include_tables": False, "favor_precision": True, "favor_recall": False}
 
 
-def extract(html: bytes | str, *, url: str = "", **options: bool) -> str:
+def extract(html: bytes | str, *, url: str = "") -> str:
     """Return the page's main text (lines separated by newlines), "" when none is found."""
-    chosen = {**OPTIONS, **options}
     try:
         text = trafilatura.extract(
             html, url=url or None, output_format="txt", include_comments=False, include_images=False,
-            include_links=False, deduplicate=False, with_metadata=False, **chosen,
+            include_links=False, deduplicate=False, with_metadata=False, include_tables=OPTIONS["include_tables"],
+            favor_precision=OPTIONS["favor_precision"], favor_recall=OPTIONS["favor_recall"],
         )
     except (ValueError, TypeError, AttributeError):  # trafilatura gives up on some malformed input
         return ""

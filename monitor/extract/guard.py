@@ -28,10 +28,11 @@ _TAG = re.compile(
 _ATTRIBUTE = re.compile(r"""[^\s<>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s<>]*))?""")
 _HIDDEN = re.compile(r"<!--.*?(?:-->|\Z)|<(script|style)\b[^<>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
 # Elements with no closing tag, or whose closing tag HTML lets the parser infer: not counted as depth.
-_NO_DEPTH = frozenset(
-    "area base br col embed hr img input link meta param source track wbr p li dt dd tr td th option "
-    "thead tbody tfoot colgroup rp rt optgroup html head body".split()
-)
+_NO_DEPTH = frozenset((
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
+    "p", "li", "dt", "dd", "tr", "td", "th", "option", "thead", "tbody", "tfoot", "colgroup", "rp", "rt",
+    "optgroup", "html", "head", "body",
+))  # fmt: skip
 
 
 def check(html: str | bytes) -> None:

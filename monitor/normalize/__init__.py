@@ -22,7 +22,8 @@ from monitor.wires import wire_name
 
 __all__ = [
     "AUTHOR_LIMIT", "BODY_LIMIT", "LINK_LIMIT", "SUMMARY_LIMIT", "TITLE_LIMIT", "TRACKING_PARAMS",
-    "canonical_url", "extract_tickers", "find_dateline", "fingerprint", "html_to_text", "normalize", "parse_dateline", "wire_name",
+    "canonical_url", "extract_tickers", "find_dateline", "fingerprint", "html_to_text", "normalize", "parse_dateline",
+    "wire_name",
 ]  # fmt: skip
 
 TITLE_LIMIT = 1000
