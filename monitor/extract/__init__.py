@@ -91,8 +91,21 @@ def _holder(page: list[tuple[Block, HtmlElement]], at: int) -> list[Block]:
         holder = holder.getparent()
     if holder is None:
         return [b for b, _ in page[at:]]
-    inside = set(holder.iter())
-    return [b for b, el in page[at:] if el in inside]
+    end = _last_descendant(holder)
+    kept = []
+    for block, el in page[at:]:
+        if el is not holder and holder not in el.iterancestors():
+            break  # past the holder: blocks come in document order
+        kept.append(block)
+        if el is end:
+            break
+    return kept
+
+
+def _last_descendant(el: HtmlElement) -> HtmlElement:
+    while len(el):
+        el = el[-1]
+    return el
 
 
 def _parse(html: bytes | str) -> HtmlElement | None:

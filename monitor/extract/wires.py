@@ -66,16 +66,29 @@ def release_blocks(doc: HtmlElement, host: str) -> tuple[str, list[Block]] | Non
 
 def body_blocks(container: HtmlElement) -> list[Block]:
     """Return the text blocks of a container in document order: (text, heading)."""
-    return [b for b, _ in _blocks(container) if b[0]]
+    return [b for b, _ in located_blocks(container)]
 
 
 def located_blocks(container: HtmlElement) -> list[tuple[Block, HtmlElement]]:
     """Return the blocks of a container, each with the element it was read from (a run of loose
     text: the element holding it)."""
-    return [(b, el) for b, el in _blocks(container) if b[0]]
+    return [(b, el) for b, el in _blocks(container, _holding_blocks(container)) if b[0]]
 
 
-def _blocks(el: HtmlElement) -> Iterator[tuple[Block, HtmlElement]]:
+def _holding_blocks(container: HtmlElement) -> set[HtmlElement]:
+    """Return the elements under container that hold a block element: one pass, each ancestor marked once."""
+    holding: set[HtmlElement] = set()
+    for el in container.iterdescendants(*_ALL_BLOCKS):
+        parent = el.getparent()
+        while parent is not None and parent not in holding:
+            holding.add(parent)
+            if parent is container:
+                break
+            parent = parent.getparent()
+    return holding
+
+
+def _blocks(el: HtmlElement, holding: set[HtmlElement]) -> Iterator[tuple[Block, HtmlElement]]:
     """Yield the blocks under el in document order: innermost text blocks, data tables, and the runs
     of loose text between blocks (a release written as text and <br>s right inside a <div>)."""
     run: list[HtmlElement | str] = [el.text] if el.text else []
@@ -84,15 +97,15 @@ def _blocks(el: HtmlElement) -> Iterator[tuple[Block, HtmlElement]]:
             if child.tail:
                 run.append(child.tail)
             continue
-        if child.tag in _ALL_BLOCKS or _has_blocks(child):  # <body>, or a <span> or <font> holding paragraphs
+        if child.tag in _ALL_BLOCKS or child in holding:  # <body>, or a <span> or <font> holding paragraphs
             yield from _run_block(run, el)
             run = []
-            if (child.tag == "table" and not _layout_table(child)) or not _has_blocks(child):
+            if (child.tag == "table" and not _layout_table(child)) or child not in holding:
                 block = _block_text(child)
                 if block:
                     yield block, child
             else:
-                yield from _blocks(child)
+                yield from _blocks(child, holding)
         else:
             run.append(child)
         if child.tail:
@@ -124,10 +137,6 @@ def _layout_table(table: HtmlElement) -> bool:
     """A table used to lay out a page (cells holding paragraphs, divs or tables), not data."""
     return any(isinstance(d.tag, str) and d.tag in ("p", "div", "table", "ul", "h1", "h2", "h3")
                for d in table.iterdescendants())
-
-
-def _has_blocks(el: HtmlElement) -> bool:
-    return any(isinstance(d.tag, str) and d.tag in _ALL_BLOCKS for d in el.iterdescendants())
 
 
 def _skipped(el: HtmlElement) -> bool:
