@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import PageError
-from monitor.extract import ANCHOR_MISSING, Anchor, extract, guard
+from monitor.extract import ANCHOR_MISSING, Anchor, boundary, extract, guard
 from monitor.normalize import find_dateline
 
 PAGES = Path(__file__).parent / "data" / "pages"
@@ -195,3 +195,22 @@ def test_a_hostile_page_is_refused_before_parsing_in_linear_time() -> None:
             extract(deep)
     # CPU time, not wall time: lxml took 26 s on 40,000 attributes; the scan takes well under a second.
     assert time.process_time() - start < 10
+
+
+@pytest.mark.parametrize("line", ["About 200 people attended the opening", "Contact lenses", "Source code",
+                                  "Related work", "Contacting customers"])
+def test_release_lines_that_look_like_end_matter_are_kept(line: str) -> None:
+    blocks = [("LONDON, May 1, 2024 -- Acme opened a plant.", None), ("It employs 300 people.", None),
+              ("The plant makes lenses.", None), (line, line), ("More release text follows here.", None)]
+    kept, cut = boundary.split(blocks)
+    assert cut == [] and line in kept
+
+
+@pytest.mark.parametrize("line", ["About Acme", "About the Acme Foundation", "Media Contact: Jo Doe", "Contacts",
+                                  "SOURCE Acme Corp", "Source: Acme Corp", "###", "Forward-Looking Statements",
+                                  "Safe Harbor Statement", "Notes to editors", "View original content:"])
+def test_end_matter_is_cut_from_its_first_line(line: str) -> None:
+    blocks = [("LONDON, May 1, 2024 -- Acme opened a plant.", None), ("It employs 300 people.", None),
+              ("The plant makes lenses.", None), (line, line), ("Standing text of the company.", None)]
+    kept, cut = boundary.split(blocks)
+    assert kept == [b for b, _ in blocks[:3]] and cut == [line, "Standing text of the company."]

@@ -25,8 +25,11 @@ Block = tuple[str, str | None]
 
 # Section headings whose section (and everything after it) is end matter.
 _END_HEADING = re.compile(
-    r"(?i)^(?:\d{1,2}\.\s*)?(?:about\s+\S"
-    r"|(?:media|press|investor|company|news|public relations)?\s*(?:relations\s+)?(?:contacts?|inquiries|enquiries)\b"
+    # "About Acme", "About the Summit", "About us"; not "About 200 people" or "About half".
+    r"(?i)^(?:\d{1,2}\.\s*)?(?:about\s+(?:(?-i:[A-Z])|the\s+(?-i:[A-Z])|us\b)"
+    # "Contacts", "Media Contact: Jo Doe"; not "Contact lenses sell well".
+    r"|(?:media|press|investor|company|news|public relations)?\s*(?:relations\s+)?(?:contacts?|inquiries|enquiries)"
+    r"\s*(?::|$)"
     r"|contact\s+(?:us|information|info)\b"
     r"|for (?:more|further|additional) information\s*(?:contact|please contact|:|$)"
     r"|(?:cautionary|important)?\s*(?:note|statement)s?\s+(?:regarding|on|about|concerning)\s+forward[- ]looking"
@@ -35,10 +38,12 @@ _END_HEADING = re.compile(
     r"|notes?\s+(?:to|for)\s+editors?\b"
     r"|related\s+links?\b|related\s+(?:news|releases|stories)\s*:?\s*$)"
 )
-_ABOUT = re.compile(r"(?i)^(?:\d{1,2}\.\s*)?about\s")
+_ABOUT = re.compile(r"(?i)^(?:\d{1,2}\.\s*)?about\s")  # an About heading (the only end the top of a story may hold)
 # Lines that end a release wherever they stand (wire end marks), heading or not.
 _END_LINE = re.compile(
-    r"(?i)^(?:#{3}\s*$|-\s*#{3}\s*-|source:?\s+\S.{0,120}$|view (?:original|source) (?:content|version)\b"
+    # "SOURCE Acme" as PR Newswire writes it, or "Source: Acme"; not "Source code is on GitHub".
+    r"(?i)^(?:#{3}\s*$|-\s*#{3}\s*-|(?-i:SOURCE)\s+\S.{0,120}$|source:\s*\S.{0,120}$"
+    r"|view (?:original|source) (?:content|version)\b"
     r"|to view the original version\b|(?:media|press|investor)\s+contacts?\s*:|contacts?\s*:\s*\S{0,80}$"
     r"|(?:this|the) (?:press |news )?release (?:contains|includes|may contain) .{0,60}forward[- ]looking"
     r"|except for (?:the )?historical (?:information|facts?)\b.{0,120}forward[- ]looking"
