@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.configs import Configs
+from tests.configs import Configs, cli
 from tests.feedserver import FeedServer, rss
 from tests.test_channel_webhook import check_event
-from tests.test_cli import cli
 from tests.webhook_receiver import Reply, WebhookReceiver
 
 

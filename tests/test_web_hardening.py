@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from monitor.store import Store
 from monitor.web.gate import PER_CLIENT
 from monitor.web.server import MAX_THREADS, WebServer
-from tests.test_daemon import wait_for
+from tests.configs import wait_for
 from tests.test_export import CONFIG, T0, build_archive, release
 from tests.test_web import Served, start_server, stop_server
 
