@@ -334,6 +334,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class WebServer(HTTPServer):
+    request_queue_size = 128  # the kernel's backlog: the gate accepts as fast as connections come
+
     def __init__(self, app: App, host: str, port: int, *, clock: Clock | None = None,
                  log: Callable[[str], None] | None = None, access: Access | None = None,
                  base_path: str = "") -> None:
