@@ -6,8 +6,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tests.configs import cli
 from tests.feedserver import FeedServer, hang, respond, rss
-from tests.test_cli import cli
 from tests.test_pages_fetch import big, html_drip
 from tests.webhook_receiver import WebhookReceiver
 

@@ -12,7 +12,8 @@ recognises them and leaves their tables alone. Once migrated, user_version is se
 which older press-monitor releases refuse as "newer than this press-monitor" instead of misreading.
 
 To change the schema: append a function decorated with `@migration(name)` below; never edit or
-reorder one that has shipped.
+reorder one that has shipped. The schema the steps add up to is kept in schema.sql beside this
+file (checked by tests/test_store_upgrade.py); regenerate it with `python -m tests.schema_snapshot`.
 """
 
 from __future__ import annotations
@@ -84,11 +85,6 @@ def check_readable(store: Connection) -> None:
     if pending:
         raise StoreError(f"{store.path}: the archive needs migrating ({', '.join(pending)}); run the daemon "
                          "or `press-monitor run --once` once to migrate it")
-
-
-def pending_migrations(store: Connection) -> list[str]:
-    """Return the names of the migrations this archive still needs."""
-    return _state(store.db)[0]
 
 
 @migration("schema_v1")
