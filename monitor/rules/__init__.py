@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Literal, overload
 
 from monitor.errors import ConfigError, QueryError
+from monitor.excerpt import WIDE, at_risk, mend
 from monitor.rules.batch import Batch, PrefixIndex, bits
 from monitor.rules.compiler import Compiler, all_tokens, keys, never_reason
 from monitor.rules.fts import FTS
@@ -51,7 +52,7 @@ from monitor.rules.snippet import ELLIPSIS, TOKENS, snippet
 from monitor.rules.snippet import OPEN as _OPEN
 from monitor.rules.syntax import PAnd, PColumns, PNear, PNode, PNot, POr, PPhrase, TooDeep, clip, expand_terms, parse
 from monitor.saferegex import Pattern, RegexError, compile_regex
-from monitor.types import Doc, Match, RuleSpec
+from monitor.types import FTS_COLUMNS, Doc, Match, RuleSpec
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class RuleSet:
             node = c.node
             if node is None:
                 fallback += 1
-                hits = FTS.search(docs, c.rule.expanded, (_OPEN, _CLOSE, ELLIPSIS, TOKENS))
+                hits = FTS.search(docs, c.rule.expanded, (_OPEN, _CLOSE, ELLIPSIS, TOKENS), WIDE)
                 mask = sum(1 << d for d in hits)
             else:
                 hits = None
@@ -198,7 +199,7 @@ class RuleSet:
                         # One release's text defeats the regex: skip this match, never the poll.
                         log.warning("rule %r: release %s skipped: %s", rule.name, docs[d].key, e)
                         continue
-                snip = hits[d] if hits is not None else snippet(c.node, b, d)  # type: ignore[arg-type]
+                snip = _snippet(c.node, b, d) if hits is None else mend(*hits[d])  # type: ignore[arg-type]
                 found.append((d, i, snip))
             matched_rules += len(found) > n_before
         found.sort(key=lambda x: (x[0], x[1]))
@@ -212,6 +213,14 @@ class RuleSet:
             matches=len(found),
         )
         return [Match(key=docs[d].key, rule=self._all[i].rule.name, snippet=s) for d, i, s in found]
+
+
+def _snippet(node: Node, b: Batch, d: int) -> str:
+    """snippet()'s window, mended where it cuts a word or a highlight, as archive search mends it."""
+    narrow = snippet(node, b, d)
+    if not at_risk(narrow):
+        return narrow
+    return mend(narrow, [snippet(node, b, d, WIDE, col=k) for k in range(len(FTS_COLUMNS))])
 
 
 def _mark_shared(roots: Sequence[Node | None]) -> None:

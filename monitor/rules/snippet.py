@@ -154,11 +154,12 @@ class _Coalesced:
             self.i += 1
 
 
-def snippet(node: Node, b: Batch, d: int, ntok: int = TOKENS) -> str:
-    """Return what FTS5's snippet(t, -1, '[', ']', '…', ntok) gives for release d and this query."""
+def snippet(node: Node, b: Batch, d: int, ntok: int = TOKENS, col: int | None = None) -> str:
+    """Return what FTS5's snippet(t, col, '[', ']', '…', ntok) gives for release d and this query
+    (col None: -1, the best column)."""
     inst, sizes = instances(node, b, d)
     toks = b.tokens(d)
-    best_col, best_start, best_score, col_size = 0, 0, 0, 0
+    best_col, best_start, best_score, col_size = col or 0, 0, 0, 0
     by_col: dict[int, tuple[list[int], list[int]]] = {}
     for c, off, ip in inst:
         got = by_col.get(c)
@@ -166,23 +167,25 @@ def snippet(node: Node, b: Batch, d: int, ntok: int = TOKENS) -> str:
             got = by_col[c] = ([], [])
         got[0].append(off)
         got[1].append(ip)
-    for col, (offs, ips) in sorted(by_col.items()):
-        ncol = len(toks[col])
+    for c, (offs, ips) in sorted(by_col.items()):
+        if col is not None and c != col:
+            continue
+        ncol = len(toks[c])
         first: list[int] | None = None
         for io in offs:
             score, adj = _score(offs, ips, sizes, io, ntok, ncol)
             if score > best_score:
-                best_col, best_start, best_score, col_size = col, adj, score, ncol
+                best_col, best_start, best_score, col_size = c, adj, score, ncol
             if ncol > ntok:
                 if first is None:
-                    first = _sentence_starts(b, d, col)
+                    first = _sentence_starts(b, d, c)
                 if first:
                     s = first[bisect_right(first, io) - 1]
                     if s < io:
                         score, _ = _score(offs, ips, sizes, s, ntok, ncol)
                         score += 120 if s == 0 else 100
                         if score > best_score:
-                            best_col, best_start, best_score, col_size = col, s, score, ncol
+                            best_col, best_start, best_score, col_size = c, s, score, ncol
     if col_size == 0:
         col_size = len(toks[best_col])
     offs, ips = by_col.get(best_col, ([], []))

@@ -6,16 +6,19 @@ Filters are a dict with any of the keys in REVIEW_FILTERS; a `date` is a day (20
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from monitor.errors import QueryError
+from monitor.excerpt import WIDE, at_risk, mend
 from monitor.store.base import Connection, Params, fts_message, lines, must_ts, parse_ts, tickers, ts
 from monitor.store.feeds import SEEN_AT
 from monitor.store.rows import Hit, MatchRow, ReleaseDetail, Sighting, Version
-from monitor.types import Dateline, ReleaseView, Source
+from monitor.types import FTS_COLUMNS, Dateline, ReleaseView, Source
 
 # `search` with a limit ranks at most this many matches, the newest (see ReviewStore.search).
 RANK_WINDOW = 5000
@@ -145,7 +148,24 @@ class ReviewStore(Connection):
             rows = self.rows(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             raise QueryError(f"invalid query {fts_query!r}: {fts_message(exc)}") from exc
-        return [Hit.from_row(r) for r in rows]
+        return self._mended([Hit.from_row(r) for r in rows], fts_query)
+
+    def _mended(self, hits: list[Hit], fts_query: str) -> list[Hit]:
+        """Hits whose snippet window cut a word or a highlight, mended from each column's wide snippet.
+
+        The same mend() a rule's match gets (monitor/excerpt.py), so both show the same snippet; the
+        wide snippets are read for the cut ones only, after the ranking chose the page.
+        """
+        risky = [h.id for h in hits if at_risk(h.snippet)]
+        wides: dict[int, list[str]] = {}
+        if risky:
+            cols = ", ".join(f"replace(snippet(releases_fts, {k}, '[', ']', '…', {WIDE}), char(8203), '') AS w{k}"
+                             for k in range(len(FTS_COLUMNS)))
+            for r in self.rows(f"SELECT releases_fts.rowid AS id, {cols} FROM releases_fts WHERE releases_fts"
+                               " MATCH :q AND releases_fts.rowid IN (SELECT value FROM json_each(:ids))",
+                               {"q": fts_query, "ids": json.dumps(risky)}):
+                wides[r["id"]] = [r[f"w{k}"] or "" for k in range(len(FTS_COLUMNS))]
+        return [replace(h, snippet=mend(h.snippet, wides.get(h.id, ()))) for h in hits]
 
     def release(self, release_id: int) -> ReleaseDetail | None:
         """Return one release with its sightings, versions and matches, or None."""
