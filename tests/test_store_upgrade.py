@@ -57,7 +57,7 @@ def test_a_pre_migration_archive_upgrades_in_place_once(old: Path) -> None:
 
     with Store(old) as store:
         assert store.migrated == NAMES == ["schema_v1", "tickers_json", "folded_index", "pages", "wire_names",
-                                           "sightings_by_feed", "index_at_commit"]
+                                           "sightings_by_feed", "index_at_commit", "page_boilerplate"]
         first = snapshot(store)
     assert raw(old, "PRAGMA user_version") == [(GUARD_VERSION,)]
     assert raw(old, "SELECT name FROM _sqlite_migrations ORDER BY id") == [(n,) for n in NAMES]

@@ -91,8 +91,13 @@ def show(obj: Ctx, release_id: int) -> None:
         click.echo("\nmatched rules:")
         for m in detail.matches:
             click.echo(f"  {m.rule}  {m.matched_at:%Y-%m-%d %H:%M}  {m.snippet}")
+    if detail.page_quality:  # the page text was stored, but the feed's release was not found in it
+        click.echo(f"\npage quality: {detail.page_quality}")
     click.echo("")
     click.echo(v.summary if not detail.body else detail.body)
+    if detail.boilerplate:
+        click.echo("\n-- end matter (About, contacts, safe harbor; not searched) --")
+        click.echo(detail.boilerplate)
 
 
 @main.group(invoke_without_command=True)

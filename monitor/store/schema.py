@@ -381,3 +381,17 @@ def index_at_commit(db: sqlite_utils.Database) -> None:
     ):
         db.execute(f"CREATE TRIGGER {name} {event} WHEN NOT pm_defer() BEGIN {now} END")
         db.execute(f"CREATE TRIGGER {name}_deferred {event} WHEN pm_defer() BEGIN {deferred} END")
+
+
+@migration("page_boilerplate")
+def page_boilerplate(db: sqlite_utils.Database) -> None:
+    """releases.boilerplate: the end matter cut from a page's release text (About, contacts, safe harbor);
+    pages.quality: a page-quality flag ("anchor-missing": the feed's release was not found in the page);
+    the wire names monitor/wires.py learnt (EIN Presswire, Marketwired, JCN Newswire) brought to old rows.
+
+    Not in the FTS index: indexed, every bare query and rule would match About text again, the false
+    alerts the cut is there to stop. It is shown with the release and exported.
+    """
+    db.execute("ALTER TABLE releases ADD COLUMN boilerplate TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE pages ADD COLUMN quality TEXT")
+    rename_wires(db)  # "EINPresswire.com" as older archives wrote it is "EIN Presswire" now

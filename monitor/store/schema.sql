@@ -1,6 +1,6 @@
 -- The press-monitor archive's schema after every migration (monitor/store/schema.py), as SQLite
 -- records it. Generated: do not edit; regenerate with `.venv/bin/python -m tests.schema_snapshot`.
--- Migrations: schema_v1, tickers_json, folded_index, pages, wire_names, sightings_by_feed, index_at_commit
+-- Migrations: schema_v1, tickers_json, folded_index, pages, wire_names, sightings_by_feed, index_at_commit, page_boilerplate
 
 CREATE TABLE "_sqlite_migrations" (
    "id" INTEGER PRIMARY KEY,
@@ -81,7 +81,7 @@ CREATE TABLE "pages" (
    "method" TEXT,
    "created_at" TEXT,
    "done_at" TEXT
-);
+, quality TEXT);
 
 CREATE TABLE "release_versions" (
    "id" INTEGER PRIMARY KEY,
@@ -114,7 +114,7 @@ CREATE TABLE "releases" (
    "wire" TEXT,
    "fingerprint" TEXT NOT NULL,
    "content_hash" TEXT
-);
+, boilerplate TEXT NOT NULL DEFAULT '');
 
 CREATE VIRTUAL TABLE releases_fts USING fts5("title", "summary", "body", "author", "dateline", "tickers", "source", tokenize='porter unicode61 remove_diacritics 2', content='releases_fts_text', content_rowid='id');
 
