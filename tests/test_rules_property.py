@@ -306,7 +306,7 @@ def test_forgiven_queries_are_accepted_exactly_when_sqlite_accepts_them(query: s
     assert ours_ok == sqlite_ok, (query, prepared, FTS.check(prepared))
 
 
-FILLER = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen".split()
+FILLER = [f"word{i}" for i in range(14)]
 
 
 @pytest.mark.parametrize(("query", "summary", "whole"), [
