@@ -7,8 +7,9 @@ phrase (`China–[Central]…` for "Central Asia"), inside a word FTS5 splits in
 Xi'an) or inside a run of Chinese characters, each a token of its own (`[阿]…` for 阿斯塔纳).
 snippet()'s choice of column and window is kept (it is good at finding the best passage); only a
 window that stops short of its column's end on either side is mended: its text is found in a
-WIDE snippet of the same column (snippet(t, column, …, 64)) and its ends are moved outwards to
-the nearest place a reader would cut: whitespace outside a highlight, or after CJK punctuation.
+WIDE snippet of the same column (snippet(t, column, …, 64); column_of() tells which column when
+SQLite chose it) and its ends are moved outwards to the nearest place a reader would cut:
+whitespace outside a highlight, or after CJK punctuation.
 
 Every path that shows a snippet passes through mend() with the same inputs — a rule's match (the
 in-memory replica in rules/snippet.py and its FTS5 fallback) and archive search (store/) — so a
@@ -31,35 +32,44 @@ def at_risk(narrow: str, ellipsis: str = ELLIPSIS) -> bool:
     return narrow.startswith(ellipsis) or narrow.endswith(ellipsis)
 
 
-def mend(narrow: str, wides: Sequence[str], *, open: str = "[", close: str = "]", ellipsis: str = ELLIPSIS) -> str:
+def column_of(narrow: str, narrows: Sequence[str | None]) -> int | None:
+    """Return the column snippet(t, -1, …) took `narrow` from, given snippet(t, k, …) of each column k:
+    the first that gives the same text (equal columns tie the way snippet() does: the first wins)."""
+    return next((k for k, text in enumerate(narrows) if text == narrow), None)
+
+
+def mend(narrow: str, wide: str | None, *, open: str = "[", close: str = "]", ellipsis: str = ELLIPSIS) -> str:
     """Return `narrow` with its cut ends moved out to whole words and whole highlights.
 
-    `wides` are the WIDE snippets of the release's columns, in column order; the first whose text
-    holds the narrow window's text is the column it came from. Without one, `narrow` is returned
-    (whitespace collapsed).
+    `wide` is the WIDE snippet of the column `narrow` came from (column_of()); without it, or if it
+    does not hold the narrow window's text, `narrow` is returned (whitespace collapsed).
     """
     flat = " ".join(narrow.split())
-    if not at_risk(flat, ellipsis):
+    if not at_risk(flat, ellipsis) or wide is None:
         return flat
     lead, trail = flat.startswith(ellipsis), flat.endswith(ellipsis) and len(flat) > len(ellipsis)
     core = flat[len(ellipsis) if lead else 0 : len(flat) - len(ellipsis) if trail else len(flat)]
     plain_core = _plain(core, open, close)
-    for wide in wides:
-        w = " ".join(wide.split())
-        w_lead = w.startswith(ellipsis)
-        w_trail = w.endswith(ellipsis) and len(w) > len(ellipsis)
-        body = w[len(ellipsis) if w_lead else 0 : len(w) - len(ellipsis) if w_trail else len(w)]
-        marked, plain = _index(body, open, close)
-        at = plain.find(plain_core) if plain_core.strip() else -1
-        if at < 0:
-            continue
-        start, end = marked[at], marked[at + len(plain_core) - 1] + 1
-        # A side snippet() cut moves out to a cut a reader would make; an uncut side stays as it was.
-        start = _unit_start(body, start, open, close) if lead else _back_over_open(body, start, open)
-        end = _unit_end(body, end, open, close) if trail else _past_close(body, end, close)
-        return ((ellipsis if lead and (start > 0 or w_lead) else "") + body[start:end]
-                + (ellipsis if trail and (end < len(body) or w_trail) else ""))
-    return flat
+    w = " ".join(wide.split())
+    w_lead = w.startswith(ellipsis)
+    w_trail = w.endswith(ellipsis) and len(w) > len(ellipsis)
+    body = w[len(ellipsis) if w_lead else 0 : len(w) - len(ellipsis) if w_trail else len(w)]
+    marked, plain = _index(body, open, close)
+    at = plain.find(plain_core) if plain_core.strip() else -1
+    if at < 0:
+        return flat
+    start, end = marked[at], marked[at + len(plain_core) - 1] + 1
+    # A side snippet() cut moves out to a cut a reader would make; an uncut side stays as it was.
+    start = _unit_start(body, start, open, close) if lead else _back_over_open(body, start, open)
+    end = _unit_end(body, end, open, close) if trail else _past_close(body, end, close)
+    return ((ellipsis if lead and (start > 0 or w_lead) else "") + body[start:end]
+            + (ellipsis if trail and (end < len(body) or w_trail) else ""))
+
+
+def plain(snippet: str, *, open: str = "[", close: str = "]", ellipsis: str = ELLIPSIS) -> str:
+    """The text of a snippet without markers and ellipses, whitespace collapsed."""
+    flat = " ".join(snippet.split())
+    return _plain(flat.removeprefix(ellipsis).removesuffix(ellipsis), open, close)
 
 
 def _plain(text: str, open: str, close: str) -> str:
@@ -68,14 +78,15 @@ def _plain(text: str, open: str, close: str) -> str:
 
 def _index(body: str, open: str, close: str) -> tuple[list[int], str]:
     """Return (for each character of the unmarked text, its index in `body`; the unmarked text)."""
+    marks = [i for i, c in enumerate(body) if c in (open, close)] if open in body else []
+    if not marks:
+        return list(range(len(body))), body
     marked: list[int] = []
-    chars: list[str] = []
-    for i, c in enumerate(body):
-        if c in (open, close):
-            continue
-        marked.append(i)
-        chars.append(c)
-    return marked, "".join(chars)
+    prev = 0
+    for m in [*marks, len(body)]:
+        marked.extend(range(prev, m))
+        prev = m + 1
+    return marked, _plain(body, open, close)
 
 
 def _inside(body: str, i: int, open: str, close: str) -> bool:

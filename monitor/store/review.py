@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from monitor.errors import QueryError
-from monitor.excerpt import WIDE, at_risk, mend
+from monitor.excerpt import NARROW, WIDE, at_risk, column_of, mend
 from monitor.store.base import Connection, Params, fts_message, lines, must_ts, parse_ts, tickers, ts
 from monitor.store.feeds import SEEN_AT
 from monitor.store.rows import Hit, MatchRow, ReleaseDetail, Sighting, Version
@@ -138,7 +138,7 @@ class ReviewStore(Connection):
                     params["floor"] = floor["floor"]
             # char(8203): the zero-width spaces the index's view sets CJK characters apart with (schema.py).
             sql = ("SELECT r.id, r.title, r.url, r.published_at,"
-                   " replace(snippet(releases_fts, -1, '[', ']', '…', 16), char(8203), '') AS snippet,"
+                   f" replace(snippet(releases_fts, -1, '[', ']', '…', {NARROW}), char(8203), '') AS snippet,"
                    " releases_fts.rank AS rank"
                    f" FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid WHERE {where}"
                    " ORDER BY releases_fts.rank")
@@ -157,15 +157,19 @@ class ReviewStore(Connection):
         wide snippets are read for the cut ones only, after the ranking chose the page.
         """
         risky = [h.id for h in hits if at_risk(h.snippet)]
-        wides: dict[int, list[str]] = {}
+        wides: dict[int, str | None] = {}
         if risky:
-            cols = ", ".join(f"replace(snippet(releases_fts, {k}, '[', ']', '…', {WIDE}), char(8203), '') AS w{k}"
-                             for k in range(len(FTS_COLUMNS)))
-            for r in self.rows(f"SELECT releases_fts.rowid AS id, {cols} FROM releases_fts WHERE releases_fts"
-                               " MATCH :q AND releases_fts.rowid IN (SELECT value FROM json_each(:ids))",
-                               {"q": fts_query, "ids": json.dumps(risky)}):
-                wides[r["id"]] = [r[f"w{k}"] or "" for k in range(len(FTS_COLUMNS))]
-        return [replace(h, snippet=mend(h.snippet, wides.get(h.id, ()))) for h in hits]
+            n = len(FTS_COLUMNS)
+            cols = ", ".join([f"replace(snippet(releases_fts, {k}, '[', ']', '…', {NARROW}), char(8203), '')"
+                              for k in range(n)] + [f"replace(snippet(releases_fts, {k}, '[', ']', '…', {WIDE}),"
+                                                    " char(8203), '')" for k in range(n)])
+            snippets = {h.id: h.snippet for h in hits}
+            for r in self.conn.execute(f"SELECT releases_fts.rowid, {cols} FROM releases_fts WHERE releases_fts"
+                                       " MATCH ? AND releases_fts.rowid IN (SELECT value FROM json_each(?))",
+                                       (fts_query, json.dumps(risky))):
+                col = column_of(snippets[r[0]], r[1 : 1 + n])
+                wides[r[0]] = None if col is None else r[1 + n + col]
+        return [replace(h, snippet=mend(h.snippet, wides.get(h.id))) for h in hits]
 
     def release(self, release_id: int) -> ReleaseDetail | None:
         """Return one release with its sightings, versions and matches, or None."""
