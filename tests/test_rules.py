@@ -472,13 +472,13 @@ def test_matching_leaves_the_garbage_collector_alone(monkeypatch: pytest.MonkeyP
     import gc
 
     seen: list[bool] = []
-    real = rules_mod.snippet
+    real = rules_mod.window
 
-    def watching(*args: object, **kwargs: object) -> str:
+    def watching(*args: object, **kwargs: object) -> tuple[int, str, bool]:
         seen.append(gc.isenabled())
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(rules_mod, "snippet", watching)
+    monkeypatch.setattr(rules_mod, "window", watching)
     assert gc.isenabled()
     rs = compile_rules([RuleSpec("summit", "summit*")], {})
     assert gc.isenabled()
