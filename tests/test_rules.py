@@ -472,15 +472,35 @@ def test_matching_leaves_the_garbage_collector_alone(monkeypatch: pytest.MonkeyP
     import gc
 
     seen: list[bool] = []
-    real = rules_mod.snippet
+    real = rules_mod.window
 
-    def watching(*args: object, **kwargs: object) -> str:
+    def watching(*args: object, **kwargs: object) -> tuple[int, str, bool]:
         seen.append(gc.isenabled())
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(rules_mod, "snippet", watching)
+    monkeypatch.setattr(rules_mod, "window", watching)
     assert gc.isenabled()
     rs = compile_rules([RuleSpec("summit", "summit*")], {})
     assert gc.isenabled()
     assert [m.rule for m in rs.match([CGTN])] == ["summit"]
-    assert seen == [True] and gc.isenabled()
+    assert seen and all(seen) and gc.isenabled()
+
+
+def test_the_clean_cut_shortcut_gives_what_mending_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window whose cuts are clean skips the wide snippet: mending it must change nothing."""
+    from tests.corpus import Corpus
+
+    docs = Corpus(seed=5).docs(150) + [CGTN, EARNINGS]
+    queries = ['"Central Asia"', "summit*", "acquisition", '"financial results"', "Kazakhstan OR Uzbekistan",
+               "energy AND pipeline", "revenue", "Xi", "峰会"]
+    fast = {q: [m.snippet for m in compile_query(q).match(docs)] for q in queries}
+    real = rules_mod.window
+
+    def never_clean(*args: object, **kwargs: object) -> tuple[int, str, bool]:
+        col, text, _ = real(*args, **kwargs)  # type: ignore[arg-type]
+        return col, text, False
+
+    monkeypatch.setattr(rules_mod, "window", never_clean)
+    slow = {q: [m.snippet for m in compile_query(q).match(docs)] for q in queries}
+    assert slow == fast
+    assert sum(s.endswith("…") or s.startswith("…") for v in fast.values() for s in v) > 100  # cut windows seen

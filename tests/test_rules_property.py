@@ -304,3 +304,32 @@ def test_forgiven_queries_are_accepted_exactly_when_sqlite_accepts_them(query: s
     except QueryError:
         ours_ok = False
     assert ours_ok == sqlite_ok, (query, prepared, FTS.check(prepared))
+
+
+FILLER = [f"word{i}" for i in range(14)]
+
+
+@pytest.mark.parametrize(("query", "summary", "whole"), [
+    # snippet() starts the window at the sentence start and stops 16 tokens on: inside the phrase,
+    # inside the word FTS5 splits at the apostrophe, inside a run of Chinese characters.
+    ('"Central Asia"', " ".join(FILLER) + " China–Central Asia leaders met again in Xi'an this May for trade",
+     "China–[Central Asia]"),
+    ("Xi", " ".join(FILLER) + " opens Xi'an route to Almaty for container trains every week of the year", "[Xi]'an"),
+    ("阿斯塔纳", " ".join(FILLER[:5]) + " 第二届中国—中亚峰会在阿斯塔纳举行，五国元首出席。", "[阿斯塔纳]"),
+])
+def test_a_snippet_never_cuts_a_phrase_or_a_word(query: str, summary: str, whole: str) -> None:
+    """Issue 23: `China–[Central]…`, `[Xi]…`, `[阿]…`; the rule and search show the same mended snippet."""
+    doc = Doc(key=7, title="Unrelated headline", summary=summary, body="")
+    (m,) = compile_query(query).match([doc])
+    searched = archive_snippets([doc], query)[7]
+    assert whole in m.snippet, m.snippet
+    assert m.snippet == searched
+    raw = archive_raw_snippet([doc], query)
+    assert whole not in raw and raw.endswith("…"), raw  # what snippet() alone gives: cut
+
+
+def archive_raw_snippet(docs: list[Doc], query: str) -> str:
+    with _archive(docs) as store:
+        (text,) = store.conn.execute("SELECT snippet(releases_fts, -1, '[', ']', '…', 16) FROM releases_fts"
+                                     " WHERE releases_fts MATCH ?", (fts_query(query, {}),)).fetchone()
+    return text.replace("\u200b", "")

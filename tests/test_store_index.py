@@ -106,7 +106,7 @@ def test_a_release_joined_in_the_same_transaction_is_found_by_each_feed_name(
             assert store.scalar("SELECT rule FROM matches") == "asia"
             assert_index_exact(store)
             [hit] = store.search('source : "wire-b"')
-            assert hit.snippet == "wire-a\n[wire-b]"  # the snippet shows where the feed name matched
+            assert hit.snippet == "wire-a [wire-b]"  # where the feed name matched (on one line, as alerts show it)
     finally:
         fetcher.close()
 

@@ -177,9 +177,14 @@ class Fts:
                 return str(e)
         return None
 
-    def search(self, docs: Sequence[Doc], query: str, snippet: tuple[str, str, str, int]) -> dict[int, str]:
-        """Return {index in docs: snippet} for the docs FTS5 matches; the slow, exact fallback."""
+    def search(self, docs: Sequence[Doc], query: str, snippet: tuple[str, str, str, int],
+               wide: int) -> dict[int, tuple[str, list[str], list[str]]]:
+        """Return {index in docs: (snippet, [each column's snippet], [each column's snippet of `wide`
+        tokens])} for the docs FTS5 matches; the slow, exact fallback."""
         o, c, ell, n = snippet
+        ncols = len(FTS_COLUMNS)
+        per_column = ", ".join([f"snippet(probe, {k}, :o, :c, :e, :n)" for k in range(ncols)]
+                               + [f"snippet(probe, {k}, :o, :c, :e, :w)" for k in range(ncols)])
         with self._lock:
             db = self._db
             db.execute("BEGIN")
@@ -189,13 +194,14 @@ class Fts:
                     ((i, *map(fold, d.columns())) for i, d in enumerate(docs)),
                 )
                 rows = db.execute(
-                    "SELECT rowid, snippet(probe, -1, ?, ?, ?, ?) FROM probe WHERE probe MATCH ?",
-                    (o, c, ell, n, query),
+                    f"SELECT rowid, snippet(probe, -1, :o, :c, :e, :n), {per_column} FROM probe WHERE probe MATCH :q",
+                    {"o": o, "c": c, "e": ell, "n": n, "w": wide, "q": query},
                 ).fetchall()
             finally:
                 db.execute("DELETE FROM probe")
                 db.execute("COMMIT")
-        return {i: unsplit(text) for i, text in rows}
+        return {row[0]: (unsplit(row[1]), [unsplit(t) for t in row[2 : 2 + ncols]],
+                         [unsplit(t) for t in row[2 + ncols :]]) for row in rows}
 
 
 FTS = Fts()  # one per process: the memo is worth sharing between rule sets and threads

@@ -154,11 +154,24 @@ class _Coalesced:
             self.i += 1
 
 
-def snippet(node: Node, b: Batch, d: int, ntok: int = TOKENS) -> str:
-    """Return what FTS5's snippet(t, -1, '[', ']', '…', ntok) gives for release d and this query."""
-    inst, sizes = instances(node, b, d)
+def snippet(node: Node, b: Batch, d: int, ntok: int = TOKENS, col: int | None = None) -> str:
+    """Return what FTS5's snippet(t, col, '[', ']', '…', ntok) gives for release d and this query
+    (col None: -1, the best column)."""
+    return window(node, b, d, ntok, col)[1]
+
+
+def window(node: Node, b: Batch, d: int, ntok: int = TOKENS, col: int | None = None,
+           found: tuple[list[Instance], list[int]] | None = None) -> tuple[int, str, bool]:
+    """Return (the column snippet() takes its window from, the snippet, whether its cuts are clean).
+
+    Clean: each end the window cuts inside its column falls between whitespace-separated words,
+    with no punctuation of theirs dropped and no highlight split: excerpt.mend() would change
+    nothing, so the caller can skip the wide snippet it needs. `found`: instances(node, b, d), when
+    the caller already has them (several windows of one release).
+    """
+    inst, sizes = found if found is not None else instances(node, b, d)
     toks = b.tokens(d)
-    best_col, best_start, best_score, col_size = 0, 0, 0, 0
+    best_col, best_start, best_score, col_size = col or 0, 0, 0, 0
     by_col: dict[int, tuple[list[int], list[int]]] = {}
     for c, off, ip in inst:
         got = by_col.get(c)
@@ -166,28 +179,48 @@ def snippet(node: Node, b: Batch, d: int, ntok: int = TOKENS) -> str:
             got = by_col[c] = ([], [])
         got[0].append(off)
         got[1].append(ip)
-    for col, (offs, ips) in sorted(by_col.items()):
-        ncol = len(toks[col])
+    for c, (offs, ips) in sorted(by_col.items()):
+        if col is not None and c != col:
+            continue
+        ncol = len(toks[c])
         first: list[int] | None = None
         for io in offs:
             score, adj = _score(offs, ips, sizes, io, ntok, ncol)
             if score > best_score:
-                best_col, best_start, best_score, col_size = col, adj, score, ncol
+                best_col, best_start, best_score, col_size = c, adj, score, ncol
             if ncol > ntok:
                 if first is None:
-                    first = _sentence_starts(b, d, col)
+                    first = _sentence_starts(b, d, c)
                 if first:
                     s = first[bisect_right(first, io) - 1]
                     if s < io:
                         score, _ = _score(offs, ips, sizes, s, ntok, ncol)
                         score += 120 if s == 0 else 100
                         if score > best_score:
-                            best_col, best_start, best_score, col_size = col, s, score, ncol
+                            best_col, best_start, best_score, col_size = c, s, score, ncol
     if col_size == 0:
         col_size = len(toks[best_col])
     offs, ips = by_col.get(best_col, ([], []))
     items = [(off, sizes[ip]) for off, ip in zip(offs, ips, strict=True)]
-    return _render(b, d, best_col, items, best_start, ntok, col_size)
+    text = _render(b, d, best_col, items, best_start, ntok, col_size)
+    return best_col, text, _clean(b, d, best_col, items, best_start, min(best_start + ntok, col_size) - 1)
+
+
+def _clean(b: Batch, d: int, col: int, items: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether the window [start, end] (tokens) begins and ends on whole words and whole highlights."""
+    chunks = b.chunks[d][col]
+    cum = _cum(b, d, col)
+    spans = b.fts.spans
+    if start > 0:
+        k = bisect_right(cum, start) - 1
+        if cum[k] != start or spans(chunks[k])[0][0] != 0:  # a word's second token, or "(" dropped
+            return False
+    if end < cum[-1] - 1:
+        k = bisect_right(cum, end) - 1
+        if cum[k + 1] - 1 != end or spans(chunks[k])[-1][1] != len(chunks[k]):  # "Xi" of Xi'an, or "," dropped
+            return False
+    # A highlight across either end: some phrase instance starts before the edge and reaches over it.
+    return not any(off < start <= off + size - 1 or off <= end < off + size - 1 for off, size in items)
 
 
 def _render(b: Batch, d: int, col: int, items: list[tuple[int, int]], start: int, ntok: int, col_size: int) -> str:

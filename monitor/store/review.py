@@ -6,16 +6,19 @@ Filters are a dict with any of the keys in REVIEW_FILTERS; a `date` is a day (20
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from monitor.errors import QueryError
+from monitor.excerpt import NARROW, WIDE, at_risk, column_of, mend
 from monitor.store.base import Connection, Params, fts_message, lines, must_ts, parse_ts, tickers, ts
 from monitor.store.feeds import SEEN_AT
 from monitor.store.rows import Hit, MatchRow, ReleaseDetail, Sighting, Version
-from monitor.types import Dateline, ReleaseView, Source
+from monitor.types import FTS_COLUMNS, Dateline, ReleaseView, Source
 
 # `search` with a limit ranks at most this many matches, the newest (see ReviewStore.search).
 RANK_WINDOW = 5000
@@ -135,7 +138,7 @@ class ReviewStore(Connection):
                     params["floor"] = floor["floor"]
             # char(8203): the zero-width spaces the index's view sets CJK characters apart with (schema.py).
             sql = ("SELECT r.id, r.title, r.url, r.published_at,"
-                   " replace(snippet(releases_fts, -1, '[', ']', '…', 16), char(8203), '') AS snippet,"
+                   f" replace(snippet(releases_fts, -1, '[', ']', '…', {NARROW}), char(8203), '') AS snippet,"
                    " releases_fts.rank AS rank"
                    f" FROM releases_fts JOIN releases r ON r.id = releases_fts.rowid WHERE {where}"
                    " ORDER BY releases_fts.rank")
@@ -145,7 +148,28 @@ class ReviewStore(Connection):
             rows = self.rows(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             raise QueryError(f"invalid query {fts_query!r}: {fts_message(exc)}") from exc
-        return [Hit.from_row(r) for r in rows]
+        return self._mended([Hit.from_row(r) for r in rows], fts_query)
+
+    def _mended(self, hits: list[Hit], fts_query: str) -> list[Hit]:
+        """Hits whose snippet window cut a word or a highlight, mended from each column's wide snippet.
+
+        The same mend() a rule's match gets (monitor/excerpt.py), so both show the same snippet; the
+        wide snippets are read for the cut ones only, after the ranking chose the page.
+        """
+        risky = [h.id for h in hits if at_risk(h.snippet)]
+        wides: dict[int, str | None] = {}
+        if risky:
+            n = len(FTS_COLUMNS)
+            cols = ", ".join([f"replace(snippet(releases_fts, {k}, '[', ']', '…', {NARROW}), char(8203), '')"
+                              for k in range(n)] + [f"replace(snippet(releases_fts, {k}, '[', ']', '…', {WIDE}),"
+                                                    " char(8203), '')" for k in range(n)])
+            snippets = {h.id: h.snippet for h in hits}
+            for r in self.conn.execute(f"SELECT releases_fts.rowid, {cols} FROM releases_fts WHERE releases_fts"
+                                       " MATCH ? AND releases_fts.rowid IN (SELECT value FROM json_each(?))",
+                                       (fts_query, json.dumps(risky))):
+                col = column_of(snippets[r[0]], r[1 : 1 + n])
+                wides[r[0]] = None if col is None else r[1 + n + col]
+        return [replace(h, snippet=mend(h.snippet, wides.get(h.id))) for h in hits]
 
     def release(self, release_id: int) -> ReleaseDetail | None:
         """Return one release with its sightings, versions and matches, or None."""
