@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor import app as app_mod
-from monitor import fetch, schedule
+from monitor import retry_after, schedule
 from monitor.clock import ManualClock
 from monitor.errors import HTTPStatusError
 from monitor.poller import FeedPoller
@@ -159,8 +159,8 @@ def test_a_huge_retry_after_is_clamped_where_it_is_parsed(configs: Configs, feed
     feed_server.route("/sup.xml", retry_later("\u00b2"))  # "²".isdigit() is True; float() refuses it
     app, clock, poller, store = setup(configs, feed_server, {n: f"/{n}.xml" for n in ("digits", "y9999", "sup")})
     polled = {p.feed.name: p for p in poller.round(store, app.config.feeds)}
-    assert polled["digits"].result.retry_after == fetch.MAX_RETRY_AFTER == schedule.MAX_RETRY_AFTER
-    assert polled["y9999"].result.retry_after == fetch.MAX_RETRY_AFTER
+    assert polled["digits"].result.retry_after == retry_after.MAX_RETRY_AFTER == schedule.MAX_RETRY_AFTER
+    assert polled["y9999"].result.retry_after == retry_after.MAX_RETRY_AFTER
     assert polled["sup"].result.retry_after is None and polled["sup"].result.error_kind == "http"
     rows = store.schedules()
     for name in ("digits", "y9999"):
