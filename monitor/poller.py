@@ -1,7 +1,8 @@
 """One feed poll, decided and recorded the same way for `run --once` and the daemon.
 
     poller = FeedPoller(app, clock=clock)
-    poller.due(store, feeds, force=False) -> Due: the feeds to poll now, and why the others wait
+    poller.due(store, feeds, force=False, override_server=False) -> Due: the feeds to poll now, and why
+                                          the others wait
     poller.round(store, feeds, workers=8) -> Polled per feed as it lands (`run --once`)
     poller.poll(store, feed)              -> Polled (the daemon, in one of its workers)
 
@@ -12,9 +13,11 @@ and the record are one write transaction; `round` puts every poll already gather
 GROUP_MAX) in one, each poll a savepoint, so a sweep of 304s costs one or a few transactions.
 
 Which feed is due is schedule.waiting()'s decision on what the archive recorded, whoever recorded
-it: a feed gone (410), waiting out a Retry-After, or polled less than its interval ago is skipped
-(`force` polls it anyway). The URL polled is the configured one, or the redirect target adopted for
-it (recorded in meta), so neither entry point undoes the other's adoption.
+it: a feed gone (410), waiting out a Retry-After, or polled less than its interval ago is skipped.
+`force` overrides our own schedule (the interval, a backoff), never what a server asked for: a
+Retry-After or a 410 is overridden only by the separate `override_server`. The URL polled is the
+configured one, or the redirect target adopted for it (recorded in meta), so neither entry point
+undoes the other's adoption.
 
 Per-host politeness lives with the fetches: `round` feeds a HostQueue, whose workers take the next
 feed whose host has a free slot (see monitor/hostqueue.py). The daemon runs its own long-lived
@@ -142,8 +145,13 @@ class FeedPoller:
                     return replace(feed, url=record["to"])
         return feed
 
-    def due(self, store: Store, feeds: Sequence[Feed], *, now: datetime | None = None, force: bool = False) -> Due:
-        """Split the enabled feeds into those to poll now and those that wait (see schedule.waiting)."""
+    def due(self, store: Store, feeds: Sequence[Feed], *, now: datetime | None = None, force: bool = False,
+            override_server: bool = False) -> Due:
+        """Split the enabled feeds into those to poll now and those that wait (see schedule.waiting).
+
+        force: poll feeds that our schedule holds back (not due, backing off); override_server: also
+        those the server asked to wait (Retry-After) or declared gone (410).
+        """
         now = now or self.clock.now()
         wanted = [self.effective(store, f) for f in feeds if f.enabled]
         rows = store.schedules([f.name for f in wanted])
@@ -151,8 +159,8 @@ class FeedPoller:
         skipped: list[Skip] = []
         for feed in wanted:
             row = rows.get(feed.name)
-            wait = None if force else schedule.waiting(feed, row, now)
-            if wait is None:
+            wait = schedule.waiting(feed, row, now)
+            if wait is None or override_server or (force and wait.reason == "not-due"):
                 ready.append(feed)
             else:
                 skipped.append(Skip(feed, wait, row.failures if row else 0))

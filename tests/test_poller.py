@@ -40,7 +40,7 @@ def setup(configs: Configs, server: FeedServer, names: dict[str, str], interval:
     return app, clock, poller, app.open_store()
 
 
-def test_due_skips_gone_retry_after_and_not_yet_due_feeds_and_force_polls_them(
+def test_due_skips_gone_retry_after_and_not_yet_due_feeds_force_and_override_server_poll_them(
     configs: Configs, feed_server: FeedServer
 ) -> None:
     feed_server.route("/ok.xml", document(rss([item(1, "Fine", datetime.now(UTC))])))
@@ -70,7 +70,11 @@ def test_due_skips_gone_retry_after_and_not_yet_due_feeds_and_force_polls_them(
     clock.advance(7200)
     assert [f.name for f in poller.due(store, feeds).ready] == ["ok", "busy", "err"]  # gone stays gone
 
-    forced = poller.due(store, feeds, force=True)
+    clock.advance(-7200)  # back inside busy's Retry-After
+    forced = poller.due(store, feeds, force=True)  # our schedule is overridden, the server's word is not
+    assert [f.name for f in forced.ready] == ["ok", "err"]
+    assert {s.feed.name: s.wait.reason for s in forced.skipped} == {"busy": "retry-after", "gone": "gone"}
+    forced = poller.due(store, feeds, force=True, override_server=True)
     assert [f.name for f in forced.ready] == ["ok", "busy", "gone", "err"] and not forced.skipped
     feed_server.route("/gone.xml", document(rss([item(2, "Back", datetime.now(UTC))])))
     [back] = poller.round(store, [f for f in forced.ready if f.name == "gone"])
