@@ -41,7 +41,7 @@ import os
 import random
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -124,7 +124,7 @@ class Daemon:
         self.workers = max(1, workers)
         self.poller = FeedPoller(app, clock=self.clock, rng=self.rng)
         self.queue: HostQueue[str] = HostQueue(self.poller.slots)  # feed names waiting for a worker
-        self._pool = WorkerPool(self.queue, self._poll, workers=self.workers, name="poll")
+        self._pool = WorkerPool(self.queue, self._fetch, workers=self.workers, name="poll")
         self._retired: list[Fetcher] = []
 
         self._stop = threading.Event()
@@ -357,18 +357,29 @@ class Daemon:
         return queued
 
     def _poll(self, name: str) -> None:
-        """One worker's job: poll the feed if it is still due, then act on what the poller recorded."""
+        """Poll the feed if it is still due, whole, in this thread."""
+        rest = self._fetch(name)
+        if rest is not None:
+            rest()
+
+    def _fetch(self, name: str) -> Callable[[], None] | None:
+        """One worker's job: fetch the feed if it is still due; return the rest (digest, commit, act
+        on what the poller recorded), which the worker runs once the host's slot is free."""
         feed = self._feeds.get(name)
         if feed is None or self._stop.is_set():
-            return  # removed or gone since it was queued
+            return None  # removed or gone since it was queued
         store = self._store()
         skip = self.poller.check(store, feed)
         if skip is not None:
             self._skipped(skip)
-            return
-        polled = self.poller.poll(store, feed)
-        if polled is not None:
-            self._after_poll(polled)
+            return None
+        rest = self.poller.start(store, feed)
+
+        def finish() -> None:
+            polled = rest()
+            if polled is not None:
+                self._after_poll(polled)
+        return finish
 
     def _skipped(self, skip: Skip) -> None:
         # Someone else (a `run --once`) polled it meanwhile and recorded a later time, or a 410.

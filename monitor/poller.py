@@ -4,9 +4,10 @@
     poller.due(store, feeds, force=False, override_server=False) -> Due: the feeds to poll now, and why
                                           the others wait
     poller.round(store, feeds, workers=8) -> Polled per feed as it lands (`run --once`)
-    poller.poll(store, feed)              -> Polled (the daemon, in one of its workers)
+    poller.start(store, feed)()           -> Polled (the daemon, in one of its workers: fetch, then the rest
+                                             after the host's slot is freed); poll() does both at once
 
-A poll is: gather (fetch + digest, pipeline.gather; in a worker, any number at once) -> commit
+A poll is: gather (fetch, then digest once the host's slot is free; in a worker, any number at once) -> commit
 (pipeline.commit) -> plan the next poll (schedule.plan) -> record it: the next poll, 410 Gone,
 Retry-After (with the poll), a permanent redirect under watch or adopted, the last poll. The commit
 and the record are one write transaction; `round` puts every poll already gathered (up to
@@ -36,7 +37,7 @@ import logging
 import queue
 import random
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -174,9 +175,13 @@ class FeedPoller:
 
     # ------------------------------------------------------------------ polling
 
-    def gather(self, feed: Feed, state: FeedState) -> pipeline.Outcome:
-        """Fetch and digest one feed (network and CPU; any thread; never raises)."""
-        return pipeline.gather(feed, state, fetcher=self.fetcher, clock=self.clock, digest_pool=self.digest_pool)
+    def fetch(self, feed: Feed, state: FeedState) -> pipeline.Outcome:
+        """Fetch one feed (the network half, under the host's slot; any thread; never raises)."""
+        return pipeline.fetch(feed, state, fetcher=self.fetcher, clock=self.clock)
+
+    def digest(self, fetched: pipeline.Outcome, state: FeedState) -> pipeline.Outcome:
+        """Digest a fetched feed (the CPU half, after the host's slot is freed; never raises)."""
+        return pipeline.digest_fetched(fetched, state, clock=self.clock, digest_pool=self.digest_pool)
 
     def finish(self, store: Store, outcome: pipeline.Outcome) -> Polled | None:
         """Commit a gathered poll, plan the next one and record it; None once close() was called."""
@@ -196,9 +201,16 @@ class FeedPoller:
                     result = self._internal_error(store, feed, exc, now, outcome.elapsed)
                     return self._record(store, feed, result, now)
 
+    def start(self, store: Store, feed: Feed) -> Callable[[], Polled | None]:
+        """Fetch now; return the rest (digest + finish) for the caller to run once the host's slot
+        is free (the daemon's workers: a WorkerPool follow-up), in the same thread."""
+        state = store.feed_state(feed.name, feed.url)
+        fetched = self.fetch(feed, state)
+        return lambda: self.finish(store, self.digest(fetched, state))
+
     def poll(self, store: Store, feed: Feed) -> Polled | None:
-        """gather + finish, in the calling thread (the daemon's workers)."""
-        return self.finish(store, self.gather(feed, store.feed_state(feed.name, feed.url)))
+        """One whole poll in the calling thread."""
+        return self.start(store, feed)()
 
     def round(self, store: Store, feeds: Sequence[Feed], *, workers: int = 8) -> Iterator[Polled]:
         """Poll each feed once: gathers in `workers` threads, at most `per_host` per host at a time;
@@ -212,8 +224,10 @@ class FeedPoller:
             work.put(feed.name, feed.url, feed)
         work.close(drain=True)
 
-        def gather(feed: Feed) -> None:
-            outcomes.put(self.gather(feed, states[feed.name]))  # gather never raises
+        def gather(feed: Feed) -> Callable[[], None]:
+            # The fetch holds the host's slot; the digest (CPU) runs after it is freed. Neither raises.
+            fetched = self.fetch(feed, states[feed.name])
+            return lambda: outcomes.put(self.digest(fetched, states[feed.name]))
 
         pool = WorkerPool(work, gather, workers=min(max(1, workers), len(feeds)), name="poll").start()
         try:
