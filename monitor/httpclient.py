@@ -25,6 +25,8 @@ requests). Failures below HTTP raise NetworkError (monitor/errors.py) with a one
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,7 +38,6 @@ from urllib.request import getproxies
 import certifi
 import requests
 from requests.structures import CaseInsensitiveDict
-from requests.utils import should_bypass_proxies
 
 from monitor.errors import NetworkError
 from monitor.httpadapter import ACCEPT_ENCODING, WatchedAdapter, Watcher, failure, host_of
@@ -84,7 +85,7 @@ class HttpClient:
         session.mount("http://", self._adapter)
         session.mount("https://", self._adapter)
         env = getproxies()
-        self._no_proxy = env.get("no") or ""
+        self._no_proxy = [e.strip().lower() for e in (env.get("no") or "").split(",") if e.strip()]
         self._proxies = {k: v if "://" in v else f"http://{v}" for k, v in env.items() if k != "no" and v}
         self._routes: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -114,7 +115,7 @@ class HttpClient:
             raise NetworkError(f"invalid URL {url!r}") from None
         if scheme not in ("http", "https") or not parts.netloc:
             raise NetworkError(f"invalid URL {url!r}: only http:// and https:// are fetched")
-        proxies = self._route(scheme, parts.netloc, url)
+        proxies = self._route(scheme, parts.netloc)
         sent = CaseInsensitiveDict(self._headers)
         if headers:
             sent.update(headers)
@@ -122,10 +123,13 @@ class HttpClient:
         try:
             prepared.prepare_method(method)
             prepared.prepare_url(url, None)
-            prepared.prepare_headers(sent)
-            prepared.prepare_body(body, None)
         except (requests.RequestException, ValueError, UnicodeError):
             raise NetworkError(f"invalid URL {url!r}") from None
+        try:
+            prepared.prepare_headers(sent)
+            prepared.prepare_body(body, None)
+        except (requests.RequestException, ValueError) as exc:
+            raise NetworkError(f"invalid request to {host_of(url)}: {exc}") from None
         proxy = next(iter(proxies.values()), None)
         try:
             raw = self._adapter.send(prepared, stream=True, timeout=self.timeout, verify=self._session.verify,
@@ -168,20 +172,50 @@ class HttpClient:
 
     # ------------------------------------------------------------------ proxies
 
-    def _route(self, scheme: str, netloc: str, url: str) -> dict[str, str]:
+    def _route(self, scheme: str, netloc: str) -> dict[str, str]:
         """Return the proxies argument for this origin ({} to connect directly): decided once."""
         key = (scheme, netloc)
         route = self._routes.get(key)
         if route is None:
             proxy = self._proxies.get(scheme) or self._proxies.get("all")
-            # requests' own NO_PROXY rules: names, suffixes, "*", host:port and CIDR ranges.
-            if proxy and should_bypass_proxies(url, self._no_proxy):
+            if proxy and self._bypass(netloc):
                 proxy = None
             route = {scheme: proxy} if proxy else {}
             if len(self._routes) >= _ROUTES_MAX:
                 self._routes.clear()
             self._routes[key] = route
         return route
+
+    def _bypass(self, netloc: str) -> bool:
+        """NO_PROXY as read when the client was built (requests would read the environment again):
+        "*", a name and its subdomains (".example.com" or "example.com"), host:port, an IP address
+        or a CIDR range."""
+        try:
+            parts = urlsplit(f"//{netloc}")
+            host, port = (parts.hostname or "").rstrip("."), parts.port
+        except ValueError:
+            return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        for entry in self._no_proxy:
+            if entry == "*":
+                return True
+            if address is not None and "/" in entry:
+                with contextlib.suppress(ValueError):
+                    if address in ipaddress.ip_network(entry, strict=False):
+                        return True
+                continue
+            name, entry_port = entry, ""
+            if entry.count(":") == 1 or entry.startswith("[") and "]:" in entry:  # host:port, [v6]:port
+                name, _, entry_port = entry.rpartition(":")
+            name = name.strip("[]").lstrip("*").lstrip(".")
+            if entry_port and entry_port != str(port or ""):
+                continue
+            if host == name or host.endswith("." + name):
+                return True
+        return False
 
 
 # --------------------------------------------------------------------------- the response
