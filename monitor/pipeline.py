@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -277,23 +276,21 @@ def fetch(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock) -
     return Outcome(feed, fetched, elapsed=clock.monotonic() - start)
 
 
-def gather(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock,
-           digest_pool: Executor | None = None) -> Outcome:
+def gather(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock) -> Outcome:
     """Fetch and digest one feed in the calling thread; return the Outcome (never raises)."""
-    return digest_fetched(fetch(feed, state, fetcher=fetcher, clock=clock), state, clock=clock,
-                          digest_pool=digest_pool)
+    return digest_fetched(fetch(feed, state, fetcher=fetcher, clock=clock), state, clock=clock)
 
 
-def digest_fetched(outcome: Outcome, state: FeedState, *, clock: Clock,
-                   digest_pool: Executor | None = None) -> Outcome:
-    """The CPU half: digest a fetched body (in `digest_pool` if given); return the Outcome (never raises)."""
+def digest_fetched(outcome: Outcome, state: FeedState, *, clock: Clock) -> Outcome:
+    """The CPU half: digest a fetched body, in the calling thread (parsing in worker processes was
+    measured slower for `run --once`: bench/README.md, issue 20); return the Outcome (never raises)."""
     fetched = outcome.fetched
     if fetched is None or fetched.not_modified:
         return outcome
     start = clock.monotonic()
     try:
         args = (fetched.body, fetched.final_url, clock.now(), state.items, fetched.content_type)
-        digested = digest_pool.submit(digest, *args).result() if digest_pool else digest(*args)
+        digested = digest(*args)
     except Exception as exc:  # noqa: BLE001 - as in fetch()
         return Outcome(outcome.feed, error=_as_feed_error(exc), elapsed=outcome.elapsed + clock.monotonic() - start)
     return Outcome(outcome.feed, fetched, digested, elapsed=outcome.elapsed + clock.monotonic() - start)

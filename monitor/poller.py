@@ -38,7 +38,6 @@ import queue
 import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -122,13 +121,12 @@ class FeedPoller:
     """Polls feeds and records what schedule decided; shared by `run --once` and the daemon."""
 
     def __init__(self, app: App, *, clock: Clock, fetcher: Fetcher | None = None, rng: random.Random | None = None,
-                 per_host: int = PER_HOST, digest_pool: Executor | None = None) -> None:
+                 per_host: int = PER_HOST) -> None:
         self.app = app  # replaced on reload; read once per poll
         self.clock = clock
         self.fetcher = fetcher or make_fetcher(app.config.settings, clock)
         self.rng = rng or random.Random()
         self.slots = HostSlots(per_host)
-        self.digest_pool = digest_pool
         # Held across a poll's commit and its schedule update (and by SerialStore transactions).
         self.lock = threading.RLock()
         self._closed = False
@@ -181,7 +179,7 @@ class FeedPoller:
 
     def digest(self, fetched: pipeline.Outcome, state: FeedState) -> pipeline.Outcome:
         """Digest a fetched feed (the CPU half, after the host's slot is freed; never raises)."""
-        return pipeline.digest_fetched(fetched, state, clock=self.clock, digest_pool=self.digest_pool)
+        return pipeline.digest_fetched(fetched, state, clock=self.clock)
 
     def finish(self, store: Store, outcome: pipeline.Outcome) -> Polled | None:
         """Commit a gathered poll, plan the next one and record it; None once close() was called."""

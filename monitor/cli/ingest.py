@@ -123,18 +123,15 @@ def run(obj: Ctx, once: bool, force: bool, override_server: bool, workers: int, 
 def run_once(a: App, workers: int, *, force: bool = False, override_server: bool = False) -> int:
     """Poll every due feed once (see FeedPoller.due for force and override_server), fetch the pages
     due (this run's and any an earlier run left pending), deliver due alerts; return the exit code."""
-    from monitor import app as app_mod  # heavy imports only for the commands that poll
     from monitor.deliver import Report
     from monitor.poller import FeedPoller
 
     clock = SystemClock()
     poller = FeedPoller(a, clock=clock)
-    pool = None
     unhealthy = too_old = left = 0
     try:
         with a.open_store() as store:
             due = poller.due(store, a.config.feeds, force=force, override_server=override_server)
-            poller.digest_pool = pool = app_mod.digest_pool(len(due.ready))
             for skip in due.skipped:
                 click.echo(format_skip(skip))
                 unhealthy += skip.wait.reason != "not-due" or skip.failures > 0
@@ -164,8 +161,6 @@ def run_once(a: App, workers: int, *, force: bool = False, override_server: bool
     finally:
         poller.fetcher.close()
         a.close_channels()
-        if pool is not None:
-            pool.shutdown()
     return 1 if unhealthy or left else 0
 
 
