@@ -6,12 +6,14 @@ bench/wire.py serves the feeds in its own process. Each feed is fetched once for
 (what a warm archive holds), then every round sends one conditional GET per feed, one after the
 other in this thread, as the lead measured it for issue 14:
 
-  fetcher   monitor.fetch.Fetcher.fetch(url, FeedState(etag, last_modified)): the project's client,
-            its deadline, redirect and 304 handling
-  urllib3   the same GETs through a bare urllib3 pool (one kept-alive connection): the floor of the
-            library the client is built on
-  requests  the same through a requests.Session, if requests is importable (apprise still brings
-            it): what the fetcher cost before it moved off requests
+  fetcher   monitor.fetch.Fetcher.fetch(url, FeedState(etag, last_modified)): the project's client
+            (a requests Session with our adapter, monitor/httpclient.py), its deadline, redirect
+            and 304 handling
+  urllib3   the same GETs through a bare urllib3 pool (one kept-alive connection): the floor under
+            requests
+  requests  the same through a plain requests.Session().get(): what requests costs used the usual
+            way (environment lookups per request, hooks, cookies, the redirect machinery), which
+            the client avoids (proxies and CA read once, the mounted adapter called directly)
 
 CPU is this process's user+sys (the wire runs elsewhere); the best round of each is reported. Run
 with another tree's bench/ copy to compare two versions of Fetcher on the same machine state.

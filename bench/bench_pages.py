@@ -6,7 +6,7 @@
 The page servers run in a child process on 127.0.0.2 ... 127.0.0.21 (all loopback; the archive's
 `allow_private_networks = ["127.0.0.0/8"]`), each serving one of the fixture pages of
 tests/data/pages (PR Newswire, Business Wire, GlobeNewswire, a news site) with the release number
-written in, and no robots.txt (404). One feed per host carries its releases; one `poll_many`
+written in, and no robots.txt (404). One feed per host carries its releases; one FeedPoller round
 queues every page, then one `PageWorker.drain` fetches them all. Reported: pages per second, CPU
 per page of this process (fetch + extract + commit: re-index and re-match), the share of that CPU
 spent in extraction and in the commit, and peak resident memory. With --delay the wall time is
@@ -43,6 +43,7 @@ from monitor.pageworker import PageWorker, build_client  # noqa: E402
 from monitor.rules import compile_rules  # noqa: E402
 from monitor.store import Store  # noqa: E402
 from monitor.types import Feed, RuleSpec, Settings  # noqa: E402
+from tests.polling import make_poller, poll  # noqa: E402
 
 PAGES = ROOT / "tests" / "data" / "pages"
 FIXTURES = ("prnewswire", "businesswire", "globenewswire", "news")
@@ -115,12 +116,13 @@ def main() -> None:
                             allow_private_networks=("127.0.0.0/8",))
         feeds = [Feed(f"host{i}", f"http://127.0.0.{i + 2}:{port}/feed.rss", 300.0, full_text=True)
                  for i in range(HOSTS)]
-        rules = compile_rules((RuleSpec("summits", "summit*"), RuleSpec("uranium", "uranium AND Kazakhstan"),
-                               RuleSpec("ports", '"Caspian Sea"')), {})
+        specs = (RuleSpec("summits", "summit*"), RuleSpec("uranium", "uranium AND Kazakhstan"),
+                 RuleSpec("ports", '"Caspian Sea"'))
+        rules = compile_rules(specs, {})
         with Store(settings.database) as store, Fetcher(user_agent=settings.user_agent, timeout=20.0,
                                                         max_bytes=settings.max_feed_bytes, clock=clock) as fetcher:
-            results = list(pipeline.poll_many(feeds, fetcher=fetcher, store=store, rules=rules, settings=settings,
-                                              clock=clock))
+            results = poll(make_poller(settings, specs, clock=clock, fetcher=fetcher, channels=()), store,
+                           *feeds).values()
             queued = sum(r.pages for r in results)
             assert queued == per_host * HOSTS, [r.error for r in results if r.error]
             assert ipaddress.ip_network(settings.allow_private_networks[0])

@@ -6,9 +6,7 @@ This is layer 5 (it builds things); it holds no business logic.
 from __future__ import annotations
 
 import fcntl
-import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -96,15 +94,3 @@ def load(path: Path, *, lazy: bool = False) -> App:
     if not lazy:
         _ = app.rules  # refuse a bad rule now, not at the first poll
     return app
-
-
-def digest_pool(feed_count: int) -> Executor | None:
-    """Return a process pool for parsing when there are enough feeds to pay for starting it, else None.
-
-    feedparser is pure Python and holds the GIL: on two cores a second process nearly halves a cold
-    ingest of many feeds, but starting it costs ~0.1 s, so small configs parse in-thread.
-    """
-    cores = os.cpu_count() or 1
-    if cores < 2 or feed_count < 8:
-        return None
-    return ProcessPoolExecutor(max_workers=min(cores, 4))

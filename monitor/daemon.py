@@ -27,10 +27,11 @@ Why ~500 lines: this is the one module that owns apscheduler and the process lif
 reload, shutdown grace, systemd notify, delivery and maintenance jobs); what a poll does and decides
 is in poller.py, the housekeeping in maintenance.py. Split it along those lines if it grows.
 
-Parsing stays in the poll threads. The daemon polls feeds as they fall due, a few at a time, where
-a parsing process pool (~100 MB resident) does not pay for itself; `run --once` over many feeds at
-once does start one (app.digest_pool: -23..-26 % wall on a cold 200-feed run, bench/README.md,
-issue 14 "cold"). An older measurement here, made before the fast parse path, found no gain.
+Parsing stays in the poll threads, here and in `run --once` alike (issue 20). A process pool
+(~100 MB resident) measured no gain for the daemon's few-at-a-time polls and, isolated for
+`run --once` (bench/README.md, "Issue 20"), made a 200-feed cold round slower on this loaded 2-core
+machine (50 s with the pool, 37 s without; medians of 4 alternating runs each) at more CPU. (The
+-23..-26 % of issue 14's "cold" work came from its index and ingest changes, not the pool.)
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import os
 import random
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -124,7 +125,7 @@ class Daemon:
         self.workers = max(1, workers)
         self.poller = FeedPoller(app, clock=self.clock, rng=self.rng)
         self.queue: HostQueue[str] = HostQueue(self.poller.slots)  # feed names waiting for a worker
-        self._pool = WorkerPool(self.queue, self._poll, workers=self.workers, name="poll")
+        self._pool = WorkerPool(self.queue, self._fetch, workers=self.workers, name="poll")
         self._retired: list[Fetcher] = []
 
         self._stop = threading.Event()
@@ -397,18 +398,29 @@ class Daemon:
         return queued
 
     def _poll(self, name: str) -> None:
-        """One worker's job: poll the feed if it is still due, then act on what the poller recorded."""
+        """Poll the feed if it is still due, whole, in this thread."""
+        rest = self._fetch(name)
+        if rest is not None:
+            rest()
+
+    def _fetch(self, name: str) -> Callable[[], None] | None:
+        """One worker's job: fetch the feed if it is still due; return the rest (digest, commit, act
+        on what the poller recorded), which the worker runs once the host's slot is free."""
         feed = self._feeds.get(name)
         if feed is None or self._stop.is_set():
-            return  # removed or gone since it was queued
+            return None  # removed or gone since it was queued
         store = self._store()
         skip = self.poller.check(store, feed)
         if skip is not None:
             self._skipped(skip)
-            return
-        polled = self.poller.poll(store, feed)
-        if polled is not None:
-            self._after_poll(polled)
+            return None
+        rest = self.poller.start(store, feed)
+
+        def finish() -> None:
+            polled = rest()
+            if polled is not None:
+                self._after_poll(polled)
+        return finish
 
     def _skipped(self, skip: Skip) -> None:
         # Someone else (a `run --once`) polled it meanwhile and recorded a later time, or a 410.

@@ -23,13 +23,13 @@ from typing import Protocol
 
 from monitor.clock import Clock
 from monitor.errors import DeliveryError, MonitorError
+from monitor.retry_after import MAX_RETRY_AFTER
 from monitor.types import ChannelSpec, Notice
 
 log = logging.getLogger(__name__)
 
 # Delays after the 1st, 2nd, ... failed attempt; when they run out the alert is dead.
 RETRY_SCHEDULE: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
-MAX_RETRY_AFTER = 86400.0
 JITTER = 0.1
 BATCH = 1000  # due rows read at a time; a drain reads batches until nothing due is left
 MAX_PARALLEL = 8  # channels sending at the same time

@@ -8,6 +8,8 @@ host has a free slot, so no worker ever sits blocked on a busy host.
     q.done(ticket)            -> frees the host slot (and wakes workers of every queue on `slots`)
     q.close(drain=...)        -> take() returns None (at once, or after the queued jobs with drain)
     WorkerPool(q, handle, workers=8).start() / .join() / .busy
+        handle(job) -> None, or a follow-up the worker runs after the host slot is freed (CPU work
+        such as parsing a fetched body must not hold a host's slot: the next request could go out)
 
 The host is the URL's lower-cased host name; `file:` URLs have none and are never limited. Waiting
 for a slot happens here, before a job starts, never inside a fetch: it cannot time out and cannot
@@ -127,7 +129,8 @@ class WorkerPool(Generic[T]):
     logged and the worker goes on: one bad job never shrinks the pool.
     """
 
-    def __init__(self, queue: HostQueue[T], handle: Callable[[T], None], *, workers: int, name: str) -> None:
+    def __init__(self, queue: HostQueue[T], handle: Callable[[T], Callable[[], object] | None], *, workers: int,
+                 name: str) -> None:
         self.queue = queue
         self._handle = handle
         self._busy = 0
@@ -165,12 +168,19 @@ class WorkerPool(Generic[T]):
                 return
             with self._lock:
                 self._busy += 1
+            after = None
             try:
-                self._handle(ticket.job)
+                after = self._handle(ticket.job)
             except Exception:  # noqa: BLE001 - the handler's own bug: logged, the pool lives on
                 log.exception("worker job %s failed", ticket.key)
             finally:
                 self.queue.done(ticket)
+            try:
+                if after is not None:
+                    after()  # the host's slot is free again: its next request need not wait for this
+            except Exception:  # noqa: BLE001 - as above
+                log.exception("worker job %s failed", ticket.key)
+            finally:
                 with self._lock:
                     self._busy -= 1
                     self._completed += 1

@@ -1,139 +1,96 @@
-"""The project's one HTTP client (feeds and webhooks): urllib3 pools, kept alive per host.
+"""The project's one HTTP client (feeds, release pages, robots.txt, webhooks), on requests.
 
-    client = HttpClient(user_agent="press-monitor/0.1", timeout=15.0)
-    resp = client.request("GET", url, headers={"If-None-Match": etag}, deadline=deadline)
-    try:
-        resp.status, resp.headers.get("etag"), resp.read_capped(...) / resp.read1(n) / resp.read(n)
-    finally:
-        resp.release()          # back to the pool if the body was read out, else the socket is closed
-    client.close()
+    client = HttpClient(user_agent="press-monitor/0.1", timeout=15.0, maxsize=16)
+    exchange = client.get(url, headers={...}, deadline=d, check=hop_check)   # redirects followed here
+    resp = exchange.response                      # status, reason, headers; exchange.final / .permanent
+    body = resp.read_capped(max_bytes, ...)       # or read(n) / read1(n)
+    resp.release(); client.close()
 
-What it keeps of what `requests` gave us: a kept-alive pool per (scheme, host, port); connect and
-read timeouts; gzip/deflate (br/zstd when brotli/zstandard happen to be installed) decoding;
-proxies from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY incl. CIDR ranges, read
-when the client is built); TLS verified against certifi's CA bundle, or REQUESTS_CA_BUNDLE /
-CURL_CA_BUNDLE when set; a User-Agent. What it leaves to the caller: redirects (never followed
-here: fetch records them, a webhook refuses them), retries (none) and the overall deadline (the
-caller's Deadline is told every socket the exchange uses, so it can cut a dribbling server).
-Failures below HTTP raise NetworkError (monitor/errors.py) with a one-line message naming the host.
+One `requests.Session` per client, our `httpadapter.WatchedAdapter` mounted for http:// and https://
+(every socket shown to the exchange's Deadline, pool sizes per host, pinned addresses for pages).
+Built once, from the environment: proxies (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY with
+CIDR ranges, proxy credentials in the URL) and the CA bundle (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE,
+else certifi) are read when the client is built, then `trust_env` is off: no per-request
+environment or .netrc lookups. A route (direct or which proxy) is decided once per origin.
 
-Why not requests: it costs ~1 ms of CPU per request on top of urllib3 (issue 14: a warm poll is
-200 conditional GETs, a webhook backlog 10,000 POSTs), for session features we do not use.
+A request goes through the session's mounted adapter (`Session.get_adapter(url).send`) rather than
+`Session.send`: with redirects off, Session.send still reads a 3xx body to its end, uncapped,
+to prepare the next hop, fills a cookie jar, and dispatches hooks; the redirect loop here reads at
+most one chunk of a redirect body, checks every hop (`check`), and keeps no cookies.
+
+Also here, for every caller: the status phrase and the capped body read (Retry-After has its own
+small module, monitor/retry_after.py, which the scheduler and the outbox read without loading
+requests). Failures below HTTP raise NetworkError (monitor/errors.py) with a one-line message naming the host.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
-import socket
-import ssl
-import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
-from urllib.request import getproxies, proxy_bypass
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+from urllib.request import getproxies
 
 import certifi
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+import requests
+from requests.structures import CaseInsensitiveDict
 
 from monitor.errors import NetworkError
+from monitor.httpadapter import ACCEPT_ENCODING, WatchedAdapter, Watcher, failure, host_of
 
 CHUNK = 64 * 1024
-# "gzip,deflate" plus br / zstd when their decoder packages are installed (urllib3 decodes them).
-ACCEPT_ENCODING = urllib3.util.make_headers(accept_encoding=True)["accept-encoding"]
-_ROUTES_MAX = 4096  # remembered (scheme, host) -> direct/proxy decisions before starting over
-_current = threading.local()  # the deadline of the exchange running in this thread
+REDIRECTS = (301, 302, 303, 307, 308)
+_ROUTES_MAX = 4096  # remembered origin -> direct/proxy decisions before starting over
 
-
-class Watcher(Protocol):
-    """The caller's overall deadline (monitor.deadline.Deadline): it is shown every socket."""
-
-    fired: bool
-
-    def watch(self, sock: socket.socket | None) -> None: ...
-
-    def forget(self) -> None: ...
-
-    def cancel(self) -> None: ...
-
-
-# --------------------------------------------------------------------------- connections
-
-
-class _Watched:
-    # _new_conn() sees a new connection's socket before TLS and the request are sent; getresponse()
-    # the socket of a new or reused pooled connection before the (possibly dribbled) status line.
-    # Through a proxy these are the proxy's sockets, which the deadline cuts just as well.
-    def _new_conn(self) -> socket.socket:
-        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
-        _watch(sock)
-        return sock
-
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        _watch(getattr(self, "sock", None))
-        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
-
-
-def _watch(sock: socket.socket | None) -> None:
-    deadline: Watcher | None = getattr(_current, "deadline", None)
-    if deadline is not None and sock is not None:
-        deadline.watch(sock)
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = type("_WatchedHTTPConnection", (_Watched, HTTPConnection), {})
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = type("_WatchedHTTPSConnection", (_Watched, HTTPSConnection), {})
-
-
-_POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
+__all__ = ["CHUNK", "REDIRECTS", "Exchange", "HttpClient", "Response", "ca_bundle", "host_of", "phrase",
+           "read_capped", "size_text"]
 
 
 def ca_bundle(environ: Mapping[str, str] | None = None) -> str:
-    """Return the CA file (or directory) TLS is verified against: what requests used."""
+    """Return the CA file (or directory) TLS is verified against: what requests uses."""
     env = os.environ if environ is None else environ
     return env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or certifi.where()
 
 
-# --------------------------------------------------------------------------- the client
+@dataclass(frozen=True)
+class Exchange:
+    """The last answer of a redirect chain: the response (body unread), its URL, and the target of
+    a permanent (301/308) first hop, if any."""
+
+    response: Response
+    final: str
+    permanent: str | None = None
 
 
 class HttpClient:
-    """Sends requests over kept-alive pools; thread-safe. One per fetcher / webhook channel.
+    """Sends requests over one Session's kept-alive pools; thread-safe. One per fetcher / channel.
 
     maxsize: connections kept per host (a webhook channel sends one at a time: 1; the feed
     fetcher's workers poll side by side: 16); num_pools: hosts kept, least recently used dropped.
+    ssl_context: trust this instead of the CA bundle (tests with their own CA).
     """
 
-    def __init__(self, *, user_agent: str, timeout: float, maxsize: int = 1, num_pools: int = 10) -> None:
-        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)  # per packet; the deadline bounds the sum
+    def __init__(self, *, user_agent: str, timeout: float, maxsize: int = 1, num_pools: int = 10,
+                 ssl_context: Any = None) -> None:
+        self.timeout = timeout  # connect and read, per packet; the deadline bounds the sum
         self._headers = {"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING}
-        bundle = ca_bundle()
-        tls: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED}
-        tls["ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"] = bundle
-        self._pool_kw: dict[str, Any] = {"num_pools": num_pools, "maxsize": maxsize, "block": False,
-                                         "retries": False, **tls}
-        self._direct = self._manager(urllib3.PoolManager(**self._pool_kw))
-        self._proxies = {k: v for k, v in getproxies().items() if k != "no" and v}
-        self._no_proxy = [n.strip() for n in (getproxies().get("no") or "").split(",") if n.strip()]
-        self._by_proxy: dict[str, urllib3.PoolManager] = {}
-        self._routes: dict[tuple[str, str], tuple[urllib3.PoolManager, str | None]] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _manager(manager: urllib3.PoolManager) -> urllib3.PoolManager:
-        manager.pool_classes_by_scheme = _POOL_CLASSES  # type: ignore[assignment]
-        return manager
+        session = self._session = requests.Session()
+        session.trust_env = False  # read below, once: no per-request environment lookups
+        session.verify = ca_bundle()
+        self._adapter = WatchedAdapter(maxsize=maxsize, num_pools=num_pools, ssl_context=ssl_context)
+        session.mount("http://", self._adapter)
+        session.mount("https://", self._adapter)
+        env = getproxies()
+        self._no_proxy = [e.strip().lower() for e in (env.get("no") or "").split(",") if e.strip()]
+        self._proxies = {k: v if "://" in v else f"http://{v}" for k, v in env.items() if k != "no" and v}
+        self._routes: dict[tuple[str, str], dict[str, str]] = {}
 
     def close(self) -> None:
-        with self._lock:
-            managers = [self._direct, *self._by_proxy.values()]
-        for manager in managers:
-            manager.clear()
+        self._session.close()
 
     def __enter__(self) -> HttpClient:
         return self
@@ -141,106 +98,124 @@ class HttpClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # ------------------------------------------------------------------ one request
+
     def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
-                body: bytes | None = None, deadline: Watcher | None = None) -> Response:
+                body: bytes | None = None, deadline: Watcher | None = None, pin: str | None = None) -> Response:
         """Send one request (no redirect followed, no retry); return the response, its body unread.
 
         headers override the client's User-Agent / Accept-Encoding (names compared case-blind).
+        pin: connect to this (checked) address instead of resolving the host name again.
         Raises NetworkError; `deadline` (if any) watches every socket until the body is released.
         """
         try:
             parts = urlsplit(url)
-            scheme, netloc = parts.scheme.lower(), parts.netloc
+            scheme = parts.scheme.lower()
         except ValueError:
             raise NetworkError(f"invalid URL {url!r}") from None
-        if scheme not in ("http", "https") or not netloc:
+        if scheme not in ("http", "https") or not parts.netloc:
             raise NetworkError(f"invalid URL {url!r}: only http:// and https:// are fetched")
-        manager, proxy = self._route(scheme, netloc)
-        sent = self._headers if not headers else _merge(self._headers, headers)
-        _current.deadline = deadline
+        proxies = self._route(scheme, parts.netloc)
+        sent = CaseInsensitiveDict(self._headers)
+        if headers:
+            sent.update(headers)
+        prepared = requests.PreparedRequest()
         try:
-            raw = manager.urlopen(method, url, body=body, headers=sent, redirect=False, retries=False,
-                                  preload_content=False, timeout=self._timeout)
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            prepared.prepare_method(method)
+            prepared.prepare_url(url, None)
+        except (requests.RequestException, ValueError, UnicodeError):
+            raise NetworkError(f"invalid URL {url!r}") from None
+        try:
+            prepared.prepare_headers(sent)
+            prepared.prepare_body(body, None)
+        except (requests.RequestException, ValueError) as exc:
+            raise NetworkError(f"invalid request to {host_of(url)}: {exc}") from None
+        proxy = next(iter(proxies.values()), None)
+        try:
+            raw = self._adapter.send(prepared, stream=True, timeout=self.timeout, verify=self._session.verify,
+                                     proxies=proxies, deadline=deadline, pin=pin)
+        except (requests.RequestException, OSError, ValueError) as exc:
             raise failure(exc, url, deadline, proxy) from exc
-        finally:
-            _current.deadline = None
         return Response(raw, url, deadline, proxy)
+
+    def get(self, url: str, *, headers: Mapping[str, str] | None = None, deadline: Watcher,
+            max_redirects: int = 5, check: Callable[[str], str | None] | None = None,
+            before_hop: Callable[[], None] | None = None) -> Exchange:
+        """GET url, following redirects here (at most max_redirects): return the last answer.
+
+        check(url) runs before every hop (the first included): it raises to refuse the hop, and may
+        return the address to connect to (a page's checked address). A hop to anything but http(s)
+        is refused. before_hop() runs before each request (the caller's deadline check).
+        Raises NetworkError (kind "redirects" past the limit).
+        """
+        current, permanent = url, None
+        for hop in range(max_redirects + 1):
+            if before_hop is not None:
+                before_hop()
+            pin = check(current) if check is not None else None
+            resp = self.request("GET", current, headers=headers, deadline=deadline, pin=pin)
+            location = resp.headers.get("location")
+            if resp.status not in REDIRECTS or not location:
+                return Exchange(resp, current, permanent)
+            resp.release()  # reads at most one chunk of the redirect's body: the connection stays alive
+            try:
+                target = urljoin(current, location.strip())
+                target_scheme = urlsplit(target).scheme.lower()
+            except ValueError:  # a Location urljoin cannot read (a bad IPv6 literal, ...)
+                raise NetworkError(f"invalid URL {location.strip()[:200]!r} (redirect from {current})") from None
+            if target_scheme not in ("http", "https"):
+                raise NetworkError(f"{current} redirects to unsupported URL {target[:200]!r}", kind="refused")
+            if hop == 0 and resp.status in (301, 308):
+                permanent = target
+            current = target
+        raise NetworkError(f"too many redirects (>{max_redirects})", kind="redirects")
 
     # ------------------------------------------------------------------ proxies
 
-    def _route(self, scheme: str, netloc: str) -> tuple[urllib3.PoolManager, str | None]:
-        """Return the manager for this origin (direct or through its proxy) and the proxy's URL."""
+    def _route(self, scheme: str, netloc: str) -> dict[str, str]:
+        """Return the proxies argument for this origin ({} to connect directly): decided once."""
         key = (scheme, netloc)
         route = self._routes.get(key)
         if route is None:
-            proxy = self._proxy_for(scheme, netloc)
-            route = (self._direct, None) if proxy is None else (self._proxy_manager(proxy), proxy)
+            proxy = self._proxies.get(scheme) or self._proxies.get("all")
+            if proxy and self._bypass(netloc):
+                proxy = None
+            route = {scheme: proxy} if proxy else {}
             if len(self._routes) >= _ROUTES_MAX:
                 self._routes.clear()
             self._routes[key] = route
         return route
 
-    def _proxy_for(self, scheme: str, netloc: str) -> str | None:
-        """Return the proxy URL for an origin (as requests chose it), or None to connect directly."""
-        proxy = self._proxies.get(scheme) or self._proxies.get("all")
-        if not proxy:
-            return None
-        host = netloc.rpartition("@")[2]
-        if self._bypass(host):
-            return None
-        return proxy if "://" in proxy else f"http://{proxy}"
-
-    def _bypass(self, host: str) -> bool:
+    def _bypass(self, netloc: str) -> bool:
+        """NO_PROXY as read when the client was built (requests would read the environment again):
+        "*", a name and its subdomains (".example.com" or "example.com"), host:port, an IP address
+        or a CIDR range."""
         try:
-            if proxy_bypass(host):  # NO_PROXY names, suffixes, "*", host:port (and the OS's own list)
-                return True
-        except (OSError, ValueError):
-            pass
-        # requests also honours CIDR ranges in NO_PROXY ("10.0.0.0/8"), which urllib does not.
-        name = urlsplit(f"//{host}").hostname or ""
-        try:
-            address = ipaddress.ip_address(name)
+            parts = urlsplit(f"//{netloc}")
+            host, port = (parts.hostname or "").rstrip("."), parts.port
         except ValueError:
             return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
         for entry in self._no_proxy:
-            if "/" in entry:
-                try:
+            if entry == "*":
+                return True
+            if address is not None and "/" in entry:
+                with contextlib.suppress(ValueError):
                     if address in ipaddress.ip_network(entry, strict=False):
                         return True
-                except ValueError:
-                    continue
+                continue
+            name, entry_port = entry, ""
+            if entry.count(":") == 1 or entry.startswith("[") and "]:" in entry:  # host:port, [v6]:port
+                name, _, entry_port = entry.rpartition(":")
+            name = name.strip("[]").lstrip("*").lstrip(".")
+            if entry_port and entry_port != str(port or ""):
+                continue
+            if host == name or host.endswith("." + name):
+                return True
         return False
-
-    def _proxy_manager(self, proxy: str) -> urllib3.PoolManager:
-        with self._lock:
-            manager = self._by_proxy.get(proxy)
-            if manager is not None:
-                return manager
-            try:
-                parts = urllib3.util.parse_url(proxy)
-            except ValueError:
-                raise NetworkError(f"invalid proxy URL {_hide_auth(proxy)!r} in the environment") from None
-            if parts.scheme not in ("http", "https"):
-                raise NetworkError(f"proxy {_hide_auth(proxy)} (from the environment): only http:// and "
-                                   "https:// proxies are supported")
-            auth: dict[str, str] = {}
-            if parts.auth:  # user:password@ in the proxy URL, as requests sent it
-                user, _, password = parts.auth.partition(":")
-                auth = urllib3.util.make_headers(proxy_basic_auth=f"{unquote(user)}:{unquote(password)}")
-            manager = self._manager(urllib3.ProxyManager(proxy, proxy_headers=auth, **self._pool_kw))
-            self._by_proxy[proxy] = manager
-            return manager
-
-
-def _merge(defaults: Mapping[str, str], headers: Mapping[str, str]) -> dict[str, str]:
-    given = {name.lower() for name in headers}
-    return {**{k: v for k, v in defaults.items() if k.lower() not in given}, **headers}
-
-
-def _hide_auth(url: str) -> str:
-    scheme, sep, rest = url.rpartition("://")
-    return f"{scheme}{sep}{rest.rpartition('@')[2]}"
 
 
 # --------------------------------------------------------------------------- the response
@@ -251,33 +226,39 @@ class Response:
 
     __slots__ = ("_deadline", "_decoded", "_proxy", "_raw", "headers", "reason", "status", "url")
 
-    def __init__(self, raw: urllib3.BaseHTTPResponse, url: str, deadline: Watcher | None,
-                 proxy: str | None) -> None:
-        self._raw, self.url, self._deadline, self._proxy = raw, url, deadline, proxy
-        self.status: int = raw.status
-        self.reason: str | None = raw.reason
-        self.headers: Mapping[str, str] = raw.headers
+    def __init__(self, resp: requests.Response, url: str, deadline: Watcher | None, proxy: str | None) -> None:
+        self._raw, self.url, self._deadline, self._proxy = resp.raw, url, deadline, proxy
+        self.status: int = resp.status_code
+        self.reason: str | None = resp.reason
+        self.headers: Mapping[str, str] = resp.headers
         self._decoded = False
 
     def read1(self, n: int = CHUNK) -> bytes:
         """Return what one recv() brought, decoded (at most n bytes); b"" at the end of the body."""
         self._decoded = True
         try:
-            return self._raw.read1(n, decode_content=True)
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            return self._raw.read1(n, decode_content=True)  # type: ignore[no-any-return]
+        except Exception as exc:  # noqa: BLE001 - urllib3's and the socket's errors, worded in one place
             raise failure(exc, self.url, self._deadline, self._proxy) from exc
 
     def read(self, n: int) -> bytes:
         """Return up to n decoded bytes of the body (fewer only at its end)."""
         self._decoded = True
         try:
-            return self._raw.read(n, decode_content=True)
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            return self._raw.read(n, decode_content=True)  # type: ignore[no-any-return]
+        except Exception as exc:  # noqa: BLE001 - as read1
             raise failure(exc, self.url, self._deadline, self._proxy) from exc
 
     def read_capped(self, max_bytes: int, deadline: Watcher, *, check_deadline: Callable[[], None],
                     too_large: Callable[[], Exception], timed_out: Callable[[], Exception]) -> bytes:
-        """Return the whole body, raising too_large() past max_bytes (decoded); see read_capped()."""
+        """Return the whole body, raising too_large() past max_bytes (decoded): see read_capped().
+
+        A body declared (Content-Length, no encoding) larger than max_bytes is refused unread.
+        """
+        length = self.headers.get("content-length", "").strip()
+        identity = self.headers.get("content-encoding", "identity").lower() == "identity"
+        if identity and length.isdigit() and int(length) > max_bytes:
+            raise too_large()
         self._decoded = True
         return read_capped(self.read1, max_bytes, deadline, check_deadline=check_deadline, too_large=too_large,
                            timed_out=timed_out)
@@ -297,6 +278,8 @@ class Response:
             pass
         try:
             raw.close()  # closes the connection only if the body did not end
+        except Exception:  # noqa: BLE001 - as above
+            pass
         finally:
             raw.release_conn()
             if self._deadline is not None:
@@ -311,8 +294,7 @@ def read_capped(read1: Callable[[int], bytes], max_bytes: int, deadline: Watcher
 
     read1 returns whatever one recv() brought (decoded, at most CHUNK bytes: urllib3 >= 2.6.3
     inflates incrementally), so a gzip bomb never expands past the cap and the deadline is checked
-    between small reads instead of after a 64 KB read that a drip could stretch. Shared by the feed
-    fetcher and the page fetcher (monitor/pages/net.py).
+    between small reads instead of after a 64 KB read that a drip could stretch.
     """
     chunks: list[bytes] = []
     size = 0
@@ -331,83 +313,19 @@ def read_capped(read1: Callable[[int], bytes], max_bytes: int, deadline: Watcher
     return b"".join(chunks)
 
 
-# --------------------------------------------------------------------------- failures
+# --------------------------------------------------------------------------- status wording
 
 
-def failure(exc: BaseException, url: str, deadline: Watcher | None = None, proxy: str | None = None) -> NetworkError:
-    """Return the NetworkError for an exception raised under urllib3 (or a socket)."""
-    if (deadline is not None and deadline.fired) or is_timeout(exc):
-        return NetworkError(f"timeout talking to {_host(url)}", kind="timeout")
-    if isinstance(exc, urllib3.exceptions.DecodeError):
-        return NetworkError(f"the body from {_host(url)} is not valid gzip/deflate data", kind="bad-body")
-    message = describe(exc, url)
-    if proxy is not None and _in_chain(exc, urllib3.exceptions.ProxyError):
-        message = f"through proxy {_host(proxy)}: {message}"
-    return NetworkError(message)
+def phrase(status: int, reason: str | None) -> str:
+    """Return "HTTP 404 Not Found" style wording's phrase: the standard one, else the server's (short)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # a non-standard code: the server's own reason, kept short
+        return (reason or "")[:60]
 
 
-def is_timeout(exc: BaseException) -> bool:
-    """Whether a connect/read timeout is what broke the exchange (not a refused connection, which
-    urllib3 files under ConnectTimeoutError too)."""
-    for e in _chain(exc):
-        if isinstance(e, urllib3.exceptions.NewConnectionError):
-            continue
-        if isinstance(e, TimeoutError | urllib3.exceptions.TimeoutError):
-            return True
-    return False
+def size_text(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:g} MB"
+    return f"{n / 1000:g} KB" if n >= 1000 else f"{n} bytes"
 
-
-def describe(exc: BaseException, url: str) -> str:
-    """Return one short line for a connection failure (urllib3's reprs run to hundreds of chars)."""
-    host = _host(url)
-    if isinstance(exc, ValueError) and not isinstance(exc, urllib3.exceptions.HTTPError | OSError):
-        return f"invalid URL {url!r}"
-    if isinstance(exc, urllib3.exceptions.LocationValueError):
-        return f"invalid URL {url!r}"
-    root = _root_cause(exc)
-    if isinstance(root, socket.gaierror) or _in_chain(exc, urllib3.exceptions.NameResolutionError):
-        return f"cannot resolve host {urlsplit(url).hostname}"
-    if isinstance(root, ssl.SSLCertVerificationError):
-        return f"TLS certificate of {host} rejected: {root.verify_message}"
-    if isinstance(root, ssl.SSLError) or _in_chain(exc, urllib3.exceptions.SSLError):
-        return f"TLS error with {host}: {getattr(root, 'reason', None) or 'handshake failed'}"
-    if isinstance(root, ConnectionRefusedError):
-        return f"connection refused by {host}"
-    if isinstance(root, ConnectionResetError | urllib3.exceptions.ProtocolError):
-        return f"{host} closed the connection before a complete response"
-    if isinstance(root, OSError) and root.strerror:
-        return f"cannot connect to {host}: {root.strerror}"
-    return f"cannot connect to {host} ({type(root or exc).__name__})"
-
-
-def _host(url: str) -> str:
-    # The origin's host[:port] only: a path may carry a token, userinfo a password.
-    netloc = urlsplit(url).netloc if "://" in url else url
-    return netloc.rpartition("@")[2] or url
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """Return exc and every exception under it (causes, contexts, urllib3's reasons, args), outermost first."""
-    seen: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo and len(seen) < 20:
-        e = todo.pop(0)
-        if any(e is s for s in seen):
-            continue
-        seen.append(e)
-        nested = [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
-        todo.extend(x for x in nested if isinstance(x, BaseException))
-    return seen
-
-
-def _in_chain(exc: BaseException, kind: type[BaseException]) -> bool:
-    return any(isinstance(e, kind) for e in _chain(exc))
-
-
-def _root_cause(exc: BaseException) -> BaseException | None:
-    """Return the innermost standard-library error under urllib3's wrappers."""
-    chain = _chain(exc)
-    for e in chain:
-        if isinstance(e, OSError) and type(e).__module__.split(".")[0] != "urllib3":
-            return e
-    return next((e for e in chain if isinstance(e, urllib3.exceptions.ProtocolError)), None)

@@ -14,20 +14,17 @@
     apply_page  a fetched release page (or why not), ONE write transaction: the page text becomes
                the release's body, it is matched again (only rules that had not matched alert)
 
-`poll_feed()` runs the three in a row. `poll_many()` runs many feeds: fetches wait on the network
-in parallel threads, digests may run in a process pool (both cores), commits run one at a time on
-the caller's thread (SQLite has one writer anyway). A failing feed becomes a PollResult with an
-error; it never stops the others. Both are the bare stages (for tests and benchmarks): `run --once`
-and the daemon go through monitor/poller.py, which adds what is due, per-host limits and the
-recorded schedule.
+The stages only: monitor/poller.py (FeedPoller) is the one poll driver, for `run --once`, the
+daemon, the tests and the benchmarks; it adds what is due, per-host limits, the thread (and
+process) pools and the recorded schedule. A failing feed becomes a PollResult with an error; it
+never stops the others.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -272,39 +269,35 @@ def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Set
     return n_matches, n_alerts, n_old
 
 
-def gather(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock,
-           digest_pool: Executor | None = None) -> Outcome:
-    """Fetch and digest one feed; return the Outcome (errors included, never raised)."""
+def fetch(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock) -> Outcome:
+    """The network half of a poll: fetch one feed; return the Outcome, not yet digested (errors
+    included, never raised)."""
     start = clock.monotonic()
     try:
         fetched = fetcher.fetch(feed.url, state)
-        digested = None
-        if not fetched.not_modified:
-            args = (fetched.body, fetched.final_url, clock.now(), state.items, fetched.content_type)
-            digested = digest_pool.submit(digest, *args).result() if digest_pool else digest(*args)
     except Exception as exc:  # noqa: BLE001 - one feed's failure (or bug) must not stop the others
         return Outcome(feed, error=_as_feed_error(exc), elapsed=clock.monotonic() - start)
-    return Outcome(feed, fetched, digested, elapsed=clock.monotonic() - start)
+    return Outcome(feed, fetched, elapsed=clock.monotonic() - start)
 
 
-def poll_feed(feed: Feed, *, fetcher: FetcherLike, store, rules: RulesLike, settings: Settings, clock: Clock,
-              channels: frozenset[str] | None = None) -> PollResult:
-    """Poll one feed through every stage; return its PollResult (errors included, never raised)."""
-    outcome = gather(feed, store.feed_state(feed.name, feed.url), fetcher=fetcher, clock=clock)
-    return commit(store, outcome, clock.now(), settings=settings, rules=rules, channels=channels)
+def gather(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock) -> Outcome:
+    """Fetch and digest one feed in the calling thread; return the Outcome (never raises)."""
+    return digest_fetched(fetch(feed, state, fetcher=fetcher, clock=clock), state, clock=clock)
 
 
-def poll_many(
-    feeds: Sequence[Feed], *, fetcher: FetcherLike, store, rules: RulesLike, settings: Settings, clock: Clock,
-    channels: frozenset[str] | None = None, workers: int = 8, digest_pool: Executor | None = None,
-) -> Iterator[PollResult]:
-    """Poll feeds concurrently; yield each PollResult as its commit lands (completion order)."""
-    states = {f.name: store.feed_state(f.name, f.url) for f in feeds}
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(feeds))), thread_name_prefix="poll") as pool:
-        futures = [pool.submit(gather, f, states[f.name], fetcher=fetcher, clock=clock, digest_pool=digest_pool)
-                   for f in feeds]
-        for fut in as_completed(futures):
-            yield commit(store, fut.result(), clock.now(), settings=settings, rules=rules, channels=channels)
+def digest_fetched(outcome: Outcome, state: FeedState, *, clock: Clock) -> Outcome:
+    """The CPU half: digest a fetched body, in the calling thread (parsing in worker processes was
+    measured slower for `run --once`: bench/README.md, issue 20); return the Outcome (never raises)."""
+    fetched = outcome.fetched
+    if fetched is None or fetched.not_modified:
+        return outcome
+    start = clock.monotonic()
+    try:
+        args = (fetched.body, fetched.final_url, clock.now(), state.items, fetched.content_type)
+        digested = digest(*args)
+    except Exception as exc:  # noqa: BLE001 - as in fetch()
+        return Outcome(outcome.feed, error=_as_feed_error(exc), elapsed=outcome.elapsed + clock.monotonic() - start)
+    return Outcome(outcome.feed, fetched, digested, elapsed=outcome.elapsed + clock.monotonic() - start)
 
 
 def _as_feed_error(exc: BaseException) -> FeedError:

@@ -1,20 +1,24 @@
 """One feed poll, decided and recorded the same way for `run --once` and the daemon.
 
     poller = FeedPoller(app, clock=clock)
-    poller.due(store, feeds, force=False) -> Due: the feeds to poll now, and why the others wait
+    poller.due(store, feeds, force=False, override_server=False) -> Due: the feeds to poll now, and why
+                                          the others wait
     poller.round(store, feeds, workers=8) -> Polled per feed as it lands (`run --once`)
-    poller.poll(store, feed)              -> Polled (the daemon, in one of its workers)
+    poller.start(store, feed)()           -> Polled (the daemon, in one of its workers: fetch, then the rest
+                                             after the host's slot is freed); poll() does both at once
 
-A poll is: gather (fetch + digest, pipeline.gather; in a worker, any number at once) -> commit
+A poll is: gather (fetch, then digest once the host's slot is free; in a worker, any number at once) -> commit
 (pipeline.commit) -> plan the next poll (schedule.plan) -> record it: the next poll, 410 Gone,
 Retry-After (with the poll), a permanent redirect under watch or adopted, the last poll. The commit
 and the record are one write transaction; `round` puts every poll already gathered (up to
 GROUP_MAX) in one, each poll a savepoint, so a sweep of 304s costs one or a few transactions.
 
 Which feed is due is schedule.waiting()'s decision on what the archive recorded, whoever recorded
-it: a feed gone (410), waiting out a Retry-After, or polled less than its interval ago is skipped
-(`force` polls it anyway). The URL polled is the configured one, or the redirect target adopted for
-it (recorded in meta), so neither entry point undoes the other's adoption.
+it: a feed gone (410), waiting out a Retry-After, or polled less than its interval ago is skipped.
+`force` overrides our own schedule (the interval, a backoff), never what a server asked for: a
+Retry-After or a 410 is overridden only by the separate `override_server`. The URL polled is the
+configured one, or the redirect target adopted for it (recorded in meta), so neither entry point
+undoes the other's adoption.
 
 Per-host politeness lives with the fetches: `round` feeds a HostQueue, whose workers take the next
 feed whose host has a free slot (see monitor/hostqueue.py). The daemon runs its own long-lived
@@ -33,8 +37,7 @@ import logging
 import queue
 import random
 import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -118,13 +121,12 @@ class FeedPoller:
     """Polls feeds and records what schedule decided; shared by `run --once` and the daemon."""
 
     def __init__(self, app: App, *, clock: Clock, fetcher: Fetcher | None = None, rng: random.Random | None = None,
-                 per_host: int = PER_HOST, digest_pool: Executor | None = None) -> None:
+                 per_host: int = PER_HOST) -> None:
         self.app = app  # replaced on reload; read once per poll
         self.clock = clock
         self.fetcher = fetcher or make_fetcher(app.config.settings, clock)
         self.rng = rng or random.Random()
         self.slots = HostSlots(per_host)
-        self.digest_pool = digest_pool
         # Held across a poll's commit and its schedule update (and by SerialStore transactions).
         self.lock = threading.RLock()
         self._closed = False
@@ -142,8 +144,13 @@ class FeedPoller:
                     return replace(feed, url=record["to"])
         return feed
 
-    def due(self, store: Store, feeds: Sequence[Feed], *, now: datetime | None = None, force: bool = False) -> Due:
-        """Split the enabled feeds into those to poll now and those that wait (see schedule.waiting)."""
+    def due(self, store: Store, feeds: Sequence[Feed], *, now: datetime | None = None, force: bool = False,
+            override_server: bool = False) -> Due:
+        """Split the enabled feeds into those to poll now and those that wait (see schedule.waiting).
+
+        force: poll feeds that our schedule holds back (not due, backing off); override_server: also
+        those the server asked to wait (Retry-After) or declared gone (410).
+        """
         now = now or self.clock.now()
         wanted = [self.effective(store, f) for f in feeds if f.enabled]
         rows = store.schedules([f.name for f in wanted])
@@ -151,8 +158,8 @@ class FeedPoller:
         skipped: list[Skip] = []
         for feed in wanted:
             row = rows.get(feed.name)
-            wait = None if force else schedule.waiting(feed, row, now)
-            if wait is None:
+            wait = schedule.waiting(feed, row, now)
+            if wait is None or override_server or (force and wait.reason == "not-due"):
                 ready.append(feed)
             else:
                 skipped.append(Skip(feed, wait, row.failures if row else 0))
@@ -166,9 +173,13 @@ class FeedPoller:
 
     # ------------------------------------------------------------------ polling
 
-    def gather(self, feed: Feed, state: FeedState) -> pipeline.Outcome:
-        """Fetch and digest one feed (network and CPU; any thread; never raises)."""
-        return pipeline.gather(feed, state, fetcher=self.fetcher, clock=self.clock, digest_pool=self.digest_pool)
+    def fetch(self, feed: Feed, state: FeedState) -> pipeline.Outcome:
+        """Fetch one feed (the network half, under the host's slot; any thread; never raises)."""
+        return pipeline.fetch(feed, state, fetcher=self.fetcher, clock=self.clock)
+
+    def digest(self, fetched: pipeline.Outcome, state: FeedState) -> pipeline.Outcome:
+        """Digest a fetched feed (the CPU half, after the host's slot is freed; never raises)."""
+        return pipeline.digest_fetched(fetched, state, clock=self.clock)
 
     def finish(self, store: Store, outcome: pipeline.Outcome) -> Polled | None:
         """Commit a gathered poll, plan the next one and record it; None once close() was called."""
@@ -188,9 +199,16 @@ class FeedPoller:
                     result = self._internal_error(store, feed, exc, now, outcome.elapsed)
                     return self._record(store, feed, result, now)
 
+    def start(self, store: Store, feed: Feed) -> Callable[[], Polled | None]:
+        """Fetch now; return the rest (digest + finish) for the caller to run once the host's slot
+        is free (the daemon's workers: a WorkerPool follow-up), in the same thread."""
+        state = store.feed_state(feed.name, feed.url)
+        fetched = self.fetch(feed, state)
+        return lambda: self.finish(store, self.digest(fetched, state))
+
     def poll(self, store: Store, feed: Feed) -> Polled | None:
-        """gather + finish, in the calling thread (the daemon's workers)."""
-        return self.finish(store, self.gather(feed, store.feed_state(feed.name, feed.url)))
+        """One whole poll in the calling thread."""
+        return self.start(store, feed)()
 
     def round(self, store: Store, feeds: Sequence[Feed], *, workers: int = 8) -> Iterator[Polled]:
         """Poll each feed once: gathers in `workers` threads, at most `per_host` per host at a time;
@@ -204,8 +222,10 @@ class FeedPoller:
             work.put(feed.name, feed.url, feed)
         work.close(drain=True)
 
-        def gather(feed: Feed) -> None:
-            outcomes.put(self.gather(feed, states[feed.name]))  # gather never raises
+        def gather(feed: Feed) -> Callable[[], None]:
+            # The fetch holds the host's slot; the digest (CPU) runs after it is freed. Neither raises.
+            fetched = self.fetch(feed, states[feed.name])
+            return lambda: outcomes.put(self.digest(fetched, states[feed.name]))
 
         pool = WorkerPool(work, gather, workers=min(max(1, workers), len(feeds)), name="poll").start()
         try:

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from monitor.retry_after import MAX_RETRY_AFTER  # one cap, where Retry-After is parsed and here
 from monitor.types import Feed, FeedCondition, FeedStatus, PollResult
 
 JITTER = 0.10
@@ -34,7 +35,6 @@ JITTER = 0.10
 # `run --once` every interval then never skips a round because the jitter put the plan a bit later.
 EARLY = 2 * JITTER
 MAX_BACKOFF = 6 * 3600.0
-MAX_RETRY_AFTER = 24 * 3600.0  # the same cap as monitor.fetch.MAX_RETRY_AFTER (tested)
 MAX_STRETCH = 3600.0
 REDIRECT_GRACE = timedelta(days=7)
 # Adaptive polling looks at this many of the feed's latest publications, no older than the window.

@@ -5,7 +5,7 @@ fetch.fetch()      -> Fetched                 (or raises a FeedError)
 parse.parse()      -> ParsedFeed of Entry     (or raises NotAFeed)
 normalize.normalize() -> Release              (one feed item, cleaned, identity keys computed)
 rules              -> Match per (doc, rule)   (docs are Doc: the searchable columns of a release)
-pipeline.poll_feed() -> PollResult
+pipeline.commit()   -> PollResult            (poller.FeedPoller drives fetch, digest and commit)
 deliver            -> Notice (what a channel renders) built from the outbox
 store              -> FeedStatus (a feed's recorded health and schedule), AlertStatus (an outbox row's state)
 """

@@ -11,11 +11,10 @@ PKG = Path(__file__).resolve().parent.parent / "monitor"
 
 LAYER = {
     **dict.fromkeys(["types", "errors", "clock", "links", "channel_options", "saferegex", "fold",
-                     "wires", "httpclient", "deadline", "excerpt"], 1),
+                     "wires", "httpclient", "httpadapter", "retry_after", "deadline", "excerpt"], 1),
     **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover",
                      "extract"], 2),
     **dict.fromkeys(["fetch", "hostqueue", "store", "channels", "sdnotify"], 3),
-    # pages fetches (its net module reuses fetch's watchdog and Retry-After parsing), so it sits above fetch.
     **dict.fromkeys(["pipeline", "deliver", "maintenance", "pages", "health"], 4),
 }
 # What each layer may import from monitor (layer 5 — poller, daemon, cli, app, web, __main__ — may import anything).
@@ -26,9 +25,10 @@ OWNERS = {
     "feedparser": {"parse"},
     "sqlite_utils": {"store"},
     "apscheduler": {"daemon"},
-    "requests": set(),  # not used by monitor/ (apprise depends on it itself)
-    # The HTTP client (feeds, webhooks); pages.net pins checked addresses with its own urllib3 pools.
-    "urllib3": {"httpclient", "pages.net"},
+    # requests is the one HTTP client (feeds, pages, robots.txt, webhooks): its Session in httpclient,
+    # our HTTPAdapter (watched sockets, pinned addresses) in httpadapter, the only module under urllib3.
+    "requests": {"httpclient", "httpadapter"},
+    "urllib3": {"httpadapter"},
     "certifi": {"httpclient"},
     "click": {"cli"},
     "jinja2": {"web.render"},
@@ -103,3 +103,10 @@ def test_tests_never_import_bench() -> None:
     offenders = [path.name for path in sorted(PKG.parent.joinpath("tests").glob("*.py"))
                  if any(imp == "bench" or imp.startswith("bench.") for imp in imports(path))]
     assert not offenders, offenders
+
+
+def test_requests_is_the_one_http_client() -> None:
+    """Feeds, pages and webhooks reach the network through monitor.httpclient only."""
+    users = {name for name, path in modules() if any(i == "monitor.httpclient" for i in imports(path))}
+    assert users == {"fetch", "pages.net", "channels.webhook"}, users
+    assert "requests" in imports(PKG / "httpclient.py")

@@ -12,8 +12,10 @@ import pytest
 
 from monitor.channel_options import WebhookOptions
 from monitor.channels import WebhookChannel, build
-from monitor.channels.webhook import decode_secret, parse_retry_after, sign
+from monitor.channels.webhook import decode_secret, sign
 from monitor.errors import DeliveryError
+from monitor.retry_after import MAX_RETRY_AFTER
+from monitor.retry_after import retry_after as parse_retry_after
 from monitor.types import ChannelSpec, Secret
 from tests.smtpservers import closed_port
 from tests.test_channel_console import make_notice
@@ -337,7 +339,8 @@ def test_retry_after_parsing_edges() -> None:
     assert parse_retry_after("soon", NOW) is None
     assert parse_retry_after("0", NOW) == 0
     assert parse_retry_after(format_datetime(NOW - timedelta(hours=1), usegmt=True), NOW) == 0
-    assert parse_retry_after("99999999999", NOW) == 7 * 86400
+    assert parse_retry_after("99999999999", NOW) == MAX_RETRY_AFTER == 86400  # one cap for feeds, pages, webhooks
+    assert parse_retry_after("²", NOW) is None  # str.isdigit() says yes; float() would raise
 
 
 # --------------------------------------------------------------------------- slack / discord

@@ -153,12 +153,20 @@ def test_endless_body_is_cut_at_the_cap(feed_server: FeedServer) -> None:
 
 
 def test_declared_content_length_over_the_cap_is_refused_before_reading(feed_server: FeedServer) -> None:
-    feed_server.endless("/huge", content_length=10**10)
-    with make(max_bytes=1_000_000) as f:
-        t0 = time.monotonic()
-        with pytest.raises(TooLarge, match="body larger than 1 MB"):
-            f.fetch(feed_server.url("/huge"))
-        assert time.monotonic() - t0 < 1.0
+    def headers_then_nothing(h: Handler) -> None:  # a 10 GB body announced, not a byte of it sent
+        h.close_connection = True
+        h.send_response(200)
+        h.send_header("Content-Type", "application/rss+xml")
+        h.send_header("Content-Length", str(10**10))
+        h.end_headers()
+        h.wfile.flush()
+        h.stopping.wait(60)
+
+    feed_server.route("/huge", headers_then_nothing)
+    # A fetcher that read before refusing would wait for body bytes that never come and end at its
+    # (long) deadline with FetchTimeout: TooLarge means it refused on the declared length alone.
+    with make(max_bytes=1_000_000, timeout=30.0) as f, pytest.raises(TooLarge, match="body larger than 1 MB"):
+        f.fetch(feed_server.url("/huge"))
 
 
 def test_gzip_bomb_is_cut_without_inflating_it(feed_server: FeedServer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import ssl
 import threading
 from collections.abc import Iterator
@@ -335,3 +336,24 @@ def test_https_to_the_pinned_address_checks_the_certificate_of_the_host_name() -
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_pages_and_robots_go_through_the_environments_proxy_still_checked(
+        server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One proxy setup for feeds and pages (issue 20): read when the fetcher is built."""
+    from tests.proxyserver import ProxyServer
+
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    server.route("/news/1.html", html())
+    with ProxyServer() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        with fetcher() as f:
+            monkeypatch.delenv("HTTP_PROXY")  # read once, when the fetcher was built
+            page = f.fetch(server.url("/news/1.html"), feed_url=server.url("/feed.xml"))
+            assert page.body == PAGE
+            with pytest.raises(PageError) as exc:  # the guard still refuses before anything is sent
+                f.fetch(server.url("/news/1.html"))
+            assert refused(exc) == ("refused", "skipped")
+        assert [(s.method, s.target) for s in proxy.seen] == [("GET", server.url("/news/1.html"))]

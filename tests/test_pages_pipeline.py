@@ -15,6 +15,7 @@ from monitor.rules import compile_rules
 from monitor.store import Store
 from monitor.types import Feed, RuleSpec, Settings
 from tests.feedserver import FeedServer, rss
+from tests.polling import make_poller, poll
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 ABSTRACT = "<p>Chinese President Xi Jinping will host five Central Asian heads of state.</p>"
@@ -28,12 +29,12 @@ class Env:
         self.settings = Settings(database=tmp / "a.db", timeout=2.0)
         self.store = Store(self.settings.database)
         self.fetcher = Fetcher(user_agent="test", timeout=2.0, max_bytes=1_000_000, clock=SystemClock())
-        self.rules = compile_rules([RuleSpec("xi", "Xi", notify=("log",)),
-                                    RuleSpec("summits", "summit*", notify=("log",))], {})
+        specs = [RuleSpec("xi", "Xi", notify=("log",)), RuleSpec("summits", "summit*", notify=("log",))]
+        self.rules = compile_rules(specs, {})
+        self.poller = make_poller(self.settings, specs, clock=self.clock, fetcher=self.fetcher)
 
     def poll(self, feed: Feed) -> pipeline.PollResult:
-        return pipeline.poll_feed(feed, fetcher=self.fetcher, store=self.store, rules=self.rules,
-                                  settings=self.settings, clock=self.clock, channels=frozenset({"log"}))
+        return poll(self.poller, self.store, feed)[feed.name]
 
     def apply(self, outcome: pipeline.PageOutcome) -> pipeline.PageResult:
         return pipeline.apply_page(self.store, outcome, self.clock.now(), settings=self.settings, rules=self.rules,

@@ -12,11 +12,11 @@ import pytest
 from monitor import pipeline
 from monitor.clock import ManualClock, SystemClock
 from monitor.fetch import Fetcher
-from monitor.rules import compile_rules
 from monitor.store import Store
 from monitor.store.feeds import SEEN_AT
-from monitor.types import Feed, RuleSpec, Settings
+from monitor.types import Feed, PollResult, RuleSpec, Settings
 from tests.feedserver import FeedServer, rss
+from tests.polling import make_poller, poll
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CGTN_BODY = ("<p>BEIJING, May 19, 2023 /PRNewswire/ -- The leaders of China, Kazakhstan, Kyrgyzstan, Tajikistan,"
@@ -42,17 +42,15 @@ class Env:
         self.settings = Settings(database=tmp / "archive.db", timeout=2.0)
         self.store = Store(self.settings.database)
         self.fetcher = Fetcher(user_agent="test", timeout=2.0, max_bytes=1_000_000, clock=SystemClock())
-        self.rules = compile_rules([RuleSpec("summits", "summit*", notify=("log",)),
-                                    RuleSpec("asia", '"Central Asia"', notify=("log",),
-                                             feeds=("wire-c",))], {})
+        self.poller = make_poller(self.settings, [RuleSpec("summits", "summit*", notify=("log",)),
+                                                  RuleSpec("asia", '"Central Asia"', notify=("log",),
+                                                           feeds=("wire-c",))], clock=clock, fetcher=self.fetcher)
 
     def feed(self, name: str, path: str | None = None) -> Feed:
         return Feed(name=name, url=self.server.url(path or f"/{name}.rss"), interval=60)
 
-    def poll(self, *feeds: Feed) -> dict[str, object]:
-        results = pipeline.poll_many(feeds, fetcher=self.fetcher, store=self.store, rules=self.rules,
-                                     settings=self.settings, clock=self.clock, channels=frozenset({"log"}))
-        return {r.feed: r for r in results}
+    def poll(self, *feeds: Feed) -> dict[str, PollResult]:
+        return poll(self.poller, self.store, *feeds)
 
     def q(self, sql: str, *args) -> list[tuple]:
         return self.store.conn.execute(sql, args).fetchall()
@@ -175,9 +173,9 @@ def test_a_failing_commit_leaves_the_archive_as_before(env: Env) -> None:
         def get(self, name):
             return None
 
-    env.rules = Exploding()
-    with pytest.raises(RuntimeError):
-        env.poll(env.feed("wire-a"))
+    env.poller.app.__dict__["rules"] = Exploding()  # App.rules is a cached_property: this is its cache
+    result = env.poll(env.feed("wire-a"))["wire-a"]
+    assert result.error_kind == "internal" and "boom while matching" in (result.error or "")  # recorded, not raised
     assert env.q("SELECT count(*) FROM releases") == [(0,)]
     assert env.q("SELECT count(*) FROM releases_fts") == [(0,)]
 

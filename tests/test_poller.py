@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor import app as app_mod
-from monitor import fetch, schedule
+from monitor import retry_after, schedule
 from monitor.clock import ManualClock
 from monitor.errors import HTTPStatusError
 from monitor.poller import FeedPoller
@@ -38,7 +38,7 @@ def setup(configs: Configs, server: FeedServer, names: dict[str, str], interval:
     return app, clock, poller, app.open_store()
 
 
-def test_due_skips_gone_retry_after_and_not_yet_due_feeds_and_force_polls_them(
+def test_due_skips_gone_retry_after_and_not_yet_due_feeds_force_and_override_server_poll_them(
     configs: Configs, feed_server: FeedServer
 ) -> None:
     feed_server.route("/ok.xml", document(rss([item(1, "Fine", datetime.now(UTC))])))
@@ -68,7 +68,11 @@ def test_due_skips_gone_retry_after_and_not_yet_due_feeds_and_force_polls_them(
     clock.advance(7200)
     assert [f.name for f in poller.due(store, feeds).ready] == ["ok", "busy", "err"]  # gone stays gone
 
-    forced = poller.due(store, feeds, force=True)
+    clock.advance(-7200)  # back inside busy's Retry-After
+    forced = poller.due(store, feeds, force=True)  # our schedule is overridden, the server's word is not
+    assert [f.name for f in forced.ready] == ["ok", "err"]
+    assert {s.feed.name: s.wait.reason for s in forced.skipped} == {"busy": "retry-after", "gone": "gone"}
+    forced = poller.due(store, feeds, force=True, override_server=True)
     assert [f.name for f in forced.ready] == ["ok", "busy", "gone", "err"] and not forced.skipped
     feed_server.route("/gone.xml", document(rss([item(2, "Back", datetime.now(UTC))])))
     [back] = poller.round(store, [f for f in forced.ready if f.name == "gone"])
@@ -150,8 +154,8 @@ def test_a_huge_retry_after_is_clamped_where_it_is_parsed(configs: Configs, feed
     feed_server.route("/sup.xml", retry_later("\u00b2"))  # "²".isdigit() is True; float() refuses it
     app, clock, poller, store = setup(configs, feed_server, {n: f"/{n}.xml" for n in ("digits", "y9999", "sup")})
     polled = {p.feed.name: p for p in poller.round(store, app.config.feeds)}
-    assert polled["digits"].result.retry_after == fetch.MAX_RETRY_AFTER == schedule.MAX_RETRY_AFTER
-    assert polled["y9999"].result.retry_after == fetch.MAX_RETRY_AFTER
+    assert polled["digits"].result.retry_after == retry_after.MAX_RETRY_AFTER == schedule.MAX_RETRY_AFTER
+    assert polled["y9999"].result.retry_after == retry_after.MAX_RETRY_AFTER
     assert polled["sup"].result.retry_after is None and polled["sup"].result.error_kind == "http"
     rows = store.schedules()
     for name in ("digits", "y9999"):

@@ -2,7 +2,8 @@
 
 Regressions of issue 10 (three runs in a row asked a 429 and a 410 each time; a 410 showed as
 "failing"; a run undid the daemon's adopted redirect; no per-host limit) and issue 11 (a 20-digit
-Retry-After crashed the run; a year-9999 Retry-After was stored as such).
+Retry-After crashed the run; a year-9999 Retry-After was stored as such), and issue 20 (`--force`
+asked a 429 again on every run; pages left pending by a killed run waited for the daemon).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from monitor import app as app_mod
-from monitor.clock import ManualClock
+from monitor.clock import ManualClock, SystemClock
 from monitor.daemon import Daemon
+from monitor.poller import FeedPoller
 from tests.configs import Configs
 from tests.feedserver import FeedServer, document, redirect, respond, retry_later, rss
 
@@ -54,7 +56,7 @@ def test_three_runs_ask_a_429_and_a_410_once_and_show_why_they_skip(configs: Con
     assert first.returncode == 1 and "Traceback" not in first.stderr
     lines = first.stdout.splitlines()
     assert "ERR HTTP 429 Too Many Requests (retry after 7200s)  busy" in lines
-    assert "ERR HTTP 410 Gone; not polled again (gone: change its url, or --force)  gone" in lines
+    assert "ERR HTTP 410 Gone; not polled again (gone: change its url, or --override-server)  gone" in lines
     assert "ok  1 new  0 dup  ok" in lines
 
     for _ in range(2):
@@ -74,10 +76,17 @@ def test_three_runs_ask_a_429_and_a_410_once_and_show_why_they_skip(configs: Con
     assert feeds["gone"]["state"] == "gone" and feeds["gone"]["next_poll"] is None
     assert feeds["busy"]["state"] == "waiting" and feeds["ok"]["state"] == "ok"
 
-    forced = run(config, "run", "--once", "--force")
-    assert "ok  not modified  ok" in forced.stdout
+    for _ in range(3):  # --force overrides our schedule, not the server's Retry-After or its 410
+        forced = run(config, "run", "--once", "--force")
+        assert "ok  not modified  ok" in forced.stdout and "gone  gone" in forced.stdout.splitlines()
+        assert any(line.startswith("wait  Retry-After until ") for line in forced.stdout.splitlines())
+    assert feed_server.hits("/busy.xml") == 1 and feed_server.hits("/gone.xml") == 1
+    assert feed_server.hits("/ok.xml") == 4
+    overridden = run(config, "run", "--once", "--override-server")
+    assert "ok  not modified  ok" in overridden.stdout
     assert feed_server.hits("/busy.xml") == 2 and feed_server.hits("/gone.xml") == 2
     assert run(config, "run", "--force").returncode == 2  # --force only goes with --once
+    assert run(config, "run", "--override-server").returncode == 2
 
 
 def test_an_absurd_retry_after_is_clamped_and_shown_not_a_crash(configs: Configs, feed_server: FeedServer) -> None:
@@ -140,3 +149,28 @@ def test_run_once_asks_one_host_at_most_twice_at_a_time(configs: Configs, feed_s
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(line.rsplit("  ", 1)[1] for line in done.stdout.splitlines()) == [f"f{n}" for n in range(5)]
     assert 1 <= peak[0] <= 2
+
+
+def test_run_once_fetches_the_pages_an_earlier_killed_run_left_pending(configs: Configs,
+                                                                      feed_server: FeedServer) -> None:
+    page = b"<!DOCTYPE html><html><body><article><p>BEIJING, May 11, 2023 /PRNewswire/ -- The summit opens.</p>"
+    feed_server.route("/news/1.html", respond(200, page, headers={"Content-Type": "text/html; charset=utf-8"}))
+    feed_server.route("/wire.rss", document(rss([{
+        "title": "Xi'an to host leaders", "guid": "g1", "link": feed_server.url("/news/1.html"),
+        "description": "Leaders will meet in Xi'an.", "pubDate": datetime.now(UTC) - timedelta(minutes=5)}])))
+    config = configs.write(configs.feed("wire", feed_server.url("/wire.rss"), "1h", full_text=True),
+                           monitor="page_delay = 0")
+    # An earlier run polled and committed (the page is queued), then was killed before the pages.
+    app = app_mod.load(config)
+    poller = FeedPoller(app, clock=SystemClock())
+    with app.open_store() as store:
+        assert [p.result.pages for p in poller.round(store, app.config.feeds)] == [1]
+        assert [r.status for r in store.pages()] == ["pending"]
+    poller.fetcher.close()
+
+    done = run(config, "run", "--once")  # the feed is not due: only the page is left
+    assert "wait  not due" in done.stdout, done.stdout + done.stderr
+    assert "pages: 1 fetched, 0 skipped, 0 failed" in done.stdout, done.stdout
+    assert feed_server.hits("/news/1.html") == 1
+    with app.open_store() as store:
+        assert [r.status for r in store.pages()] == ["done"]

@@ -15,7 +15,6 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from monitor.channels.render import check_batch, clean_text
@@ -23,14 +22,12 @@ from monitor.channels.webhook_formats import render
 from monitor.deadline import Deadline
 from monitor.errors import DeliveryError, NetworkError
 from monitor.httpclient import HttpClient, Response
+from monitor.retry_after import retry_after
 from monitor.types import Notice
 
 USER_AGENT = "press-monitor/0.1 (+webhook)"
 DEFAULT_TIMEOUT = 15.0
 
-# A receiver may ask for any Retry-After; beyond a week it is more likely a bug than a plan, and
-# an unbounded value would overflow the scheduler's datetime arithmetic.
-RETRY_AFTER_MAX = 7 * 86400.0
 # We only read the start of an error body, to quote it; a hostile receiver cannot make us buffer more.
 ERROR_BODY_MAX = 64 * 1024
 
@@ -62,24 +59,6 @@ def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
 
 
 # --------------------------------------------------------------------------- status mapping
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Return Retry-After (delay-seconds or HTTP-date, relative to `now`) in seconds, or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), RETRY_AFTER_MAX)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:  # an HTTP-date is GMT by definition
-        when = when.replace(tzinfo=now.tzinfo)
-    return min(max(0.0, (when - now).total_seconds()), RETRY_AFTER_MAX)
 
 
 def _origin(url: str) -> str:
@@ -114,15 +93,15 @@ def status_error(name: str, origin: str, response: Response, now: datetime) -> D
             "until it is re-enabled",
             gone=True,
         )
-    retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+    wait = retry_after(response.headers.get("Retry-After"), now)  # within retry_after.MAX_RETRY_AFTER
     excerpt = _body_excerpt(response)
     if status in (408, 429):
-        wait = f", retry after {retry_after:g}s" if retry_after is not None else ""
-        return DeliveryError(f"{where}: HTTP {status}{wait}{excerpt}", retry_after=retry_after)
+        after = f", retry after {wait:g}s" if wait is not None else ""
+        return DeliveryError(f"{where}: HTTP {status}{after}{excerpt}", retry_after=wait)
     if 400 <= status < 500:
         return DeliveryError(f"{where}: HTTP {status} (permanent){excerpt}", permanent=True)
-    wait = f", retry after {retry_after:g}s" if retry_after is not None else ""
-    return DeliveryError(f"{where}: HTTP {status}{wait}{excerpt}", retry_after=retry_after)
+    after = f", retry after {wait:g}s" if wait is not None else ""
+    return DeliveryError(f"{where}: HTTP {status}{after}{excerpt}", retry_after=wait)
 
 
 # --------------------------------------------------------------------------- channel

@@ -120,7 +120,7 @@ def _discover(url: str, cfg: Config) -> tuple[str, str]:
 
     s = cfg.settings
     with Fetcher(user_agent=s.user_agent, timeout=s.timeout, max_bytes=s.max_feed_bytes, clock=SystemClock(),
-                 pages=True) as fetcher:
+                 accept_html=True) as fetcher:
         try:
             page = fetcher.fetch(url)
         except FeedError as exc:

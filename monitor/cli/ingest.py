@@ -15,7 +15,6 @@ from monitor.errors import ConfigError
 from monitor.types import PollResult
 
 if TYPE_CHECKING:
-    from datetime import datetime
 
     from monitor.app import App
     from monitor.clock import Clock
@@ -78,13 +77,15 @@ def check(obj: Ctx) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="poll every due feed once, deliver due alerts, and exit")
 @click.option("--force", is_flag=True,
-              help="with --once: also poll feeds that are not due, wait on Retry-After, or are gone")
+              help="with --once: also poll feeds our schedule holds back (not due, backing off)")
+@click.option("--override-server", is_flag=True,
+              help="with --once: as --force, and also feeds whose server asked to wait (Retry-After) or said Gone")
 @click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64, clamp=True),
               help="feeds fetched at the same time (at most 2 per host)")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="log lines on stderr: key=value text, or one JSON object per line")
 @click.pass_obj
-def run(obj: Ctx, once: bool, force: bool, workers: int, log_format: str) -> None:
+def run(obj: Ctx, once: bool, force: bool, override_server: bool, workers: int, log_format: str) -> None:
     """Run the monitor: the scheduler daemon, or one round of polls with --once.
 
     \b
@@ -94,42 +95,43 @@ def run(obj: Ctx, once: bool, force: bool, workers: int, log_format: str) -> Non
     With --once: poll every enabled feed that is due, print one line per feed, exit 0 when every
     feed is healthy and 1 otherwise. A feed is skipped, with the reason, when it answered 410 Gone
     (`gone  NAME`), asked to wait with Retry-After or was polled less than its interval ago
-    (`wait  ...  NAME`); --force polls it anyway (a gone feed that answers again is resumed).
+    (`wait  ...  NAME`). --force polls the feeds our own schedule holds back (not due, backing off),
+    never one whose server asked to wait or said Gone: --override-server polls those too (a gone
+    feed that answers again is resumed). Pages left pending by an earlier run are fetched too.
 
     \b
     Examples:
       press-monitor run --once
       press-monitor run --once --force
+      press-monitor run --once --override-server
       press-monitor run --log-format json
     """
     a = obj.app
     _ = a.rules  # a bad rule is refused before anything is polled
     _ = a.channel_set  # so is a channel whose secret cannot be read (only what sends reads secrets)
     logging_setup.setup("DEBUG" if obj.debug else a.config.settings.log_level, log_format)
-    if force and not once:
-        raise click.UsageError("--force goes with --once (the daemon always keeps to the schedule)")
+    if (force or override_server) and not once:
+        flag = "--force" if force else "--override-server"
+        raise click.UsageError(f"{flag} goes with --once (the daemon always keeps to the schedule)")
     if once:
-        sys.exit(run_once(a, workers, force=force))
+        sys.exit(run_once(a, workers, force=force, override_server=override_server))
     from monitor import daemon  # the scheduler (apscheduler) is only loaded for the daemon
 
     sys.exit(daemon.run(obj.path, a, workers=workers))
 
 
-def run_once(a: App, workers: int, *, force: bool = False) -> int:
-    """Poll every due feed once (every enabled feed with force), deliver due alerts; return the exit code."""
-    from monitor import app as app_mod  # heavy imports only for the commands that poll
+def run_once(a: App, workers: int, *, force: bool = False, override_server: bool = False) -> int:
+    """Poll every due feed once (see FeedPoller.due for force and override_server), fetch the pages
+    due (this run's and any an earlier run left pending), deliver due alerts; return the exit code."""
     from monitor.deliver import Report
     from monitor.poller import FeedPoller
 
     clock = SystemClock()
     poller = FeedPoller(a, clock=clock)
-    pool = None
-    unhealthy = too_old = left = queued = 0
-    started = clock.now()
+    unhealthy = too_old = left = 0
     try:
         with a.open_store() as store:
-            due = poller.due(store, a.config.feeds, force=force)
-            poller.digest_pool = pool = app_mod.digest_pool(len(due.ready))
+            due = poller.due(store, a.config.feeds, force=force, override_server=override_server)
             for skip in due.skipped:
                 click.echo(format_skip(skip))
                 unhealthy += skip.wait.reason != "not-due" or skip.failures > 0
@@ -137,10 +139,11 @@ def run_once(a: App, workers: int, *, force: bool = False) -> int:
                 click.echo(format_result(polled.result, gone=polled.plan.gone))
                 unhealthy += not polled.result.ok
                 too_old += polled.result.too_old
-                queued += polled.result.pages
-            if queued:
-                # The pages of this run's releases, before delivering: one run gives the whole picture.
-                click.echo(fetch_pages(a, store, clock, started).line())
+            next_page = store.next_page_due()
+            if next_page is not None and next_page <= clock.now():
+                # The pages due now, before delivering: this run's releases and any an earlier run left
+                # pending (killed, or a page to retry), so one run gives the whole picture.
+                click.echo(fetch_pages(a, store, clock).line())
             if too_old:
                 click.echo(quiet_line(too_old, a.config.settings.alert_max_age))
             report = a.deliver(store, clock)
@@ -158,19 +161,17 @@ def run_once(a: App, workers: int, *, force: bool = False) -> int:
     finally:
         poller.fetcher.close()
         a.close_channels()
-        if pool is not None:
-            pool.shutdown()
     return 1 if unhealthy or left else 0
 
 
-def fetch_pages(a: App, store: Store, clock: Clock, since: datetime) -> PageReport:
-    """Fetch the pages queued since `since` (each once, politely); return the counts."""
+def fetch_pages(a: App, store: Store, clock: Clock) -> PageReport:
+    """Fetch the pages due now (each once, politely); return the counts."""
     from monitor.pageworker import PageWorker, build_client
 
     s = a.config.settings
     worker = PageWorker(build_client(s, clock), clock)
     try:
-        return worker.drain(store, settings=s, rules=a.rules, channels=a.channels, created_since=since)
+        return worker.drain(store, settings=s, rules=a.rules, channels=a.channels)
     finally:
         worker.close()
 
@@ -186,7 +187,7 @@ def quiet_line(n: int, max_age: float) -> str:
 def format_result(r: PollResult, *, gone: bool = False) -> str:
     """Return the one-line summary of a poll: `ok  12 new  3 dup  NAME` or `ERR reason  NAME`."""
     if not r.ok:
-        after = "; not polled again (gone: change its url, or --force)" if gone else ""
+        after = "; not polled again (gone: change its url, or --override-server)" if gone else ""
         return f"ERR {r.error}{after}  {r.feed}"
     if r.not_modified:
         return f"ok  not modified  {r.feed}"

@@ -62,11 +62,6 @@ class HostGate:
                 now = self._clock.monotonic()
                 self._free_at = {h: t for h, t in self._free_at.items() if t > now or h in self._busy}
 
-    def blocked_for(self, host: str) -> float:
-        """Return the seconds until the host may be asked (0 when free now, ignoring a holder)."""
-        with self._lock:
-            return max(0.0, self._free_at.get(host, 0.0) - self._clock.monotonic())
-
 
 class Robots:
     """robots.txt rules per origin (scheme, host, port), fetched on first need and kept ROBOTS_TTL."""
