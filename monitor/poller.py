@@ -37,7 +37,6 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor import pipeline, schedule
@@ -46,7 +45,7 @@ from monitor.fetch import Fetcher
 from monitor.hostqueue import PER_HOST, HostQueue, HostSlots, WorkerPool
 from monitor.logging_setup import event
 from monitor.store import Store, ts
-from monitor.types import Feed, FeedState, FeedStatus, PollResult, Settings
+from monitor.types import Database, Feed, FeedState, FeedStatus, PollResult, Settings
 
 if TYPE_CHECKING:
     from monitor.app import App
@@ -104,9 +103,9 @@ class SerialStore(Store):
     idled the daemon for half of a cold start. Other processes (the CLI) still meet busy_timeout.
     """
 
-    def __init__(self, path: Path, lock: threading.RLock) -> None:
+    def __init__(self, database: Database, lock: threading.RLock) -> None:
         self._lock = lock  # before Store.__init__: a new archive is migrated in a transaction
-        super().__init__(path)
+        super().__init__(database)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -4,7 +4,8 @@
     configs.write(feeds, hook=receiver.url, rules=..., timeout="2s", monitor='retention = "30d"')
     configs.path                                                         -> tmp_path / "config.toml"
 
-The archive is `archive.db` beside the config. A `hook` adds a signed webhook channel named "hook"
+The archive is `archive.db` beside the config, or with the `database` fixture (conftest.py) that
+archive on either backend (`configs.database`). A `hook` adds a signed webhook channel named "hook"
 (secret from $PM_TEST_HOOK_SECRET: pass HOOK_ENV to a subprocess) and, unless `rules` is given, a
 rule "summit" that notifies it.
 """
@@ -12,6 +13,8 @@ rule "summit" that notifies it.
 from __future__ import annotations
 
 from pathlib import Path
+
+from monitor.types import Database, ServerDatabase
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 HOOK_ENV = {"PM_TEST_HOOK_SECRET": SECRET}
@@ -25,8 +28,10 @@ def feed_toml(name: str, url: str, interval: str = "1s", extra: str = "", full_t
 
 
 def write_config(path: Path, feeds: str, *, hook: str | None = None, timeout: str = "2s",
-                 rules: str | None = None, monitor: str = "", signed: bool = True) -> Path:
-    text = f'[monitor]\ndatabase = "archive.db"\ntimeout = "{timeout}"\n{monitor}\n{feeds}'
+                 rules: str | None = None, monitor: str = "", signed: bool = True,
+                 database: Database | None = None) -> Path:
+    where = database.url if isinstance(database, ServerDatabase) else "archive.db"
+    text = f'[monitor]\ndatabase = "{where}"\ntimeout = "{timeout}"\n{monitor}\n{feeds}'
     if hook:
         text += f'[channels.hook]\ntype = "webhook"\nurl = "{hook}"\n'
         text += 'secret_env = "PM_TEST_HOOK_SECRET"\n\n' if signed else "\n"
@@ -39,12 +44,15 @@ def write_config(path: Path, feeds: str, *, hook: str | None = None, timeout: st
 class Configs:
     """write_config and feed_toml bound to one test's directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, database: Database | None = None) -> None:
         self.path = directory / "config.toml"
+        # The archive the configs name: archive.db beside them, or a PostgreSQL one (the `database` fixture).
+        self.database: Database = database if database is not None else directory / "archive.db"
 
     @staticmethod
     def feed(name: str, url: str, interval: str = "1s", extra: str = "", full_text: bool = False) -> str:
         return feed_toml(name, url, interval, extra, full_text)
 
     def write(self, feeds: str, **options: object) -> Path:
+        options.setdefault("database", self.database)
         return write_config(self.path, feeds, **options)  # type: ignore[arg-type]

@@ -25,6 +25,9 @@ ALLOWED = {1: {1}, 2: {1}, 3: {1}, 4: {1, 2, 3}}
 OWNERS = {
     "feedparser": {"parse"},
     "sqlite_utils": {"store"},
+    # PostgreSQL: one module, the driver behind the store's seam (store/base.py: Driver).
+    "psycopg": {"store.pg"},
+    "psycopg_pool": {"store.pg"},
     "apscheduler": {"daemon"},
     "requests": set(),  # not used by monitor/ (apprise depends on it itself)
     # The HTTP client (feeds, webhooks); pages.net pins checked addresses with its own urllib3 pools.

@@ -11,9 +11,10 @@ from collections.abc import Callable, Generator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from monitor.errors import QueryError
-from monitor.store.base import Connection, Params, fts_message, lines, must_ts, parse_ts, tickers, ts
-from monitor.store.feeds import SEEN_AT
+from monitor.errors import QueryError, StoreError
+from monitor.store.base import Connection, Cursor, Params, Row, fts_message, lines, must_ts, parse_ts, tickers, ts
+from monitor.store.dialect import Dialect
+from monitor.store.feeds import seen_at
 from monitor.store.rows import Hit, MatchRow, ReleaseDetail, Sighting, Version
 from monitor.types import Dateline, ReleaseView, Source
 
@@ -22,20 +23,23 @@ RANK_WINDOW = 5000
 
 REVIEW_FILTERS = ("rule", "feed", "wire", "place", "date")
 
-# Export and rule feeds carry these columns; see monitor.export.EXPORT_FIELDS for the meaning.
-_EXPORT_SELECT = (
-    "SELECT r.id, r.title, r.url, r.published_at, r.published_known, r.first_seen_at, r.updated_at, r.author,"
-    " r.dateline_place, r.dateline_date, r.wire, r.tickers,"
-    # Names and links are one line each (config refuses control characters), so newline-joined
-    # lists split back exactly.
-    " (SELECT group_concat(name, char(10)) FROM (SELECT f.name FROM sightings s JOIN feeds f"
-    "   ON f.id = s.feed_id WHERE s.release_id = r.id GROUP BY f.name ORDER BY min(s.id))) AS feeds,"
-    " (SELECT group_concat(link, char(10)) FROM (SELECT link FROM sightings WHERE release_id = r.id"
-    "   AND coalesce(link, '') <> '' ORDER BY id)) AS links,"
-    " (SELECT group_concat(rule, char(10)) FROM (SELECT rule FROM matches WHERE release_id = r.id ORDER BY id))"
-    "   AS rules,"
-    " r.summary, r.body FROM releases r"
-)
+
+def export_select(d: Dialect) -> str:
+    """The SELECT of export records and rule feeds; see monitor.export.EXPORT_FIELDS for the meaning."""
+    nl = d.newline()
+    return (
+        "SELECT r.id, r.title, r.url, r.published_at, r.published_known, r.first_seen_at, r.updated_at, r.author,"
+        " r.dateline_place, r.dateline_date, r.wire, r.tickers,"
+        # Names and links are one line each (config refuses control characters), so newline-joined
+        # lists split back exactly.
+        f" (SELECT {d.join('name', nl, 'o')} FROM (SELECT f.name, min(s.id) AS o FROM sightings s JOIN feeds f"
+        "   ON f.id = s.feed_id WHERE s.release_id = r.id GROUP BY f.name ORDER BY min(s.id)) AS t) AS feeds,"
+        f" (SELECT {d.join('link', nl, 'id')} FROM (SELECT link, id FROM sightings WHERE release_id = r.id"
+        "   AND coalesce(link, '') <> '' ORDER BY id) AS t) AS links,"
+        f" (SELECT {d.join('rule', nl, 'id')} FROM (SELECT rule, id FROM matches WHERE release_id = r.id"
+        "   ORDER BY id) AS t) AS rules,"
+        " r.summary, r.body FROM releases r"
+    )
 
 
 def review_period(text: str) -> tuple[str, str]:
@@ -55,7 +59,7 @@ def review_period(text: str) -> tuple[str, str]:
 def review_where(fts_query: str | None, filters: dict[str, str] | None, *, since: datetime | None = None,
                  until: datetime | None = None) -> tuple[str, dict[str, object]]:
     """Return the WHERE clause (over `releases r`) and its named parameters for a query plus filters."""
-    clauses: list[str] = ["1"]
+    clauses: list[str] = ["1 = 1"]
     params: dict[str, object] = {}
     if fts_query:
         # IN (rowids) rather than a join keeps the outer scan in rowid order: no sort, constant memory.
@@ -93,7 +97,15 @@ def review_where(fts_query: str | None, filters: dict[str, str] | None, *, since
 class ReviewStore(Connection):
     REVIEW_FILTERS = REVIEW_FILTERS
 
-    def _review_execute(self, sql: str, params: Params, fts_query: str | None) -> sqlite3.Cursor:
+    def _full_text(self) -> None:
+        """Refuse a full-text query where the archive cannot answer one yet (see pgsearch)."""
+        if self.dialect.postgres:
+            raise StoreError(f"{self.path}: full-text search on PostgreSQL is not available yet"
+                             " (monitor/store/pgsearch.py)")
+
+    def _review_execute(self, sql: str, params: Params, fts_query: str | None) -> Cursor:
+        if fts_query:
+            self._full_text()
         try:
             return self.rows(sql, params)
         except sqlite3.OperationalError as exc:
@@ -111,6 +123,7 @@ class ReviewStore(Connection):
         RANK_WINDOW of them: bm25 must score every match, which for a common word in a million
         releases takes seconds, while the newest few thousand are what a press monitor's user wants.
         """
+        self._full_text()
         where = "releases_fts MATCH :q"
         params: dict[str, object] = {"q": fts_query}
         if since is not None:
@@ -154,7 +167,8 @@ class ReviewStore(Connection):
             return None
         params = {"id": release_id}
         sightings = tuple(Sighting.from_row(s) for s in self.rows(
-            f"SELECT f.name AS feed, s.key, s.link, s.first_seen_at, {SEEN_AT} AS last_seen_at FROM sightings s"
+            f"SELECT f.name AS feed, s.key, s.link, s.first_seen_at, {seen_at(self.dialect)} AS last_seen_at"
+            " FROM sightings s"
             " JOIN feeds f ON f.id = s.feed_id WHERE s.release_id = :id ORDER BY s.id", params))
         versions = tuple(Version.from_row(v) for v in self.rows(
             "SELECT title, summary, body, replaced_at FROM release_versions WHERE release_id = :id ORDER BY id",
@@ -185,7 +199,8 @@ class ReviewStore(Connection):
 
         By publication date, as `rules test` counts its backtest: the two must agree on one archive."""
         rows = self.rows(
-            "SELECT m.rule, sum(r.published_at >= :day) AS day, sum(r.published_at >= :week) AS week,"
+            "SELECT m.rule, sum(CASE WHEN r.published_at >= :day THEN 1 ELSE 0 END) AS day,"
+            " sum(CASE WHEN r.published_at >= :week THEN 1 ELSE 0 END) AS week,"
             " count(*) AS total FROM matches m JOIN releases r ON r.id = m.release_id GROUP BY m.rule",
             {"day": ts(now - timedelta(days=1)), "week": ts(now - timedelta(days=7))})
         return {r["rule"]: (r["day"], r["week"], r["total"]) for r in rows}
@@ -259,22 +274,16 @@ class ReviewStore(Connection):
                       " AND r.dateline_place <> '' GROUP BY r.dateline_place ORDER BY 2 DESC, 1 LIMIT :limit"),
         }
         out: dict[str, list[tuple[str, int]] | None] = dict.fromkeys(queries)
-        if expired is not None:
-            check = expired
-            # SQLite calls this every 10k VM steps (well under a millisecond); non-zero aborts the query.
-            self.conn.set_progress_handler(lambda: int(check()), 10_000)
-        try:
+        with self.driver.budget(expired):
             for name, sql in queries.items():
                 if expired is not None and expired():
                     break
                 try:
                     out[name] = [(str(r["value"]), r["n"]) for r in self._review_execute(sql, params, fts_query)]
-                except sqlite3.OperationalError as exc:
-                    if "interrupted" not in str(exc):
+                except Exception as exc:
+                    if not self.driver.interrupted(exc):
                         raise
                     break
-        finally:
-            self.conn.set_progress_handler(None, 0)
         return out
 
     # ------------------------------------------------------------------ export
@@ -293,7 +302,7 @@ class ReviewStore(Connection):
                        batch: int = 500) -> Generator[dict[str, object], None, None]:
         """Yield every matching release as an export record (oldest id first), `batch` rows in memory at most."""
         where, params = review_where(fts_query, filters, since=since, until=until)
-        cur = self._review_execute(f"{_EXPORT_SELECT} WHERE {where} ORDER BY r.id", params, fts_query)
+        cur = self._review_execute(f"{export_select(self.dialect)} WHERE {where} ORDER BY r.id", params, fts_query)
         try:
             while rows := cur.fetchmany(batch):
                 for r in rows:
@@ -301,7 +310,7 @@ class ReviewStore(Connection):
         finally:
             try:  # noqa: SIM105 (contextlib.suppress would hide which error is expected)
                 cur.close()
-            except sqlite3.ProgrammingError:  # the store was closed first (a consumer that stopped early)
+            except Exception:  # noqa: BLE001 - the store was closed first (a consumer that stopped early)
                 pass
 
 
@@ -309,7 +318,7 @@ _VIEW_COLUMNS = ("id, title, url, published_at, first_seen_at, author, summary, 
                  " tickers")
 
 
-def _view(r: sqlite3.Row, sources: tuple[Source, ...]) -> ReleaseView:
+def _view(r: Row, sources: tuple[Source, ...]) -> ReleaseView:
     """The ReleaseView of a `releases` row read with _VIEW_COLUMNS."""
     dateline = None
     if r["dateline_place"] or r["wire"]:
@@ -323,7 +332,7 @@ def _view(r: sqlite3.Row, sources: tuple[Source, ...]) -> ReleaseView:
     )
 
 
-def _export_record(r: sqlite3.Row) -> dict[str, Any]:
+def _export_record(r: Row) -> dict[str, Any]:
     return {
         "id": r["id"], "title": r["title"], "url": r["url"] or "", "published": r["published_at"],
         "published_known": bool(r["published_known"]), "first_seen": r["first_seen_at"],

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.errors import QueryError
-from monitor.store.base import Params, fts_message, lines, parse_ts, ts
+from monitor.store.base import Params, Row, fts_message, lines, parse_ts, ts
 from monitor.store.outbox import OutboxStore
 from monitor.store.review import RANK_WINDOW, review_where
 from monitor.store.rows import OutboxRow
@@ -26,7 +26,6 @@ from monitor.store.rows import OutboxRow
 SNIPPET_TOKENS = 24
 # SQLite integers are 64-bit: larger ids from a URL name nothing (and must not reach SQLite).
 MAX_ID = 2**63 - 1
-_IN_W = "SELECT value FROM json_each(:w)"  # the window's ids (see _ids)
 # The same sets as review_where's feed and rule filters, as release ids (see web_window).
 _ID_FILTERS = {
     "feed": "SELECT s.release_id FROM sightings s JOIN feeds fd ON fd.id = s.feed_id WHERE fd.name = :feed",
@@ -45,7 +44,7 @@ def _ids(values: Sequence[int]) -> str:
     return json.dumps([int(v) for v in values])
 
 
-def _hit(r: sqlite3.Row, title: str, snippet: str) -> dict[str, object]:
+def _hit(r: Row, title: str, snippet: str) -> dict[str, object]:
     return {"id": r["id"], "title": title, "url": r["url"] or "", "published": parse_ts(r["published_at"]),
             "feeds": lines(r["source"]), "wire": r["wire"] or "", "place": r["dateline_place"] or "",
             "first_seen": parse_ts(r["first_seen_at"]), "snippet": snippet}
@@ -54,7 +53,9 @@ def _hit(r: sqlite3.Row, title: str, snippet: str) -> dict[str, object]:
 class WebViewStore(OutboxStore):
     MAX_ID = MAX_ID
 
-    def _web(self, sql: str, params: Params, fts_query: str | None) -> list[sqlite3.Row]:
+    def _web(self, sql: str, params: Params, fts_query: str | None) -> list[Row]:
+        if fts_query:
+            self._full_text()
         try:
             return self.rows(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
@@ -63,23 +64,19 @@ class WebViewStore(OutboxStore):
             raise
 
     def _budgeted(self, sql: str, params: Params, fts_query: str | None,
-                  expired: Callable[[], bool] | None) -> list[sqlite3.Row] | None:
+                  expired: Callable[[], bool] | None) -> list[Row] | None:
         """Run a counting query, abandoned (None) once `expired()` says the page's budget is spent."""
         if expired is None:
             return self._web(sql, params, fts_query)
         if expired():
             return None
-        check = expired
-        # SQLite calls this every 10k VM steps (well under a millisecond); non-zero aborts the query.
-        self.conn.set_progress_handler(lambda: int(check()), 10_000)
         try:
-            return self._web(sql, params, fts_query)
-        except sqlite3.OperationalError as exc:
-            if "interrupted" in str(exc):
+            with self.driver.budget(expired):
+                return self._web(sql, params, fts_query)
+        except Exception as exc:
+            if self.driver.interrupted(exc):
                 return None
             raise
-        finally:
-            self.conn.set_progress_handler(None, 0)
 
     def web_has_releases(self) -> bool:
         return self.one("SELECT 1 AS x FROM releases LIMIT 1") is not None
@@ -132,7 +129,8 @@ class WebViewStore(OutboxStore):
             # A second sort key (ties: newest first) stops FTS5 from sorting by rank itself: it would
             # rank every match since the floor (~50,000 for a filter that keeps 10%), not the window's.
             sql = ("SELECT rowid AS id FROM releases_fts WHERE releases_fts MATCH :q AND rowid >= :floor"
-                   f" AND rowid + 0 IN ({_IN_W}) ORDER BY rank, rowid DESC LIMIT :limit OFFSET :offset")
+                   " AND rowid + 0 IN (SELECT value FROM json_each(:w))"
+                   " ORDER BY rank, rowid DESC LIMIT :limit OFFSET :offset")
             params = {"w": _ids(window), "floor": min(window)}
         else:
             order = "releases_fts.rowid DESC" if newest else "releases_fts.rank"
@@ -164,11 +162,12 @@ class WebViewStore(OutboxStore):
         if not window:
             return {name: [] for name in out}
         params = {"w": _ids(window)}
+        in_w = self.dialect.json_ids("w")  # the window's ids (see _ids)
         for name, sql in (
-            ("rule", f"SELECT rule AS value, count(*) AS n FROM matches WHERE release_id IN ({_IN_W})"
+            ("rule", f"SELECT rule AS value, count(*) AS n FROM matches WHERE release_id IN ({in_w})"
                      " GROUP BY rule ORDER BY 2 DESC, 1 LIMIT :limit"),
             ("feed", "SELECT fd.name AS value, count(DISTINCT s.release_id) AS n FROM sightings s JOIN feeds fd"
-                     f" ON fd.id = s.feed_id WHERE s.release_id IN ({_IN_W}) GROUP BY fd.name"
+                     f" ON fd.id = s.feed_id WHERE s.release_id IN ({in_w}) GROUP BY fd.name"
                      " ORDER BY 2 DESC, 1 LIMIT :limit"),
         ):
             rows = self._budgeted(sql, {**params, "limit": limit}, None, expired)
@@ -177,7 +176,7 @@ class WebViewStore(OutboxStore):
             out[name] = [(str(r["value"]), r["n"]) for r in rows]
         size = 10 if len(date) >= 7 else 7  # a month is chosen (or a day): count by day, else by month
         rows = self._budgeted(f"SELECT substr(published_at, 1, {size}) AS date, wire, dateline_place AS place"
-                              f" FROM releases WHERE id IN ({_IN_W})", params, None, expired)
+                              f" FROM releases WHERE id IN ({in_w})", params, None, expired)
         if rows is None:
             return out
         counts: dict[str, dict[str, int]] = {"date": {}, "wire": {}, "place": {}}
@@ -198,8 +197,9 @@ class WebViewStore(OutboxStore):
         None if not counted in time. With a `window` (filters in force) only its releases are counted.
         """
         if window is not None:
+            in_w = self.dialect.json_ids("w")
             rows = self._budgeted(f"SELECT substr(first_seen_at, 1, 10) AS day, count(*) AS n FROM releases"
-                                  f" WHERE id IN ({_IN_W}) AND first_seen_at >= :since GROUP BY 1",
+                                  f" WHERE id IN ({in_w}) AND first_seen_at >= :since GROUP BY 1",
                                   {"w": _ids(window), "since": ts(since)}, None, expired)
             return None if rows is None else {r["day"]: r["n"] for r in rows}
         start = datetime.combine(since.astimezone(UTC).date(), datetime.min.time(), UTC)
