@@ -48,11 +48,19 @@ _pools: dict[str, ConnectionPool] = {}
 _pools_lock = threading.Lock()
 
 
-def pool(url: str) -> ConnectionPool:
-    """Return this process's pool for `url` (opened on first use, closed at exit)."""
+def pool(url: str, label: str) -> ConnectionPool:
+    """Return this process's pool for `url` (opened on first use, closed at exit).
+
+    The first use connects once directly: a server that is down or refuses us is said at once, in
+    libpq's words, rather than after the pool's timeout.
+    """
     with _pools_lock:
         found = _pools.get(url)
         if found is None:
+            try:
+                psycopg.connect(url, connect_timeout=int(CONNECT_TIMEOUT)).close()
+            except psycopg.Error as exc:
+                raise _unavailable(label, exc) from exc
             found = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, kwargs={"autocommit": True},
                                    check=ConnectionPool.check_connection, timeout=CONNECT_TIMEOUT,
                                    name="press-monitor", open=True)
@@ -100,11 +108,11 @@ class PgDriver:
     def __init__(self, database: ServerDatabase, *, readonly: bool = False) -> None:
         self.label = str(database)
         self.readonly = readonly
-        self._pool = pool(database.url)
+        self._pool = pool(database.url, self.label)
         try:
             self.conn: psycopg.Connection[Any] = self._pool.getconn()
         except PoolTimeout as exc:
-            raise _unavailable(self.label, _why_not(database.url) or exc) from exc
+            raise _unavailable(self.label, exc) from exc
         self._depth = 0
 
     def open_archive(self, store: Connection, *, readonly: bool) -> list[str]:
@@ -258,15 +266,6 @@ class PgDriver:
         finally:
             if got and not self.conn.closed:
                 self.scalar("SELECT pg_advisory_unlock(:cls, :key)", {"cls": pgschema.LOCK_CLASS, "key": key})
-
-
-def _why_not(url: str) -> BaseException | None:
-    """libpq's own reason a connection fails (the pool only says it timed out)."""
-    try:
-        psycopg.connect(url, connect_timeout=5).close()
-    except psycopg.Error as exc:
-        return exc
-    return None
 
 
 def _vector_builder() -> Callable[[PgDriver], None] | None:
