@@ -68,7 +68,6 @@ from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
 from monitor.hostqueue import HostQueue, WorkerPool
 from monitor.logging_setup import REDACTOR, event, set_level
-from monitor.notify import Notifier, watchdog_interval
 from monitor.pageworker import PageReport, PageWorker, build_client
 from monitor.pipeline import RulesLike
 from monitor.poller import (
@@ -81,6 +80,7 @@ from monitor.poller import (
     fetch_settings,
     make_fetcher,
 )
+from monitor.sdnotify import Notifier, watchdog_interval
 from monitor.store import Store, ts
 from monitor.types import Feed, Settings
 

@@ -506,7 +506,7 @@ def test_the_daemon_queues_a_feed_once_and_its_workers_poll_it(tmp_path: Path, f
 
 
 def test_notifier_speaks_sd_notify_and_survives_a_vanished_socket(notify: NotifySocket) -> None:
-    from monitor.notify import Notifier, watchdog_interval
+    from monitor.sdnotify import Notifier, watchdog_interval
 
     n = Notifier(notify.path)
     assert n.ready("polling 3 feeds") and n.watchdog() and n.status("line one\nline two")
@@ -524,7 +524,7 @@ def test_notifier_speaks_sd_notify_and_survives_a_vanished_socket(notify: Notify
 
 
 def test_abstract_notify_socket_addresses_work() -> None:
-    from monitor.notify import Notifier
+    from monitor.sdnotify import Notifier
 
     name = f"pm-test-{os.getpid()}-{time.monotonic_ns()}"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
