@@ -17,7 +17,7 @@ import pytest
 
 from monitor.errors import StoreError
 from monitor.store import Store, pgschema, schema
-from monitor.store.pg import _psycopg_sql
+from monitor.store.pg import psycopg_sql
 from monitor.types import ServerDatabase
 from tests.pgserver import TestDatabase
 
@@ -35,7 +35,7 @@ def test_both_backends_know_the_same_migrations_in_the_same_order() -> None:
 
 
 def test_the_store_sql_becomes_psycopg_placeholders_outside_literals_and_casts() -> None:
-    assert _psycopg_sql("SELECT :a, 'x:y %', b::text FROM t WHERE c LIKE '{%' AND d = :d_2") == (
+    assert psycopg_sql("SELECT :a, 'x:y %', b::text FROM t WHERE c LIKE '{%' AND d = :d_2") == (
         "SELECT %(a)s, 'x:y %%', b::text FROM t WHERE c LIKE '{%%' AND d = %(d_2)s")
 
 
@@ -93,7 +93,8 @@ def test_readers_refuse_an_empty_database_and_a_newer_one(archive: ServerDatabas
 
 def test_a_server_that_does_not_answer_is_a_clear_store_error() -> None:
     # Port 1 on loopback: nothing listens there, so libpq is refused at once.
-    with pytest.raises(StoreError, match=r"postgresql://pm:\*\*\*@127.0.0.1:1/pm\?connect_timeout=2: the database is unavailable \(.*refused"):
+    said = r"postgresql://pm:\*\*\*@127.0.0.1:1/pm\?connect_timeout=2: the database is unavailable \(.*refused"
+    with pytest.raises(StoreError, match=said):
         Store(ServerDatabase("postgresql://pm:secret@127.0.0.1:1/pm?connect_timeout=2"))
 
 

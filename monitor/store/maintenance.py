@@ -32,7 +32,7 @@ class MaintenanceStore(Connection):
         On PostgreSQL the GIN index's pending entries are moved into the index (autovacuum does it too).
         """
         if self.dialect.postgres:
-            return bool(self.scalar("SELECT gin_clean_pending_list('releases_search_idx'::regclass)"))
+            return bool(self.scalar("SELECT gin_clean_pending_list('releases_fts_gin'::regclass)"))
         before = self.conn.total_changes
         self.run("INSERT INTO releases_fts(releases_fts, rank) VALUES ('merge', :pages)", {"pages": -pages})
         # FTS5's documented test: fewer than two changes means the merge found nothing to do.

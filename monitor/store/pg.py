@@ -83,7 +83,7 @@ _TOKEN = re.compile(r"'(?:[^']|'')*'|::|:([A-Za-z_]\w*)|%")
 
 
 @lru_cache(maxsize=1024)
-def _psycopg_sql(sql: str) -> str:
+def psycopg_sql(sql: str) -> str:
     """The store's SQL with psycopg's placeholders: `:name` -> `%(name)s`, `%` -> `%%` (outside literals too)."""
     def one(m: re.Match[str]) -> str:
         text = m[0]
@@ -116,7 +116,7 @@ class PgDriver:
         self._depth = 0
 
     def open_archive(self, store: Connection, *, readonly: bool) -> list[str]:
-        with self._errors():
+        with self.errors():
             if readonly:
                 pgschema.check_readable(self)
                 return []
@@ -135,7 +135,8 @@ class PgDriver:
     # ------------------------------------------------------------------ statements
 
     @contextmanager
-    def _errors(self) -> Iterator[None]:
+    def errors(self) -> Iterator[None]:
+        """Turn a lost server into StoreError("… the database is unavailable …")."""
         try:
             yield
         except psycopg.OperationalError as exc:
@@ -146,16 +147,21 @@ class PgDriver:
     def _params(self, sql: str, params: Mapping[str, Any]) -> tuple[str, Mapping[str, Any] | None]:
         if not params:
             return sql, None
-        return _psycopg_sql(sql), {k: (str(v) if isinstance(v, str) else v) for k, v in params.items()}
+        return psycopg_sql(sql), self.values(params)
+
+    @staticmethod
+    def values(params: Mapping[str, Any]) -> dict[str, Any]:
+        """Parameters as psycopg sends them: str subclasses (AlertStatus) as plain text."""
+        return {k: (str(v) if isinstance(v, str) else v) for k, v in params.items()}
 
     def rows(self, sql: str, params: Mapping[str, Any]) -> psycopg.Cursor[dict[str, Any]]:
         query, values = self._params(sql, params)
-        with self._errors():
+        with self.errors():
             return self.conn.cursor(row_factory=dict_row).execute(query, values)  # type: ignore[arg-type]
 
     def run(self, sql: str, params: Mapping[str, Any]) -> psycopg.Cursor[Any]:
         query, values = self._params(sql, params)
-        with self._errors():
+        with self.errors():
             return self.conn.execute(query, values)  # type: ignore[arg-type]
 
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -167,9 +173,9 @@ class PgDriver:
         return None if row is None else int(row[0])
 
     def run_many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
-        query = _psycopg_sql(sql)
-        with self._errors(), self.conn.cursor() as cur:
-            cur.executemany(query, [{k: (str(v) if isinstance(v, str) else v) for k, v in p.items()} for p in params])
+        query = psycopg_sql(sql)
+        with self.errors(), self.conn.cursor() as cur:
+            cur.executemany(query, [self.values(p) for p in params])
 
     def version(self) -> int:
         return 0  # SQLite's PRAGMA user_version has no counterpart: pm_migrations alone says what ran
@@ -215,15 +221,10 @@ class PgDriver:
             self._depth = 0
 
     def flush_index(self) -> None:
-        """Give the releases noted in search_pending their search vector (pgsearch.py).
-
-        Until pgsearch lands the notes are kept: nothing is lost, and the first flush that can build
-        vectors builds them all.
-        """
-        build = _vector_builder()
-        if build is None:
-            return
-        build(self)
+        """Give the releases noted in search_pending their search vector (pgsearch.py)."""
+        from monitor.store.pgreview import flush  # (pgreview reads through this module)
+        with self.errors():
+            flush(self)
 
     # ------------------------------------------------------------------ budgets and locks
 
@@ -266,13 +267,3 @@ class PgDriver:
         finally:
             if got and not self.conn.closed:
                 self.scalar("SELECT pg_advisory_unlock(:cls, :key)", {"cls": pgschema.LOCK_CLASS, "key": key})
-
-
-def _vector_builder() -> Callable[[PgDriver], None] | None:
-    """pgsearch's index flush, once that module exists (built in parallel; see /work/pg-needs.md)."""
-    try:
-        from monitor.store import pgsearch  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    flush: Callable[[PgDriver], None] | None = getattr(pgsearch, "flush_pending", None)
-    return flush

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from monitor.errors import StoreError
+from monitor.store import pgsearch
 from monitor.types import FTS_COLUMNS
 
 if TYPE_CHECKING:
@@ -84,11 +85,9 @@ def schema_v1() -> list[str]:
 
 
 def folded_index() -> list[str]:
-    """The search column (a tsvector of the folded text, written by the store: pgsearch.py) and its GIN index."""
-    return [
-        "ALTER TABLE releases ADD COLUMN search tsvector",
-        "CREATE INDEX releases_search_idx ON releases USING gin (search)",
-    ]
+    """The search column (a tsvector of FTS5's tokens of the folded text, written by the store) and its GIN
+    index: pgsearch.DDL."""
+    return list(pgsearch.DDL)
 
 
 def pages() -> list[str]:

@@ -6,12 +6,14 @@ Filters are a dict with any of the keys in REVIEW_FILTERS; a `date` is a day (20
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Generator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from monitor.errors import QueryError, StoreError
+from monitor.errors import QueryError
+from monitor.store import pgreview
 from monitor.store.base import Connection, Cursor, Params, Row, fts_message, lines, must_ts, parse_ts, tickers, ts
 from monitor.store.dialect import Dialect
 from monitor.store.feeds import seen_at
@@ -97,15 +99,16 @@ def review_where(fts_query: str | None, filters: dict[str, str] | None, *, since
 class ReviewStore(Connection):
     REVIEW_FILTERS = REVIEW_FILTERS
 
-    def _full_text(self) -> None:
-        """Refuse a full-text query where the archive cannot answer one yet (see pgsearch)."""
-        if self.dialect.postgres:
-            raise StoreError(f"{self.path}: full-text search on PostgreSQL is not available yet"
-                             " (monitor/store/pgsearch.py)")
+    def _where(self, fts_query: str | None, filters: dict[str, str] | None, *, since: datetime | None = None,
+               until: datetime | None = None) -> tuple[str, dict[str, object]]:
+        """review_where() on this archive: on PostgreSQL a query's matches are an id set (pgsearch)."""
+        if not fts_query or not self.dialect.postgres:
+            return review_where(fts_query, filters, since=since, until=until)
+        where, params = review_where(None, filters, since=since, until=until)
+        ids = pgreview.newest(self, fts_query, None, where, params)
+        return f"{where} AND r.id IN ({self.dialect.json_ids('matched')})", {**params, "matched": json.dumps(ids)}
 
     def _review_execute(self, sql: str, params: Params, fts_query: str | None) -> Cursor:
-        if fts_query:
-            self._full_text()
         try:
             return self.rows(sql, params)
         except sqlite3.OperationalError as exc:
@@ -123,7 +126,8 @@ class ReviewStore(Connection):
         RANK_WINDOW of them: bm25 must score every match, which for a common word in a million
         releases takes seconds, while the newest few thousand are what a press monitor's user wants.
         """
-        self._full_text()
+        if self.dialect.postgres:
+            return self._pg_search(fts_query, limit=limit, since=since, until=until)
         where = "releases_fts MATCH :q"
         params: dict[str, object] = {"q": fts_query}
         if since is not None:
@@ -159,6 +163,19 @@ class ReviewStore(Connection):
         except sqlite3.OperationalError as exc:
             raise QueryError(f"invalid query {fts_query!r}: {fts_message(exc)}") from exc
         return [Hit.from_row(r) for r in rows]
+
+    def _pg_search(self, fts_query: str, *, limit: int | None, since: datetime | None,
+                   until: datetime | None) -> list[Hit]:
+        where, params = review_where(None, None, since=since, until=until)
+        window = pgreview.newest(self, fts_query, RANK_WINDOW if limit is not None else None, where, params)
+        ids = pgreview.ranked(self, fts_query, window, limit=limit if limit is not None else len(window))
+        snippets = pgreview.snippets(self, fts_query, ids, open="[", close="]", tokens=16)
+        rows = {r["id"]: r for r in self.rows(
+            f"SELECT id, title, url, published_at FROM releases WHERE id IN ({self.dialect.json_ids('ids')})",
+            {"ids": json.dumps(ids)})}
+        # rank: the place in pgsearch's order (lower is better, as FTS5's rank).
+        return [Hit.from_row({**rows[i], "snippet": snippets.get(i, ""), "rank": float(n)})
+                for n, i in enumerate(ids) if i in rows]
 
     def release(self, release_id: int) -> ReleaseDetail | None:
         """Return one release with its sightings, versions and matches, or None."""
@@ -227,6 +244,8 @@ class ReviewStore(Connection):
     def browse(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 25,
                offset: int = 0) -> list[dict[str, object]]:
         """Return one page of matching releases: best first for a query, else newest first."""
+        if fts_query and self.dialect.postgres:
+            return self._pg_browse(fts_query, filters, limit=limit, offset=offset)
         where, params = review_where(fts_query, filters)
         params.update(limit=limit, offset=offset)
         if fts_query:
@@ -245,6 +264,19 @@ class ReviewStore(Connection):
                  "feeds": lines(r["source"]), "wire": r["wire"] or "", "place": r["dateline_place"] or "",
                  "snippet": r["snippet"] or ""} for r in rows]
 
+    def _pg_browse(self, fts_query: str, filters: dict[str, str] | None, *, limit: int,
+                   offset: int) -> list[dict[str, object]]:
+        where, params = review_where(None, filters)
+        ids = pgreview.ranked(self, fts_query, pgreview.newest(self, fts_query, None, where, params), limit=limit,
+                              offset=offset)
+        snippets = pgreview.snippets(self, fts_query, ids, open="\x02", close="\x03", tokens=24)
+        rows = {r["id"]: r for r in self.rows(
+            "SELECT r.id, r.title, r.url, r.published_at, r.source, r.wire, r.dateline_place FROM releases r"
+            f" WHERE r.id IN ({self.dialect.json_ids('ids')})", {"ids": json.dumps(ids)})}
+        return [{"id": r["id"], "title": r["title"], "url": r["url"] or "", "published": parse_ts(r["published_at"]),
+                 "feeds": lines(r["source"]), "wire": r["wire"] or "", "place": r["dateline_place"] or "",
+                 "snippet": snippets.get(i, "")} for i in ids if (r := rows.get(i)) is not None]
+
     def facets(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 12,
                expired: Callable[[], bool] | None = None) -> dict[str, list[tuple[str, int]] | None]:
         """Return {facet: [(value, releases)]} for the matching set; None for facets not counted in time.
@@ -253,7 +285,7 @@ class ReviewStore(Connection):
         after it are given up, so a broad query over a huge archive still answers promptly.
         """
         f = dict(filters or {})
-        where, params = review_where(fts_query, f)
+        where, params = self._where(fts_query, f)
         params["limit"] = limit
         day = f.get("date", "")
         # A month is chosen (or none): count by day inside it, else by month.
@@ -291,7 +323,7 @@ class ReviewStore(Connection):
     def export_count(self, *, fts_query: str | None = None, filters: dict[str, str] | None = None,
                      since: datetime | None = None, until: datetime | None = None) -> int:
         """Return how many releases export_records() would yield."""
-        where, params = review_where(fts_query, filters, since=since, until=until)
+        where, params = self._where(fts_query, filters, since=since, until=until)
         row = self._review_execute(f"SELECT count(*) AS n FROM releases r WHERE {where}", params,
                                    fts_query).fetchone()
         n: int = row["n"]
@@ -301,7 +333,7 @@ class ReviewStore(Connection):
                        since: datetime | None = None, until: datetime | None = None,
                        batch: int = 500) -> Generator[dict[str, object], None, None]:
         """Yield every matching release as an export record (oldest id first), `batch` rows in memory at most."""
-        where, params = review_where(fts_query, filters, since=since, until=until)
+        where, params = self._where(fts_query, filters, since=since, until=until)
         cur = self._review_execute(f"{export_select(self.dialect)} WHERE {where} ORDER BY r.id", params, fts_query)
         try:
             while rows := cur.fetchmany(batch):

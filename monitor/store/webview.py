@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.errors import QueryError
+from monitor.store import pgreview
 from monitor.store.base import Params, Row, fts_message, lines, parse_ts, ts
 from monitor.store.outbox import OutboxStore
 from monitor.store.review import RANK_WINDOW, review_where
@@ -54,8 +55,6 @@ class WebViewStore(OutboxStore):
     MAX_ID = MAX_ID
 
     def _web(self, sql: str, params: Params, fts_query: str | None) -> list[Row]:
-        if fts_query:
-            self._full_text()
         try:
             return self.rows(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
@@ -87,6 +86,9 @@ class WebViewStore(OutboxStore):
         """Return (ids of the newest RANK_WINDOW matching releases, newest first; whether more match)."""
         filters = filters or {}
         where, params = review_where(None, filters)
+        if fts_query and self.dialect.postgres:
+            ids = pgreview.newest(self, fts_query, RANK_WINDOW + 1, where if filters else "", params)
+            return ids[:RANK_WINDOW], len(ids) > RANK_WINDOW
         params = {**params, "n": RANK_WINDOW + 1}
         if fts_query and not filters:  # the full-text index alone answers: no release row is read
             sql = "SELECT rowid AS id FROM releases_fts WHERE releases_fts MATCH :q ORDER BY rowid DESC LIMIT :n"
@@ -121,6 +123,9 @@ class WebViewStore(OutboxStore):
                              " ORDER BY r.published_at DESC, r.id DESC LIMIT :limit OFFSET :offset",
                              {**params, **page}, None)
             return [_hit(r, r["title"], r["summary"] or "") for r in rows]
+        if self.dialect.postgres:
+            return self._pg_web_search(fts_query, where, params, limit=limit, offset=offset, window=window,
+                                       newest=newest)
         if window is not None:
             if not window:
                 return []
@@ -148,6 +153,24 @@ class WebViewStore(OutboxStore):
             " WHERE releases_fts MATCH :q AND releases_fts.rowid IN (SELECT value FROM json_each(:p))",
             {"p": _ids(ranked), "q": fts_query}, fts_query)
         by_id = {r["id"]: _hit(r, r["marked_title"] or r["title"], r["snippet"] or r["summary"] or "") for r in rows}
+        return [by_id[i] for i in ranked if i in by_id]
+
+    def _pg_web_search(self, fts_query: str, where: str, params: dict[str, object], *, limit: int, offset: int,
+                       window: Sequence[int] | None, newest: bool) -> list[dict[str, object]]:
+        if window is not None:
+            ranked = pgreview.ranked(self, fts_query, window, limit=limit, offset=offset)
+        elif newest:
+            ranked = pgreview.newest(self, fts_query, offset + limit, where, params)[offset:]
+        else:
+            ranked = pgreview.ranked(self, fts_query, pgreview.newest(self, fts_query, None, where, params),
+                                     limit=limit, offset=offset)
+        if not ranked:
+            return []
+        snippets = pgreview.snippets(self, fts_query, ranked, open="\x02", close="\x03", tokens=SNIPPET_TOKENS)
+        rows = self._web(f"SELECT {_HIT_COLUMNS} FROM releases r WHERE r.id IN ({self.dialect.json_ids('p')})",
+                         {"p": _ids(ranked)}, None)
+        # (Titles are not marked on PostgreSQL yet: pgsearch has no highlight(); /work/pg-needs.md.)
+        by_id = {r["id"]: _hit(r, r["title"], snippets.get(r["id"]) or r["summary"] or "") for r in rows}
         return [by_id[i] for i in ranked if i in by_id]
 
     def web_facets(self, window: Sequence[int], *, date: str = "", limit: int = 12,
@@ -211,6 +234,14 @@ class WebViewStore(OutboxStore):
             if lo is None:
                 break
             params: dict[str, Any]
+            if fts_query and self.dialect.postgres:
+                if expired is not None and expired():
+                    return None
+                cond = "r.id >= :lo" + (" AND r.id < :hi" if hi is not None else "")
+                n = pgreview.count(self, fts_query, cond, {"lo": lo, "hi": hi} if hi is not None else {"lo": lo})
+                if n:
+                    out[day.date().isoformat()] = n
+                continue
             if fts_query:
                 sql = "SELECT count(*) AS n FROM releases_fts WHERE releases_fts MATCH :q AND rowid >= :lo"
                 params = {"q": fts_query, "lo": lo}
