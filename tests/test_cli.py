@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.types import Database, ServerDatabase
 from tests.feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,12 +25,14 @@ def cli(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProce
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, feed_server: FeedServer) -> Path:
+def workdir(tmp_path: Path, feed_server: FeedServer, database: Database) -> Path:
+    """The samples and a config, its archive on each backend in turn (conftest.py: `database`)."""
     shutil.copytree(ROOT / "samples", tmp_path / "samples")
     feed_server.status("/down.rss", 503)
+    where = database.url if isinstance(database, ServerDatabase) else "archive.db"
     (tmp_path / "config.toml").write_text(f"""
 [monitor]
-database = "archive.db"
+database = "{where}"
 
 [[feeds]]
 name = "Sample US"
