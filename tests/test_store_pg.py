@@ -91,6 +91,15 @@ def test_readers_refuse_an_empty_database_and_a_newer_one(archive: ServerDatabas
             Store(archive, readonly=readonly)
 
 
+def test_a_reader_cannot_write(archive: ServerDatabase) -> None:
+    Store(archive).close()
+    with Store(archive, readonly=True) as reader, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        reader.set_meta("k", "v")
+    with Store(archive) as writer:  # the pooled connection the reader gave back writes again
+        writer.set_meta("k", "v")
+        assert writer.meta("k") == "v"
+
+
 def test_a_server_that_does_not_answer_is_a_clear_store_error() -> None:
     # Port 1 on loopback: nothing listens there, so libpq is refused at once.
     said = r"postgresql://pm:\*\*\*@127.0.0.1:1/pm\?connect_timeout=2: the database is unavailable \(.*refused"

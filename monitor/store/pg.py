@@ -114,6 +114,8 @@ class PgDriver:
         except PoolTimeout as exc:
             raise _unavailable(self.label, exc) from exc
         self._depth = 0
+        if readonly:  # the server itself refuses a reader's writes (the web view, `search`, `show`…)
+            self.run("SET default_transaction_read_only = on", {})
 
     def open_archive(self, store: Connection, *, readonly: bool) -> list[str]:
         with self.errors():
@@ -127,6 +129,9 @@ class PgDriver:
         if conn is not None:
             if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not conn.closed:
                 conn.rollback()  # a consumer that stopped midway (e.g. an export cut short)
+            if self.readonly and not conn.closed:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("RESET default_transaction_read_only")  # the pool lends it to writers too
             self._pool.putconn(conn)
 
     def sqlite(self) -> sqlite3.Connection:
