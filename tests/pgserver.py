@@ -18,7 +18,10 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import socket
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -79,3 +82,53 @@ def pg_conn(pg_url: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to the session's database."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
         yield conn
+
+
+class PrivateServer:
+    """A PostgreSQL server of one test's own, to stop and start under a running daemon.
+
+    Debian's tools where we are root (the server refuses to run as root: pg_ctlcluster runs it as
+    postgres), else initdb/pg_ctl as ourselves; trust auth on loopback, a free port, removed at close().
+    """
+
+    def __init__(self, directory: Path) -> None:
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+        if not bins:
+            pytest.fail("PostgreSQL's server binaries are not installed (Debian: apt-get install postgresql)")
+        self.bin, self.version = bins[-1], bins[-1].parent.name
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.root = os.geteuid() == 0
+        self.name = f"pmtest{self.port}"
+        self.data = directory / "pgdata"
+        if self.root:
+            self._run("pg_createcluster", "--port", str(self.port), self.version, self.name, "--",
+                      "--auth-local=trust", "--auth-host=trust")
+        else:
+            self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @staticmethod
+    def _run(*args: str) -> None:
+        subprocess.run(args, check=True, capture_output=True, text=True, timeout=120)
+
+    def start(self) -> None:
+        if self.root:
+            self._run("pg_ctlcluster", self.version, self.name, "start")
+        else:
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.data / "log"),
+                      "-o", f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1", "start")
+
+    def stop(self) -> None:
+        if self.root:
+            self._run("pg_ctlcluster", "--mode", "fast", self.version, self.name, "stop")
+        else:
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "stop")
+
+    def close(self) -> None:
+        if self.root:
+            subprocess.run(["pg_dropcluster", "--stop", self.version, self.name], capture_output=True, timeout=120)
+        else:
+            subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+                           capture_output=True, timeout=120)

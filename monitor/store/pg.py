@@ -32,7 +32,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from monitor.errors import StoreError
+from monitor.errors import StoreError, StoreUnavailable
 from monitor.store import pgschema
 from monitor.store.dialect import POSTGRES
 from monitor.types import ServerDatabase
@@ -97,9 +97,9 @@ def psycopg_sql(sql: str) -> str:
     return _TOKEN.sub(one, sql)
 
 
-def _unavailable(label: str, exc: BaseException) -> StoreError:
+def _unavailable(label: str, exc: BaseException) -> StoreUnavailable:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return StoreError(f"{label}: the database is unavailable ({reason}); it is retried")
+    return StoreUnavailable(f"{label}: the database is unavailable ({reason}); it is retried")
 
 
 class PgDriver:
@@ -109,13 +109,28 @@ class PgDriver:
         self.label = str(database)
         self.readonly = readonly
         self._pool = pool(database.url, self.label)
-        try:
-            self.conn: psycopg.Connection[Any] = self._pool.getconn()
-        except PoolTimeout as exc:
-            raise _unavailable(self.label, exc) from exc
         self._depth = 0
-        if readonly:  # the server itself refuses a reader's writes (the web view, `search`, `show`…)
-            self.run("SET default_transaction_read_only = on", {})
+        self.conn: psycopg.Connection[Any] = self._connect()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            conn = self._pool.getconn()
+            if self.readonly:  # the server itself refuses a reader's writes (the web view, `search`, `show`…)
+                conn.execute("SET default_transaction_read_only = on")
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            raise _unavailable(self.label, exc) from exc
+        return conn
+
+    def connection(self) -> psycopg.Connection[Any]:
+        """This Store's connection; a broken one (the server restarted) is exchanged for a new one.
+
+        Only between transactions: a transaction the server lost is lost, and its caller says so
+        (the poller records the poll's failure and polls again).
+        """
+        if self.conn.broken and self._depth == 0:
+            self._pool.putconn(self.conn)  # the pool discards it
+            self.conn = self._connect()
+        return self.conn
 
     def open_archive(self, store: Connection, *, readonly: bool) -> list[str]:
         with self.errors():
@@ -127,10 +142,10 @@ class PgDriver:
     def close(self) -> None:
         conn, self.conn = self.conn, None  # type: ignore[assignment]
         if conn is not None:
-            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not conn.closed:
-                conn.rollback()  # a consumer that stopped midway (e.g. an export cut short)
-            if self.readonly and not conn.closed:
-                with contextlib.suppress(psycopg.Error):
+            with contextlib.suppress(psycopg.Error):  # a broken connection: the pool discards it anyway
+                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not conn.broken:
+                    conn.rollback()  # a consumer that stopped midway (e.g. an export cut short)
+                if self.readonly and not conn.broken:
                     conn.execute("RESET default_transaction_read_only")  # the pool lends it to writers too
             self._pool.putconn(conn)
 
@@ -162,12 +177,12 @@ class PgDriver:
     def rows(self, sql: str, params: Mapping[str, Any]) -> psycopg.Cursor[dict[str, Any]]:
         query, values = self._params(sql, params)
         with self.errors():
-            return self.conn.cursor(row_factory=dict_row).execute(query, values)  # type: ignore[arg-type]
+            return self.connection().cursor(row_factory=dict_row).execute(query, values)  # type: ignore[arg-type]
 
     def run(self, sql: str, params: Mapping[str, Any]) -> psycopg.Cursor[Any]:
         query, values = self._params(sql, params)
         with self.errors():
-            return self.conn.execute(query, values)  # type: ignore[arg-type]
+            return self.connection().execute(query, values)  # type: ignore[arg-type]
 
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         row = self.run(sql, params or {}).fetchone()
@@ -179,7 +194,7 @@ class PgDriver:
 
     def run_many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
         query = psycopg_sql(sql)
-        with self.errors(), self.conn.cursor() as cur:
+        with self.errors(), self.connection().cursor() as cur:
             cur.executemany(query, [self.values(p) for p in params])
 
     def version(self) -> int:
@@ -209,6 +224,7 @@ class PgDriver:
                 self._depth -= 1
             self.run(f"RELEASE SAVEPOINT {name}", {})
             return
+        self.connection()  # (a broken connection is exchanged before, never inside, a transaction)
         self._depth = 1
         try:
             self.run("BEGIN", {})

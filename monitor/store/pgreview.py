@@ -34,27 +34,27 @@ def newest(store: Any, fts_query: str, n: int | None, where: str = "", params: M
            ids: Sequence[int] | None = None) -> list[int]:
     """Ids of the newest `n` releases matching (all: None), newest first; `where` over `releases r` (`:name`)."""
     d = _driver(store)
-    with d.errors(), d.conn.cursor() as cur:
+    with d.errors(), d.connection().cursor() as cur:
         return pgsearch.newest(cur, fts_query, n, where=psycopg_sql(where) if where else "",
                                params=d.values(params or {}), ids=ids)
 
 
 def count(store: Any, fts_query: str, where: str = "", params: Mapping[str, object] | None = None) -> int:
     d = _driver(store)
-    with d.errors(), d.conn.cursor() as cur:
+    with d.errors(), d.connection().cursor() as cur:
         return pgsearch.count(cur, fts_query, where=psycopg_sql(where) if where else "", params=d.values(params or {}))
 
 
 def ranked(store: Any, fts_query: str, window: Sequence[int], *, limit: int, offset: int = 0) -> list[int]:
     d = _driver(store)
-    with d.errors(), d.conn.cursor() as cur:
+    with d.errors(), d.connection().cursor() as cur:
         return pgsearch.ranked(cur, fts_query, window, limit=limit, offset=offset)
 
 
 def snippets(store: Any, fts_query: str, ids: Sequence[int], *, open: str, close: str,
              tokens: int) -> dict[int, str]:
     d = _driver(store)
-    with d.errors(), d.conn.cursor() as cur:
+    with d.errors(), d.connection().cursor() as cur:
         return pgsearch.snippets(cur, fts_query, ids, open=open, close=close, tokens=tokens)
 
 
