@@ -1,4 +1,4 @@
-"""DESIGN.md's dependency rules, read from the imports of every module in monitor/."""
+"""ARCHITECTURE.md's layers and library owners, read from the imports of every module in monitor/."""
 
 from __future__ import annotations
 

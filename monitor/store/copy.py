@@ -5,7 +5,8 @@ Table by table in foreign-key order, each in id order, a batch per transaction, 
 id is copied too). The target notes `copy_of` = the source's install id before the first row and
 drops the note with the last: a copy cut short (kill -9, a lost server) is resumed by running it
 again, each table after the highest id the target holds, so nothing is copied twice. A target
-holding anything else (a finished copy included: it may have moved on) is refused. The index is written by the target as it commits each batch, as for any write.
+holding anything else (a finished copy included: it may have moved on) is refused. The target
+writes its index as it commits each batch, as for any write.
 """
 
 from __future__ import annotations

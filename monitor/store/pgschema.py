@@ -125,6 +125,14 @@ def index_at_commit() -> list[str]:
     ]
 
 
+def page_boilerplate() -> list[str]:
+    """releases.boilerplate (the end matter cut from a page's text; not searchable) and pages.quality."""
+    return [
+        f"ALTER TABLE releases ADD COLUMN boilerplate {T} NOT NULL DEFAULT ''",
+        f"ALTER TABLE pages ADD COLUMN quality {T}",
+    ]
+
+
 def _nothing() -> list[str]:
     return []
 
@@ -138,6 +146,7 @@ STEPS: dict[str, Callable[[], list[str]]] = {
     "wire_names": _nothing,  # born with display names
     "sightings_by_feed": sightings_by_feed,
     "index_at_commit": index_at_commit,
+    "page_boilerplate": page_boilerplate,  # (its wire renames: nothing older to rename here)
 }
 NAMES = list(STEPS)
 
