@@ -118,7 +118,9 @@ def document(columns: Sequence[str], fts: Fts = FTS) -> str:
     size += sum(len(m.encode()) for m in markers)
     if size > TSVECTOR_BYTES:
         return _quote(NO_LEXEMES)
-    parts = [_quote(lx) + ":" + ",".join(f"{p}{weight[lx]}" for p in ps) for lx, ps in positions.items()]
+    # A lexeme whose every position was past the cap is stored without positions (its marker says why).
+    parts = [_quote(lx) + (":" + ",".join(f"{p}{weight[lx]}" for p in ps) if ps else "")
+             for lx, ps in positions.items()]
     parts.extend(_quote(m) for m in sorted(markers))
     return " ".join(parts)
 
