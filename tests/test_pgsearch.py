@@ -191,3 +191,24 @@ def test_snippets_with_the_web_views_markers_equal_sqlites(pg: psycopg.Cursor) -
     assert got == want
     assert "[met]" in got[1] and "\x02summit\x03" in got[1]  # the text's own brackets kept
     assert pgsearch.snippets(pg, q, [1]) == {1: {m.key: m.snippet for m in compile_query("summit").match(docs)}[1]}
+
+
+def test_highlight_marks_the_title_as_fts5_does(pg: psycopg.Cursor) -> None:
+    docs = [Doc(1, title="Central  Asia\tsummit: Central Asia's leaders", body="summit"),
+            Doc(2, title="第二届中国—中亚峰会 AT&T", summary="central asia"), Doc(3, title="nothing")]
+    load(pg, docs)
+    for query in ['"central asia" OR "asia summit"', "峰会 OR AT&T", "summit", "lead*"]:
+        q = fts_query(query, {})
+        with _archive(docs) as store:
+            want = dict(store.conn.execute(
+                "SELECT rowid, replace(highlight(releases_fts, 0, char(2), char(3)), char(8203), '')"
+                " FROM releases_fts WHERE releases_fts MATCH ?", (q,)).fetchall())
+        assert pgsearch.highlight(pg, q, [1, 2, 3], open="\x02", close="\x03") == want, query
+    assert pgsearch.highlight(pg, fts_query("峰会", {}), [2], open="<", close=">") == {2: "第二届中国—中亚<峰会> AT&T"}
+
+
+def test_scored_gives_fts5_style_ranks_lower_is_better(pg: psycopg.Cursor) -> None:
+    docs = [Doc(1, title="gas"), Doc(2, body="gas")]
+    load(pg, docs)
+    (first, r1), (second, r2) = pgsearch.scored(pg, "gas", [1, 2])
+    assert (first, second) == (1, 2) and r1 < r2 < 0

@@ -99,6 +99,9 @@ def test_postgresql_search_equals_fts5_and_the_rules(pg: psycopg.Cursor, docs: l
         return
     with _archive(docs) as store:
         hits = store.search(prepared, limit=None)
+        titles = dict(store.conn.execute(  # what the web view marks its result titles with
+            "SELECT rowid, replace(highlight(releases_fts, 0, '<', '>'), char(8203), '') FROM releases_fts"
+            " WHERE releases_fts MATCH ?", (prepared,)).fetchall())
     fts5 = {h.id: " ".join(h.snippet.split()) for h in hits}
     matches = {m.key: m.snippet for m in rules.match(docs)}
     assert set(matches) == set(fts5), query
@@ -121,5 +124,8 @@ def test_postgresql_search_equals_fts5_and_the_rules(pg: psycopg.Cursor, docs: l
     assert set(snips) == set(found)
     assert snips == matches, query  # the very snippets the rule alerts carry
     unsettled = _releases_with_a_failing_near_or_not(docs, query) if "@" not in query else set(matches)
+    marked = pgsearch.highlight(pg, prepared, [d.key for d in docs], open="<", close=">")
+    assert set(marked) == set(found)
     for key in set(found) - unsettled:  # see test_rules_property: SQLite's choice there is arbitrary
         assert snips[key] == fts5[key], (query, key)
+        assert marked[key] == titles[key], (query, key)

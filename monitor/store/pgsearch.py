@@ -27,6 +27,7 @@ would disagree. They are pure (rules/fts.py's in-memory SQLite is its own, not t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
@@ -35,7 +36,7 @@ from typing import Any
 from monitor.fold import unsplit
 from monitor.rules.batch import Batch, PrefixIndex, bits
 from monitor.rules.compiler import Compiler, all_tokens
-from monitor.rules.snippet import CLOSE, OPEN, TOKENS, snippet
+from monitor.rules.snippet import CLOSE, OPEN, TOKENS, instances, snippet
 from monitor.rules.syntax import parse
 from monitor.rules.tsearch import NO_LEXEMES, RANK_WEIGHTS, Plan, document, plan
 from monitor.types import FTS_COLUMNS, Doc
@@ -204,15 +205,21 @@ def count(cur: Any, fts_query: str, *, where: str = "", params: Mapping[str, obj
 
 def ranked(cur: Any, fts_query: str, window: Sequence[int], *, limit: int = 20, offset: int = 0) -> list[int]:
     """Return one page of `window` (ids that match, e.g. from newest()) best first (see the docstring)."""
+    return [i for i, _ in scored(cur, fts_query, window, limit=limit, offset=offset)]
+
+
+def scored(cur: Any, fts_query: str, window: Sequence[int], *, limit: int = 20,
+           offset: int = 0) -> list[tuple[int, float]]:
+    """ranked() with each release's rank: minus its ts_rank, so lower is better, as FTS5's rank."""
     p = prepare(fts_query)
     if not window or p.upper is None:
         return []
-    rows = _rows(cur, f"SELECT r.id FROM {TABLE} r WHERE r.id = ANY(%(pm_ids)s)"
-                      f" ORDER BY ts_rank(%(pm_w)s::float4[], r.{FTS}, %(pm_upper)s::tsquery) DESC, r.id DESC"
+    rows = _rows(cur, f"SELECT r.id, -ts_rank(%(pm_w)s::float4[], r.{FTS}, %(pm_upper)s::tsquery) AS rank"
+                      f" FROM {TABLE} r WHERE r.id = ANY(%(pm_ids)s) ORDER BY rank, r.id DESC"
                       " LIMIT %(pm_limit)s OFFSET %(pm_offset)s",
                  {"pm_ids": list(window), "pm_w": RANK_WEIGHTS, "pm_upper": p.upper, "pm_limit": limit,
                   "pm_offset": offset})
-    return [r[0] for r in rows]
+    return [(r[0], float(r[1])) for r in rows]
 
 
 # Snippet markers other than "[" and "]" (the web view's \x02 and \x03): snippet() marks with
@@ -251,5 +258,48 @@ def snippets(cur: Any, fts_query: str, ids: Sequence[int], *, open: str = OPEN, 
     return out
 
 
-__all__ = ["COLUMN_DDL", "DDL", "FTS", "INDEX_DDL", "TABLE", "count", "index_releases", "newest", "prepare",
-           "ranked", "snippets", "tsvector", "verify"]
+def highlight(cur: Any, fts_query: str, ids: Sequence[int], *, open: str, close: str,
+              column: int = 0) -> dict[int, str]:
+    """Return {id: the column's text with every matched phrase marked} for those of `ids` the query
+    matches: FTS5's highlight(t, column, open, close) (overlapping phrases marked once, as it does)."""
+    p = prepare(fts_query)
+    if not ids or p.upper is None:
+        return {}
+    docs = _docs(cur, ids)
+    b = _batch(p, docs)
+    out: dict[int, str] = {}
+    for d in bits(p.node.ev(b, b.all)):
+        text = docs[d].columns()[column]
+        inst, sizes = instances(p.node, b, d)
+        # Each token's character span in the text: whitespace chunks, then tokens inside each.
+        spans: list[tuple[int, int]] = []
+        for m in _CHUNK.finditer(text):
+            spans.extend((m.start() + a, m.start() + z) for a, z in b.fts.spans(m.group()))
+        marked: list[str] = []
+        at = 0
+        end = -1
+        for c, off, ip in inst:
+            if c != column:
+                continue
+            last = off + sizes[ip] - 1
+            if off <= end:  # overlaps the range being marked: one [ ] for both (fts5CInstIterNext)
+                end = max(end, last)
+                continue
+            if end >= 0:
+                marked += [text[at:spans[end][1]], close]
+                at = spans[end][1]
+            marked += [text[at:spans[off][0]], open]
+            at, end = spans[off][0], last
+        if end >= 0:
+            marked += [text[at:spans[end][1]], close]
+            at = spans[end][1]
+        marked.append(text[at:])
+        out[docs[d].key] = "".join(marked)
+    return out
+
+
+_CHUNK = re.compile(r"\S+")  # str.split()'s chunks: the batch tokenizes text chunk by chunk
+
+
+__all__ = ["COLUMN_DDL", "DDL", "FTS", "INDEX_DDL", "TABLE", "count", "highlight", "index_releases", "newest",
+           "prepare", "ranked", "scored", "snippets", "tsvector", "verify"]
