@@ -83,23 +83,29 @@ def test_column_filters_prefixes_and_not_are_exact() -> None:
 
 def test_a_phrase_is_exact_unless_a_lexeme_lost_positions() -> None:
     upper, lower = tsq('title: "central asia"')
-    assert upper == "(('0central' <-> '0asia') | ('0central' & '0asia' & ('!0central' | '!0asia')))"
+    assert upper == "(('0central' <-> '0asia') | ('!0central' | '!0asia'))"
     assert lower == "(('0central' <-> '0asia') & !('!0central' | '!0asia'))"
-    assert tsq("title: ^summit")[1] == "(('0^' <-> '0summit') & !('!0summit'))"
+    assert tsq("title: ^summit")[1] == "(('0^' <-> '0summit') & !'!0summit')"
 
 
 def test_not_takes_the_sure_form_of_its_right_side_for_the_prefilter() -> None:
     upper, lower = tsq('title: gas NOT title: "central asia"')
     assert upper == "('0ga' & !(('0central' <-> '0asia') & !('!0central' | '!0asia')))"
-    assert lower == ("('0ga' & !(('0central' <-> '0asia') | ('0central' & '0asia' & ('!0central' | '!0asia'))))")
+    assert lower == "('0ga' & !(('0central' <-> '0asia') | ('!0central' | '!0asia')))"
 
 
-def test_near_is_a_prefilter_in_one_column_and_always_verified() -> None:
-    assert tsq("title: NEAR(gas pipeline, 2)") == ("('0ga' & '0pipelin')", None)
-    assert tsq("gas OR title: NEAR(a b)")[1] == tsq("gas")[0]  # the sure part: "gas" alone
-    upper, lower = tsq("gas NOT title: NEAR(a b)")  # nothing sure on the right: the left alone is upper
+def test_near_of_two_words_is_spelled_out_other_nears_are_verified() -> None:
+    upper, lower = tsq("title: NEAR(gas pipeline, 1)")
+    near = ("'0ga' <0> '0pipelin' | '0pipelin' <0> '0ga' | '0ga' <1> '0pipelin' | '0pipelin' <1> '0ga'"
+            " | '0ga' <2> '0pipelin' | '0pipelin' <2> '0ga'")
+    assert (upper, lower) == (f"(({near}) | ('!0ga' | '!0pipelin'))", f"(({near}) & !('!0ga' | '!0pipelin'))")
+    p = plan(Compiler().compile(parse(fts_query("title: NEAR(gas pipeline, 21)", {}))))
+    assert (p.upper, p.lower, p.marked_only) == ("('0ga' & '0pipelin')", None, False)
+    assert tsq('title: NEAR(a "b c")') == ("('0a' & (('0b' <-> '0c') | ('!0b' | '!0c')))", None)
     gas = tsq("gas")[0]
-    assert (upper, lower) == (gas, f"({gas} & !('0a' & '0b'))")  # sure: gas without a and b in the title
+    assert tsq("gas OR title: NEAR(a b c)")[1] == gas  # the sure part: "gas" alone
+    # Nothing sure on the right: the left alone is the prefilter.
+    assert tsq("gas NOT title: NEAR(a b c)") == (gas, f"({gas} & !('0a' & '0b' & '0c'))")
 
 
 def test_quotes_and_backslashes_in_lexemes_are_escaped() -> None:
@@ -125,6 +131,8 @@ def test_positions_past_the_cap_are_verified(pg: psycopg.Cursor) -> None:
     assert three_ways(pg, [late, early, trap], 'summit NOT "central asia"') == []
     assert three_ways(pg, [late, early, trap], 'summit NOT body: "central asia"') == [2]
     assert three_ways(pg, [late, early, trap], "NEAR(asia summit, 0)") == [2, 1]
+    assert three_ways(pg, [late, early, trap], "NEAR(central asia summit, 1)") == [2, 1]
+    assert three_ways(pg, [late, early, trap], "NEAR(beta asia, 40)") == []
 
 
 def test_a_lexeme_past_256_positions_is_verified(pg: psycopg.Cursor) -> None:

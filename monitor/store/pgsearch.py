@@ -2,10 +2,12 @@
 
 The forms live in monitor/rules/tsearch.py (pure): a release is a tsvector of FTS5's own tokens,
 one lexeme per (column, token); a query is a prefilter tsquery `upper` and a sure tsquery
-`lower`. Exact in SQL: words, prefixes, AND, OR, NOT, column filters, phrases and `^` (but in a
-release where a phrase's lexeme lost positions to tsvector's limits). Verified by the rule matcher
-(rules/nodes.py over the release's stored text): NEAR, those releases, query words longer than
-2,000 bytes, and releases stored without lexemes (`!!`, a tsvector over 1 MB). See tsearch.py.
+`lower`. Exact in SQL: words, prefixes, AND, OR, NOT, column filters, phrases, `^`, and NEAR of two
+words up to distance 20, except in a release where one of the query's words lost positions to
+tsvector's limits (found through the GIN index by its marker lexeme, then verified). Verified by
+the rule matcher (rules/nodes.py over the release's stored text): any other NEAR's candidates,
+query words longer than 2,000 bytes, and releases stored without lexemes (`!!`, a tsvector over
+1 MB). See tsearch.py.
 
 This module runs the SQL over any DB-API cursor (psycopg 3 in the store; no import of it here):
 `%(name)s` parameters, rows read by position. The table is `releases` with the FTS_COLUMNS and a
@@ -127,22 +129,25 @@ def _where(p: Plan, where: str, unindexed: Sequence[int], params: dict[str, obje
 
 
 def _confirm(cur: Any, p: Plan, ids: list[int], unindexed: set[int]) -> list[int]:
-    """Return the candidates `ids` that match, in their order: sure by `lower`, else verified."""
+    """Return the candidates `ids` that match, in their order: those SQL is sure of, the rest verified."""
     if not ids:
         return []
-    if p.exact:
-        unsure = [i for i in ids if i in unindexed]
+    unsure = {i for i in ids if i in unindexed}
+    if p.marked_only:
+        if p.markers is not None:  # only releases where a word of the query lost positions
+            unsure.update(r[0] for r in _rows(
+                cur, f"SELECT id FROM {TABLE} r WHERE r.{FTS} @@ %(pm_markers)s::tsquery AND r.id = ANY(%(pm_ids)s)",
+                {"pm_ids": ids, "pm_markers": p.markers}))
     else:
-        sure = set()
+        sure: set[int] = set()
         if p.lower is not None:
             sure = {r[0] for r in _rows(
                 cur, f"SELECT id FROM {TABLE} r WHERE r.id = ANY(%(pm_ids)s) AND r.{FTS} @@ %(pm_lower)s::tsquery",
                 {"pm_ids": ids, "pm_lower": p.lower})}
-        unsure = [i for i in ids if i not in sure]
+        unsure.update(i for i in ids if i not in sure)
     if not unsure:
         return ids
-    good = verify(cur, p, unsure)
-    bad = set(unsure) - good
+    bad = unsure - verify(cur, p, sorted(unsure))
     return [i for i in ids if i not in bad]
 
 
@@ -197,10 +202,20 @@ def count(cur: Any, fts_query: str, *, where: str = "", params: Mapping[str, obj
         return 0
     params = dict(params or {})
     unindexed = _unindexed(cur)
-    if p.exact and not unindexed:
-        cond = _where(p, where, (), params)
-        return int(_rows(cur, f"SELECT count(*) FROM {TABLE} r WHERE {cond}", params)[0][0])
-    return sum(1 for _ in _newest(cur, p, None, where, params, None))
+    if not p.marked_only:
+        return sum(1 for _ in _newest(cur, p, None, where, params, None))
+    # Count in SQL; verify only the candidates SQL is unsure of (a marker of the query, or `!!`).
+    cond = _where(p, where, unindexed, params)
+    n = int(_rows(cur, f"SELECT count(*) FROM {TABLE} r WHERE {cond}", params)[0][0])
+    doubt = ["r.id = ANY(%(pm_unindexed)s)"] if unindexed else []
+    if p.markers is not None:
+        doubt.append(f"r.{FTS} @@ %(pm_markers)s::tsquery")
+        params["pm_markers"] = p.markers
+    if doubt:
+        unsure = [r[0] for r in _rows(cur, f"SELECT r.id FROM {TABLE} r WHERE {cond} AND ({' OR '.join(doubt)})",
+                                      params)]
+        n -= len(unsure) - len(verify(cur, p, unsure))
+    return n
 
 
 def ranked(cur: Any, fts_query: str, window: Sequence[int], *, limit: int = 20, offset: int = 0) -> list[int]:
