@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from monitor.errors import QueryError
 from monitor.rules import compile_query, fts_query
 from monitor.rules.fts import FTS
+from monitor.rules.nodes import And, Near, Node, Not, Or
 from monitor.store import pgsearch
 from monitor.types import FTS_COLUMNS, Doc
 from tests.pgserver import pg_conn, pg_url  # noqa: F401
@@ -62,6 +63,26 @@ def with_lists() -> st.SearchStrategy[str]:
     )
 
 
+def sql_ids(cur: psycopg.Cursor, tsquery: str | None) -> set[int]:
+    if tsquery is None:
+        return set()
+    cur.execute("SELECT id FROM releases WHERE fts @@ %s::tsquery", (tsquery,))
+    return {r[0] for r in cur.fetchall()}
+
+
+def has_near(node: Node) -> bool:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Near):
+            return True
+        if isinstance(n, And | Or):
+            stack.extend(n.children)
+        elif isinstance(n, Not):
+            stack.extend((n.left, n.right))
+    return False
+
+
 @pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -78,14 +99,27 @@ def test_postgresql_search_equals_fts5_and_the_rules(pg: psycopg.Cursor, docs: l
         return
     with _archive(docs) as store:
         hits = store.search(prepared, limit=None)
+        titles = dict(store.conn.execute(  # what the web view marks its result titles with
+            "SELECT rowid, replace(highlight(releases_fts, 0, '<', '>'), char(8203), '') FROM releases_fts"
+            " WHERE releases_fts MATCH ?", (prepared,)).fetchall())
     fts5 = {h.id: " ".join(h.snippet.split()) for h in hits}
     matches = {m.key: m.snippet for m in rules.match(docs)}
     assert set(matches) == set(fts5), query
     load(pg, docs)
     found = pgsearch.newest(pg, prepared, None)
     event("some releases match" if found else "no release matches")
-    event("exact in SQL" if pgsearch.prepare(prepared).exact else "verified")
+    event("exact in SQL" if pgsearch.prepare(prepared).marked_only else "verified (NEAR)")
     assert found == sorted(fts5, reverse=True), (query, prepared)
+    # SQL alone is right wherever the plan says so: these releases are short (no lexeme loses
+    # positions), so only NEARs that are not spelled out in tsquery are left to verification; the
+    # prefilter never misses a match.
+    plan = pgsearch.prepare(prepared)
+    upper, lower = sql_ids(pg, plan.upper), sql_ids(pg, plan.lower)
+    assert lower <= set(found) <= upper, (query, prepared)
+    if plan.marked_only:
+        assert lower == set(found) == upper, (query, prepared)
+    else:
+        assert has_near(plan.node), (query, prepared)
     assert pgsearch.count(pg, prepared) == len(found)
     assert pgsearch.newest(pg, prepared, 2) == found[:2]
     assert sorted(pgsearch.ranked(pg, prepared, found, limit=len(found) + 1)) == sorted(found)
@@ -93,5 +127,8 @@ def test_postgresql_search_equals_fts5_and_the_rules(pg: psycopg.Cursor, docs: l
     assert set(snips) == set(found)
     assert snips == matches, query  # the very snippets the rule alerts carry
     unsettled = _releases_with_a_failing_near_or_not(docs, query) if "@" not in query else set(matches)
+    marked = pgsearch.highlight(pg, prepared, [d.key for d in docs], open="<", close=">")
+    assert set(marked) == set(found)
     for key in set(found) - unsettled:  # see test_rules_property: SQLite's choice there is arbitrary
         assert snips[key] == fts5[key], (query, key)
+        assert marked[key] == titles[key], (query, key)

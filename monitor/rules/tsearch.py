@@ -20,17 +20,20 @@ tsvector's limits, and what is done where one bites:
 The query (plan()). The FTS5 query is parsed (rules/syntax.py) and compiled (rules/compiler.py)
 into the very nodes the rule matcher evaluates; this module walks those nodes and builds two
 tsqueries: `upper`, which every matching release satisfies, and `lower`, which only matching
-releases satisfy (None: nothing is sure, None upper: nothing matches). Releases satisfying upper
-but not lower are checked with the rule matcher over their stored text (store/pgsearch.verify).
-Per form:
-- a word, a prefix (`summ*` -> `'2summ':*`), OR, AND, a column filter: exact (upper == lower);
-- a phrase (`<->` between its tokens, in one column) and `^` (`'<c>^' <-> ...`): exact, except in
-  a release where one of its lexemes lost positions (upper also takes the tokens in any order
-  there, lower leaves that release out);
-- NOT: exact when both sides are (upper(a NOT b) = upper(a) & !lower(b), and the reverse);
-- NEAR(... , N): upper is every phrase in one column; always verified (tsquery's <N> is an exact
-  distance in one order, FTS5's NEAR is "within N tokens, either order");
-- a query word longer than LEXEME_BYTES: matched on its cut form, verified;
+releases satisfy (None: nothing is sure; upper None: nothing matches), plus `markers`, the
+lost-positions lexemes of the query's positional parts. The store takes the releases satisfying
+upper, and checks those it cannot be sure of with the rule matcher over their stored text
+(store/pgsearch.verify). Per form:
+- a word, a prefix (`summ*` -> `'2summ':*` in the body), OR, AND, a column filter: exact
+  (upper == lower: one lexeme per column, OR'ed over the columns searched);
+- a phrase (`<->` between its tokens, in one column), `^` (`'<c>^' <-> ...`), and NEAR of two
+  one-word phrases up to distance NEAR_SPELLED (`a <d> b | b <d> a` for d = 0 .. N + 1, which is
+  FTS5's "within N tokens, either order"): exact in every release that holds none of the query's
+  markers; a release that does is a candidate (upper takes it) and verified (lower leaves it out);
+- NOT: upper(a NOT b) = upper(a) & !lower(b), lower(a NOT b) = lower(a) & !upper(b);
+- any other NEAR (longer phrases, three phrases, a larger distance): upper is every phrase in one
+  column, and releases satisfying upper but not lower are verified (`marked_only` False);
+- a query word longer than LEXEME_BYTES: matched on its cut form, all its candidates verified;
 - a release stored as `!!`: satisfies neither; the store takes it as a candidate of every query
   and verifies it.
 """
@@ -118,7 +121,9 @@ def document(columns: Sequence[str], fts: Fts = FTS) -> str:
     size += sum(len(m.encode()) for m in markers)
     if size > TSVECTOR_BYTES:
         return _quote(NO_LEXEMES)
-    parts = [_quote(lx) + ":" + ",".join(f"{p}{weight[lx]}" for p in ps) for lx, ps in positions.items()]
+    # A lexeme whose every position was past the cap is stored without positions (its marker says why).
+    parts = [_quote(lx) + (":" + ",".join(f"{p}{weight[lx]}" for p in ps) if ps else "")
+             for lx, ps in positions.items()]
     parts.extend(_quote(m) for m in sorted(markers))
     return " ".join(parts)
 
@@ -135,11 +140,15 @@ class Plan:
     node: Node
     upper: Q  # every match stored with lexemes satisfies it (None: the query matches nothing)
     lower: Q  # only matches satisfy it (None: none is sure)
+    # The lost-positions markers of the query's positional parts (None: it has none). Where
+    # `marked_only`, upper and lower differ only in releases holding one of them.
+    markers: Q
+    marked_only: bool
 
     @property
     def exact(self) -> bool:
         """True when SQL alone answers (but for releases stored as `!!`, which are always verified)."""
-        return self.upper == self.lower
+        return self.marked_only and self.markers is None
 
 
 def _and(parts: Sequence[Q]) -> Q:
@@ -163,36 +172,58 @@ def _not(left: Q, right: Q) -> Q:
     return f"({left} & !{right})"
 
 
+# NEAR of two words up to this distance is spelled out in tsquery (a <d> b | b <d> a for each d),
+# exact; larger distances, phrases of several words and three or more phrases are verified.
+NEAR_SPELLED = 20
+
+
 class _Compiler:
     def __init__(self) -> None:
-        self.cut = False  # a query word was cut to LEXEME_BYTES: its matches must be verified
+        self.markers: list[str] = []  # marker terms of every positional part
+        self.unsure = False  # a part that only verification decides (NEAR, a word cut to LEXEME_BYTES)
+        self.cut = False
 
     def atom(self, c: int, tok: str, prefix: bool) -> tuple[str, str]:
         """Return (the term, its lost-positions marker term) for one phrase token in column c."""
         lex, cut = _cut(f"{c}{tok}")
+        self.unsure |= cut
         self.cut |= cut
         star = ":*" if prefix else ""
         return _quote(lex) + star, _quote(lost(lex)) + star
 
-    def phrase_in(self, p: Phrase, c: int) -> tuple[str, str]:
-        """Return (upper, lower) of a phrase in one column."""
+    def positional(self, c: int, phrase: str, marks: Sequence[str]) -> tuple[str, str, str]:
+        """Return (upper, lower, markers) of a positional form in column c: exact where no marker."""
+        markers = _or(list(marks))
+        assert markers is not None
+        self.markers.extend(marks)
+        return phrase, f"({phrase} & !{markers})", markers
+
+    def phrase_in(self, p: Phrase, c: int) -> tuple[str, str, str | None]:
+        """Return (upper, lower, markers) of a phrase in one column (upper: add the markers)."""
         atoms = [self.atom(c, t, pre) for t, pre in zip(p.toks, p.prefix, strict=True)]
         if len(atoms) == 1 and not p.caret:
-            return atoms[0][0], atoms[0][0]
-        chain = " <-> ".join(([_quote(start(c))] if p.caret else []) + [a for a, _ in atoms])
-        loose = " & ".join(a for a, _ in atoms)
-        markers = " | ".join(m for _, m in atoms)
-        return f"(({chain}) | ({loose} & ({markers})))", f"(({chain}) & !({markers}))"
+            return atoms[0][0], atoms[0][0], None  # one word needs no positions
+        chain = "(" + " <-> ".join(([_quote(start(c))] if p.caret else []) + [a for a, _ in atoms]) + ")"
+        return self.positional(c, chain, [m for _, m in atoms])
+
+    def near_in(self, n: Near, c: int) -> tuple[str, str | None, str | None]:
+        ps = n.phrases
+        if len(ps) == 2 and ps[0].size == ps[1].size == 1 and n.distance <= NEAR_SPELLED:
+            # FTS5: two one-word phrases are NEAR(..., N) when they start at most N + 1 apart.
+            (a, ma), (b, mb) = (self.atom(c, p.toks[0], p.prefix[0]) for p in ps)
+            terms = [f"{x} <{d}> {y}" for d in range(n.distance + 2) for x, y in ((a, b), (b, a))]
+            return self.positional(c, "(" + " | ".join(terms) + ")", [ma, mb])
+        self.unsure = True
+        parts = [self.phrase_in(p, c) for p in ps]
+        return _and([_or([u, m]) for u, _, m in parts]), None, None  # type: ignore[return-value]
 
     def node(self, n: Node) -> tuple[Q, Q]:
         if isinstance(n, Empty):
             return None, None
-        if isinstance(n, Phrase):
-            cols = [self.phrase_in(n, c) for c in n.cols]
-            return _or([u for u, _ in cols]), _or([lo for _, lo in cols])
-        if isinstance(n, Near):
-            # Every phrase in one column; the distance is left to verification.
-            return _or([_and([self.phrase_in(p, c)[0] for p in n.phrases]) for c in n.cols]), None
+        if isinstance(n, Phrase | Near):
+            cols = [self.phrase_in(n, c) if isinstance(n, Phrase) else self.near_in(n, c) for c in n.cols]
+            # A match is the form in some column, or a release where one of its words lost positions.
+            return _or([u for u, _, _ in cols] + [m for _, _, m in cols]), _or([lo for _, lo, _ in cols])
         if isinstance(n, And):
             got: list[tuple[Q, Q]] = [self.node(k) for k in n.children]
             return _and([u for u, _ in got]), _and([lo for _, lo in got])
@@ -211,7 +242,8 @@ def plan(node: Node) -> Plan:
     comp = _Compiler()
     upper, lower = comp.node(node)
     if comp.cut:
-        lower = None
+        lower = None  # a cut word's lexeme may be another word's: nothing is sure
     # A release stored as `!!` satisfies neither: every query needs a word (FTS5 has no NOT alone),
     # and `!!` is none. The store adds those releases to the candidates (store/pgsearch.py).
-    return Plan(node, upper, lower)
+    markers = _or(sorted(set(comp.markers)))
+    return Plan(node, upper, lower, markers, not comp.unsure)

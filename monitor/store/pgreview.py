@@ -4,7 +4,7 @@ pgsearch.py answers with FTS5's meaning (ids newest first, counts, a ranking, sn
 rules' snippet code); this module asks it what each store method needs and reads the release rows
 around that. Filters reach pgsearch as a condition over `releases r` (review_where's, in psycopg's
 placeholders). Ranking is pgsearch's ts_rank with the columns' weights, so within one page the order
-can differ from SQLite's bm25; the set, the window and the snippets do not.
+can differ from SQLite's bm25; the set, the window, the snippets and the highlights do not.
 """
 
 from __future__ import annotations
@@ -49,6 +49,21 @@ def ranked(store: Any, fts_query: str, window: Sequence[int], *, limit: int, off
     d = _driver(store)
     with d.errors(), d.connection().cursor() as cur:
         return pgsearch.ranked(cur, fts_query, window, limit=limit, offset=offset)
+
+
+def scored(store: Any, fts_query: str, window: Sequence[int], *, limit: int,
+           offset: int = 0) -> list[tuple[int, float]]:
+    """ranked() with each id's rank (lower is better, as FTS5's)."""
+    d = _driver(store)
+    with d.errors(), d.connection().cursor() as cur:
+        return pgsearch.scored(cur, fts_query, window, limit=limit, offset=offset)
+
+
+def highlight(store: Any, fts_query: str, ids: Sequence[int], *, open: str, close: str) -> dict[int, str]:
+    """{id: the title with its matched words marked}: FTS5's highlight(releases_fts, 0, open, close)."""
+    d = _driver(store)
+    with d.errors(), d.connection().cursor() as cur:
+        return pgsearch.highlight(cur, fts_query, ids, open=open, close=close)
 
 
 def snippets(store: Any, fts_query: str, ids: Sequence[int], *, open: str, close: str,

@@ -2,10 +2,12 @@
 
 The forms live in monitor/rules/tsearch.py (pure): a release is a tsvector of FTS5's own tokens,
 one lexeme per (column, token); a query is a prefilter tsquery `upper` and a sure tsquery
-`lower`. Exact in SQL: words, prefixes, AND, OR, NOT, column filters, phrases and `^` (but in a
-release where a phrase's lexeme lost positions to tsvector's limits). Verified by the rule matcher
-(rules/nodes.py over the release's stored text): NEAR, those releases, query words longer than
-2,000 bytes, and releases stored without lexemes (`!!`, a tsvector over 1 MB). See tsearch.py.
+`lower`. Exact in SQL: words, prefixes, AND, OR, NOT, column filters, phrases, `^`, and NEAR of two
+words up to distance 20, except in a release where one of the query's words lost positions to
+tsvector's limits (found through the GIN index by its marker lexeme, then verified). Verified by
+the rule matcher (rules/nodes.py over the release's stored text): any other NEAR's candidates,
+query words longer than 2,000 bytes, and releases stored without lexemes (`!!`, a tsvector over
+1 MB). See tsearch.py.
 
 This module runs the SQL over any DB-API cursor (psycopg 3 in the store; no import of it here):
 `%(name)s` parameters, rows read by position. The table is `releases` with the FTS_COLUMNS and a
@@ -27,6 +29,7 @@ would disagree. They are pure (rules/fts.py's in-memory SQLite is its own, not t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
@@ -35,7 +38,7 @@ from typing import Any
 from monitor.fold import unsplit
 from monitor.rules.batch import Batch, PrefixIndex, bits
 from monitor.rules.compiler import Compiler, all_tokens
-from monitor.rules.snippet import CLOSE, OPEN, TOKENS, snippet
+from monitor.rules.snippet import CLOSE, OPEN, TOKENS, instances, snippet
 from monitor.rules.syntax import parse
 from monitor.rules.tsearch import NO_LEXEMES, RANK_WEIGHTS, Plan, document, plan
 from monitor.types import FTS_COLUMNS, Doc
@@ -126,22 +129,25 @@ def _where(p: Plan, where: str, unindexed: Sequence[int], params: dict[str, obje
 
 
 def _confirm(cur: Any, p: Plan, ids: list[int], unindexed: set[int]) -> list[int]:
-    """Return the candidates `ids` that match, in their order: sure by `lower`, else verified."""
+    """Return the candidates `ids` that match, in their order: those SQL is sure of, the rest verified."""
     if not ids:
         return []
-    if p.exact:
-        unsure = [i for i in ids if i in unindexed]
+    unsure = {i for i in ids if i in unindexed}
+    if p.marked_only:
+        if p.markers is not None:  # only releases where a word of the query lost positions
+            unsure.update(r[0] for r in _rows(
+                cur, f"SELECT id FROM {TABLE} r WHERE r.{FTS} @@ %(pm_markers)s::tsquery AND r.id = ANY(%(pm_ids)s)",
+                {"pm_ids": ids, "pm_markers": p.markers}))
     else:
-        sure = set()
+        sure: set[int] = set()
         if p.lower is not None:
             sure = {r[0] for r in _rows(
                 cur, f"SELECT id FROM {TABLE} r WHERE r.id = ANY(%(pm_ids)s) AND r.{FTS} @@ %(pm_lower)s::tsquery",
                 {"pm_ids": ids, "pm_lower": p.lower})}
-        unsure = [i for i in ids if i not in sure]
+        unsure.update(i for i in ids if i not in sure)
     if not unsure:
         return ids
-    good = verify(cur, p, unsure)
-    bad = set(unsure) - good
+    bad = unsure - verify(cur, p, sorted(unsure))
     return [i for i in ids if i not in bad]
 
 
@@ -196,23 +202,39 @@ def count(cur: Any, fts_query: str, *, where: str = "", params: Mapping[str, obj
         return 0
     params = dict(params or {})
     unindexed = _unindexed(cur)
-    if p.exact and not unindexed:
-        cond = _where(p, where, (), params)
-        return int(_rows(cur, f"SELECT count(*) FROM {TABLE} r WHERE {cond}", params)[0][0])
-    return sum(1 for _ in _newest(cur, p, None, where, params, None))
+    if not p.marked_only:
+        return sum(1 for _ in _newest(cur, p, None, where, params, None))
+    # Count in SQL; verify only the candidates SQL is unsure of (a marker of the query, or `!!`).
+    cond = _where(p, where, unindexed, params)
+    n = int(_rows(cur, f"SELECT count(*) FROM {TABLE} r WHERE {cond}", params)[0][0])
+    doubt = ["r.id = ANY(%(pm_unindexed)s)"] if unindexed else []
+    if p.markers is not None:
+        doubt.append(f"r.{FTS} @@ %(pm_markers)s::tsquery")
+        params["pm_markers"] = p.markers
+    if doubt:
+        unsure = [r[0] for r in _rows(cur, f"SELECT r.id FROM {TABLE} r WHERE {cond} AND ({' OR '.join(doubt)})",
+                                      params)]
+        n -= len(unsure) - len(verify(cur, p, unsure))
+    return n
 
 
 def ranked(cur: Any, fts_query: str, window: Sequence[int], *, limit: int = 20, offset: int = 0) -> list[int]:
     """Return one page of `window` (ids that match, e.g. from newest()) best first (see the docstring)."""
+    return [i for i, _ in scored(cur, fts_query, window, limit=limit, offset=offset)]
+
+
+def scored(cur: Any, fts_query: str, window: Sequence[int], *, limit: int = 20,
+           offset: int = 0) -> list[tuple[int, float]]:
+    """ranked() with each release's rank: minus its ts_rank, so lower is better, as FTS5's rank."""
     p = prepare(fts_query)
     if not window or p.upper is None:
         return []
-    rows = _rows(cur, f"SELECT r.id FROM {TABLE} r WHERE r.id = ANY(%(pm_ids)s)"
-                      f" ORDER BY ts_rank(%(pm_w)s::float4[], r.{FTS}, %(pm_upper)s::tsquery) DESC, r.id DESC"
+    rows = _rows(cur, f"SELECT r.id, -ts_rank(%(pm_w)s::float4[], r.{FTS}, %(pm_upper)s::tsquery) AS rank"
+                      f" FROM {TABLE} r WHERE r.id = ANY(%(pm_ids)s) ORDER BY rank, r.id DESC"
                       " LIMIT %(pm_limit)s OFFSET %(pm_offset)s",
                  {"pm_ids": list(window), "pm_w": RANK_WEIGHTS, "pm_upper": p.upper, "pm_limit": limit,
                   "pm_offset": offset})
-    return [r[0] for r in rows]
+    return [(r[0], float(r[1])) for r in rows]
 
 
 # Snippet markers other than "[" and "]" (the web view's \x02 and \x03): snippet() marks with
@@ -251,5 +273,48 @@ def snippets(cur: Any, fts_query: str, ids: Sequence[int], *, open: str = OPEN, 
     return out
 
 
-__all__ = ["COLUMN_DDL", "DDL", "FTS", "INDEX_DDL", "TABLE", "count", "index_releases", "newest", "prepare",
-           "ranked", "snippets", "tsvector", "verify"]
+def highlight(cur: Any, fts_query: str, ids: Sequence[int], *, open: str, close: str,
+              column: int = 0) -> dict[int, str]:
+    """Return {id: the column's text with every matched phrase marked} for those of `ids` the query
+    matches: FTS5's highlight(t, column, open, close) (overlapping phrases marked once, as it does)."""
+    p = prepare(fts_query)
+    if not ids or p.upper is None:
+        return {}
+    docs = _docs(cur, ids)
+    b = _batch(p, docs)
+    out: dict[int, str] = {}
+    for d in bits(p.node.ev(b, b.all)):
+        text = docs[d].columns()[column]
+        inst, sizes = instances(p.node, b, d)
+        # Each token's character span in the text: whitespace chunks, then tokens inside each.
+        spans: list[tuple[int, int]] = []
+        for m in _CHUNK.finditer(text):
+            spans.extend((m.start() + a, m.start() + z) for a, z in b.fts.spans(m.group()))
+        marked: list[str] = []
+        at = 0
+        end = -1
+        for c, off, ip in inst:
+            if c != column:
+                continue
+            last = off + sizes[ip] - 1
+            if off <= end:  # overlaps the range being marked: one [ ] for both (fts5CInstIterNext)
+                end = max(end, last)
+                continue
+            if end >= 0:
+                marked += [text[at:spans[end][1]], close]
+                at = spans[end][1]
+            marked += [text[at:spans[off][0]], open]
+            at, end = spans[off][0], last
+        if end >= 0:
+            marked += [text[at:spans[end][1]], close]
+            at = spans[end][1]
+        marked.append(text[at:])
+        out[docs[d].key] = "".join(marked)
+    return out
+
+
+_CHUNK = re.compile(r"\S+")  # str.split()'s chunks: the batch tokenizes text chunk by chunk
+
+
+__all__ = ["COLUMN_DDL", "DDL", "FTS", "INDEX_DDL", "TABLE", "count", "highlight", "index_releases", "newest",
+           "prepare", "ranked", "scored", "snippets", "tsvector", "verify"]

@@ -168,14 +168,13 @@ class ReviewStore(Connection):
                    until: datetime | None) -> list[Hit]:
         where, params = review_where(None, None, since=since, until=until)
         window = pgreview.newest(self, fts_query, RANK_WINDOW if limit is not None else None, where, params)
-        ids = pgreview.ranked(self, fts_query, window, limit=limit if limit is not None else len(window))
+        ranks = dict(pgreview.scored(self, fts_query, window, limit=limit if limit is not None else len(window)))
+        ids = list(ranks)
         snippets = pgreview.snippets(self, fts_query, ids, open="[", close="]", tokens=16)
         rows = {r["id"]: r for r in self.rows(
             f"SELECT id, title, url, published_at FROM releases WHERE id IN ({self.dialect.json_ids('ids')})",
             {"ids": json.dumps(ids)})}
-        # rank: the place in pgsearch's order (lower is better, as FTS5's rank).
-        return [Hit.from_row({**rows[i], "snippet": snippets.get(i, ""), "rank": float(n)})
-                for n, i in enumerate(ids) if i in rows]
+        return [Hit.from_row({**rows[i], "snippet": snippets.get(i, ""), "rank": ranks[i]}) for i in ids if i in rows]
 
     def release(self, release_id: int) -> ReleaseDetail | None:
         """Return one release with its sightings, versions and matches, or None."""

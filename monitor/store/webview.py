@@ -167,10 +167,11 @@ class WebViewStore(OutboxStore):
         if not ranked:
             return []
         snippets = pgreview.snippets(self, fts_query, ranked, open="\x02", close="\x03", tokens=SNIPPET_TOKENS)
+        titles = pgreview.highlight(self, fts_query, ranked, open="\x02", close="\x03")
         rows = self._web(f"SELECT {_HIT_COLUMNS} FROM releases r WHERE r.id IN ({self.dialect.json_ids('p')})",
                          {"p": _ids(ranked)}, None)
-        # (Titles are not marked on PostgreSQL yet: pgsearch has no highlight(); /work/pg-needs.md.)
-        by_id = {r["id"]: _hit(r, r["title"], snippets.get(r["id"]) or r["summary"] or "") for r in rows}
+        by_id = {r["id"]: _hit(r, titles.get(r["id"]) or r["title"], snippets.get(r["id"]) or r["summary"] or "")
+                 for r in rows}
         return [by_id[i] for i in ranked if i in by_id]
 
     def web_facets(self, window: Sequence[int], *, date: str = "", limit: int = 12,
