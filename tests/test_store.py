@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -96,3 +98,26 @@ def test_a_transaction_inside_another_is_a_savepoint(database: Database) -> None
             store.set_meta("outer", "4")
             raise RuntimeError("the whole group fails")
         assert store.meta("outer") is None and not store.driver.in_transaction
+
+
+def test_maintenance_purges_old_releases_keeps_pending_alerts_and_search_follows(database: Database) -> None:
+    """Retention and index upkeep (maintenance.maintain), as the daemon runs them hourly, on both backends."""
+    from monitor.maintenance import maintain
+
+    later = NOW + timedelta(days=40)
+    with Store(database) as s:
+        ids = [add(s, n, f"Summit report {n}") for n in range(6)]
+        with s.transaction():
+            s.add_match(ids[0], "summits", "[Summit] report 0", NOW)
+            assert s.add_alert(ids[0], "summits", "hook", NOW)  # pending: kept until delivered or dead
+        fresh = add(s, 99, "Summit report fresh")
+        s.run("UPDATE releases SET first_seen_at = :t WHERE id = :id", {"t": "2026-12-30T00:00:00Z", "id": fresh})
+        s.run("UPDATE releases SET published_at = :t WHERE id = :id", {"t": "2026-12-30T00:00:00Z", "id": fresh})
+        done = maintain(s, now=later, retention=30 * 86400.0, writer=contextlib.nullcontext(), stop=threading.Event())
+        assert done.purged == 5 and done.fts_optimized
+        assert {h.id for h in s.search("summit", limit=None)} == {ids[0], fresh}
+        assert s.count("sightings") == 2 and s.count("alerts") == 1
+        assert [f.entries for f in s.feeds()] == [2]
+        again = maintain(s, now=later, retention=30 * 86400.0, writer=contextlib.nullcontext(),
+                         stop=threading.Event())
+        assert again.purged == 0 and not again.fts_optimized  # optimized once a day
