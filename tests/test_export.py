@@ -24,6 +24,7 @@ from monitor.types import Database, Dateline, Feed, Release, ServerDatabase
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
+
 def config_for(database: Database) -> str:
     """CONFIG with its archive on `database` (the `database` fixture: either backend)."""
     if isinstance(database, ServerDatabase):

@@ -16,7 +16,12 @@ from monitor.types import Database
 
 @main.group()
 def db() -> None:
-    """The archive's database: copy it to a PostgreSQL server, or back to a file."""
+    """The archive's database: copy it to a PostgreSQL server, or back to a file.
+
+    \b
+    Examples:
+      press-monitor db copy --to postgresql://press_monitor@db.example.org/press_monitor
+    """
 
 
 def _where(text: str, option: str) -> Database:
