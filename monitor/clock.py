@@ -48,3 +48,8 @@ class ManualClock:
     def set(self, when: datetime) -> None:
         self._mono += max(0.0, (when - self._now).total_seconds())
         self._now = when
+
+
+def iso(when: datetime | None) -> str | None:
+    """Return a time as every JSON output writes it (API, `search --json`, `status --json`): ISO 8601 UTC, "…Z"."""
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else None

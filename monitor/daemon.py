@@ -67,6 +67,7 @@ from monitor import maintenance, schedule
 from monitor.clock import Clock, SystemClock
 from monitor.errors import ConfigError, StoreUnavailable
 from monitor.fetch import Fetcher
+from monitor.health import META_STARTED, META_STOPPED
 from monitor.hostqueue import HostQueue, WorkerPool
 from monitor.logging_setup import REDACTOR, event, set_level
 from monitor.pageworker import PageReport, PageWorker, build_client
@@ -92,8 +93,6 @@ DELIVERY_INTERVAL = 15.0  # outbox sweep for retries; new alerts trigger a deliv
 MAINTENANCE_INTERVAL = 3600.0
 STATUS_INTERVAL = 30.0  # STATUS= updates when systemd asks for no watchdog
 
-META_STARTED = "daemon_started"
-META_STOPPED = "daemon_stopped"
 
 FEED_JOB = "feed:"
 DELIVER_JOB = "deliver"

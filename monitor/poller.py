@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 from monitor import pipeline, schedule
 from monitor.clock import Clock
 from monitor.fetch import Fetcher
+from monitor.health import META_LAST_POLL  # the last poll by anyone (`status` reads it)
 from monitor.hostqueue import PER_HOST, HostQueue, HostSlots, WorkerPool
 from monitor.logging_setup import event
 from monitor.store import Store, ts
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("monitor.poller")
 
-META_LAST_POLL = "daemon_last_poll"  # the last poll by anyone (`status` reads it; the name is historical)
 META_MOVED = "feed_moved:"  # + feed name -> {"from": config URL, "to": adopted URL, "at": time}
 GROUP_MAX = 50  # polls committed in one write transaction by round() (when that many are ready)
 _ERROR_CHARS = 300  # an internal error's message as recorded (the traceback is in the log)

@@ -359,6 +359,7 @@ class Notice:
     channel: str
     snippet: str
     release: ReleaseView
+    test: bool = False  # made up by `alerts test`: its own webhook event type (release.test)
 
 
 # --------------------------------------------------------------------------- feed health, outbox states

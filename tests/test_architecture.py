@@ -16,7 +16,7 @@ LAYER = {
                      "extract"], 2),
     **dict.fromkeys(["fetch", "hostqueue", "store", "channels", "sdnotify"], 3),
     # pages fetches (its net module reuses fetch's watchdog and Retry-After parsing), so it sits above fetch.
-    **dict.fromkeys(["pipeline", "deliver", "maintenance", "pages"], 4),
+    **dict.fromkeys(["pipeline", "deliver", "maintenance", "pages", "health"], 4),
 }
 # What each layer may import from monitor (layer 5 — poller, daemon, cli, app, web, __main__ — may import anything).
 # Layer 1 may use layer 1 (saferegex's errors derive from errors.ConfigError).

@@ -18,6 +18,7 @@ import trustme
 from monitor.channel_options import EmailOptions
 from monitor.channels import EmailChannel, build
 from monitor.channels.email import message_id_header
+from monitor.channels.render import truncate
 from monitor.errors import DeliveryError
 from monitor.types import ChannelSpec, Secret
 from tests.smtpservers import (
@@ -199,7 +200,7 @@ def test_header_injection_through_a_title_adds_no_header_and_no_recipient(
     assert got.rcpt_tos == list(TO)
     message = received(recorder)
     assert sorted(message.keys()) == sorted(
-        ["Subject", "From", "To", "Date", "Message-ID", "Auto-Submitted", "Content-Type", "MIME-Version"]
+        ["Subject", "From", "To", "Date", "Message-ID", "Auto-Submitted", "List-Id", "Content-Type", "MIME-Version"]
     )
     assert message["Bcc"] is None
     subject = str(message["Subject"])
@@ -218,6 +219,47 @@ def test_subject_is_capped(recorder: RunningServer) -> None:
 def test_non_ascii_subject_round_trips(recorder: RunningServer) -> None:
     channel_for(recorder).send([make_notice(title="Zürich — Ünïcödé “summit” 🚀")], now=NOW, message_id="m1")
     assert str(received(recorder)["Subject"]) == "[pm] central-asia: Zürich — Ünïcödé “summit” 🚀"
+
+
+@pytest.mark.parametrize("title", [
+    # Issue 23: the space after "açılış:" fell between two encoded words and decoders dropped it.
+    "Astana'da Orta Asya zirvesi açılış: Almaty–Xi'an hattı için yeni anlaşmalar imzalandı ve çok daha fazlası",
+    "açılış: Almaty–Xi'an",
+    "中国—中亚峰会 在 西安 开幕 " * 6,
+    "Ünïcödé " * 30,
+    "🚀 " * 50,
+    "A long ASCII title that has to be folded over several header lines because it goes on and on " * 2,
+    "x" * 150,
+])
+def test_subjects_decode_to_exactly_the_title(recorder: RunningServer, title: str) -> None:
+    """The raw message, read by the stdlib's standards-following parser, gives back the exact subject."""
+    channel_for(recorder).send([make_notice(title=title)], now=NOW, message_id="m1")
+    [got] = recorder.handler.messages
+    expected = truncate(" ".join(f"[pm] central-asia: {title}".split()), 200)  # one line, capped
+    raw = got.data if isinstance(got.data, bytes) else got.data.encode()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert str(parsed["Subject"]) == expected
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in head.split(b"\r\n") if b"x" * 100 not in line), head
+    assert head.isascii()
+
+
+def test_every_message_names_its_channel_in_list_id(recorder: RunningServer) -> None:
+    channel_for(recorder).send([make_notice()], now=NOW, message_id="m1")
+    assert received(recorder)["List-Id"] == "press-monitor mail <mail.press-monitor.localhost>"
+    from monitor.channels.email import list_id
+
+    assert list_id("Ops Mail (EU)") == "press-monitor Ops-Mail-EU <Ops-Mail-EU.press-monitor.localhost>"
+    assert list_id("..") == "press-monitor alerts <alerts.press-monitor.localhost>"
+
+
+def test_html_mail_marks_matched_terms_instead_of_brackets(recorder: RunningServer) -> None:
+    notice = make_notice(snippet="leaders of [Central] [Asia] meet <b>in</b> [Xi'an]")
+    channel_for(recorder).send([notice], now=NOW, message_id="m1")
+    text, html = parts(received(recorder))
+    assert "leaders of [Central] [Asia] meet" in text  # plain text keeps the brackets
+    assert html.count("<mark") == 3 and "<b>Central</b></mark>" in html and "<b>Xi&#x27;an</b></mark>" in html
+    assert "[Central]" not in html and "&lt;b&gt;in&lt;/b&gt;" in html  # feed markup stays escaped
 
 
 def test_html_part_carries_no_live_markup_from_the_feed(recorder: RunningServer) -> None:

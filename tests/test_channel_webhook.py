@@ -124,7 +124,76 @@ def test_missing_dateline_is_null_and_unsafe_links_are_blanked(receiver: Webhook
     webhook(receiver.url).send([notice], now=NOW, message_id="m1")
     release = receiver.deliveries[0].json["data"]["release"]
     assert release["dateline"] is None
-    assert release["url"] == ""
+    assert release["url"] is None  # what the release lacks is null, as in the JSON API
+
+
+# --------------------------------------------------------------------------- the published schema
+
+
+def event_schema() -> dict:
+    """The JSON Schema shipped in the package (monitor/channels/webhook-events.schema.json)."""
+    from importlib.resources import files
+
+    from monitor.channels.render import WEBHOOK_SCHEMA
+
+    return json.loads(files("monitor.channels").joinpath(WEBHOOK_SCHEMA).read_text(encoding="utf-8"))
+
+
+def check_event(event: dict) -> None:
+    """Fail unless `event` is valid under the shipped schema, which must name its type."""
+    import jsonschema
+
+    schema = event_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(event)
+    assert {"$ref": f"#/$defs/{event['type']}"} in schema["oneOf"], event["type"]
+
+
+def test_every_event_a_real_receiver_gets_matches_the_published_schema(receiver: WebhookReceiver) -> None:
+    """release.matched, release.digest and release.test as delivered (issue 23), odd releases included."""
+    import jsonschema
+
+    from monitor.cli.alerts import sample_notice
+    from monitor.types import Source
+
+    hook = webhook(receiver.url, secret=SECRET)
+    odd = make_notice("pm-4a0f9ab9-7", dateline=None, url="javascript:alert(1)",
+                      sources=(Source("no link", "ftp://x"),))
+    odd = odd.__class__(**{**odd.__dict__, "release": odd.release.__class__(
+        **{**odd.release.__dict__, "author": "", "tickers": ("NYSE:ABC",)})})
+    hook.send([make_notice("pm-4a0f9ab9-6")], now=NOW, message_id="pm-4a0f9ab9-6")
+    hook.send([odd], now=NOW, message_id="pm-4a0f9ab9-7")
+    hook.send([make_notice(f"pm-4a0f9ab9-{i}", release_id=i) for i in (8, 9)], now=NOW, message_id="d",
+              digest=True)
+    test = sample_notice("newsroom", NOW)
+    hook.send([test], now=NOW, message_id=test.alert_id)
+    events = [d.json for d in receiver.deliveries]
+    assert [e["type"] for e in events] == ["release.matched", "release.matched", "release.digest", "release.test"]
+    for event in events:
+        check_event(event)
+    assert events[1]["data"]["release"]["author"] is None and events[1]["data"]["release"]["url"] is None
+    assert events[1]["data"]["release"]["sources"] == [{"feed": "no link", "url": None}]
+    # The schema is not a blank cheque: a body missing a key or with an unknown type fails it.
+    broken = json.loads(json.dumps(events[0]))
+    del broken["data"]["release"]["published"]
+    with pytest.raises(jsonschema.ValidationError):
+        check_event(broken)
+    with pytest.raises(jsonschema.ValidationError):
+        check_event({**events[0], "type": "release.unknown"})
+
+
+def test_the_readme_shows_every_event_type_with_a_valid_example() -> None:
+    """Each event type in the schema has a JSON example in the README's webhook section, valid under it."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    examples = [json.loads(block) for block in re.findall(r"```json\n(\{\n  \"type\": \"release\..*?)```", readme,
+                                                            re.DOTALL)]
+    types = {ref["$ref"].rsplit("/", 1)[1] for ref in event_schema()["oneOf"]}
+    assert {e["type"] for e in examples} == types
+    for example in examples:
+        check_event(example)
 
 
 def test_json_digest_bundles_every_alert(receiver: WebhookReceiver) -> None:
@@ -141,6 +210,7 @@ def test_json_digest_bundles_every_alert(receiver: WebhookReceiver) -> None:
     assert [a["rule"] for a in alerts] == ["rule-0", "rule-1", "rule-2"]
     assert [a["release"]["id"] for a in alerts] == [0, 1, 2]
     assert set(alerts[0]) == {"alert_id", "rule", "snippet", "release"}
+    check_event(delivery.json)
 
 
 def test_without_a_secret_the_id_travels_but_nothing_is_signed() -> None:

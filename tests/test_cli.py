@@ -80,6 +80,7 @@ def test_run_once_search_show_and_no_duplicates(workdir: Path) -> None:
     hits = json.loads(cli("search", '"Central Asia" summit*', "--json", cwd=workdir, check=True).stdout)
     assert hits and "Central Asian" in hits[0]["title"]
     assert len({h["id"] for h in hits}) == len(hits)  # the CGTN release once, not once per feed
+    assert all(h["published"].endswith("Z") for h in hits), hits  # UTC written as everywhere else (issue 23)
     published = hits[0]["published"][:10]
     until = cli("search", '"Central Asia" summit*', "--json", "--until", published, cwd=workdir, check=True)
     assert hits[0]["id"] not in {h["id"] for h in json.loads(until.stdout)}  # published on that day, not before

@@ -11,6 +11,7 @@ import pytest
 from monitor.types import Database
 from tests.configs import Configs, cli
 from tests.feedserver import FeedServer, rss
+from tests.test_channel_webhook import check_event
 from tests.webhook_receiver import Reply, WebhookReceiver
 
 
@@ -31,6 +32,16 @@ def test_alerts_list_dead_retry_and_test_channel(tmp_path: Path, feed_server: Fe
 
         listed = cli("alerts", "--status", "dead", cwd=tmp_path, check=True).stdout
         assert listed.count("dead") == 2 and "HTTP 400" in listed and "Summit 0" in listed
+        # One alert id everywhere (issue 23): the list shows the id the webhook carried, retry takes it
+        # (or its number); another archive's id is refused by name.
+        sent_ids = [d.json["data"]["alert_id"] for d in hook.deliveries]
+        assert all(i in listed for i in sent_ids), (sent_ids, listed)
+        one = cli("alerts", "retry", sent_ids[0], sent_ids[1].rsplit("-", 1)[1], cwd=tmp_path, check=True).stdout
+        assert "requeued 2 alert(s)" in one
+        other = cli("alerts", "retry", "pm-00000000-1", cwd=tmp_path)
+        assert other.returncode == 2 and "'pm-00000000-1'" in other.stderr and "another archive" in other.stderr
+        hook.queue(Reply(400, body=b"no"), Reply(400, body=b"no"))
+        assert "2 dead" in cli("run", "--once", cwd=tmp_path).stdout  # refused once more: dead again
 
         requeued = cli("alerts", "retry", "--dead", cwd=tmp_path, check=True).stdout
         assert "requeued 2 alert(s)" in requeued
@@ -42,6 +53,9 @@ def test_alerts_list_dead_retry_and_test_channel(tmp_path: Path, feed_server: Fe
         ok = cli("alerts", "test", "hook", cwd=tmp_path, check=True)
         assert "hook: sent test alert" in ok.stdout
         assert hook.deliveries[-1].json["data"]["rule"] == "test"
+        assert hook.deliveries[-1].json["type"] == "release.test"  # not mistaken for a real match
+        for delivery in hook.deliveries:
+            check_event(delivery.json)  # real payloads from a real run against the published schema
 
         hook.queue(Reply(410))
         gone = cli("alerts", "test", "hook", cwd=tmp_path)

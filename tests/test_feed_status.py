@@ -87,9 +87,11 @@ def test_feeds_shows_a_schedule_the_feeds_ttl_stretched(tmp_path: Path, feed_ser
     lines = out.splitlines()
     slow = lines.index(next(line for line in lines if line.endswith("  slow")))
     # The <ttl> of 60 minutes stretched the 5 minute interval to about an hour (+/- the 10 % jitter).
-    hint = re.fullmatch(r"\s+polled about every (\d+)m, not 5m: the feed's <ttl> or Cache-Control max-age asks "
-                        r"for longer \(honoured up to 1h\)", lines[slow + 1])
-    assert hint and 54 <= int(hint.group(1)) <= 66, out
+    hint = re.fullmatch(r"\s+polled about every (?:(\d+)h)?(?:(\d+)m)?, not 5m: the feed's <ttl> or Cache-Control "
+                        r"max-age asks for longer \(honoured up to 1h\)", lines[slow + 1])
+    assert hint, out
+    minutes = 60 * int(hint.group(1) or 0) + int(hint.group(2) or 0)  # "54m", "1h" or "1h6m"
+    assert 54 <= minutes <= 66, out
     assert out.count("polled about every") == 1, out
 
 
@@ -101,3 +103,27 @@ def test_stretch_is_read_back_only_for_a_healthy_feed() -> None:
     assert schedule.stretch(feed, replace(row, failures=2)) is None  # backoff, not the server's hint
     assert schedule.stretch(feed, replace(row, gone=True)) is None
     assert schedule.stretch(feed, None) is None
+
+
+def test_status_api_and_feeds_page_render_one_health_snapshot(tmp_path: Path) -> None:
+    """Next poll, state and failures come from one snapshot (monitor/health.py) for every reader (issue 23)."""
+    from monitor.clock import SystemClock
+    from monitor.web.api import Api
+
+    cfg = build(tmp_path)
+    planned = datetime(2099, 6, 1, 12, 0, tzinfo=UTC)
+    with Store(tmp_path / "archive.db") as store, store.transaction():
+        for name in ("fine", "broken", "busy", "paused", "dropped"):  # a paused feed keeps its old plan
+            store.set_schedule(name, next_poll_at=planned)
+    doc = json.loads(cli("status", "--json", cfg=cfg).stdout)
+    _, api = Api(app_mod.load(cfg), SystemClock()).feeds({})
+    _, health = Api(app_mod.load(cfg), SystemClock()).health({})
+    from_status = {f["name"]: (f["state"], f["next_poll"], f["failures"], f["pages_failed"]) for f in doc["feeds"]}
+    from_api = {f["name"]: (f["state"], f["next_poll"], f["failures"], f["pages_failed"]) for f in api["feeds"]}
+    assert from_status == from_api
+    assert {n: v[1] for n, v in from_status.items()} == {
+        "fine": "2099-06-01T12:00:00Z", "broken": "2099-06-01T12:00:00Z", "busy": "2099-06-01T12:00:00Z",
+        "ended": None, "fresh": None, "paused": None}  # off and gone feeds are not polled: no next poll
+    assert api["pages"] == doc["pages"] and health["code"] == doc["code"] and health["reasons"] == doc["reasons"]
+    _, body = Pages(app_mod.load(cfg), ManualClock(POLLED)).feeds()
+    assert body.decode().count("2099-06-01 12:00") == 3  # the page shows the same three plans (UTC display)

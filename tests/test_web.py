@@ -147,7 +147,10 @@ def test_pages_for_a_release_a_rule_and_feeds(served: Served) -> None:
 def test_only_loopback_host_names_are_answered(served: Served) -> None:
     # A page on evil.example that resolves its name to 127.0.0.1 (DNS rebinding) gets nothing.
     assert served.get("/", host="evil.example:8001")[0] == 403
-    assert served.get("/", host=f"localhost:{served.url.rsplit(':', 1)[1]}")[0] == 200
+    assert served.get("/", host=f"localhost:{served.url.rstrip('/').rsplit(':', 1)[1]}")[0] == 200
+    # Userinfo, a path or anything else in the Host header is refused, even with a loopback name.
+    for bad in ("user@127.0.0.1", "evil.example@localhost", "localhost/x", "localhost:80:80"):
+        assert served.get("/", host=bad)[0] == 400, bad
 
 
 def test_web_never_writes_and_never_blocks_the_writer(served: Served) -> None:

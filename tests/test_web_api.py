@@ -112,10 +112,13 @@ def test_cursor_pagination_walks_every_item_once(served: Served) -> None:
     ("/api/alerts?cursor=" + base64.urlsafe_b64encode(b'{"before": 1e400}').decode(), 400, "invalid cursor"),
     ("/api/search?limit=0", 400, "invalid limit"),
     ("/api/search?limit=99999999999999999999", 400, "invalid limit"),
-    ("/api/search?rule=x&date=2026-13", 400, "date filter"),
+    ("/api/search?rule=earnings&date=2026-13", 400, "date filter"),
+    # A filter naming no rule or feed is an error, not an empty answer (issue 23).
+    ("/api/search?rule=nosuch", 400, "no rule named 'nosuch' (GET /api/rules lists them)"),
+    ("/api/search?q=summit&feed=nosuch", 400, "no feed named 'nosuch'"),
     ("/api/releases/99999999999999999999", 404, "no release with id"),
     ("/api/releases/424242", 404, "no release with id"),
-    ("/api/rules/no-such-rule/matches", 404, "no rule named"),
+    ("/api/rules/nosuch/matches", 404, "no rule named 'nosuch'"),  # the closing quote too
     ("/api/nothing", 404, "nothing at /api/nothing"),
 ])
 def test_api_errors_are_json_with_a_message(served: Served, path: str, status: int, says: str) -> None:
@@ -222,5 +225,11 @@ def test_behind_a_proxy_allowed_host_and_base_path(tmp_path: Path) -> None:
         assert status == 200 and "http://press.example.com/press/rule/earnings/feed.atom" in body
         status, _, css = s.get("/static/style.css", host="press.example.com")
         assert status == 200 and "prefers-color-scheme: dark" in css
+        # Outside the base path nothing is served (issue 23: /press also served /), the API errs in JSON.
+        root = s.url.removesuffix("/press/")
+        for outside in ("/", "/rules", "/pressx/rules", "/static/style.css", "/healthz"):
+            assert Served(root, s.cfg, s.ids, proc).get(outside, host="press.example.com")[0] == 404, outside
+        status, body = get_json(s, "/api/nosuch", Host="press.example.com")
+        assert status == 404 and "nothing at /press/api/nosuch" in body["error"]
     finally:
         stop_server(proc)

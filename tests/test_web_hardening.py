@@ -6,19 +6,24 @@ connections are closed, threads are bounded, and only http(s) links are rendered
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import socket
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.store import Store
-from monitor.web.server import MAX_THREADS
+from monitor.web.gate import PER_CLIENT
+from monitor.web.server import MAX_THREADS, WebServer
+from tests.configs import wait_for
 from tests.test_export import CONFIG, T0, build_archive, release
 from tests.test_web import Served, start_server, stop_server
 
@@ -91,8 +96,8 @@ def test_idle_connections_are_closed_and_threads_bounded(served: Served) -> None
         time.sleep(0.5)  # let the server accept what it will (no assertion depends on this)
         threads = len(os.listdir(f"/proc/{served.proc.pid}/task"))
         assert threads <= MAX_THREADS + 4, threads  # main thread + workers, never one per connection
-        # The server hangs up on a connection that sends nothing (IDLE_SECONDS), so a real request
-        # gets through even with every worker slot taken by an idle client.
+        # The gate hangs up on a connection whose request head has not arrived within HEAD_SECONDS,
+        # and a real request gets through meanwhile: idle clients never hold a worker.
         assert idle[0].recv(1) == b""
         assert raw_get(served, "/rules")[0] == 200
     finally:
@@ -163,3 +168,94 @@ def test_an_unexpected_error_is_a_500_page_with_the_traceback_at_debug(
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def in_process(tmp_path: Path) -> Iterator[WebServer]:
+    """A server in this process, so a test can read its gate's counts and set its limits."""
+    from monitor import app as app_mod
+    from monitor.web import make_server
+
+    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+    build_archive(tmp_path / "archive.db")
+    server = make_server(app_mod.load(tmp_path / "config.toml"), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _get(server: WebServer, path: str, source: str = "127.0.0.1") -> tuple[int, bytes]:
+    host, port = server.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=60, source_address=(source, 0)) as s:
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        data = b"".join(iter(lambda: s.recv(65536), b""))
+    return int(data.split(b" ", 2)[1]), data
+
+
+def test_slowloris_clients_do_not_stop_healthz(in_process: WebServer) -> None:
+    """More slow clients than workers, each dribbling its request head: /healthz still answers (issue 23)."""
+    server = in_process
+    server.gate.head_seconds = 3600  # nothing is cut by the deadline in this test: only the gate's design helps
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    slow = [socket.create_connection((host, port), timeout=60, source_address=("127.0.0.2", 0))
+            for _ in range(MAX_THREADS + 8)]
+    try:
+        for s in slow:
+            s.sendall(b"G")  # one byte of a request head, the rest withheld
+        wait_for(lambda: server.gate.waiting() == len(slow), 60, "the gate to hold every slow client")
+        for path in ("/healthz", "/api/rules", "/rules"):
+            status, body = _get(server, path)
+            assert status in (200, 503) if path == "/healthz" else status == 200, body[:300]
+        # The slow clients were held all along, none was cut or answered: they were simply not in the way.
+        assert server.gate.waiting() == len(slow)
+        assert server.gate.counts["timed_out"] == server.gate.counts["refused"] == 0
+        # One address may hold PER_CLIENT heads in progress; connections past that are hung up at once.
+        extra = [socket.create_connection((host, port), timeout=60, source_address=("127.0.0.2", 0))
+                 for _ in range(PER_CLIENT - len(slow) + 3)]
+        try:
+            wait_for(lambda: server.gate.counts["refused"] == 3, 60, "three connections past the cap refused")
+            assert _get(server, "/healthz")[0] in (200, 503)  # other addresses are not affected
+        finally:
+            for s in extra:
+                s.close()
+        # A slow client that does finish its head is answered like anyone else.
+        for s in slow[:4]:
+            s.sendall(b"ET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            assert b"".join(iter(lambda s=s: s.recv(65536), b"")).split(b" ", 2)[1] in (b"200", b"503")  # type: ignore[misc]
+    finally:
+        for s in slow:
+            s.close()
+
+
+def test_a_request_head_must_arrive_whole_within_the_deadline(in_process: WebServer) -> None:
+    server = in_process
+    server.gate.head_seconds = 0.5
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    with socket.create_connection((host, port), timeout=60) as s:
+        s.sendall(b"GET /healthz HTTP/1.0\r\n")  # and never the empty line that ends the head
+        with contextlib.suppress(ConnectionResetError):
+            assert s.recv(1) == b""  # hung up, not answered (the guard timeout above fails the test)
+    assert server.gate.counts["timed_out"] == 1 and server.gate.counts["dispatched"] == 0
+
+
+def test_a_long_request_line_is_answered_in_json_on_the_api(in_process: WebServer) -> None:
+    status, body = _get(in_process, "/api/search?q=" + "a" * 70_000)
+    assert status == 414 and body.split(b"\r\n\r\n", 1)[1].startswith(b"{"), body[:300]
+    status, body = _get(in_process, "/api/search?q=" + "a" * 65_600)
+    assert status == 414 and b'"error"' in body, body[:300]
+    status, body = _get(in_process, "/search?q=" + "a" * 70_000)
+    assert status == 414 and b"<html" in body
+
+
+def test_a_flood_of_requests_is_shed_not_queued_for_ever(in_process: WebServer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.web import server as server_mod
+
+    monkeypatch.setattr(server_mod, "MAX_QUEUED", 0)  # as if every worker were busy and the queue full
+    status, body = _get(in_process, "/rules")
+    assert status == 503 and b"Retry-After: 5" in body and body.endswith(b'try again in a few seconds"}')
+    assert in_process.counts["shed"] == 1

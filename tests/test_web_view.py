@@ -11,7 +11,8 @@ from monitor import app as app_mod
 from monitor.clock import ManualClock
 from monitor.errors import ConfigError
 from monitor.web import charts, view
-from monitor.web.pages import Pages, duration_words, toml_snippet
+from monitor.web.model import duration_words
+from monitor.web.pages import Pages, toml_snippet
 from tests.test_export import CONFIG, T0, build_archive
 
 
@@ -98,7 +99,8 @@ def test_pages_on_a_manual_clock(tmp_path: Path) -> None:
     pages = Pages(app_mod.load(cfg), ManualClock(T0))
     status, body = pages.rule("central-asia", {})
     html = body.decode()
-    assert status == 200 and "Matches by day matched, last 90 days: 2 from" in html and "<rect class=\"bar\"" in html
+    assert status == 200 and "Matched releases, last 90 days, by day published (UTC): 2 from" in html
+    assert 'class="xlabel"' in html and '<rect class="bar"' in html
     assert html.index("Uzbekistan opens") < html.index("Leaders gather")  # newest first
     status, body = pages.playground({"q": "@central_asia"})
     html = body.decode()
@@ -110,6 +112,19 @@ def test_pages_on_a_manual_clock(tmp_path: Path) -> None:
     assert "No alert was queued for this release: no watch rule matched it." in body.decode()
     status, body = pages.feeds()
     assert status == 200 and body.decode().count('class="spark"') == 3
+    # One view model for the release page and /api/releases/ID (issue 23): they say the same.
+    from html import unescape
+
+    from monitor.web.api import Api
+
+    api = Api(app_mod.load(cfg), ManualClock(T0))
+    for label in ("bare", "acme", "summit"):
+        _, page = pages.release(ids[label])
+        _, doc = api.release(ids[label])
+        text = unescape(page.decode())
+        assert doc["title"] in text and all(a["channel"] in text for a in doc["alerts"])
+        reason = doc["no_alert_reason"]
+        assert (reason is None) == bool(doc["alerts"]) and (reason is None or reason in text), (label, reason)
 
 
 @pytest.mark.parametrize(("query", "filters"), [
@@ -133,11 +148,44 @@ def test_window_facets_agree_with_the_full_count(tmp_path: Path, query: str | No
         days = store.web_days(query, since=T0 - timedelta(days=30), until=T0 + timedelta(days=1),
                               window=window if filters else None)
         expected: dict[str, int] = {}
-        for rid in window:
-            seen = store.conn.execute("SELECT substr(first_seen_at, 1, 10) FROM releases WHERE id = ?",
-                                      (rid,)).fetchone()[0]
-            expected[seen] = expected.get(seen, 0) + 1
+        for rid in window:  # by publication day, as the date facet counts (issue 23)
+            day = store.conn.execute("SELECT substr(published_at, 1, 10) FROM releases WHERE id = ?",
+                                     (rid,)).fetchone()[0]
+            if (T0 - timedelta(days=30)).date().isoformat() <= day <= (T0 + timedelta(days=1)).date().isoformat():
+                expected[day] = expected.get(day, 0) + 1
         assert days == expected
+
+
+def test_every_chart_counts_by_publication_date(tmp_path: Path) -> None:
+    """Search, front page, playground, rule and feed charts put a release on the day it was published,
+    not the day it was first seen or matched (issue 23: the rule page said 3 today where `rules` said 1)."""
+    from monitor.store import Store
+    from tests.test_export import release
+
+    now = T0 + timedelta(days=10)
+    with Store(tmp_path / "a.db") as store, store.transaction():
+        fid = store.feed_id("Wire", "https://feeds.example/wire.rss")
+        for i, published in enumerate([now - timedelta(days=3), now - timedelta(days=3), now - timedelta(hours=1)]):
+            item = release(f"k{i}", f"Summit {i}", "NEW YORK -- A summit.", published=published)
+            rid = store.insert_release(item, "Wire", now)  # all three first seen (and matched) now
+            store.add_sighting(fid, "Wire", rid, item, now)
+            store.add_match(rid, "summits", "[Summit]", now)
+    three_days_ago, today = (now - timedelta(days=3)).date().isoformat(), now.date().isoformat()
+    expected = {three_days_ago: 2, today: 1}
+    since = now - timedelta(days=89)
+    with Store(tmp_path / "a.db", readonly=True) as store:
+        assert store.web_days(None, since=since, until=now) == expected  # the front page
+        assert store.web_days("summit", since=since, until=now) == expected  # a search, the playground
+        window, _ = store.web_window("summit", {"feed": "Wire"})
+        assert store.web_days("summit", since=since, until=now, window=window) == expected  # with filters
+        assert store.web_rule_days("summits", since=since) == expected  # the rule page
+        assert store.web_feed_days(since=since) == {"Wire": expected}  # the feeds page's sparklines
+        assert store.match_counts(now)["summits"][0] == 1  # what `rules` says for the last 24 h
+    chart = charts.bars(expected, now.date())
+    assert chart.what == "releases" and "published" in chart.label
+    assert [t.text for t in chart.ticks][:1] and all(t.text.split()[1] == "1" for t in chart.ticks)  # month starts
+    short = charts.bars(expected, now.date(), days=30)
+    assert len(short.ticks) >= 2 and short.ticks[-1].day == today
 
 
 def _wide_archive(db: Path) -> None:

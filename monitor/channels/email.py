@@ -2,11 +2,14 @@
 
 Feed text ends up in the Subject header, so it is reduced to one clean line first: a CR/LF, a
 Unicode line separator or an RFC 2047 encoded word in a title must never become a second header.
+The Subject is folded here (`fold_subject`), not by the email package: its folder can leave a
+space between two encoded words, which decoders drop ("açılış: Almaty" read as "açılış:Almaty").
 The envelope recipients are always the configured ones, never read back from the headers.
 """
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import email.utils
 import hashlib
@@ -41,6 +44,64 @@ MESSAGE_ID_DOMAIN = "press-monitor"
 
 # RFC 5322 atext: what a dot-atom (the id-left of a Message-ID) may be made of.
 _NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+LINE_MAX = 78  # RFC 5322's recommended line length, folding whitespace included
+EW_BYTES = 45  # UTF-8 bytes per encoded word: "=?utf-8?b?" + 60 base64 characters + "?=" is 72 <= 75 (RFC 2047)
+PLAIN_PREFIX_MAX = 60  # ASCII words kept readable before the encoded part
+
+
+def fold_subject(text: str, linesep: str = "\r\n") -> str:
+    """Return the header line "Subject: …" (with linesep) that RFC 2047/5322 decoders read back as `text`.
+
+    ASCII is folded at spaces (unfolding gives each space back). Otherwise the ASCII words before
+    the first non-ASCII one stay readable and the rest, spaces included, becomes base64 encoded
+    words, one per line: whitespace between encoded words is ignored by decoders, so none of the
+    text's own spaces may fall there. Words are cut between characters, never inside one.
+    """
+    if text.isascii():
+        out, line = [], "Subject:"
+        for word in text.split(" "):
+            if len(line) + 1 + len(word) > LINE_MAX and line != "Subject:" and line.strip():
+                out.append(line)
+                line = ""
+            line += " " + word
+        return linesep.join([*out, line]) + linesep
+    first = next(i for i, ch in enumerate(text) if not ch.isascii())
+    cut = text.rfind(" ", 0, first)
+    plain, rest = (text[:cut], text[cut + 1:]) if 0 < cut <= PLAIN_PREFIX_MAX else ("", text)
+    words, chunk = [], ""
+    room = EW_BYTES if plain else EW_BYTES - 3  # the first word shares its line with "Subject: "
+    for ch in rest:
+        if len((chunk + ch).encode("utf-8")) > room:
+            words.append(chunk)
+            chunk, room = "", EW_BYTES
+        chunk += ch
+    words.append(chunk)
+    encoded = [f"=?utf-8?b?{base64.b64encode(w.encode('utf-8')).decode('ascii')}?=" for w in words]
+    lines = [f"Subject: {plain}" if plain else f"Subject: {encoded.pop(0)}"] + [f" {w}" for w in encoded]
+    return linesep.join(lines) + linesep
+
+
+class _MailPolicy(email.policy.EmailPolicy):
+    """email.policy.SMTP with the Subject folded by fold_subject (every other header as before)."""
+
+    def fold(self, name: str, value: str) -> str:
+        if name.lower() == "subject":
+            return fold_subject(str(value), self.linesep)
+        return super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if name.lower() == "subject":
+            return fold_subject(str(value), self.linesep).encode("ascii")
+        return super().fold_binary(name, value)
+
+
+MAIL_POLICY = _MailPolicy(linesep="\r\n")
+
+
+def list_id(channel: str) -> str:
+    """Return the List-Id header (RFC 2919) for a channel: mail filters can sort alerts by channel."""
+    label = re.sub(r"[^A-Za-z0-9]+", "-", channel).strip("-")[:60].strip("-") or "alerts"
+    return f"press-monitor {label} <{label}.press-monitor.localhost>"
 
 
 def message_id_header(message_id: str) -> str:
@@ -137,7 +198,7 @@ class EmailChannel:
     ) -> EmailMessage:
         """Return the message send() would deliver: multipart/alternative, text then HTML."""
         check_batch(notices, digest)
-        msg = EmailMessage(policy=email.policy.SMTP)
+        msg = EmailMessage(policy=MAIL_POLICY)
         msg["Subject"] = subject_for(notices, prefix=self.subject_prefix, digest=digest)
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.recipients)
@@ -145,6 +206,9 @@ class EmailChannel:
         msg["Message-ID"] = message_id_header(message_id)
         # RFC 3834: tells vacation responders and list servers not to answer automated mail.
         msg["Auto-Submitted"] = "auto-generated"
+        # RFC 2919: one list per channel, so mail filters can file alerts. No List-Unsubscribe:
+        # recipients are set in config.toml, and no address or URL could honour the request.
+        msg["List-Id"] = list_id(self.name)
         msg.set_content(text_message(notices, now=now, digest=digest))
         msg.add_alternative(html_message(notices, now=now, digest=digest), subtype="html")
         return msg

@@ -8,6 +8,7 @@ through the helpers here so the cleaning rules live in one place.
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -160,6 +161,22 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+# A snippet marks matched terms as [term] (FTS5 snippet()); HTML mail highlights them instead.
+_MATCHED = re.compile(r"\[([^\[\]]{1,200})\]")
+MARK = '<mark style="background:#fff1a8;color:inherit"><b>{}</b></mark>'
+
+
+def marked_html(snippet: str) -> str:
+    """Return a snippet as escaped HTML with its [matched] terms in <mark><b>, brackets dropped."""
+    out, at = [], 0
+    for m in _MATCHED.finditer(snippet):
+        out.append(_e(snippet[at:m.start()]))
+        out.append(MARK.format(_e(m.group(1))))
+        at = m.end()
+    out.append(_e(snippet[at:]))
+    return "".join(out)
+
+
 def html_block(notice: Notice) -> str:
     """Return one alert as an HTML fragment; every feed string escaped, only http(s) hrefs."""
     v = view(notice)
@@ -171,7 +188,7 @@ def html_block(notice: Notice) -> str:
         f'<div style="font-size:120%;font-weight:bold;margin:.2em 0">{title}</div>',
     ]
     if v.snippet:
-        parts.append(f'<div style="margin:.3em 0">{_e(v.snippet)}</div>')
+        parts.append(f'<div style="margin:.3em 0">{marked_html(v.snippet)}</div>')
     parts.append(f'<div style="color:#777;font-size:85%">{meta}</div>')
     if v.url:
         parts.append(f'<div style="color:#777;font-size:85%">{_e(v.url)}</div>')
@@ -194,26 +211,32 @@ def html_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> s
 # --------------------------------------------------------------------------- JSON
 
 
+# The JSON events are described by WEBHOOK_SCHEMA (shipped in the package, shown in the README):
+# change both together. A value the release lacks is null, never "" (as in the JSON API).
+WEBHOOK_SCHEMA = "webhook-events.schema.json"
+MATCHED, DIGEST, TEST = "release.matched", "release.digest", "release.test"
+
+
 def release_payload(release: ReleaseView) -> dict[str, object]:
-    """Return the JSON-ready description of a release (links that are not http(s) become "")."""
+    """Return the JSON-ready description of a release (links that are not http(s) become null)."""
     dateline = release.dateline
     return {
         "id": release.id,
         "title": release.title,
-        "url": safe_url(release.url) or "",
+        "url": safe_url(release.url),
         "published": utc_iso(release.published),
         "first_seen": utc_iso(release.first_seen),
-        "author": release.author,
+        "author": release.author or None,
         "summary": release.summary,
         "dateline": None
         if dateline is None
         else {
-            "place": dateline.place,
+            "place": dateline.place or None,
             "date": dateline.date.isoformat() if dateline.date else None,
-            "wire": dateline.wire,
+            "wire": dateline.wire or None,
         },
         "tickers": list(release.tickers),
-        "sources": [{"feed": s.feed, "url": safe_url(s.url) or ""} for s in release.sources],
+        "sources": [{"feed": s.feed, "url": safe_url(s.url)} for s in release.sources],
     }
 
 
@@ -228,16 +251,16 @@ def alert_payload(notice: Notice) -> dict[str, object]:
 
 
 def json_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> dict[str, object]:
-    """Return the release.matched (one alert) or release.digest (several) event."""
+    """Return the release.matched (one alert), release.test (`alerts test`) or release.digest (several) event."""
     if digest:
         return {
-            "type": "release.digest",
+            "type": DIGEST,
             "timestamp": utc_iso(now),
             "data": {"channel": notices[0].channel, "alerts": [alert_payload(n) for n in notices]},
         }
     notice = notices[0]
     return {
-        "type": "release.matched",
+        "type": TEST if notice.test else MATCHED,
         "timestamp": utc_iso(now),
         "data": {
             "alert_id": notice.alert_id,

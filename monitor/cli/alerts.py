@@ -39,33 +39,47 @@ def alerts(ctx: click.Context, status: str | None, rule: str | None, limit: int)
     if not rows:
         click.echo("no alerts", err=True)
         return
-    click.echo(f"{'id':>6}  {'status':<7} {'tries':>5}  {'channel':<12} {'rule':<16} {'when':<16}  title")
+    width = max(len(r.alert_id) for r in rows)
+    click.echo(f"{'id':<{width}}  {'status':<7} {'tries':>5}  {'channel':<12} {'rule':<16} {'when':<16}  title")
     for r in rows:
         when = r.sent_at if r.status is AlertStatus.SENT else r.next_attempt_at
         stamp = f"{when:%Y-%m-%d %H:%M}" if when else "-"
-        click.echo(f"{r.id:>6}  {r.status:<7} {r.attempts:>5}  {r.channel:<12} {r.rule:<16} {stamp:<16}  {r.title}")
+        click.echo(f"{r.alert_id:<{width}}  {r.status:<7} {r.attempts:>5}  {r.channel:<12} {r.rule:<16} {stamp:<16}"
+                   f"  {r.title}")
         if r.last_error and r.status is not AlertStatus.SENT:
-            click.echo(f"{'':>8}last error: {r.last_error}")
+            click.echo(f"{'':>{width + 2}}last error: {r.last_error}")
 
 
 @alerts.command()
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1)
 @click.option("--dead", is_flag=True, help="requeue every dead alert")
 @click.pass_obj
-def retry(obj: Ctx, ids: tuple[int, ...], dead: bool) -> None:
-    """Put alerts (by id, as `alerts` lists them) back in the queue, due now.
+def retry(obj: Ctx, ids: tuple[str, ...], dead: bool) -> None:
+    """Put alerts (by id, as `alerts`, the API and webhooks show them: pm-…-17, or just 17) back in
+    the queue, due now.
 
     \b
     Examples:
-      press-monitor alerts retry 17 18
+      press-monitor alerts retry pm-4a0f9ab9-17 18
       press-monitor alerts retry --dead
     """
     if not ids and not dead:
         fail("name alert ids or pass --dead")
-    ids = tuple(i for i in ids if 0 < i <= MAX_ID)  # no alert has an id SQLite cannot even store
     with obj.app.open_store() as store, store.transaction():
-        n = store.requeue(ids, dead=dead, now=SystemClock().now()) if ids or dead else 0
+        rows = tuple(row_of(text, store.install_id()) for text in ids)
+        rows = tuple(i for i in rows if 0 < i <= MAX_ID)  # no alert has an id SQLite cannot even store
+        n = store.requeue(rows, dead=dead, now=SystemClock().now()) if rows or dead else 0
     click.echo(f"requeued {n} alert(s); they go out at the next delivery (or `press-monitor run --once`)")
+
+
+def row_of(text: str, install_id: str) -> int:
+    """Return the outbox row of an alert id: "pm-INSTALL-N" (this archive's install id) or "N"."""
+    prefix, _, number = text.strip().rpartition("-")
+    if prefix not in ("", f"pm-{install_id}") or not (number.isascii() and number.isdigit()):
+        mine = f"pm-{install_id}-N"
+        fail(f"alert id {text!r}: expected {mine} (as `press-monitor alerts` shows) or N"
+             + (" (that id is from another archive)" if prefix.startswith("pm-") else ""))
+    return int(number)
 
 
 @alerts.command()
@@ -125,4 +139,4 @@ def sample_notice(channel: str, now: datetime) -> Notice:
         sources=(Source("test", "https://example.com/press-monitor-test"),),
     )
     return Notice(alert_id=f"test-{int(now.timestamp())}", rule="test", channel=channel,
-                  snippet="a [test] alert from press-monitor", release=release)
+                  snippet="a [test] alert from press-monitor", release=release, test=True)

@@ -9,7 +9,7 @@ import click
 
 from monitor import export, schedule
 from monitor.cli.base import LIMIT, MAX_ID, SINCE_HELP, Ctx, fail, main, parse_when
-from monitor.clock import SystemClock
+from monitor.clock import SystemClock, iso
 from monitor.config import format_duration
 from monitor.rules import search_query
 
@@ -44,7 +44,7 @@ def search(obj: Ctx, query: str, limit: int, since: str | None, until: str | Non
     with a.open_store(readonly=True) as store:
         hits = store.search(expanded, limit=limit, since=parse_when(since, now), until=parse_when(until, now))
     if as_json:
-        click.echo(json.dumps([{"id": h.id, "title": h.title, "url": h.url, "published": h.published.isoformat(),
+        click.echo(json.dumps([{"id": h.id, "title": h.title, "url": h.url, "published": iso(h.published),
                                 "snippet": h.snippet} for h in hits], ensure_ascii=False, indent=1))
         return
     for h in hits:

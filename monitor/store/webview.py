@@ -2,9 +2,10 @@
 
 A search works on its window: the ids of its newest RANK_WINDOW matching releases (what `search`
 ranks). Ranking, facets and the filtered day chart then touch at most that many releases, by id,
-however big the archive and however broad the query. Day charts use that releases get increasing
-ids as they are first seen: a day is an id range found through the first_seen_at index, and a
-query's matches in it are counted in the full-text index alone. Every FTS5 failure becomes a
+however big the archive and however broad the query. Day charts count by publication date (as the
+lists and facets do) and use that releases get increasing ids as they are first seen, at most a
+day after publication: a chart's releases all have ids from one found through the first_seen_at
+index. Every FTS5 failure becomes a
 QueryError naming the query. (Kept apart from review.py, which export and `search` share, so that
 neither grows past what one can read at once.)
 """
@@ -15,7 +16,6 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from monitor.errors import QueryError
 from monitor.store import pgreview
@@ -216,48 +216,44 @@ class WebViewStore(OutboxStore):
     def web_days(self, fts_query: str | None, *, since: datetime, until: datetime,
                  window: Sequence[int] | None = None,
                  expired: Callable[[], bool] | None = None) -> dict[str, int] | None:
-        """Return {UTC day: matching releases first seen that day} for the days from `since` to `until`.
+        """Return {UTC day: matching releases published that day} for the days from `since` to `until`.
 
         None if not counted in time. With a `window` (filters in force) only its releases are counted.
+        A release is published at most a day after it is first seen (normalize clamps it), and ids
+        grow with first_seen_at, so a query's matches published since `since` all have an id from
+        the first one seen a day earlier on: FTS5 skips every older match.
         """
-        if window is not None:
-            in_w = self.dialect.json_ids("w")
-            rows = self._budgeted(f"SELECT substr(first_seen_at, 1, 10) AS day, count(*) AS n FROM releases"
-                                  f" WHERE id IN ({in_w}) AND first_seen_at >= :since GROUP BY 1",
-                                  {"w": _ids(window), "since": ts(since)}, None, expired)
-            return None if rows is None else {r["day"]: r["n"] for r in rows}
         start = datetime.combine(since.astimezone(UTC).date(), datetime.min.time(), UTC)
-        days = [start + timedelta(days=i) for i in range((until.astimezone(UTC) - start).days + 2)]
-        edges = [self.scalar("SELECT id FROM releases WHERE first_seen_at >= :day ORDER BY first_seen_at, id"
-                             " LIMIT 1", {"day": ts(day)}) for day in days]
-        out: dict[str, int] = {}
-        for day, lo, hi in zip(days, edges, edges[1:], strict=False):
+        end = datetime.combine(until.astimezone(UTC).date(), datetime.min.time(), UTC) + timedelta(days=1)
+        span = {"since": ts(start), "until": ts(end)}
+        if window is not None:
+            rows = self._budgeted(f"SELECT substr(published_at, 1, 10) AS day, count(*) AS n FROM releases"
+                                  f" WHERE id IN ({self.dialect.json_ids('w')}) AND published_at >= :since"
+                                  " AND published_at < :until GROUP BY 1", {"w": _ids(window), **span}, None, expired)
+        elif not fts_query:  # the published_at index alone: no release row is read
+            rows = self._budgeted("SELECT substr(published_at, 1, 10) AS day, count(*) AS n FROM releases"
+                                  " WHERE published_at >= :since AND published_at < :until GROUP BY 1",
+                                  span, None, expired)
+        else:
+            lo = self.scalar("SELECT id FROM releases WHERE first_seen_at >= :day ORDER BY first_seen_at, id"
+                             " LIMIT 1", {"day": ts(start - timedelta(days=1))})
             if lo is None:
-                break
-            params: dict[str, Any]
-            if fts_query and self.dialect.postgres:
+                return {}
+            if self.dialect.postgres:
                 if expired is not None and expired():
                     return None
-                cond = "r.id >= :lo" + (" AND r.id < :hi" if hi is not None else "")
-                n = pgreview.count(self, fts_query, cond, {"lo": lo, "hi": hi} if hi is not None else {"lo": lo})
-                if n:
-                    out[day.date().isoformat()] = n
-                continue
-            if fts_query:
-                sql = "SELECT count(*) AS n FROM releases_fts WHERE releases_fts MATCH :q AND rowid >= :lo"
-                params = {"q": fts_query, "lo": lo}
-                if hi is not None:
-                    sql += " AND rowid < :hi"
-                    params["hi"] = hi
-            else:  # the index alone: no release row is read
-                sql = "SELECT count(*) AS n FROM releases WHERE first_seen_at >= :day AND first_seen_at < :next"
-                params = {"day": ts(day), "next": ts(day + timedelta(days=1))}
-            rows = self._budgeted(sql, params, fts_query, expired)
-            if rows is None:
-                return None
-            if rows[0]["n"]:
-                out[day.date().isoformat()] = rows[0]["n"]
-        return out
+                found = pgreview.newest(self, fts_query, None, "r.id >= :lo AND r.published_at >= :since"
+                                        " AND r.published_at < :until", {"lo": lo, **span})
+                rows = self._budgeted(f"SELECT substr(published_at, 1, 10) AS day, count(*) AS n FROM releases"
+                                      f" WHERE id IN ({self.dialect.json_ids('w')}) GROUP BY 1", {"w": _ids(found)},
+                                      None, expired)
+            else:
+                rows = self._budgeted(
+                    "SELECT substr(r.published_at, 1, 10) AS day, count(*) AS n FROM releases_fts"
+                    " JOIN releases r ON r.id = releases_fts.rowid WHERE releases_fts MATCH :q"
+                    " AND releases_fts.rowid >= :lo AND r.published_at >= :since AND r.published_at < :until"
+                    " GROUP BY 1", {"q": fts_query, "lo": lo, **span}, fts_query, expired)
+        return None if rows is None else {r["day"]: r["n"] for r in rows}
 
     # ------------------------------------------------------------------ rules, feeds, alerts
 
@@ -281,25 +277,34 @@ class WebViewStore(OutboxStore):
                  "key": (r["matched_at"], r["mid"])} for r in rows]
 
     def web_rule_days(self, rule: str, *, since: datetime) -> dict[str, int]:
-        """Return {UTC day: releases the rule matched that day} since `since` (the (rule, matched_at) index)."""
+        """Return {UTC day: releases the rule matched published that day} since `since`.
+
+        A rule matches a release when it is first seen (or revised), at most a day before its
+        publication date: the (rule, matched_at) index skips older matches.
+        """
+        start = datetime.combine(since.astimezone(UTC).date(), datetime.min.time(), UTC)
         return {r["day"]: r["n"] for r in self.rows(
-            "SELECT substr(matched_at, 1, 10) AS day, count(*) AS n FROM matches WHERE rule = :rule"
-            " AND matched_at >= :since GROUP BY 1", {"rule": rule, "since": ts(since)})}
+            "SELECT substr(r.published_at, 1, 10) AS day, count(*) AS n FROM matches m"
+            " JOIN releases r ON r.id = m.release_id WHERE m.rule = :rule AND m.matched_at >= :floor"
+            " AND r.published_at >= :since GROUP BY 1",
+            {"rule": rule, "floor": ts(start - timedelta(days=1)), "since": ts(start)})}
 
     def web_feed_days(self, *, since: datetime) -> dict[str, dict[str, int]]:
-        """Return {feed name: {UTC day: releases it carried first seen that day}} since `since`.
+        """Return {feed name: {UTC day: releases it carried published that day}} since `since`.
 
-        The first id since `since` (one index seek) bounds the sightings read through their
-        release_id index.
+        The first id first seen a day before `since` (one index seek) bounds the sightings read
+        through their release_id index (see web_days).
         """
-        first = self.scalar("SELECT id FROM releases WHERE first_seen_at >= :since ORDER BY first_seen_at, id"
-                            " LIMIT 1", {"since": ts(since)})
+        start = datetime.combine(since.astimezone(UTC).date(), datetime.min.time(), UTC)
+        first = self.scalar("SELECT id FROM releases WHERE first_seen_at >= :day ORDER BY first_seen_at, id"
+                            " LIMIT 1", {"day": ts(start - timedelta(days=1))})
         out: dict[str, dict[str, int]] = {}
         if first is None:
             return out
-        for r in self.rows("SELECT f.name, substr(s.first_seen_at, 1, 10) AS day, count(*) AS n FROM sightings s"
-                           " JOIN feeds f ON f.id = s.feed_id WHERE s.release_id >= :first GROUP BY 1, 2",
-                           {"first": first}):
+        for r in self.rows("SELECT f.name, substr(r.published_at, 1, 10) AS day, count(*) AS n FROM sightings s"
+                           " JOIN feeds f ON f.id = s.feed_id JOIN releases r ON r.id = s.release_id"
+                           " WHERE s.release_id >= :first AND r.published_at >= :since GROUP BY 1, 2",
+                           {"first": first, "since": ts(start)}):
             out.setdefault(r["name"], {})[r["day"]] = r["n"]
         return out
 

@@ -9,7 +9,8 @@
     templates/  one Jinja2 template per page over base.html; static/ the stylesheet and keys.js
 """
 
-from monitor.web.pages import FACET_SECONDS, PAGE_SIZE, NotFound, Pages
+from monitor.web.model import NotFound
+from monitor.web.pages import FACET_SECONDS, PAGE_SIZE, Pages
 from monitor.web.server import LOOPBACK, WebServer, make_server, serve
 
 __all__ = ["FACET_SECONDS", "LOOPBACK", "PAGE_SIZE", "NotFound", "Pages", "WebServer", "make_server", "serve"]

@@ -11,16 +11,16 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from monitor import schedule
+from monitor import health, schedule
 from monitor.app import App
-from monitor.clock import Clock
+from monitor.clock import Clock, iso
 from monitor.errors import ConfigError, QueryError
 from monitor.rules import search_query
-from monitor.store import RANK_WINDOW, OutboxRow, Store
+from monitor.store import RANK_WINDOW, Store
 from monitor.web import view
+from monitor.web.model import NotFound, alert_json, release_json, release_model
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 200
@@ -33,13 +33,7 @@ class BadRequest(Exception):
     """A parameter the API cannot use: answered with 400 and the message."""
 
 
-class Missing(Exception):
-    """The path names nothing: answered with 404 and the message."""
-
-
-def iso(when: datetime | None) -> str | None:
-    return when.isoformat().replace("+00:00", "Z") if when else None
-
+Missing = NotFound  # the path names nothing: 404 with the message
 
 def plain(marked: str) -> str:
     """Return a \\x02…\\x03-marked snippet with [brackets] around matches, as `search --json` shows them."""
@@ -83,13 +77,6 @@ def limit_of(params: Mapping[str, str]) -> int:
     return n
 
 
-def alert_json(a: OutboxRow) -> dict[str, object]:
-    return {"id": a.alert_id, "release_id": a.release_id, "title": a.title, "rule": a.rule, "channel": a.channel,
-            "status": str(a.status), "attempts": a.attempts, "created": iso(a.created_at), "sent": iso(a.sent_at),
-            "next_attempt": iso(a.next_attempt_at) if a.status == "pending" else None,
-            "last_error": a.last_error}
-
-
 class Api:
     def __init__(self, app: App, clock: Clock) -> None:
         self.app = app
@@ -106,6 +93,7 @@ class Api:
         try:
             expanded = search_query(q, self.app.config.terms, everything=True)
             with self.store() as store:
+                self._known(store, filters)
                 window, windowed = store.web_window(expanded, filters) if expanded else (None, False)
                 hits = store.web_search(expanded, filters, limit=limit + 1, offset=offset, window=window)
         except (QueryError, ConfigError) as exc:
@@ -121,28 +109,19 @@ class Api:
             "next_cursor": encode_cursor({"offset": offset + limit}) if more else None,
         }
 
+    def _known(self, store: Store, filters: Mapping[str, str]) -> None:
+        """A rule or feed filter must name a rule or feed (configured, or in the archive): else a 400."""
+        rule, feed = filters.get("rule"), filters.get("feed")
+        if rule is not None and rule not in {r.name for r in self.app.config.rules} and rule not in store.rule_stats():
+            raise BadRequest(f"no rule named {rule!r} (GET /api/rules lists them)")
+        if feed is not None and feed not in {f.name for f in self.app.config.feeds} \
+                and feed not in {r.name for r in store.feeds()}:
+            raise BadRequest(f"no feed named {feed!r} (GET /api/feeds lists them)")
+
     def release(self, release_id: int) -> Answer:
-        if not 0 < release_id <= Store.MAX_ID:
-            raise Missing(f"no release with id {release_id}")
         with self.store() as store:
-            d = store.release(release_id)
-            if d is None:
-                raise Missing(f"no release with id {release_id}")
-            alerts = store.release_alerts(release_id)
-        v = d.view
-        return 200, {
-            "id": v.id, "title": v.title, "url": view.link(v.url), "published": iso(v.published),
-            "first_seen": iso(v.first_seen), "updated": iso(d.updated), "author": v.author or None,
-            "dateline": {"place": v.dateline.place or None, "wire": v.dateline.wire or None,
-                         "date": v.dateline.date.isoformat() if v.dateline.date else None} if v.dateline else None,
-            "tickers": list(v.tickers), "summary": v.summary, "body": d.body,
-            "sightings": [{"feed": s.feed, "link": view.link(s.link), "first_seen": iso(s.first_seen),
-                           "last_seen": iso(s.last_seen)} for s in d.sightings],
-            "versions": [{"title": x.title, "summary": x.summary, "body": x.body, "replaced": iso(x.replaced_at)}
-                         for x in d.versions],
-            "matches": [{"rule": m.rule, "snippet": m.snippet, "matched": iso(m.matched_at)} for m in d.matches],
-            "alerts": [alert_json(a) for a in alerts],
-        }
+            m = release_model(store, release_id, self.app.config.rules, self.app.config.settings.alert_max_age)
+        return 200, release_json(m)
 
     def rules(self, params: Mapping[str, str]) -> Answer:
         with self.store() as store:
@@ -184,23 +163,19 @@ class Api:
         }
 
     def feeds(self, params: Mapping[str, str]) -> Answer:
-        now = self.clock.now()
+        snap = self.snapshot()
+        return 200, {"feeds": [{
+            "name": f.name, "url": f.url, "state": str(f.state), "enabled": bool(f.configured and f.configured.enabled),
+            "entries": r.entries if r else 0, "failures": r.failures if r else 0,
+            "last_polled": iso(r.last_polled_at) if r else None, "last_ok": iso(r.last_ok_at) if r else None,
+            "last_error": r.last_error if r else None, "next_poll": iso(f.next_poll),
+            "retry_after_until": iso(r.retry_after_until) if r else None,
+            "redirect_to": r.redirect_to if r else None, "pages_failed": f.pages_failed,
+        } for f in snap.configured for r in [f.row]], "pages": snap.pages}
+
+    def snapshot(self) -> health.Snapshot:
         with self.store() as store:
-            rows = {r.name: r for r in store.feeds()}
-            page_counts, page_failures = store.page_counts(), store.page_failures()
-        out = []
-        for f in self.app.config.feeds:
-            r = rows.get(f.name)
-            state = schedule.feed_state(f, r, now)
-            out.append({"name": f.name, "url": f.url, "state": str(state), "enabled": f.enabled,
-                        "entries": r.entries if r else 0,
-                        "failures": r.failures if r else 0, "last_polled": iso(r.last_polled_at) if r else None,
-                        "last_ok": iso(r.last_ok_at) if r else None, "last_error": r.last_error if r else None,
-                        "next_poll": iso(r.next_poll_at) if r and state not in ("gone", "off") else None,
-                        "retry_after_until": iso(r.retry_after_until) if r else None,
-                        "redirect_to": r.redirect_to if r else None,
-                        "pages_failed": page_failures.get(f.name, 0)})
-        return 200, {"feeds": out, "pages": view.page_backlog(page_counts)}
+            return health.snapshot(store, self.app.config.feeds, self.clock.now())
 
     def alerts(self, params: Mapping[str, str]) -> Answer:
         limit = limit_of(params)
@@ -215,18 +190,8 @@ class Api:
 
     def health(self, params: Mapping[str, str]) -> Answer:
         """`/healthz`: 200 while `press-monitor status` would say healthy or degraded, 503 when down."""
-        from monitor.daemon import META_LAST_POLL, META_STARTED, META_STOPPED  # as `status` does
-        from monitor.store import parse_ts
-
-        now = self.clock.now()
-        with self.store() as store:
-            rows = store.schedules()
-            failing, disabled = store.failing_channels(), store.disabled_channels()
-            last_poll = parse_ts(store.meta(META_LAST_POLL))
-            started, stopped = parse_ts(store.meta(META_STARTED)), parse_ts(store.meta(META_STOPPED))
-            pages = view.page_backlog(store.page_counts())
-        h = schedule.assess(self.app.config.feeds, rows, now=now, last_poll=last_poll, started=started,
-                            stopped=stopped, failing_channels=failing, disabled_channels=disabled)
+        snap = self.snapshot()
+        h = snap.health
         return (503 if h.code == schedule.DOWN else 200), {"status": h.verdict, "code": h.code,
-                                                           "reasons": list(h.reasons), "last_poll": iso(last_poll),
-                                                           "pages": pages}
+                                                           "reasons": list(h.reasons), "last_poll": iso(snap.last_poll),
+                                                           "pages": snap.pages}

@@ -1,6 +1,7 @@
 """Geometry for the small server-rendered SVG charts (bars per day); the templates draw them.
 
-Pure: counts in, rectangles out. Days are UTC calendar days (the archive's own days).
+Pure: counts in, rectangles out. Days are UTC calendar days (the archive's own days). Every chart
+counts releases by the day they were published, as the lists, facets and `rules` do.
 """
 
 from __future__ import annotations
@@ -22,15 +23,36 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class Tick:
+    x: float  # the middle of its day's bar
+    text: str  # "Nov 1"
+    day: str
+
+
+@dataclass(frozen=True)
 class Chart:
     width: int
-    height: int
+    height: int  # the bars' area; the day labels go below it (LABEL_HEIGHT)
     bars: tuple[Bar, ...]
     total: int
     peak: int
     first: str
     last: str
     label: str  # the chart's text alternative, e.g. "127 matches in 90 days, at most 9 a day"
+    what: str = "releases"
+    ticks: tuple[Tick, ...] = ()  # x-axis: the first of each month (or every week on a short chart)
+
+
+LABEL_HEIGHT = 14
+
+
+def ticks_for(span: list[date], step: float) -> tuple[Tick, ...]:
+    """Return x-axis ticks: each month's first day in the span, or every 7th day back from the last."""
+    picked = [i for i, d in enumerate(span) if d.day == 1]
+    if len(picked) < 2:
+        picked = list(range(len(span) - 1, -1, -7))[::-1]
+    return tuple(Tick(round((i + 0.5) * step, 2), f"{span[i]:%b} {span[i].day}", span[i].isoformat())
+                 for i in picked)
 
 
 def days_back(today: date, n: int) -> list[date]:
@@ -56,5 +78,5 @@ def bars(counts: Mapping[str, int], today: date, *, days: int = 90, width: int =
         out.append(Bar(round(i * step, 2), round(height - h, 2), round(max(step - gap, 0.5), 2), round(h, 2), k, n,
                        bad))
     total = sum(values)
-    label = f"{total} {what} in {days} days, at most {peak} a day"
-    return Chart(width, height, tuple(out), total, peak, keys[0], keys[-1], label)
+    label = f"{total} {what} published in {days} days, at most {peak} a day"
+    return Chart(width, height, tuple(out), total, peak, keys[0], keys[-1], label, what, ticks_for(span, step))

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import quote
 
-from monitor import schedule
+from monitor import health
 from monitor.app import App
 from monitor.clock import Clock
 from monitor.errors import ConfigError, QueryError
@@ -21,6 +21,7 @@ from monitor.rules import compile_query, search_query
 from monitor.store import RANK_WINDOW, Store
 from monitor.types import RuleSpec
 from monitor.web import charts, view
+from monitor.web.model import NotFound, release_model
 from monitor.web.render import Renderer
 
 PAGE_SIZE = 25
@@ -36,24 +37,11 @@ FACET_TITLES = {"rule": "Rule", "feed": "Feed", "wire": "Wire", "place": "Dateli
 STATE_ORDER = {"failing": 0, "waiting": 1, "gone": 2, "new": 3, "ok": 4, "off": 5, "removed": 6}
 
 
-class NotFound(Exception):
-    """The path names nothing: answered with 404."""
-
-
 @dataclass(frozen=True)
 class Facet:
     name: str
     title: str
     values: list[tuple[str, int, str]] | None  # (value, releases, link); None: not counted in time
-
-
-def duration_words(seconds: float) -> str:
-    """Return 172800 as "2 days", 5400 as "90 minutes"."""
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size and seconds % size == 0 or seconds >= 2 * size:
-            n = round(seconds / size)
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds:.0f} seconds"
 
 
 def toml_snippet(query: str, name: str = "my-rule") -> str:
@@ -128,37 +116,11 @@ class Pages:
     # ---------------------------------------------------------------- one release
 
     def release(self, release_id: int) -> tuple[int, bytes]:
-        if not 0 < release_id <= Store.MAX_ID:
-            raise NotFound(f"no release with id {release_id}")
         with self.store() as store:
-            detail = store.release(release_id)
-            if detail is None:
-                raise NotFound(f"no release with id {release_id}")
-            alerts = store.release_alerts(release_id)
-        v = detail.view
-        why = "" if alerts else self.no_alert_reason(v.published, detail.matches)
-        return 200, self.r.page("release.html", title=v.title, v=v, d=detail, alerts=alerts, why=why,
-                                text=view.paragraphs(detail.body or v.summary))
-
-    def no_alert_reason(self, published: datetime, matches: tuple) -> str:
-        """Say why a release has no alert, from what the pipeline checks before queueing one."""
-        if not matches:
-            return "no watch rule matched it."
-        max_age = self.app.config.settings.alert_max_age
-        why = []
-        for m in matches:
-            spec = self.spec(m.rule)
-            if spec is None:
-                why.append(f"rule {m.rule} is no longer in config.toml")
-            elif not spec.notify:
-                why.append(f"rule {m.rule} notifies nobody (archive only: its notify list is empty)")
-            elif m.matched_at and published < m.matched_at - timedelta(seconds=max_age):
-                why.append(f"it was published more than {duration_words(max_age)} before rule {m.rule} matched it"
-                           " (alert_max_age: old news is archived quietly)")
-            else:
-                why.append(f"rule {m.rule} had no channel it could queue for when it matched"
-                           " (the channel was added or enabled later)")
-        return "; ".join(why) + "."
+            m = release_model(store, release_id, self.app.config.rules, self.app.config.settings.alert_max_age)
+        v = m.detail.view
+        return 200, self.r.page("release.html", title=v.title, v=v, d=m.detail, alerts=m.alerts, why=m.why_no_alert,
+                                text=view.paragraphs(m.detail.body or v.summary))
 
     # ---------------------------------------------------------------- rules
 
@@ -223,14 +185,11 @@ class Pages:
     def feeds(self) -> tuple[int, bytes]:
         now = self.clock.now()
         with self.store() as store:
-            rows = {r.name: r for r in store.feeds()}
+            snap = health.snapshot(store, self.app.config.feeds, now)
             days = store.web_feed_days(since=now - timedelta(days=SPARK_DAYS - 1))
-            page_counts, page_failures = store.page_counts(), store.page_failures()
-        configured = {f.name: f for f in self.app.config.feeds}
         out = []
-        for name in list(configured) + sorted(set(rows) - set(configured)):
-            f, r = configured.get(name), rows.get(name)
-            state = schedule.feed_state(f, r, now)
+        for f in snap.feeds:
+            r, state = f.row, f.state
             bad: frozenset[str] = frozenset()
             if state == "failing" and r is not None:
                 since = (r.last_ok_at or r.last_polled_at or now).date()
@@ -240,21 +199,19 @@ class Pages:
                 notes.append(f"asked to wait until {self.r.zone.when(r.retry_after_until)}")
             if r and r.redirect_to:
                 notes.append(f"moved to {r.redirect_to}")
-            if page_failures.get(name):
-                notes.append(f"{page_failures[name]} release pages failed (press-monitor pages --status failed)")
+            if f.pages_failed:
+                notes.append(f"{f.pages_failed} release pages failed (press-monitor pages --status failed)")
             out.append({
-                "name": name, "url": f.url if f else (r.url if r else ""), "state": str(state),
+                "name": f.name, "url": f.url, "state": str(state),
                 "entries": r.entries if r else 0, "failures": r.failures if r else 0,
-                "pages_failed": page_failures.get(name, 0),
+                "pages_failed": f.pages_failed,
                 "last_polled": r.last_polled_at if r else None, "last_ok": r.last_ok_at if r else None,
-                "next_poll": r.next_poll_at if r and state not in ("gone", "off", "removed") else None,
-                "notes": "; ".join(n for n in notes if n),
-                "spark": charts.bars(days.get(name, {}), now.date(), days=SPARK_DAYS, width=120, height=24,
+                "next_poll": f.next_poll, "notes": "; ".join(n for n in notes if n),
+                "spark": charts.bars(days.get(f.name, {}), now.date(), days=SPARK_DAYS, width=120, height=24,
                                      bad_days=bad),
             })
         out.sort(key=lambda x: STATE_ORDER.get(str(x["state"]), 9))  # stable: config order within a state
-        return 200, self.r.page("feeds.html", title="Feeds", rows=out, spark_days=SPARK_DAYS,
-                                pages=view.page_backlog(page_counts))
+        return 200, self.r.page("feeds.html", title="Feeds", rows=out, spark_days=SPARK_DAYS, pages=snap.pages)
 
     # ---------------------------------------------------------------- errors
 

@@ -5,25 +5,32 @@ handler, answer. Whatever goes wrong inside becomes an HTTP status with a page (
 {"error": …} (API), with the traceback logged at debug: never a dropped connection.
 
 Each request opens its own read-only connection and closes it before answering, so the web side
-never writes and never holds a lock or a long read snapshot while the daemon writes. Threads are
-bounded (MAX_THREADS; further connections wait in the listen backlog) and a connection that sends
-nothing for IDLE_SECONDS is closed.
+never writes and never holds a lock or a long read snapshot while the daemon writes. Connections
+come through `gate.Gate`, which reads request heads in one thread (whole-head deadline, a cap per
+client address), so a slow or idle client never holds a worker. Complete requests are answered by
+MAX_THREADS workers; `/healthz` and static files have CHEAP_THREADS workers of their own, so they
+answer while every other worker is busy with searches. One request per connection (HTTP/1.0).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
+import io
 import json
 import logging
 import re
 import signal
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -34,16 +41,27 @@ from monitor.app import App
 from monitor.clock import Clock, SystemClock
 from monitor.errors import ConfigError, MonitorError
 from monitor.web import api, view
-from monitor.web.pages import NotFound, Pages
+from monitor.web.gate import Gate, Head
+from monitor.web.model import NotFound
+from monitor.web.pages import Pages
 from monitor.web.render import Renderer
 
 log = logging.getLogger("monitor.web")
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_THREADS = 16
-IDLE_SECONDS = 15.0
+CHEAP_THREADS = 2  # /healthz and static files: answered even while MAX_THREADS searches run
+MAX_QUEUED = 256  # complete requests waiting for a worker, per lane; more are answered 503 at once
+_BUSY_BODY = b'{"error": "the server is busy: try again in a few seconds"}'
+BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY))
+IDLE_SECONDS = 15.0  # writing an answer to a client that does not read it
+# A Host header: a name or [IPv6 address], an optional port; nothing else (no userinfo, no path).
+HOST_HEADER = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]*)(:[0-9]{1,5})?")
 MAX_PARAMS = 100
 STATIC = Path(__file__).parent / "static"
+# The API's description (OpenAPI 3.1), served as /api/openapi.json; tests check real answers against it.
+OPENAPI = (Path(__file__).parent / "openapi.json").read_bytes()
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 # No inline script or style; the one script and the stylesheet come from /static. Links out must
 # not leak the local search in a Referer.
@@ -108,6 +126,7 @@ class Routes:
             ("/feeds", lambda g, q, r: html(p.feeds)()),
             ("/static/([a-z]+\\.(?:css|js))", self.static_file),
             ("/healthz", lambda g, q, r: js(a.health)(q)),
+            ("/api/openapi\\.json", lambda g, q, r: Answer(200, OPENAPI, "application/json; charset=utf-8")),
             ("/api/search", lambda g, q, r: js(a.search)(q)),
             (f"/api/releases/{ID}", lambda g, q, r: js(a.release)(int(g[0]))),
             ("/api/rules", lambda g, q, r: js(a.rules)(q)),
@@ -152,9 +171,40 @@ class Routes:
 
 
 class Handler(BaseHTTPRequestHandler):
+    """Answers one request whose head the gate has read (`request` is a gate.Head)."""
+
     server: WebServer
+    request: Head
     server_version = f"press-monitor/{__version__}"
-    timeout = IDLE_SECONDS  # socket timeout: an idle or dribbling client is dropped
+
+    def setup(self) -> None:
+        self.connection = self.request.sock
+        self.connection.settimeout(IDLE_SECONDS)  # a client that does not read its answer is dropped
+        self.rfile = io.BytesIO(self.request.data)
+        self.wfile = self.connection.makefile("wb")
+
+    def handle(self) -> None:
+        if self.request.complete:
+            self.handle_one_request()
+            return
+        # More than MAX_HEAD_BYTES without an empty line: answer without reading on.
+        self.command, self.request_version, self.close_connection = "", self.default_request_version, True
+        self.requestline = self.path = target_of(self.request.data)
+        if b"\n" not in self.request.data:
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG, "Request line too long")
+        else:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Request head too large")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (414, 431, 501, a broken request line) in this server's forms."""
+        if not getattr(self, "path", None):  # the request line was refused before it was parsed
+            self.path = target_of(self.raw_requestline if hasattr(self, "raw_requestline") else b"")
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Error"
+        self.close_connection = True
+        self._send(self._error(self._is_api(), code, phrase, message or phrase), head=self.command == "HEAD")
 
     def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
         self._answer(head=True)
@@ -170,6 +220,9 @@ class Handler(BaseHTTPRequestHandler):
             answer = self._error(self._is_api(), 500, "Internal error",
                                  "Something went wrong answering this request; `press-monitor serve -v` logs"
                                  " the details.")
+        self._send(answer, head=head)
+
+    def _send(self, answer: Answer, *, head: bool) -> None:
         try:
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.ctype)
@@ -188,18 +241,13 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     def _is_api(self) -> bool:
-        path = self._local_path()
-        return path.startswith("/api/") or path == "/healthz"
-
-    def _local_path(self) -> str:
-        path = urlsplit(self.path).path or "/"
-        base = self.server.base_path
-        if base and (path == base or path.startswith(base + "/")):
-            path = path[len(base):] or "/"
-        return path
+        return is_api(self.server.local_path(self.path) or "")
 
     def _dispatch(self) -> Answer:
         api_call = self._is_api()
+        if self._host_name() is None:
+            return self._error(api_call, 400, "Bad request", "invalid Host header: expected a name or address"
+                               " and an optional port")
         if not self._host_allowed():
             return self._error(api_call, 403, "Forbidden", "unexpected Host header (DNS rebinding?); "
                                "serve --allowed-host NAME answers a proxy's name")
@@ -210,7 +258,11 @@ class Handler(BaseHTTPRequestHandler):
             return Answer(answer.status, answer.body, answer.ctype,
                           (("WWW-Authenticate", 'Basic realm="press-monitor", charset="UTF-8"'),))
         parts = urlsplit(self.path)
-        path = self._local_path().rstrip("/") or "/"
+        local = self.server.local_path(self.path)
+        if local is None:
+            return self._error(api_call, 404, "Not found", f"nothing at {parts.path}: this server answers under"
+                               f" {self.server.base_path}/")
+        path = local.rstrip("/") or "/"
         try:
             params = dict(parse_qsl(parts.query, keep_blank_values=True, max_num_fields=MAX_PARAMS))
         except ValueError:
@@ -226,8 +278,8 @@ class Handler(BaseHTTPRequestHandler):
             scheme = "https" if self.headers.get("X-Forwarded-Proto", "") == "https" else "http"
             host = self.headers.get("Host") or self.server.url.split("/")[2]
             return fn(groups, params, Request(f"{scheme}://{host}", parts.path))
-        except (NotFound, api.Missing) as exc:
-            return self._error(api_call, 404, "Not found", str(exc).strip("'\""))
+        except NotFound as exc:
+            return self._error(api_call, 404, "Not found", str(exc))
         except api.BadRequest as exc:
             return self._error(api_call, 400, "Bad request", str(exc))
         except MonitorError as exc:  # no archive yet, archive from a newer version, ...
@@ -252,11 +304,13 @@ class Handler(BaseHTTPRequestHandler):
         bound = str(self.server.server_address[0])
         if bound not in LOOPBACK and not allowed:
             return True
-        try:
-            host = (urlsplit("//" + (self.headers.get("Host") or "")).hostname or "").lower()
-        except ValueError:
-            return False
+        host = self._host_name() or ""
         return host in LOOPBACK or host == bound or host in allowed
+
+    def _host_name(self) -> str | None:
+        """Return the Host header's name, lower case ("" if none was sent); None for a malformed one."""
+        m = HOST_HEADER.fullmatch((self.headers.get("Host") or "").strip())
+        return m.group(1).strip("[]").lower() if m else None
 
     def _authorized(self) -> bool:
         token = self.server.access.token
@@ -279,9 +333,8 @@ class Handler(BaseHTTPRequestHandler):
         self.server.log(f"{self.address_string()} {format % args}")
 
 
-class WebServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
+class WebServer(HTTPServer):
+    request_queue_size = 128  # the kernel's backlog: the gate accepts as fast as connections come
 
     def __init__(self, app: App, host: str, port: int, *, clock: Clock | None = None,
                  log: Callable[[str], None] | None = None, access: Access | None = None,
@@ -294,30 +347,83 @@ class WebServer(ThreadingHTTPServer):
         static = {p.name: p.read_bytes() for p in STATIC.iterdir() if p.suffix in STATIC_TYPES}
         self.routes = Routes(app, clock, renderer, static)
         self.log = log or (lambda line: None)
-        self.slots = threading.BoundedSemaphore(MAX_THREADS)
         super().__init__((host, port), Handler)
+        self.gate = Gate(self.socket, self._dispatch_head)
+        self._lock = threading.Lock()
+        self.queued: Counter[str] = Counter()  # requests waiting for a worker, per lane
+        self.counts: Counter[str] = Counter()  # shed: answered 503 at once, every worker of its lane busy
+        self.workers = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="web")
+        self.cheap_workers = ThreadPoolExecutor(CHEAP_THREADS, thread_name_prefix="web-cheap")
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # At most MAX_THREADS at once: the accept loop waits for a free slot (the kernel's backlog
-        # holds the rest) instead of starting a thread per connection.
-        self.slots.acquire()
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self.slots.release()
-            raise
+    def local_path(self, target: str) -> str | None:
+        """Return a request target's path below the base path; None if it is outside it."""
+        path = urlsplit(target).path or "/"
+        base = self.base_path
+        if not base:
+            return path
+        if path == base or path.startswith(base + "/"):
+            return path[len(base):] or "/"
+        return None
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    def _dispatch_head(self, head: Head) -> None:
+        """Queue a complete request for its workers (called on the gate's thread: never blocks)."""
+        path = self.local_path(target_of(head.data)) or ""
+        lane = "cheap" if path == "/healthz" or path.startswith("/static/") else "main"
+        with self._lock:
+            if self.queued[lane] >= MAX_QUEUED:  # a flood of requests: shed load instead of queueing forever
+                self.counts["shed"] += 1
+                busy = True
+            else:
+                self.queued[lane] += 1
+                busy = False
+        if busy:
+            with contextlib.suppress(OSError):
+                head.sock.setblocking(False)
+                head.sock.send(BUSY)
+            head.sock.close()
+            return
+        (self.cheap_workers if lane == "cheap" else self.workers).submit(self._answer_head, head, lane)
+
+    def _answer_head(self, head: Head, lane: str) -> None:
+        with self._lock:
+            self.queued[lane] -= 1
         try:
-            super().process_request_thread(request, client_address)
+            # The "request" is the gate's Head, not a socket: Handler.setup reads it.
+            Handler(head, head.address, self)  # type: ignore[arg-type]
+        except Exception:
+            log.debug("answering %s failed", head.address[0], exc_info=True)
         finally:
-            self.slots.release()
+            with contextlib.suppress(OSError):
+                head.sock.shutdown(socket.SHUT_WR)
+            head.sock.close()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self.gate.run()
+
+    def shutdown(self) -> None:
+        self.gate.stop()
+        self.gate.stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.workers.shutdown(wait=False, cancel_futures=True)
+        self.cheap_workers.shutdown(wait=False, cancel_futures=True)
 
     @property
     def url(self) -> str:
         host, port = str(self.server_address[0]), int(self.server_address[1])
         root = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         return root + self.base_path + "/"
+
+
+def target_of(head: bytes) -> str:
+    """Return the request target of a raw request head ("" if it has none)."""
+    parts = head.split(b"\n", 1)[0].split()
+    return parts[1].decode("latin-1") if len(parts) >= 2 else ""
+
+
+def is_api(local_path: str) -> bool:
+    return local_path.startswith("/api/") or local_path == "/healthz"
 
 
 def normalize_base_path(text: str) -> str:

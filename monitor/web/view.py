@@ -7,7 +7,6 @@ Nothing here knows HTML: the templates escape everything; these functions only s
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -17,8 +16,6 @@ from zoneinfo import ZoneInfo
 OPEN, CLOSE = "\x02", "\x03"
 # Rule-match snippets are stored as FTS5 snippet(…, '[', ']', '…') produced them.
 _BRACKETED = re.compile(r"\[([^\[\]\n]{1,200})\]")
-# The page queue's states (store/pages.py), in the order `status` prints them.
-PAGE_STATES = ("pending", "failed", "skipped", "done")
 
 
 @dataclass(frozen=True)
@@ -95,8 +92,3 @@ def clamp_int(text: str | None, default: int, low: int, high: int) -> int:
     if text is None or not re.fullmatch(r"[+-]?[0-9]{1,30}", text.strip()):
         return default
     return max(low, min(high, int(text)))
-
-
-def page_backlog(counts: Mapping[str, int]) -> dict[str, int]:
-    """Return the page queue's size per state, every state present (zero when none), as `status` shows it."""
-    return {state: counts.get(state, 0) for state in PAGE_STATES}
