@@ -214,3 +214,10 @@ def test_end_matter_is_cut_from_its_first_line(line: str) -> None:
               ("The plant makes lenses.", None), (line, line), ("Standing text of the company.", None)]
     kept, cut = boundary.split(blocks)
     assert kept == [b for b, _ in blocks[:3]] and cut == [line, "Standing text of the company."]
+
+
+def test_a_copyright_line_ends_the_release() -> None:
+    blocks = [("LONDON, May 1, 2024 -- Acme opened a plant.", None), ("It employs 300 people.", None),
+              ("Copyright © 2024 Example Media, Inc. All Rights Reserved.", None), ("Most read stories", None)]
+    kept, cut = boundary.split(blocks)
+    assert kept == ["LONDON, May 1, 2024 -- Acme opened a plant.", "It employs 300 people."] and len(cut) == 2

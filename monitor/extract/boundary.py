@@ -44,6 +44,7 @@ _END_LINE = re.compile(
     # "SOURCE Acme" as PR Newswire writes it, or "Source: Acme"; not "Source code is on GitHub".
     r"(?i)^(?:#{3}\s*$|-\s*#{3}\s*-|(?-i:SOURCE)\s+\S.{0,120}$|source:\s*\S.{0,120}$"
     r"|view (?:original|source) (?:content|version)\b"
+    r"|(?:copyright\s*)?(?:©|\(c\))\s*(?:\d{4}|[A-Z])|copyright\s+\d{4}\b"
     r"|to view the original version\b|(?:media|press|investor)\s+contacts?\s*:|contacts?\s*:\s*\S{0,80}$"
     r"|(?:this|the) (?:press |news )?release (?:contains|includes|may contain) .{0,60}forward[- ]looking"
     r"|except for (?:the )?historical (?:information|facts?)\b.{0,120}forward[- ]looking"

@@ -390,7 +390,7 @@ def page_boilerplate(db: sqlite_utils.Database) -> None:
     the wire names monitor/wires.py learnt (EIN Presswire, Marketwired, JCN Newswire) brought to old rows.
 
     Not in the FTS index: indexed, every bare query and rule would match About text again, the false
-    alerts the cut is there to stop. It is shown with the release and exported.
+    alerts the cut is there to stop. It is shown with the release (`show`).
     """
     db.execute("ALTER TABLE releases ADD COLUMN boilerplate TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE pages ADD COLUMN quality TEXT")
