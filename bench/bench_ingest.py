@@ -1,6 +1,7 @@
 """Ingest benchmark: the real `press-monitor run --once` over a local PR Newswire-style wire.
 
     .venv/bin/python bench/bench_ingest.py [--feeds 200] [--items 100] [--advance 50] [--seed 1]
+        [--pg postgresql://postgres@127.0.0.1/DB]   (the same phases on PostgreSQL too, beside SQLite)
 
 bench/wire.py serves N feeds x M items (about 30% of releases carried by 2-3 feeds, each feed with
 its own tracking parameters and guid style) in its own process. The CLI runs as a subprocess, one
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
 import resource
 import sqlite3
@@ -34,7 +36,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 HERE = Path(__file__).resolve().parent
 RELEASE_ID = re.compile(r"-(\d{6})\.html")
@@ -62,9 +67,9 @@ def start_wire(a: argparse.Namespace) -> tuple[subprocess.Popen, str]:
     return proc, base
 
 
-def write_config(tmp: Path, base: str, n: int) -> Path:
+def write_config(tmp: Path, base: str, n: int, database: str | None = None) -> Path:
     lines = [
-        "[monitor]", f'database = "{tmp / "archive.db"}"', 'log_level = "WARNING"', "",
+        "[monitor]", f'database = "{database or tmp / "archive.db"}"', 'log_level = "WARNING"', "",
         "[terms]", 'central_asia = ["Central Asia", "Kazakhstan", "Uzbekistan", "Kyrgyzstan"]', "",
         "[[rules]]", 'name = "summits"', 'query = "summit*"', 'notify = ["console"]', "",
         "[[rules]]", 'name = "central-asia-energy"', 'query = "@central_asia AND (energy OR pipeline)"',
@@ -81,19 +86,30 @@ def write_config(tmp: Path, base: str, n: int) -> Path:
     return path
 
 
-def archive_counts(db: Path) -> dict:
+def archive_counts(db: Path | str) -> dict:
     """Return releases stored, distinct release ids among them, sightings and matches."""
+    if isinstance(db, str):  # a PostgreSQL archive (--pg)
+        import psycopg
+        with psycopg.connect(db) as pg:
+            if not pg.execute("SELECT to_regclass('releases') IS NOT NULL").fetchone()[0]:  # type: ignore[index]
+                return dict(stored=0, distinct=0, dups=0, merged=0, sightings=0, matches=0)
+            return _counts(pg)
     if not db.exists():
         return dict(stored=0, distinct=0, dups=0, merged=0, sightings=0, matches=0)
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
+        return _counts(con)
+    finally:
+        con.close()
+
+
+def _counts(con: Any) -> dict:
+    if True:
         urls = [u for (u,) in con.execute("SELECT url FROM releases")]
         ids = {m.group(1) for u in urls if u and (m := RELEASE_ID.search(u))}
         links = [u for (u,) in con.execute("SELECT link FROM sightings")]
         seen = {m.group(1) for u in links if u and (m := RELEASE_ID.search(u))}
         matches = con.execute("SELECT count(*) FROM matches").fetchone()[0]
-    finally:
-        con.close()
     # dups: one release stored twice. merged: a release seen in a feed (its id in a sighting's link)
     # that has no release of its own, i.e. it was joined to a different release.
     return dict(stored=len(urls), distinct=len(ids), dups=len(urls) - len(ids), merged=len(seen - ids),
@@ -148,14 +164,34 @@ def baseline_feedparser(base: str, n: int) -> tuple[float, int]:
     return time.process_time() - t0, entries
 
 
-def one_round(a: argparse.Namespace, exe: Path, baseline: bool) -> dict:
-    """Run startup, cold, warm and new against a fresh wire and a fresh archive; return the figures."""
+def pg_archive(url: str) -> tuple[str, Callable[[], None]]:
+    """A fresh, empty archive in the database at `url` (a schema of its own); and how to drop it."""
+    import psycopg
+    schema = f"pm_bench_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    parts = urlsplit(url)
+    archive = urlunsplit(parts._replace(query=f"options={quote(f'-csearch_path={schema}')}"))
+
+    def drop() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return archive, drop
+
+
+def one_round(a: argparse.Namespace, exe: Path, baseline: bool, pg: str | None = None) -> dict:
+    """Run startup, cold, warm and new against a fresh wire and a fresh archive; return the figures.
+
+    pg: a PostgreSQL database URL: the archive is a fresh schema there instead of an SQLite file."""
     wire, base = start_wire(a)
     tmp = Path(tempfile.mkdtemp(prefix="press-monitor-ingest-bench-"))
+    drop: Callable[[], None] | None = None
     try:
         n = call(base, "/stats")["feeds"]
-        cfg = write_config(tmp, base, n)
-        db = tmp / "archive.db"
+        db: Path | str = tmp / "archive.db"
+        if pg:
+            db, drop = pg_archive(pg)
+        cfg = write_config(tmp, base, n, db if isinstance(db, str) else None)
         cmd = [str(exe), "--config", str(cfg)]
         rows: list[dict] = []
 
@@ -201,6 +237,8 @@ def one_round(a: argparse.Namespace, exe: Path, baseline: bool) -> dict:
     finally:
         wire.terminate()
         wire.wait()
+        if drop is not None:
+            drop()
         if a.keep:
             out["kept"] = tmp
         else:
@@ -222,13 +260,23 @@ def main() -> None:
                     help="whole rounds (fresh wire, fresh archive); each phase reports its fastest round")
     ap.add_argument("--no-baseline", action="store_true", help="skip the in-process feedparser baseline")
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (config.toml, archive.db, outputs)")
+    ap.add_argument("--pg", metavar="URL", help="also run every round on PostgreSQL (a fresh schema in the database"
+                    " at URL, dropped after) and print PostgreSQL / SQLite per phase")
     a = ap.parse_args()
 
     exe = Path(sys.executable).with_name("press-monitor")
     if not exe.exists():
         sys.exit(f"{exe} not found: run this with the project's venv python (.venv/bin/python)")
     rounds = [one_round(a, exe, baseline=(i == a.repeat - 1 and not a.no_baseline)) for i in range(max(1, a.repeat))]
-    # Rounds are identical (same seed), so the fastest of each phase is the least disturbed measurement.
+    pg_rows = best_rows([one_round(a, exe, baseline=False, pg=a.pg) for _ in range(max(1, a.repeat))]) if a.pg else None
+    rows = best_rows(rounds)
+    last = rounds[-1]
+    base_s, base_entries = last["baseline"] or (None, None)
+    report(a, rows, last["truth"], last["advanced"], base_s, base_entries, last["kept"], pg_rows)
+
+
+def best_rows(rounds: list[dict]) -> list[dict]:
+    """Rounds are identical (same seed), so the fastest of each phase is the least disturbed measurement."""
     rows = []
     for i in range(len(rounds[0]["rows"])):
         runs = [r["rows"][i] for r in rounds]
@@ -239,12 +287,10 @@ def main() -> None:
             best["merged"] = max(row.get("merged", 0) for row in runs)
             best["exit"] = max(row.get("exit", 0) for row in runs)  # so does a failed run
         rows.append(best)
-    last = rounds[-1]
-    base_s, base_entries = last["baseline"] or (None, None)
-    report(a, rows, last["truth"], last["advanced"], base_s, base_entries, last["kept"])
+    return rows
 
 
-def report(a, rows, truth, advanced, base_s, base_entries, kept) -> None:
+def report(a, rows, truth, advanced, base_s, base_entries, kept, pg_rows=None) -> None:
     cols = [("phase", 7), ("wall_s", 7), ("net_s", 7), ("cpu_s", 7), ("net_cpu_s", 7), ("requests", 4),
             ("http_200", 4), ("http_304", 4), ("mb_sent", 7), ("mb_body", 7), ("feeds_fetched", 7),
             ("items_in_fetched", 6), ("new", 6), ("dup", 6), ("stored", 6), ("distinct", 8), ("dups", 4), ("merged", 6),
@@ -310,6 +356,25 @@ def report(a, rows, truth, advanced, base_s, base_entries, kept) -> None:
               f"{r_cpu:.2f} (`reader` spends ~85% of its update in feedparser; the target is <= 0.5 of its update)")
         summary.update(baseline_feedparser_cpu_s=round(base_s, 3), cold_net_wall_over_feedparser=round(r_wall, 3),
                        cold_net_cpu_over_feedparser=round(r_cpu, 3))
+    if pg_rows is not None:
+        # The same phases on PostgreSQL, fresh wire and archive, same corpus: ratios PostgreSQL / SQLite.
+        print("PostgreSQL beside SQLite (same corpus, this run):")
+        print(f"  {'phase':>7}  {'sqlite net s':>12}  {'pg net s':>9}  {'ratio':>6}  {'sqlite cpu':>10}  {'pg cpu':>7}"
+              f"  {'ratio':>6}  {'pg stored':>9}  {'pg dups':>7}")
+        ratios = {}
+        for mine, theirs in zip(rows[1:], pg_rows[1:], strict=True):
+            rw = theirs["net_s"] / mine["net_s"] if mine["net_s"] > 0 else float("nan")
+            rc = theirs["net_cpu_s"] / mine["net_cpu_s"] if mine["net_cpu_s"] > 0 else float("nan")
+            ratios[mine["phase"]] = dict(wall=round(rw, 3), cpu=round(rc, 3))
+            print(f"  {mine['phase']:>7}  {mine['net_s']:>12}  {theirs['net_s']:>9}  {rw:>6.2f}"
+                  f"  {mine['net_cpu_s']:>10}  {theirs['net_cpu_s']:>7}  {rc:>6.2f}"
+                  f"  {theirs.get('stored', '')!s:>9}  {theirs.get('dups', '')!s:>7}")
+        summary.update(postgresql=pg_rows, postgresql_over_sqlite=ratios)
+        checks.append(("PostgreSQL: every run --once exited 0", all(r.get("exit", 0) == 0 for r in pg_rows[1:])))
+        checks.append(("PostgreSQL: the same releases stored, no duplicate",
+                       all(p.get("stored") == s.get("stored") and p.get("dups", 0) == 0
+                           for s, p in zip(rows[1:], pg_rows[1:], strict=True))))
+        checks.append(("PostgreSQL cold ingest within 1.5x of SQLite (net wall)", ratios["cold"]["wall"] <= 1.5))
     for name, ok in checks:
         print(f"  [{'ok' if ok else 'FAIL'}] {name}")
     summary["checks"] = {name: ok for name, ok in checks}

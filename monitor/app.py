@@ -61,7 +61,10 @@ class App:
     def deliver(self, store: Store, clock: Clock, *,
                 on_event: Callable[[str], None] | None = None) -> deliver.Report | None:
         """Drain the outbox once; return None when another process is delivering right now."""
-        with delivery_lock(self.config.settings.database) as mine:
+        database = self.config.settings.database
+        # On a server the lock is the database's own (drainers may run on several hosts).
+        lock = delivery_lock(database) if isinstance(database, Path) else store.delivery_lock()
+        with lock as mine:
             if not mine:
                 return None
             return deliver.drain(store, self.channel_set, self.config.channels, clock,

@@ -66,7 +66,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor import app as app_mod
 from monitor import maintenance, schedule
 from monitor.clock import Clock, SystemClock
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StoreUnavailable
 from monitor.fetch import Fetcher
 from monitor.health import META_STARTED, META_STOPPED
 from monitor.hostqueue import HostQueue, WorkerPool
@@ -553,6 +553,9 @@ class Daemon:
         what = {"job": job} if feed is None else {"feed": feed}
         if ev.code == EVENT_JOB_ERROR:
             exc = getattr(ev, "exception", None)
+            if isinstance(exc, StoreUnavailable):  # reported and retried: the next run tries again
+                event(log, logging.WARNING, "store_unavailable", **what, error=str(exc))
+                return
             event(log, logging.ERROR, "job_error", **what, error=f"{type(exc).__name__}: {exc}" if exc else None,
                   traceback=getattr(ev, "traceback", None))
         elif ev.code == EVENT_JOB_MISSED:

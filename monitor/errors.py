@@ -10,6 +10,7 @@
     │   └── NotAFeed           HTML page, empty body, zero entries, unparseable bytes
     ├── QueryError         an FTS5 query (search or rule) is invalid
     ├── StoreError         the archive cannot be opened or is from a newer version
+    │   └── StoreUnavailable   the database server cannot be reached (restarting?): retried, not a bug
     ├── DeliveryError      a channel could not deliver; says whether to retry, when, and if the
     │                      endpoint is gone for good
     ├── NetworkError       an HTTP exchange broke below HTTP (DNS, refused, TLS, reset, timeout, a
@@ -69,6 +70,10 @@ class QueryError(MonitorError):
 
 class StoreError(MonitorError):
     """The archive cannot be used."""
+
+
+class StoreUnavailable(StoreError):
+    """The archive's database server does not answer right now (PostgreSQL restarting, network down)."""
 
 
 class DeliveryError(MonitorError):

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
+from monitor.errors import StoreUnavailable
+
 T = TypeVar("T")
 PER_HOST = 2  # concurrent requests to one host
 log = logging.getLogger(__name__)
@@ -171,6 +173,8 @@ class WorkerPool(Generic[T]):
             after = None
             try:
                 after = self._handle(ticket.job)
+            except StoreUnavailable as exc:  # the database server is restarting: the job runs again later
+                log.warning("worker job %s failed: %s", ticket.key, exc)
             except Exception:  # noqa: BLE001 - the handler's own bug: logged, the pool lives on
                 log.exception("worker job %s failed", ticket.key)
             finally:

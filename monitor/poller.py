@@ -40,7 +40,6 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor import pipeline, schedule
@@ -50,7 +49,7 @@ from monitor.health import META_LAST_POLL  # the last poll by anyone (`status` r
 from monitor.hostqueue import PER_HOST, HostQueue, HostSlots, WorkerPool
 from monitor.logging_setup import event
 from monitor.store import Store, ts
-from monitor.types import Feed, FeedState, FeedStatus, PollResult, Settings
+from monitor.types import Database, Feed, FeedState, FeedStatus, PollResult, Settings
 
 if TYPE_CHECKING:
     from monitor.app import App
@@ -107,9 +106,9 @@ class SerialStore(Store):
     idled the daemon for half of a cold start. Other processes (the CLI) still meet busy_timeout.
     """
 
-    def __init__(self, path: Path, lock: threading.RLock) -> None:
+    def __init__(self, database: Database, lock: threading.RLock) -> None:
         self._lock = lock  # before Store.__init__: a new archive is migrated in a transaction
-        super().__init__(path)
+        super().__init__(database)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -12,6 +12,7 @@ store              -> FeedStatus (a feed's recorded health and schedule), AlertS
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -40,10 +41,35 @@ class Secret(str):
 
 
 @dataclass(frozen=True)
+class ServerDatabase:
+    """An archive on a PostgreSQL server: `[monitor] database` (or `database_env`) as a postgresql:// URL.
+
+    The URL goes to libpq untouched, so libpq's PG* variables and ~/.pgpass fill in what it leaves
+    out; str() shows it without its password (logs, `check`, `run --once`'s header).
+    """
+
+    url: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return _PASSWORD.sub(r"\1***", _QUERY_PASSWORD.sub(r"\1***", self.url))
+
+    def __repr__(self) -> str:
+        return f"ServerDatabase({str(self)!r})"
+
+
+# The password of a URL (postgresql://user:secret@host/db) and a password=… query parameter.
+_PASSWORD = re.compile(r"^([a-z]+://[^/@:]*:)[^/@]*(?=@)", re.IGNORECASE)
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)
+
+# Where the archive lives: an SQLite file, or a PostgreSQL database.
+Database = Path | ServerDatabase
+
+
+@dataclass(frozen=True)
 class Settings:
     """[monitor]: durations in seconds, sizes in bytes, paths absolute."""
 
-    database: Path
+    database: Database
     user_agent: str = "press-monitor/0.1 (+https://github.com/press-monitor)"
     poll_interval: float = 300.0
     timeout: float = 20.0

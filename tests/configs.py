@@ -9,7 +9,8 @@ Config writers (conftest.py exposes them as the `configs` fixture):
     configs.write(feeds, hook=receiver.url, rules=..., timeout="2s", monitor='retention = "30d"')
     configs.path                                                         -> tmp_path / "config.toml"
 
-The archive is `archive.db` beside the config. A `hook` adds a signed webhook channel named "hook"
+The archive is `archive.db` beside the config, or with the `database` fixture (conftest.py) that
+archive on either backend (`configs.database`). A `hook` adds a signed webhook channel named "hook"
 (secret from $PM_TEST_HOOK_SECRET: pass HOOK_ENV to a subprocess) and, unless `rules` is given, a
 rule "summit" that notifies it.
 """
@@ -22,6 +23,8 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from monitor.types import Database, ServerDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,8 +40,10 @@ def feed_toml(name: str, url: str, interval: str = "1s", extra: str = "", full_t
 
 
 def write_config(path: Path, feeds: str, *, hook: str | None = None, timeout: str = "2s",
-                 rules: str | None = None, monitor: str = "", signed: bool = True) -> Path:
-    text = f'[monitor]\ndatabase = "archive.db"\ntimeout = "{timeout}"\n{monitor}\n{feeds}'
+                 rules: str | None = None, monitor: str = "", signed: bool = True,
+                 database: Database | None = None) -> Path:
+    where = database.url if isinstance(database, ServerDatabase) else "archive.db"
+    text = f'[monitor]\ndatabase = "{where}"\ntimeout = "{timeout}"\n{monitor}\n{feeds}'
     if hook:
         text += f'[channels.hook]\ntype = "webhook"\nurl = "{hook}"\n'
         text += 'secret_env = "PM_TEST_HOOK_SECRET"\n\n' if signed else "\n"
@@ -51,14 +56,17 @@ def write_config(path: Path, feeds: str, *, hook: str | None = None, timeout: st
 class Configs:
     """write_config and feed_toml bound to one test's directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, database: Database | None = None) -> None:
         self.path = directory / "config.toml"
+        # The archive the configs name: archive.db beside them, or a PostgreSQL one (the `database` fixture).
+        self.database: Database = database if database is not None else directory / "archive.db"
 
     @staticmethod
     def feed(name: str, url: str, interval: str = "1s", extra: str = "", full_text: bool = False) -> str:
         return feed_toml(name, url, interval, extra, full_text)
 
     def write(self, feeds: str, **options: object) -> Path:
+        options.setdefault("database", self.database)
         return write_config(self.path, feeds, **options)  # type: ignore[arg-type]
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from monitor.types import Database
 from tests.configs import SECRET, Configs
 from tests.feedserver import FeedServer
+from tests.pgserver import TestDatabase
 from tests.webhook_receiver import WebhookReceiver
 
 
@@ -30,6 +32,46 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture
-def configs(tmp_path: Path) -> Configs:
-    """Config writers for tmp_path/config.toml (see tests/configs.py)."""
-    return Configs(tmp_path)
+def configs(tmp_path: Path, request: pytest.FixtureRequest) -> Configs:
+    """Config writers for tmp_path/config.toml (see tests/configs.py); naming the `database` fixture's
+    archive when the test uses it (so it runs on both backends), else archive.db."""
+    database = request.getfixturevalue("database") if "database" in request.fixturenames else None
+    return Configs(tmp_path, database)
+
+
+# --------------------------------------------------------------------------- both backends (issue 18)
+# A test that takes the `database` fixture runs once per backend: an SQLite file in tmp_path, and a
+# fresh archive (its own schema) in this run's PostgreSQL database (tests/pgserver.py), created on
+# first use and dropped at the end. `--backend sqlite` (or postgresql) runs only one of them.
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--backend", choices=(*BACKENDS, "both"), default="both",
+                     help="the archive backends tests taking `database` run on (default: both)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--backend")
+        metafunc.parametrize("database", BACKENDS if chosen == "both" else (chosen,), indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_test_database() -> Iterator[TestDatabase]:
+    """This run's throwaway PostgreSQL database."""
+    db = TestDatabase().create()
+    try:
+        yield db
+    finally:
+        db.drop()
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    """A new, empty archive on the backend this run of the test is for (see pytest_generate_tests)."""
+    if request.param == "sqlite":
+        return tmp_path / "archive.db"
+    pg: TestDatabase = request.getfixturevalue("pg_test_database")
+    return pg.archive()

@@ -8,17 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from monitor.types import Database, ServerDatabase
 from tests.configs import ROOT, cli
 from tests.feedserver import FeedServer
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, feed_server: FeedServer) -> Path:
+def workdir(tmp_path: Path, feed_server: FeedServer, database: Database) -> Path:
+    """The samples and a config, its archive on each backend in turn (conftest.py: `database`)."""
     shutil.copytree(ROOT / "samples", tmp_path / "samples")
     feed_server.status("/down.rss", 503)
+    where = database.url if isinstance(database, ServerDatabase) else "archive.db"
     (tmp_path / "config.toml").write_text(f"""
 [monitor]
-database = "archive.db"
+database = "{where}"
 
 [[feeds]]
 name = "Sample US"

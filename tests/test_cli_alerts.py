@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.types import Database
 from tests.configs import Configs, cli
 from tests.feedserver import FeedServer, rss
 from tests.test_channel_webhook import check_event
@@ -15,7 +16,9 @@ from tests.webhook_receiver import Reply, WebhookReceiver
 
 
 @pytest.mark.slow
-def test_alerts_list_dead_retry_and_test_channel(tmp_path: Path, feed_server: FeedServer, configs: Configs) -> None:
+def test_alerts_list_dead_retry_and_test_channel(tmp_path: Path, feed_server: FeedServer, configs: Configs,
+                                                 database: Database) -> None:
+    """On both backends (`configs` names `database`)."""
     now = datetime.now(UTC)
     feed_server.publish("/wire.rss", rss([
         {"title": f"Summit {i}", "guid": f"g{i}", "link": f"https://wire.example/s{i}.html",

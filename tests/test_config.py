@@ -27,7 +27,7 @@ from monitor.config import (
     resolve_path,
 )
 from monitor.errors import ConfigError
-from monitor.types import ChannelSpec, Feed, RuleSpec, Secret, Settings
+from monitor.types import ChannelSpec, Feed, RuleSpec, Secret, ServerDatabase, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -338,7 +338,8 @@ ERRORS = [
     ("rules-not-array", "rules = 3\n", "rules", "expected an array of tables ([[rules]])"),
     # [monitor]
     ("mon-unknown", "[monitor]\ndatabse = 'x'\n", "monitor.databse", 'unknown key (did you mean "database"?)'),
-    ("mon-unknown-far", "[monitor]\nzzz = 1\n", "monitor.zzz", "unknown key (accepted: database, user_agent"),
+    ("mon-unknown-far", "[monitor]\nzzz = 1\n", "monitor.zzz",
+     "unknown key (accepted: database, database_env, user_agent"),
     ("mon-bool-duration", "[monitor]\npoll_interval = true\n", "monitor.poll_interval",
      'expected a duration such as "5m" or "1h30m" or a number of seconds, got true (boolean)'),
     ("mon-no-unit", "[monitor]\ntimeout = '20'\n", "monitor.timeout", '"20" has no unit; write "20s"'),
@@ -356,6 +357,12 @@ ERRORS = [
      'not a known IANA time zone such as "Europe/Paris" (did you mean "Europe/Paris"?)'),
     ("mon-timezone-path", "[monitor]\ntimezone = '../../etc/passwd'\n", "monitor.timezone", "IANA time zone"),
     ("mon-empty-db", "[monitor]\ndatabase = ' '\n", "monitor.database", "must not be empty"),
+    ("mon-db-scheme", "[monitor]\ndatabase = 'mysql://u:pw@h/db'\n", "monitor.database",
+     '"mysql://u:***@h/db" is neither a file path nor a postgresql:// URL'),
+    ("mon-db-env-unset", "[monitor]\ndatabase_env = 'PM_TEST_UNSET_DB'\n", "monitor.database_env",
+     "the environment variable PM_TEST_UNSET_DB is not set"),
+    ("mon-db-both", "[monitor]\ndatabase = 'a.db'\ndatabase_env = 'X'\n", "monitor.database_env",
+     "give `database` or `database_env`, not both"),
     ("mon-ua-type", "[monitor]\nuser_agent = 5\n", "monitor.user_agent", "expected a string, got 5 (integer)"),
     ("mon-ua-newline", '[monitor]\nuser_agent = "a\\nb"\n', "monitor.user_agent", "contains a control character"),
     # [[feeds]]
@@ -958,6 +965,30 @@ def test_loader_refuses_keys_missing_from_accepted_keys() -> None:
     assert "unknown key" in problems("[[feeds]]\nname = 'a'\nurl = 'https://a.example/'\nnotify = []\n")
     assert "unknown key" in problems("[[rules]]\nname = 'a'\nquery = 'x'\nurl = 'https://a.example/'\n")
     assert config.ACCEPTED_KEYS is ACCEPTED_KEYS
+
+
+# --------------------------------------------------------------------------- database: a file or a server
+
+
+@pytest.mark.parametrize("url", ["postgresql://pm:s3cret@db.example:5433/archive?sslmode=require",
+                                 "postgres:///archive", "POSTGRESQL://localhost/pm"])
+def test_database_url_is_a_server_archive_passed_on_untouched(tmp_path: Path, url: str) -> None:
+    cfg = loads(f"[monitor]\ndatabase = '{url}'\n", path=tmp_path / "config.toml", environ={})
+    assert cfg.settings.database == ServerDatabase(url)
+    assert isinstance(cfg.settings.database, ServerDatabase) and cfg.settings.database.url == url
+    assert "s3cret" not in str(cfg.settings.database) and "s3cret" not in repr(cfg.settings)
+    assert not (tmp_path / "postgresql:").exists()
+
+
+def test_database_env_reads_the_url_or_a_path_from_the_environment(tmp_path: Path) -> None:
+    url = "postgresql://pm:pw@127.0.0.1/pm?password=pw2"
+    cfg = loads("[monitor]\ndatabase_env = 'PM_DB'\n", path=tmp_path / "config.toml", environ={"PM_DB": url})
+    assert cfg.settings.database == ServerDatabase(url)
+    assert "pw" not in str(cfg.settings.database).replace("pm:", "")
+    cfg = loads("[monitor]\ndatabase_env = 'PM_DB'\n", path=tmp_path / "config.toml", environ={"PM_DB": "a.db"})
+    assert cfg.settings.database == tmp_path / "a.db"
+    with pytest.raises(ConfigError, match=r"monitor.database_env \(PM_DB\): \"ftp://x\" is neither"):
+        loads("[monitor]\ndatabase_env = 'PM_DB'\n", path=tmp_path / "config.toml", environ={"PM_DB": "ftp://x"})
 
 
 @pytest.mark.parametrize("span", ["2 days", "30d", "2w", "12h", "3 Days", "1h30m", "6mo", "1 year", "90 mins"])

@@ -20,9 +20,17 @@ from monitor import export
 from monitor.cli import configedit, main
 from monitor.errors import ConfigError, QueryError
 from monitor.store import Store
-from monitor.types import Dateline, Feed, Release
+from monitor.types import Database, Dateline, Feed, Release, ServerDatabase
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def config_for(database: Database) -> str:
+    """CONFIG with its archive on `database` (the `database` fixture: either backend)."""
+    if isinstance(database, ServerDatabase):
+        return CONFIG.replace('database = "archive.db"', f'database = "{database.url}"')
+    return CONFIG
+
 
 CONFIG = """\
 # press-monitor test config: comments must survive `import`
@@ -69,7 +77,7 @@ def release(key: str, title: str, body: str, *, url: str = "", published: dateti
                    fingerprint=hashlib.sha256(title.encode()).hexdigest()[:16], content_hash=digest)
 
 
-def build_archive(db: Path) -> dict[str, int]:
+def build_archive(db: Database) -> dict[str, int]:
     """Fill an archive through the Store's ingest methods; return release ids by label.
 
     summit: "Central Asia" summit in Astana, carried by two feeds, matched by central-asia, one alert

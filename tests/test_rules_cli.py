@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from monitor.types import Database, ServerDatabase
 from tests.configs import cli
 from tests.feedserver import FeedServer, rss
 
 
-def _config(tmp: Path, feeds: FeedServer, rules: str) -> None:
+def _config(tmp: Path, feeds: FeedServer, rules: str, database: Database | None = None) -> None:
+    where = database.url if isinstance(database, ServerDatabase) else "a.db"
     (tmp / "config.toml").write_text(f"""
 [monitor]
-database = "a.db"
+database = "{where}"
 [[feeds]]
 name = "attack"
 url = "{feeds.url('/attack.rss')}"
@@ -82,14 +84,15 @@ def test_check_refuses_regexes_re2_cannot_run_and_deep_queries_in_one_line(tmp_p
 
 
 @pytest.mark.slow
-def test_queries_forgive_punctuation_and_not_and_a_left_out_and(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_queries_forgive_punctuation_and_not_and_a_left_out_and(tmp_path: Path, feed_server: FeedServer,
+                                                                database: Database) -> None:
     feed_server.publish("/attack.rss", rss([
         _item("AT&T and 3M sign U.S. deal", "att"),
         _item("Xi'an hosts summit-2026", "xian"),
         _item("Summit in Geneva", "geneva"),
     ]))
     feed_server.publish("/healthy.rss", rss([_item("Quarterly results", "q3")]))
-    _config(tmp_path, feed_server, """
+    _config(tmp_path, feed_server, database=database, rules="""
 [[rules]]
 name = "att"
 query = "AT&T AND U.S."
@@ -148,13 +151,14 @@ FOLDED = [  # (as a release writes it, as a user types it)
 
 
 @pytest.mark.slow
-def test_folded_text_matches_the_same_in_rules_and_search(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_folded_text_matches_the_same_in_rules_and_search(tmp_path: Path, feed_server: FeedServer,
+                                                          database: Database) -> None:
     items = [_item(f"{written} news", f"f{i}") for i, (written, _) in enumerate(FOLDED)]
     feed_server.publish("/attack.rss", rss(items))
     feed_server.publish("/healthy.rss", rss([_item("Kirgizistan strasse NYSE finance", "ascii")]))
     rules = "".join(f'[[rules]]\nname = "r{i}"\nquery = "{typed}"\nnotify = ["console"]\n'
                     for i, (_, typed) in enumerate(FOLDED))
-    _config(tmp_path, feed_server, rules)
+    _config(tmp_path, feed_server, rules, database)
     run = cli("run", "--once", cwd=tmp_path, check=True).stdout
     for i, (written, typed) in enumerate(FOLDED):
         assert f"[r{i}] {written} news" in run, (typed, run)

@@ -30,7 +30,7 @@ from monitor.rules.nodes import And, Near, Not, Or
 from monitor.rules.query import forgive
 from monitor.rules.syntax import parse
 from monitor.store import Store
-from monitor.types import FTS_COLUMNS, Doc
+from monitor.types import FTS_COLUMNS, Database, Doc, ServerDatabase
 
 
 def _archive(docs: list[Doc]) -> Store:
@@ -45,14 +45,32 @@ def _archive(docs: list[Doc]) -> Store:
     return store
 
 
-def archive_search(docs: list[Doc], query: str) -> set[int]:
+def _server_archive(database: ServerDatabase, docs: list[Doc]) -> Store:
+    """Return the real archive on PostgreSQL (schema, pgsearch index written at COMMIT) holding only `docs`."""
+    store = Store(database)
+    cols = ", ".join(FTS_COLUMNS)
+    with store.transaction():
+        store.run("DELETE FROM releases")
+        store.run_many(
+            f"INSERT INTO releases (id, {cols}, published_at, first_seen_at, fingerprint)"
+            f" VALUES (:id, {', '.join(f':{c}' for c in FTS_COLUMNS)}, '2026-01-01T00:00:00Z',"
+            " '2026-01-01T00:00:00Z', '')",
+            [{"id": d.key, **dict(zip(FTS_COLUMNS, d.columns(), strict=True))} for d in docs])
+    return store
+
+
+def _open(docs: list[Doc], database: Database | None) -> Store:
+    return _server_archive(database, docs) if isinstance(database, ServerDatabase) else _archive(docs)
+
+
+def archive_search(docs: list[Doc], query: str, database: Database | None = None) -> set[int]:
     """The archive side: `Store.search` over an archive holding only `docs` (query as typed)."""
-    with _archive(docs) as store:
+    with _open(docs, database) as store:
         return {h.id for h in store.search(fts_query(query, {}), limit=None)}
 
 
-def archive_snippets(docs: list[Doc], query: str) -> dict[int, str]:
-    with _archive(docs) as store:
+def archive_snippets(docs: list[Doc], query: str, database: Database | None = None) -> dict[int, str]:
+    with _open(docs, database) as store:
         return {h.id: h.snippet for h in store.search(fts_query(query, {}), limit=None)}
 
 
@@ -173,9 +191,11 @@ EXAMPLES = int(os.environ.get("RULES_PROPERTY_EXAMPLES", "300"))  # raise it for
 
 
 @pytest.mark.slow
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(docs=documents(), query=queries())
-def test_batch_matching_equals_archive_search(docs: list[Doc], query: str) -> None:
+def test_batch_matching_equals_archive_search(docs: list[Doc], query: str, database: Database) -> None:
+    """On both backends (one archive per backend, refilled for each example: `database` is not reset)."""
     if FTS.check(fts_query(query, {})) is not None:
         # SQLite refuses it: so must we.
         event("SQLite refuses the query")
@@ -184,7 +204,15 @@ def test_batch_matching_equals_archive_search(docs: list[Doc], query: str) -> No
         except QueryError:
             return
         raise AssertionError(f"SQLite refuses {fts_query(query, {})!r} but compile_query accepted it")
-    expected = archive_search(docs, query)
+    try:
+        expected = archive_search(docs, query, database)
+    except QueryError as refused:
+        # Search on PostgreSQL compiles queries with the rules' own compiler: it refuses exactly what they do.
+        assert isinstance(database, ServerDatabase), f"the SQLite archive refused {query!r}: {refused}"
+        with pytest.raises(QueryError):
+            compile_query(query)
+        event("PostgreSQL search and the rules both refuse the query")
+        return
     try:
         rules = compile_query(query)
     except QueryError as e:
@@ -199,7 +227,7 @@ def test_batch_matching_equals_archive_search(docs: list[Doc], query: str) -> No
     event("some releases match" if expected else "no release matches")
     assert rules.last_stats.fallback == 0, f"{query!r} fell back to FTS5: our parser disagrees with SQLite"
     assert {m.key for m in matches} == expected, query
-    snippets = archive_snippets(docs, query)
+    snippets = archive_snippets(docs, query, database)
     unsettled = _releases_with_a_failing_near_or_not(docs, query)
     for m in matches:
         if m.key in unsettled:

@@ -26,6 +26,7 @@ from tests.configs import Configs
 from tests.feedserver import FeedServer, document, redirect, respond, retry_later, rss
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.usefixtures("database")  # each test on both backends (conftest.py)
 
 
 def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

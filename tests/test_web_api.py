@@ -14,7 +14,8 @@ import pytest
 
 from monitor.daemon import META_LAST_POLL, META_STARTED
 from monitor.store import Store, ts
-from tests.test_export import CONFIG, build_archive
+from monitor.types import Database
+from tests.test_export import CONFIG, build_archive, config_for
 from tests.test_web import Served, start_server, stop_server
 
 
@@ -32,17 +33,20 @@ def get_json(served: Served, path: str, **headers: str) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read())
 
 
-def serve_archive(tmp_path: Path, *extra: str) -> tuple[Served, subprocess.Popen[str]]:
+def serve_archive(tmp_path: Path, *extra: str,
+                  database: Database | None = None) -> tuple[Served, subprocess.Popen[str]]:
     cfg = tmp_path / "config.toml"
-    cfg.write_text(CONFIG, encoding="utf-8")
-    ids = build_archive(tmp_path / "archive.db")
+    db = database if database is not None else tmp_path / "archive.db"
+    cfg.write_text(config_for(db), encoding="utf-8")
+    ids = build_archive(db)
     proc, url = start_server(cfg, *extra)
-    return Served(url, cfg, ids, proc), proc
+    return Served(url, cfg, ids, proc, db), proc
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    s, proc = serve_archive(tmp_path)
+def served(tmp_path: Path, database: Database) -> Iterator[Served]:
+    """`serve` over the test archive, on each backend in turn (conftest.py: `database`)."""
+    s, proc = serve_archive(tmp_path, database=database)
     try:
         yield s
     finally:

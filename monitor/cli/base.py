@@ -97,7 +97,7 @@ def explain(exc: Exception, obj: Ctx | None) -> str:
         if app is None:
             return "the archive is locked by another process and stayed locked past the 15 s busy timeout"
         database = app.config.settings.database
-        holders = locks.holders(database)
+        holders = locks.holders(database) if isinstance(database, Path) else []
         who = "; ".join(f"pid {pid} ({cmd})" for pid, cmd in holders) if holders else "another process"
         return (f"the archive {database} stayed locked for 15 s by {who}; try again when it is done "
                 f"(a long `run --once` or a maintenance command holds it for a while)")

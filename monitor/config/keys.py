@@ -17,6 +17,7 @@ ACCEPTED_KEYS: Mapping[str, tuple[str, ...]] = {
     "": ("monitor", "feeds", "terms", "rules", "channels"),
     "monitor": (
         "database",
+        "database_env",
         "user_agent",
         "poll_interval",
         "timeout",

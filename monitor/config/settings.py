@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from monitor.config.keys import ACCEPTED_KEYS
@@ -11,7 +13,7 @@ from monitor.config.problems import Problems
 from monitor.config.units import duration, parse_size
 from monitor.config.values import choice, field_defaults, line, local_path, quote, str_list, timezone
 from monitor.errors import ConfigError
-from monitor.types import Settings
+from monitor.types import Database, ServerDatabase, Settings
 
 DEFAULT_DATABASE = "press-monitor.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -27,7 +29,7 @@ def settings(p: Problems, value: object) -> Settings | None:
     values: dict[str, Any] = field_defaults(Settings)
     values["database"] = local_path(DEFAULT_DATABASE, p.base)
     parsers: dict[str, Callable[[object, str], object]] = {
-        "database": lambda v, k: local_path(line(v, k), p.base),
+        "database": lambda v, k: database(line(v, k), k, p.base),
         "user_agent": line,
         "poll_interval": duration,
         "timeout": duration,
@@ -45,9 +47,45 @@ def settings(p: Problems, value: object) -> Settings | None:
     for name, parse in parsers.items():
         if name in table:
             values[name] = p.check(parse, table[name], f"monitor.{name}")
+    if "database_env" in table:
+        if "database" in table:
+            p.add("monitor.database_env", "give `database` or `database_env`, not both")
+        else:
+            values["database"] = p.check(lambda v, k: database_env(v, k, p), table["database_env"],
+                                         "monitor.database_env")
     if len(p) > mark:
         return None
     return Settings(**values)
+
+
+# A URL scheme (postgresql://…); a Windows drive (C:\\…) has no "//" after its colon.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+SERVER_SCHEMES = ("postgresql", "postgres")
+
+
+def database(text: str, key: str, base: Path) -> Database:
+    """An SQLite file (a path, relative to the config's folder) or a PostgreSQL URL, passed on untouched."""
+    scheme = _SCHEME.match(text)
+    if scheme is None:
+        return local_path(text, base)
+    if scheme[1].lower() not in SERVER_SCHEMES:
+        raise ConfigError(f"{key}: {quote(_redacted(text))} is neither a file path nor a postgresql:// URL"
+                          f" ({scheme[1]}:// is not a database press-monitor speaks)")
+    return ServerDatabase(text)
+
+
+def database_env(value: object, key: str, p: Problems) -> Database:
+    """The archive named by an environment variable (so the password stays out of config.toml)."""
+    name = line(value, key)
+    text = p.environ.get(name, "").strip()
+    if not text:
+        raise ConfigError(f"{key}: the environment variable {name} is not set (it should hold the archive's"
+                          " postgresql:// URL or file path)")
+    return database(text, f"{key} ({name})", p.base)
+
+
+def _redacted(text: str) -> str:
+    return str(ServerDatabase(text))
 
 
 def delay(value: object, key: str) -> float:

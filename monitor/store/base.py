@@ -1,30 +1,70 @@
 """The open archive every aggregate works through: connection, transactions, meta values, helpers.
 
-Rows are read by column name: `rows()` and `one()` return `sqlite3.Row`s (the connection itself keeps
-plain tuples, so callers that run their own SQL on `Store.conn` see what they always saw). Every
-statement takes named parameters (`:name`); an IN list is spelled out by `in_list()`.
+The archive lives in an SQLite file (store/sqlite.py) or a PostgreSQL database (store/pg.py): a
+`Driver` each, picked by `Connection` from `[monitor] database`. The aggregates above this class
+speak to the driver only through rows()/one()/scalar()/run()/insert()/run_many()/transaction(), in
+SQL both engines read; where the engines differ they ask `self.dialect` (store/dialect.py).
+
+Rows are read by column name. Every statement takes named parameters (`:name`); an IN list is
+spelled out by `in_list()`. (On SQLite, `Store.conn` is the sqlite3 connection, plain tuples.)
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Protocol, Self, TypeAlias, TypeVar
 
 import sqlite_utils
 
 from monitor.errors import StoreError
-from monitor.store import schema
+from monitor.store.dialect import Dialect
+from monitor.types import Database, ServerDatabase
 
 # SQLite's IN (...) takes at most 32766 parameters; stay far below for lookups of one batch.
 CHUNK = 500
 
 Params = Mapping[str, Any]
 T = TypeVar("T")
+# A row read by column name: an `sqlite3.Row` (SQLite) or a psycopg dict row (PostgreSQL).
+Row: TypeAlias = Any
+
+
+class Cursor(Protocol):
+    """What a statement hands back on either backend."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchmany(self, size: int = ...) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def close(self) -> None: ...
+
+
+class Driver(Protocol):
+    """One backend's connection (monitor/store/sqlite.py, monitor/store/pg.py): the seam between the two."""
+
+    dialect: Dialect
+    label: str
+
+    def open_archive(self, store: Connection, *, readonly: bool) -> list[str]: ...
+    def close(self) -> None: ...
+    def sqlite(self) -> sqlite3.Connection: ...
+    def rows(self, sql: str, params: Params) -> Cursor: ...
+    def run(self, sql: str, params: Params) -> Cursor: ...
+    def insert(self, sql: str, params: Params) -> int | None: ...
+    def run_many(self, sql: str, params: Sequence[Params]) -> None: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
+    @property
+    def in_transaction(self) -> bool: ...
+    def budget(self, expired: Callable[[], bool] | None) -> AbstractContextManager[None]: ...
+    def interrupted(self, exc: BaseException) -> bool: ...
+    def version(self) -> int: ...
 
 
 def ts(when: datetime) -> str:
@@ -94,44 +134,42 @@ def fts_message(exc: sqlite3.Error) -> str:
 
 
 class Connection:
-    """An open archive file. Not shared between threads: open one per thread (they are cheap)."""
+    """An open archive: an SQLite file or a PostgreSQL database (the driver). Not shared between threads:
+    open one per thread (they are cheap; on PostgreSQL they come from a pool)."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
-        self.path = Path(path)
-        try:
-            if readonly:
-                if not self.path.exists():
-                    raise StoreError(f"{self.path}: no archive here yet (run `press-monitor run --once` first)")
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, isolation_level=None)
-            # Another process (daemon vs CLI) may hold the write lock for one poll: wait, don't fail.
-            conn.execute("PRAGMA busy_timeout = 15000")
-            conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open the archive: {exc}") from exc
-        self.conn = conn
-        schema.register_functions(conn)  # the FTS index's triggers and view call them
-        # 1 inside this connection's own write transaction: the triggers then leave indexing to
-        # schema.flush_index() at its COMMIT (schema.py says why).
-        self._defer_index = False
-        conn.create_function("pm_defer", 0, lambda: self._defer_index)
-        self.db = sqlite_utils.Database(conn)
-        self._install_id: str | None = None
-        self._depth = 0  # nested transaction() savepoints open
-        self.migrated: list[str] = []
-        if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
-            # NORMAL is durable across process crashes in WAL mode; only an OS crash can lose
-            # the last commits, which then are simply polled again.
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self.migrated = schema.migrate(self)  # names of the migrations this open applied
+    def __init__(self, database: Database, *, readonly: bool = False) -> None:
+        self.driver: Driver
+        if isinstance(database, ServerDatabase):
+            from monitor.store.pg import PgDriver  # psycopg is loaded only for an archive on a server
+            self.driver = PgDriver(database, readonly=readonly)
         else:
-            schema.check_readable(self)
+            from monitor.store.sqlite import SqliteDriver
+            self.driver = SqliteDriver(Path(database), readonly=readonly)
+        self.database = database
+        self.path = self.driver.label  # what messages call the archive (a URL without its password)
+        self.dialect: Dialect = self.driver.dialect
+        self._install_id: str | None = None
+        try:
+            self.migrated: list[str] = self.driver.open_archive(self, readonly=readonly)  # migrations applied
+        except BaseException:
+            self.driver.close()
+            raise
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The sqlite3 connection of an SQLite archive (SQLite-only maintenance; tests that speak SQLite)."""
+        return self.driver.sqlite()
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the SQLite archive (its schema and migrations)."""
+        from monitor.store.sqlite import SqliteDriver
+        if not isinstance(self.driver, SqliteDriver):
+            raise StoreError(f"{self.path}: not an SQLite archive")
+        return self.driver.db
 
     def close(self) -> None:
-        self.conn.close()
+        self.driver.close()
 
     def __enter__(self) -> Self:
         return self
@@ -141,66 +179,60 @@ class Connection:
 
     # ------------------------------------------------------------------ reading rows by name
 
-    def rows(self, sql: str, params: Params | None = None) -> sqlite3.Cursor:
-        """Run one statement; its rows are `sqlite3.Row`s (read by column name)."""
-        cur = self.conn.cursor()
-        cur.row_factory = sqlite3.Row
-        return cur.execute(sql, params or {})
+    def rows(self, sql: str, params: Params | None = None) -> Cursor:
+        """Run one statement; its rows are read by column name (`sqlite3.Row`s or psycopg dict rows)."""
+        return self.driver.rows(sql, params or {})
 
-    def one(self, sql: str, params: Params | None = None) -> sqlite3.Row | None:
+    def one(self, sql: str, params: Params | None = None) -> Row | None:
         """Return the first row of a query, or None."""
-        row: sqlite3.Row | None = self.rows(sql, params).fetchone()
-        return row
+        return self.rows(sql, params).fetchone()
 
     def scalar(self, sql: str, params: Params | None = None) -> Any:
         """Return the first column of the first row (a query that always returns a row: count, max)."""
-        row = self.conn.execute(sql, params or {}).fetchone()
+        row = self.driver.run(sql, params or {}).fetchone()
         return None if row is None else row[0]
 
-    def run(self, sql: str, params: Params | None = None) -> sqlite3.Cursor:
-        """Run one writing statement (its cursor tells rowcount and lastrowid)."""
-        return self.conn.execute(sql, params or {})
+    def run(self, sql: str, params: Params | None = None) -> Cursor:
+        """Run one writing statement (its cursor tells rowcount)."""
+        return self.driver.run(sql, params or {})
+
+    def insert(self, sql: str, params: Params | None = None) -> int:
+        """Run one INSERT of one row into a table with an `id` column; return the new row's id."""
+        new_id = self.driver.insert(sql, params or {})
+        if new_id is None:
+            raise StoreError(f"{self.path}: an insert returned no id")
+        return new_id
+
+    def run_many(self, sql: str, params: Sequence[Params]) -> None:
+        """Run one writing statement once per parameter set."""
+        if params:
+            self.driver.run_many(sql, params)
 
     # ------------------------------------------------------------------ schema version, transactions
 
     def version(self) -> int:
-        version: int = self.scalar("PRAGMA user_version")
-        return version
+        return self.driver.version()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One write transaction: BEGIN IMMEDIATE takes the write lock up front (no upgrade deadlocks).
+        """One write transaction (one writer at a time); inside another one, a savepoint.
 
-        Inside another transaction it is a savepoint: a failure undoes only its own part and the
-        outer transaction commits the rest (the poller commits a sweep's ready polls together).
+        A failure inside a savepoint undoes only its own part and the outer transaction commits the
+        rest (the poller commits a sweep's ready polls together).
         """
-        if self.conn.in_transaction:
-            self._depth += 1
-            name = f"pm_{self._depth}"
-            self.conn.execute(f"SAVEPOINT {name}")
-            try:
-                yield
-            except BaseException:
-                if self.conn.in_transaction:  # SQLite rolls everything back itself on e.g. a full disk
-                    self.conn.execute(f"ROLLBACK TO {name}")
-                    self.conn.execute(f"RELEASE {name}")
-                raise
-            finally:
-                self._depth -= 1
-            self.conn.execute(f"RELEASE {name}")
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._defer_index = True
-        try:
+        with self.driver.transaction():
             yield
-            self._defer_index = False
-            schema.flush_index(self.conn)  # part of the transaction: committed together or not at all
-        except BaseException:
-            self._defer_index = False
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+
+    def delivery_lock(self) -> AbstractContextManager[bool]:
+        """On PostgreSQL: hold the delivery lock if free, yielding whether this connection got it.
+
+        (An SQLite archive's delivery lock is a file beside it: app.delivery_lock.)
+        """
+        from monitor.store.pg import PgDriver
+        from monitor.store.pgschema import DELIVER_LOCK
+        if not isinstance(self.driver, PgDriver):
+            raise StoreError(f"{self.path}: an SQLite archive's delivery lock is a file beside it")
+        return self.driver.session_lock(DELIVER_LOCK)
 
     # ------------------------------------------------------------------ meta (key/value)
     # The daemon's heartbeat and adopted redirects, and the archive's install id, live here.

@@ -16,15 +16,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from monitor.store.base import Connection, chunks, in_list, opt_ts, parse_ts, ts
+from monitor.store.dialect import SQLITE, Dialect
 from monitor.store.rows import FEED_STATUS_SELECT, feed_status
 from monitor.types import FeedState, FeedStatus
+
 
 # When a sighting was last seen, for a query joining sightings `s` to feeds `f`: its own
 # last_seen_at, or the feed's last good poll when that is later and the item is still in the
 # feed's last good body (feeds.item_hashes), which is how a 304 counts as seen without a write.
-SEEN_AT = ("CASE WHEN f.last_ok_at > s.last_seen_at AND s.key IN (SELECT value FROM json_each("
-           "CASE WHEN f.item_hashes LIKE '{%' THEN f.item_hashes ELSE '{}' END))"
-           " THEN f.last_ok_at ELSE s.last_seen_at END")
+def seen_at(dialect: Dialect) -> str:
+    """The SQL of a sighting's last-seen time (see above) in this dialect."""
+    keys = dialect.json_object_values("CASE WHEN f.item_hashes LIKE '{%' THEN f.item_hashes ELSE '{}' END")
+    return f"CASE WHEN f.last_ok_at > s.last_seen_at AND s.key IN ({keys}) THEN f.last_ok_at ELSE s.last_seen_at END"
+
+
+SEEN_AT = seen_at(SQLITE)  # (SQLite's spelling, for tools that read an SQLite archive directly)
 
 
 class FeedStore(Connection):
@@ -32,10 +38,7 @@ class FeedStore(Connection):
         """Return the feed's id, creating the row (or updating its URL) as needed."""
         row = self.one("SELECT id, url FROM feeds WHERE name = :name", {"name": name})
         if row is None:
-            cur = self.run("INSERT INTO feeds (name, url) VALUES (:name, :url)", {"name": name, "url": url})
-            new_id = cur.lastrowid
-            assert new_id is not None
-            return new_id
+            return self.insert("INSERT INTO feeds (name, url) VALUES (:name, :url)", {"name": name, "url": url})
         if row["url"] != url:
             self.run("UPDATE feeds SET url = :url, etag = NULL, last_modified = NULL WHERE id = :id",
                      {"url": url, "id": row["id"]})

@@ -10,7 +10,6 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from monitor.errors import StoreError
 from monitor.store.base import Connection, chunks, in_list, must_ts, parse_ts, tickers, ts
 from monitor.types import AlertStatus, Candidate, Doc, Known, Release
 
@@ -52,17 +51,14 @@ class IngestStore(Connection):
 
     def insert_release(self, item: Release, feed_name: str, now: datetime) -> int:
         """Insert a new release first seen in `feed_name`; return its id."""
-        rid = self.run(
+        return self.insert(
             "INSERT INTO releases (url, title, summary, body, author, dateline, tickers, source, published_at,"
             " published_known, first_seen_at, updated_at, dateline_place, dateline_date, wire, fingerprint,"
             " content_hash) VALUES (:url, :title, :summary, :body, :author, :dateline, :tickers, :source,"
             " :published_at, :published_known, :now, :now, :dateline_place, :dateline_date, :wire,"
             " :fingerprint, :content_hash)",
             {**_release_columns(item), "source": feed_name, "now": ts(now)},
-        ).lastrowid
-        if rid is None:
-            raise StoreError(f"{self.path}: inserting release {item.url or item.title!r} returned no id")
-        return rid
+        )
 
     def revise_release(self, release_id: int, item: Release, now: datetime) -> None:
         """Keep the current text in release_versions, then replace it with the item's."""
@@ -78,7 +74,7 @@ class IngestStore(Connection):
             "UPDATE releases SET title = :title, summary = :summary, body = CASE WHEN EXISTS (SELECT 1 FROM pages"
             " WHERE release_id = releases.id AND status = 'done') THEN body ELSE :body END, author = :author,"
             " dateline = :dateline, tickers = :tickers,"
-            " published_at = CASE WHEN :published_known THEN :published_at ELSE published_at END,"
+            " published_at = CASE WHEN :published_known = 1 THEN :published_at ELSE published_at END,"
             " updated_at = :now, dateline_place = :dateline_place, dateline_date = :dateline_date, wire = :wire,"
             " fingerprint = :fingerprint, content_hash = :content_hash WHERE id = :id",
             {**_release_columns(item), "now": ts(now), "id": release_id},
@@ -99,16 +95,17 @@ class IngestStore(Connection):
         if not sightings:
             return
         when = ts(now)
-        self.conn.executemany(
+        self.run_many(
             "INSERT INTO sightings (feed_id, release_id, key, link, content_hash, first_seen_at, last_seen_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(feed_id, rid, item.sighting_key, item.link, item.content_hash, when, when)
-             for rid, item, _ in sightings],
+            " VALUES (:feed_id, :rid, :key, :link, :content_hash, :now, :now)",
+            [{"feed_id": feed_id, "rid": rid, "key": item.sighting_key, "link": item.link,
+              "content_hash": item.content_hash, "now": when} for rid, item, _ in sightings],
         )
         self.run("UPDATE feeds SET entries = entries + :n WHERE id = :id", {"n": len(sightings), "id": feed_id})
-        self.conn.executemany(
-            "UPDATE releases SET source = source || char(10) || :feed WHERE id = :id"
-            " AND instr(char(10) || source || char(10), char(10) || :feed || char(10)) = 0",
+        nl = self.dialect.newline()
+        listed = self.dialect.contains(f"{nl} || source || {nl}", f"{nl} || :feed || {nl}")
+        self.run_many(
+            f"UPDATE releases SET source = source || {nl} || :feed WHERE id = :id AND NOT ({listed})",
             [{"feed": feed_name, "id": rid} for rid, _, joined in sightings if joined],
         )
 
@@ -134,18 +131,18 @@ class IngestStore(Connection):
 
     def add_match(self, release_id: int, rule: str, snippet: str, now: datetime) -> bool:
         """Record a match; return False when this rule had already matched this release."""
-        cur = self.run(
-            "INSERT OR IGNORE INTO matches (release_id, rule, snippet, matched_at)"
-            " VALUES (:release_id, :rule, :snippet, :now)",
+        cur = self.run(self.dialect.ignore(
+            "INSERT INTO matches (release_id, rule, snippet, matched_at)"
+            " VALUES (:release_id, :rule, :snippet, :now)"),
             {"release_id": release_id, "rule": rule, "snippet": snippet, "now": ts(now)},
         )
         return cur.rowcount == 1
 
     def add_alert(self, release_id: int, rule: str, channel: str, now: datetime) -> bool:
         """Queue an alert in the outbox (due now); return False when it already existed."""
-        cur = self.run(
-            "INSERT OR IGNORE INTO alerts (release_id, rule, channel, status, attempts, next_attempt_at,"
-            " created_at) VALUES (:release_id, :rule, :channel, :pending, 0, :now, :now)",
+        cur = self.run(self.dialect.ignore(
+            "INSERT INTO alerts (release_id, rule, channel, status, attempts, next_attempt_at,"
+            " created_at) VALUES (:release_id, :rule, :channel, :pending, 0, :now, :now)"),
             {"release_id": release_id, "rule": rule, "channel": channel, "pending": AlertStatus.PENDING,
              "now": ts(now)},
         )

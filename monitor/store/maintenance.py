@@ -13,7 +13,12 @@ from monitor.types import AlertStatus
 
 class MaintenanceStore(Connection):
     def checkpoint(self) -> tuple[int, int, int]:
-        """Copy the WAL into the database and truncate it; return SQLite's (busy, wal pages, copied pages)."""
+        """Copy the WAL into the database and truncate it; return SQLite's (busy, wal pages, copied pages).
+
+        PostgreSQL checkpoints its own WAL: nothing to do there, (0, 0, 0).
+        """
+        if self.dialect.postgres:
+            return 0, 0, 0
         row = self.one("PRAGMA wal_checkpoint(TRUNCATE)")
         assert row is not None  # the pragma always answers one row
         return row["busy"], row["log"], row["checkpointed"]
@@ -24,7 +29,10 @@ class MaintenanceStore(Connection):
         A full 'optimize' holds the write lock for ~27 s at a million releases, longer than other
         processes' busy timeout; steps of a few hundred pages in short transactions keep each
         hold brief. A negative count merges toward one segment, as 'optimize' would.
+        On PostgreSQL the GIN index's pending entries are moved into the index (autovacuum does it too).
         """
+        if self.dialect.postgres:
+            return bool(self.scalar("SELECT gin_clean_pending_list('releases_fts_gin'::regclass)"))
         before = self.conn.total_changes
         self.run("INSERT INTO releases_fts(releases_fts, rank) VALUES ('merge', :pages)", {"pages": -pages})
         # FTS5's documented test: fewer than two changes means the merge found nothing to do.
@@ -32,7 +40,7 @@ class MaintenanceStore(Connection):
 
     def analyze(self) -> None:
         """Refresh the query planner's statistics."""
-        self.conn.execute("PRAGMA optimize")
+        self.run("ANALYZE" if self.dialect.postgres else "PRAGMA optimize")
 
     def purge(self, before: datetime, *, limit: int = 500) -> int:
         """Delete up to `limit` releases first seen and published before `before`; return how many.
@@ -49,8 +57,9 @@ class MaintenanceStore(Connection):
             return 0
         marks, params = in_list(ids, "id")
         self.run(
-            f"UPDATE feeds SET entries = max(0, entries - (SELECT count(*) FROM sightings s"
-            f" WHERE s.feed_id = feeds.id AND s.release_id IN ({marks})))", params)
+            "UPDATE feeds SET entries = " + self.dialect.at_least_zero(
+                "entries - (SELECT count(*) FROM sightings s WHERE s.feed_id = feeds.id"
+                f" AND s.release_id IN ({marks}))"), params)
         for table in ("alerts", "matches", "release_versions", "sightings", "pages"):
             self.run(f"DELETE FROM {table} WHERE release_id IN ({marks})", params)
         self.run(f"DELETE FROM releases WHERE id IN ({marks})", params)

@@ -41,7 +41,7 @@ class OutboxStore(ReviewStore):
     def alerts(self, *, status: AlertStatus | str | None = None, rule: str | None = None,
                limit: int = 50) -> list[OutboxRow]:
         """Return outbox rows, newest first, optionally filtered."""
-        where, params = "WHERE 1", dict[str, object](limit=limit)
+        where, params = "WHERE 1 = 1", dict[str, object](limit=limit)
         if status:
             where += " AND a.status = :status"
             params["status"] = AlertStatus(status)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from monitor.store.base import Connection, chunks, in_list, parse_ts, ts
+from monitor.store.base import Connection, Row, chunks, in_list, parse_ts, ts
 from monitor.types import Dateline
 
 _PAGES_SELECT = (
@@ -58,17 +58,19 @@ def page_host(url: str) -> str:
         return ""
 
 
-def _page_row(r: tuple) -> PageRow:
-    return PageRow(r[0], r[1], r[2] or "", r[3] or "", r[4] or "", r[5] or "", r[6], r[7] or 0, parse_ts(r[8]),
-                   r[9], r[10], r[11], parse_ts(r[12]), parse_ts(r[13]), r[14] or "", r[15] or "", r[16] or None)
+def _page_row(r: Row) -> PageRow:
+    return PageRow(r["id"], r["release_id"], r["url"] or "", r["feed"] or "", r["feed_url"] or "", r["host"] or "",
+                   r["status"], r["attempts"] or 0, parse_ts(r["next_attempt_at"]), r["last_error"], r["error_kind"],
+                   r["method"], parse_ts(r["created_at"]), parse_ts(r["done_at"]), r["title"] or "",
+                   r["summary"] or "", r["quality"] or None)
 
 
 class PageStore(Connection):
     def queue_page(self, release_id: int, url: str, feed: str, feed_url: str, now: datetime) -> bool:
         """Queue a release's page (due now); return False when it is queued already."""
-        cur = self.run(
-            "INSERT OR IGNORE INTO pages (release_id, url, feed, feed_url, host, status, attempts, next_attempt_at,"
-            " created_at) VALUES (:rid, :url, :feed, :feed_url, :host, 'pending', 0, :now, :now)",
+        cur = self.run(self.dialect.ignore(
+            "INSERT INTO pages (release_id, url, feed, feed_url, host, status, attempts, next_attempt_at,"
+            " created_at) VALUES (:rid, :url, :feed, :feed_url, :host, 'pending', 0, :now, :now)"),
             {"rid": release_id, "url": url, "feed": feed, "feed_url": feed_url, "host": page_host(url),
              "now": ts(now)})
         return cur.rowcount == 1
@@ -87,8 +89,7 @@ class PageStore(Connection):
         if created_since is not None:
             sql += " AND p.created_at >= :since"
             params["since"] = ts(created_since)
-        rows = self.conn.execute(sql + " ORDER BY p.next_attempt_at, p.id LIMIT :limit", params).fetchall()
-        return [_page_row(r) for r in rows]
+        return [_page_row(r) for r in self.rows(sql + " ORDER BY p.next_attempt_at, p.id LIMIT :limit", params)]
 
     def next_page_due(self) -> datetime | None:
         """Return when the earliest pending page is due (None: nothing pending)."""
@@ -96,19 +97,20 @@ class PageStore(Connection):
 
     def pages(self, *, status: str | None = None, limit: int = 50) -> list[PageRow]:
         """Return page queue rows, newest first, optionally of one status."""
-        sql, params = f"{_PAGES_SELECT} WHERE 1", dict[str, object](limit=limit)
+        sql, params = f"{_PAGES_SELECT} WHERE 1 = 1", dict[str, object](limit=limit)
         if status:
             sql += " AND p.status = :status"
             params["status"] = status
-        return [_page_row(r) for r in self.conn.execute(sql + " ORDER BY p.id DESC LIMIT :limit", params)]
+        return [_page_row(r) for r in self.rows(sql + " ORDER BY p.id DESC LIMIT :limit", params)]
 
     def page_counts(self) -> dict[str, int]:
         """Return {status: pages} over the whole queue."""
-        return dict(self.conn.execute("SELECT status, count(*) FROM pages GROUP BY status").fetchall())
+        return {r["status"]: r["n"] for r in self.rows("SELECT status, count(*) AS n FROM pages GROUP BY status")}
 
     def page_failures(self) -> dict[str, int]:
         """Return {feed: pages failed} for feeds with failed pages."""
-        return dict(self.conn.execute("SELECT feed, count(*) FROM pages WHERE status = 'failed' GROUP BY feed"))
+        return {r["feed"]: r["n"] for r in self.rows(
+            "SELECT feed, count(*) AS n FROM pages WHERE status = 'failed' GROUP BY feed")}
 
     def apply_page(self, release_id: int, body: str, dateline: Dateline | None, tickers: Sequence[str],
                    boilerplate: str = "") -> None:
@@ -162,18 +164,18 @@ class PageStore(Connection):
             f"UPDATE pages SET status = 'pending', attempts = 0, next_attempt_at = :now WHERE status = 'failed'"
             f" AND feed IN ({marks}) AND release_id IN (SELECT id FROM releases WHERE published_at >= :since)", params)
         # One page per release: the link of the first sighting among these feeds.
-        self.run(
-            f"INSERT OR IGNORE INTO pages (release_id, url, feed, feed_url, host, status, attempts, next_attempt_at,"
+        self.run(self.dialect.ignore(
+            f"INSERT INTO pages (release_id, url, feed, feed_url, host, status, attempts, next_attempt_at,"
             f" created_at) SELECT s.release_id, s.link, f.name, f.url, '', 'pending', 0, :now, :now FROM sightings s"
             f" JOIN feeds f ON f.id = s.feed_id JOIN releases r ON r.id = s.release_id"
             f" WHERE r.published_at >= :since AND f.name IN ({marks}) AND coalesce(s.link, '') <> ''"
             f" AND s.id = (SELECT min(s2.id) FROM sightings s2 JOIN feeds f2 ON f2.id = s2.feed_id"
-            f"   WHERE s2.release_id = s.release_id AND f2.name IN ({marks}) AND coalesce(s2.link, '') <> '')",
+            f"   WHERE s2.release_id = s.release_id AND f2.name IN ({marks}) AND coalesce(s2.link, '') <> '')"),
             params)
-        for pid, url in self.conn.execute("SELECT id, url FROM pages WHERE host = ''").fetchall():
-            host = page_host(url)
+        for r in self.rows("SELECT id, url FROM pages WHERE host = ''").fetchall():
+            host = page_host(r["url"])
             if host:
-                self.run("UPDATE pages SET host = :host WHERE id = :id", {"host": host, "id": pid})
+                self.run("UPDATE pages SET host = :host WHERE id = :id", {"host": host, "id": r["id"]})
         n: int = self.scalar(
             f"SELECT count(*) FROM pages p JOIN releases r ON r.id = p.release_id WHERE p.status = 'pending'"
             f" AND p.feed IN ({marks}) AND r.published_at >= :since", params)

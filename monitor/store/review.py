@@ -15,8 +15,10 @@ from typing import Any
 
 from monitor.errors import QueryError
 from monitor.excerpt import NARROW, WIDE, at_risk, column_of, mend
-from monitor.store.base import Connection, Params, fts_message, lines, must_ts, parse_ts, tickers, ts
-from monitor.store.feeds import SEEN_AT
+from monitor.store import pgreview
+from monitor.store.base import Connection, Cursor, Params, Row, fts_message, lines, must_ts, parse_ts, tickers, ts
+from monitor.store.dialect import Dialect
+from monitor.store.feeds import seen_at
 from monitor.store.rows import Hit, MatchRow, ReleaseDetail, Sighting, Version
 from monitor.types import FTS_COLUMNS, Dateline, ReleaseView, Source
 
@@ -25,20 +27,23 @@ RANK_WINDOW = 5000
 
 REVIEW_FILTERS = ("rule", "feed", "wire", "place", "date")
 
-# Export and rule feeds carry these columns; see monitor.export.EXPORT_FIELDS for the meaning.
-_EXPORT_SELECT = (
-    "SELECT r.id, r.title, r.url, r.published_at, r.published_known, r.first_seen_at, r.updated_at, r.author,"
-    " r.dateline_place, r.dateline_date, r.wire, r.tickers,"
-    # Names and links are one line each (config refuses control characters), so newline-joined
-    # lists split back exactly.
-    " (SELECT group_concat(name, char(10)) FROM (SELECT f.name FROM sightings s JOIN feeds f"
-    "   ON f.id = s.feed_id WHERE s.release_id = r.id GROUP BY f.name ORDER BY min(s.id))) AS feeds,"
-    " (SELECT group_concat(link, char(10)) FROM (SELECT link FROM sightings WHERE release_id = r.id"
-    "   AND coalesce(link, '') <> '' ORDER BY id)) AS links,"
-    " (SELECT group_concat(rule, char(10)) FROM (SELECT rule FROM matches WHERE release_id = r.id ORDER BY id))"
-    "   AS rules,"
-    " r.summary, r.body FROM releases r"
-)
+
+def export_select(d: Dialect) -> str:
+    """The SELECT of export records and rule feeds; see monitor.export.EXPORT_FIELDS for the meaning."""
+    nl = d.newline()
+    return (
+        "SELECT r.id, r.title, r.url, r.published_at, r.published_known, r.first_seen_at, r.updated_at, r.author,"
+        " r.dateline_place, r.dateline_date, r.wire, r.tickers,"
+        # Names and links are one line each (config refuses control characters), so newline-joined
+        # lists split back exactly.
+        f" (SELECT {d.join('name', nl, 'o')} FROM (SELECT f.name, min(s.id) AS o FROM sightings s JOIN feeds f"
+        "   ON f.id = s.feed_id WHERE s.release_id = r.id GROUP BY f.name ORDER BY min(s.id)) AS t) AS feeds,"
+        f" (SELECT {d.join('link', nl, 'id')} FROM (SELECT link, id FROM sightings WHERE release_id = r.id"
+        "   AND coalesce(link, '') <> '' ORDER BY id) AS t) AS links,"
+        f" (SELECT {d.join('rule', nl, 'id')} FROM (SELECT rule, id FROM matches WHERE release_id = r.id"
+        "   ORDER BY id) AS t) AS rules,"
+        " r.summary, r.body FROM releases r"
+    )
 
 
 def review_period(text: str) -> tuple[str, str]:
@@ -58,7 +63,7 @@ def review_period(text: str) -> tuple[str, str]:
 def review_where(fts_query: str | None, filters: dict[str, str] | None, *, since: datetime | None = None,
                  until: datetime | None = None) -> tuple[str, dict[str, object]]:
     """Return the WHERE clause (over `releases r`) and its named parameters for a query plus filters."""
-    clauses: list[str] = ["1"]
+    clauses: list[str] = ["1 = 1"]
     params: dict[str, object] = {}
     if fts_query:
         # IN (rowids) rather than a join keeps the outer scan in rowid order: no sort, constant memory.
@@ -96,7 +101,16 @@ def review_where(fts_query: str | None, filters: dict[str, str] | None, *, since
 class ReviewStore(Connection):
     REVIEW_FILTERS = REVIEW_FILTERS
 
-    def _review_execute(self, sql: str, params: Params, fts_query: str | None) -> sqlite3.Cursor:
+    def _where(self, fts_query: str | None, filters: dict[str, str] | None, *, since: datetime | None = None,
+               until: datetime | None = None) -> tuple[str, dict[str, object]]:
+        """review_where() on this archive: on PostgreSQL a query's matches are an id set (pgsearch)."""
+        if not fts_query or not self.dialect.postgres:
+            return review_where(fts_query, filters, since=since, until=until)
+        where, params = review_where(None, filters, since=since, until=until)
+        ids = pgreview.newest(self, fts_query, None, where, params)
+        return f"{where} AND r.id IN ({self.dialect.json_ids('matched')})", {**params, "matched": json.dumps(ids)}
+
+    def _review_execute(self, sql: str, params: Params, fts_query: str | None) -> Cursor:
         try:
             return self.rows(sql, params)
         except sqlite3.OperationalError as exc:
@@ -114,6 +128,8 @@ class ReviewStore(Connection):
         RANK_WINDOW of them: bm25 must score every match, which for a common word in a million
         releases takes seconds, while the newest few thousand are what a press monitor's user wants.
         """
+        if self.dialect.postgres:
+            return self._pg_search(fts_query, limit=limit, since=since, until=until)
         where = "releases_fts MATCH :q"
         params: dict[str, object] = {"q": fts_query}
         if since is not None:
@@ -171,6 +187,18 @@ class ReviewStore(Connection):
                 wides[r[0]] = None if col is None else r[1 + n + col]
         return [replace(h, snippet=mend(h.snippet, wides.get(h.id))) for h in hits]
 
+    def _pg_search(self, fts_query: str, *, limit: int | None, since: datetime | None,
+                   until: datetime | None) -> list[Hit]:
+        where, params = review_where(None, None, since=since, until=until)
+        window = pgreview.newest(self, fts_query, RANK_WINDOW if limit is not None else None, where, params)
+        ranks = dict(pgreview.scored(self, fts_query, window, limit=limit if limit is not None else len(window)))
+        ids = list(ranks)
+        snippets = pgreview.snippets(self, fts_query, ids, open="[", close="]", tokens=16)
+        rows = {r["id"]: r for r in self.rows(
+            f"SELECT id, title, url, published_at FROM releases WHERE id IN ({self.dialect.json_ids('ids')})",
+            {"ids": json.dumps(ids)})}
+        return [Hit.from_row({**rows[i], "snippet": snippets.get(i, ""), "rank": ranks[i]}) for i in ids if i in rows]
+
     def release(self, release_id: int) -> ReleaseDetail | None:
         """Return one release with its sightings, versions and matches, or None."""
         r = self.one(f"SELECT {_VIEW_COLUMNS}, body, boilerplate, updated_at,"
@@ -180,7 +208,8 @@ class ReviewStore(Connection):
             return None
         params = {"id": release_id}
         sightings = tuple(Sighting.from_row(s) for s in self.rows(
-            f"SELECT f.name AS feed, s.key, s.link, s.first_seen_at, {SEEN_AT} AS last_seen_at FROM sightings s"
+            f"SELECT f.name AS feed, s.key, s.link, s.first_seen_at, {seen_at(self.dialect)} AS last_seen_at"
+            " FROM sightings s"
             " JOIN feeds f ON f.id = s.feed_id WHERE s.release_id = :id ORDER BY s.id", params))
         versions = tuple(Version.from_row(v) for v in self.rows(
             "SELECT title, summary, body, replaced_at FROM release_versions WHERE release_id = :id ORDER BY id",
@@ -212,7 +241,8 @@ class ReviewStore(Connection):
 
         By publication date, as `rules test` counts its backtest: the two must agree on one archive."""
         rows = self.rows(
-            "SELECT m.rule, sum(r.published_at >= :day) AS day, sum(r.published_at >= :week) AS week,"
+            "SELECT m.rule, sum(CASE WHEN r.published_at >= :day THEN 1 ELSE 0 END) AS day,"
+            " sum(CASE WHEN r.published_at >= :week THEN 1 ELSE 0 END) AS week,"
             " count(*) AS total FROM matches m JOIN releases r ON r.id = m.release_id GROUP BY m.rule",
             {"day": ts(now - timedelta(days=1)), "week": ts(now - timedelta(days=7))})
         return {r["rule"]: (r["day"], r["week"], r["total"]) for r in rows}
@@ -239,6 +269,8 @@ class ReviewStore(Connection):
     def browse(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 25,
                offset: int = 0) -> list[dict[str, object]]:
         """Return one page of matching releases: best first for a query, else newest first."""
+        if fts_query and self.dialect.postgres:
+            return self._pg_browse(fts_query, filters, limit=limit, offset=offset)
         where, params = review_where(fts_query, filters)
         params.update(limit=limit, offset=offset)
         if fts_query:
@@ -257,6 +289,19 @@ class ReviewStore(Connection):
                  "feeds": lines(r["source"]), "wire": r["wire"] or "", "place": r["dateline_place"] or "",
                  "snippet": r["snippet"] or ""} for r in rows]
 
+    def _pg_browse(self, fts_query: str, filters: dict[str, str] | None, *, limit: int,
+                   offset: int) -> list[dict[str, object]]:
+        where, params = review_where(None, filters)
+        ids = pgreview.ranked(self, fts_query, pgreview.newest(self, fts_query, None, where, params), limit=limit,
+                              offset=offset)
+        snippets = pgreview.snippets(self, fts_query, ids, open="\x02", close="\x03", tokens=24)
+        rows = {r["id"]: r for r in self.rows(
+            "SELECT r.id, r.title, r.url, r.published_at, r.source, r.wire, r.dateline_place FROM releases r"
+            f" WHERE r.id IN ({self.dialect.json_ids('ids')})", {"ids": json.dumps(ids)})}
+        return [{"id": r["id"], "title": r["title"], "url": r["url"] or "", "published": parse_ts(r["published_at"]),
+                 "feeds": lines(r["source"]), "wire": r["wire"] or "", "place": r["dateline_place"] or "",
+                 "snippet": snippets.get(i, "")} for i in ids if (r := rows.get(i)) is not None]
+
     def facets(self, fts_query: str | None, filters: dict[str, str] | None = None, *, limit: int = 12,
                expired: Callable[[], bool] | None = None) -> dict[str, list[tuple[str, int]] | None]:
         """Return {facet: [(value, releases)]} for the matching set; None for facets not counted in time.
@@ -265,7 +310,7 @@ class ReviewStore(Connection):
         after it are given up, so a broad query over a huge archive still answers promptly.
         """
         f = dict(filters or {})
-        where, params = review_where(fts_query, f)
+        where, params = self._where(fts_query, f)
         params["limit"] = limit
         day = f.get("date", "")
         # A month is chosen (or none): count by day inside it, else by month.
@@ -286,22 +331,16 @@ class ReviewStore(Connection):
                       " AND r.dateline_place <> '' GROUP BY r.dateline_place ORDER BY 2 DESC, 1 LIMIT :limit"),
         }
         out: dict[str, list[tuple[str, int]] | None] = dict.fromkeys(queries)
-        if expired is not None:
-            check = expired
-            # SQLite calls this every 10k VM steps (well under a millisecond); non-zero aborts the query.
-            self.conn.set_progress_handler(lambda: int(check()), 10_000)
-        try:
+        with self.driver.budget(expired):
             for name, sql in queries.items():
                 if expired is not None and expired():
                     break
                 try:
                     out[name] = [(str(r["value"]), r["n"]) for r in self._review_execute(sql, params, fts_query)]
-                except sqlite3.OperationalError as exc:
-                    if "interrupted" not in str(exc):
+                except Exception as exc:
+                    if not self.driver.interrupted(exc):
                         raise
                     break
-        finally:
-            self.conn.set_progress_handler(None, 0)
         return out
 
     # ------------------------------------------------------------------ export
@@ -309,7 +348,7 @@ class ReviewStore(Connection):
     def export_count(self, *, fts_query: str | None = None, filters: dict[str, str] | None = None,
                      since: datetime | None = None, until: datetime | None = None) -> int:
         """Return how many releases export_records() would yield."""
-        where, params = review_where(fts_query, filters, since=since, until=until)
+        where, params = self._where(fts_query, filters, since=since, until=until)
         row = self._review_execute(f"SELECT count(*) AS n FROM releases r WHERE {where}", params,
                                    fts_query).fetchone()
         n: int = row["n"]
@@ -319,8 +358,8 @@ class ReviewStore(Connection):
                        since: datetime | None = None, until: datetime | None = None,
                        batch: int = 500) -> Generator[dict[str, object], None, None]:
         """Yield every matching release as an export record (oldest id first), `batch` rows in memory at most."""
-        where, params = review_where(fts_query, filters, since=since, until=until)
-        cur = self._review_execute(f"{_EXPORT_SELECT} WHERE {where} ORDER BY r.id", params, fts_query)
+        where, params = self._where(fts_query, filters, since=since, until=until)
+        cur = self._review_execute(f"{export_select(self.dialect)} WHERE {where} ORDER BY r.id", params, fts_query)
         try:
             while rows := cur.fetchmany(batch):
                 for r in rows:
@@ -328,7 +367,7 @@ class ReviewStore(Connection):
         finally:
             try:  # noqa: SIM105 (contextlib.suppress would hide which error is expected)
                 cur.close()
-            except sqlite3.ProgrammingError:  # the store was closed first (a consumer that stopped early)
+            except Exception:  # noqa: BLE001 - the store was closed first (a consumer that stopped early)
                 pass
 
 
@@ -336,7 +375,7 @@ _VIEW_COLUMNS = ("id, title, url, published_at, first_seen_at, author, summary, 
                  " tickers")
 
 
-def _view(r: sqlite3.Row, sources: tuple[Source, ...]) -> ReleaseView:
+def _view(r: Row, sources: tuple[Source, ...]) -> ReleaseView:
     """The ReleaseView of a `releases` row read with _VIEW_COLUMNS."""
     dateline = None
     if r["dateline_place"] or r["wire"]:
@@ -350,7 +389,7 @@ def _view(r: sqlite3.Row, sources: tuple[Source, ...]) -> ReleaseView:
     )
 
 
-def _export_record(r: sqlite3.Row) -> dict[str, Any]:
+def _export_record(r: Row) -> dict[str, Any]:
     return {
         "id": r["id"], "title": r["title"], "url": r["url"] or "", "published": r["published_at"],
         "published_known": bool(r["published_known"]), "first_seen": r["first_seen_at"],

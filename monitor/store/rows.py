@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.store.base import must_ts, parse_ts
+from monitor.store.base import Row, must_ts, parse_ts
 from monitor.types import AlertStatus, FeedStatus, ReleaseView
 
 
-def feed_status(r: sqlite3.Row) -> FeedStatus:
+def feed_status(r: Row) -> FeedStatus:
     """Build a FeedStatus from a row of FEED_STATUS_SELECT."""
     return FeedStatus(
         name=r["name"], url=r["url"], etag=r["etag"], last_modified=r["last_modified"],
@@ -42,7 +41,7 @@ class Hit:
     rank: float
 
     @classmethod
-    def from_row(cls, r: sqlite3.Row) -> Hit:
+    def from_row(cls, r: Row) -> Hit:
         return cls(id=r["id"], title=r["title"], url=r["url"] or "", published=must_ts(r["published_at"]),
                    snippet=r["snippet"] or "", rank=r["rank"])
 
@@ -56,7 +55,7 @@ class Sighting:
     last_seen: datetime
 
     @classmethod
-    def from_row(cls, r: sqlite3.Row) -> Sighting:
+    def from_row(cls, r: Row) -> Sighting:
         return cls(feed=r["feed"], key=r["key"], link=r["link"] or "", first_seen=must_ts(r["first_seen_at"]),
                    last_seen=must_ts(r["last_seen_at"]))
 
@@ -69,7 +68,7 @@ class Version:
     replaced_at: datetime
 
     @classmethod
-    def from_row(cls, r: sqlite3.Row) -> Version:
+    def from_row(cls, r: Row) -> Version:
         return cls(title=r["title"], summary=r["summary"] or "", body=r["body"] or "",
                    replaced_at=must_ts(r["replaced_at"]))
 
@@ -81,7 +80,7 @@ class MatchRow:
     matched_at: datetime
 
     @classmethod
-    def from_row(cls, r: sqlite3.Row) -> MatchRow:
+    def from_row(cls, r: Row) -> MatchRow:
         return cls(rule=r["rule"], snippet=r["snippet"] or "", matched_at=must_ts(r["matched_at"]))
 
 
@@ -102,7 +101,7 @@ class OutboxRow:
     title: str
 
     @classmethod
-    def from_row(cls, r: sqlite3.Row, install_id: str) -> OutboxRow:
+    def from_row(cls, r: Row, install_id: str) -> OutboxRow:
         return cls(id=r["id"], alert_id=f"pm-{install_id}-{r['id']}", release_id=r["release_id"], rule=r["rule"],
                    channel=r["channel"], status=AlertStatus(r["status"]), attempts=r["attempts"],
                    next_attempt_at=parse_ts(r["next_attempt_at"]), last_error=r["last_error"],

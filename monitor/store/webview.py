@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from monitor.errors import QueryError
-from monitor.store.base import Params, fts_message, lines, parse_ts, ts
+from monitor.store import pgreview
+from monitor.store.base import Params, Row, fts_message, lines, parse_ts, ts
 from monitor.store.outbox import OutboxStore
 from monitor.store.review import RANK_WINDOW, review_where
 from monitor.store.rows import OutboxRow
@@ -26,7 +27,6 @@ from monitor.store.rows import OutboxRow
 SNIPPET_TOKENS = 24
 # SQLite integers are 64-bit: larger ids from a URL name nothing (and must not reach SQLite).
 MAX_ID = 2**63 - 1
-_IN_W = "SELECT value FROM json_each(:w)"  # the window's ids (see _ids)
 # The same sets as review_where's feed and rule filters, as release ids (see web_window).
 _ID_FILTERS = {
     "feed": "SELECT s.release_id FROM sightings s JOIN feeds fd ON fd.id = s.feed_id WHERE fd.name = :feed",
@@ -45,7 +45,7 @@ def _ids(values: Sequence[int]) -> str:
     return json.dumps([int(v) for v in values])
 
 
-def _hit(r: sqlite3.Row, title: str, snippet: str) -> dict[str, object]:
+def _hit(r: Row, title: str, snippet: str) -> dict[str, object]:
     return {"id": r["id"], "title": title, "url": r["url"] or "", "published": parse_ts(r["published_at"]),
             "feeds": lines(r["source"]), "wire": r["wire"] or "", "place": r["dateline_place"] or "",
             "first_seen": parse_ts(r["first_seen_at"]), "snippet": snippet}
@@ -54,7 +54,7 @@ def _hit(r: sqlite3.Row, title: str, snippet: str) -> dict[str, object]:
 class WebViewStore(OutboxStore):
     MAX_ID = MAX_ID
 
-    def _web(self, sql: str, params: Params, fts_query: str | None) -> list[sqlite3.Row]:
+    def _web(self, sql: str, params: Params, fts_query: str | None) -> list[Row]:
         try:
             return self.rows(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
@@ -63,23 +63,19 @@ class WebViewStore(OutboxStore):
             raise
 
     def _budgeted(self, sql: str, params: Params, fts_query: str | None,
-                  expired: Callable[[], bool] | None) -> list[sqlite3.Row] | None:
+                  expired: Callable[[], bool] | None) -> list[Row] | None:
         """Run a counting query, abandoned (None) once `expired()` says the page's budget is spent."""
         if expired is None:
             return self._web(sql, params, fts_query)
         if expired():
             return None
-        check = expired
-        # SQLite calls this every 10k VM steps (well under a millisecond); non-zero aborts the query.
-        self.conn.set_progress_handler(lambda: int(check()), 10_000)
         try:
-            return self._web(sql, params, fts_query)
-        except sqlite3.OperationalError as exc:
-            if "interrupted" in str(exc):
+            with self.driver.budget(expired):
+                return self._web(sql, params, fts_query)
+        except Exception as exc:
+            if self.driver.interrupted(exc):
                 return None
             raise
-        finally:
-            self.conn.set_progress_handler(None, 0)
 
     def web_has_releases(self) -> bool:
         return self.one("SELECT 1 AS x FROM releases LIMIT 1") is not None
@@ -90,6 +86,9 @@ class WebViewStore(OutboxStore):
         """Return (ids of the newest RANK_WINDOW matching releases, newest first; whether more match)."""
         filters = filters or {}
         where, params = review_where(None, filters)
+        if fts_query and self.dialect.postgres:
+            ids = pgreview.newest(self, fts_query, RANK_WINDOW + 1, where if filters else "", params)
+            return ids[:RANK_WINDOW], len(ids) > RANK_WINDOW
         params = {**params, "n": RANK_WINDOW + 1}
         if fts_query and not filters:  # the full-text index alone answers: no release row is read
             sql = "SELECT rowid AS id FROM releases_fts WHERE releases_fts MATCH :q ORDER BY rowid DESC LIMIT :n"
@@ -124,6 +123,9 @@ class WebViewStore(OutboxStore):
                              " ORDER BY r.published_at DESC, r.id DESC LIMIT :limit OFFSET :offset",
                              {**params, **page}, None)
             return [_hit(r, r["title"], r["summary"] or "") for r in rows]
+        if self.dialect.postgres:
+            return self._pg_web_search(fts_query, where, params, limit=limit, offset=offset, window=window,
+                                       newest=newest)
         if window is not None:
             if not window:
                 return []
@@ -132,7 +134,8 @@ class WebViewStore(OutboxStore):
             # A second sort key (ties: newest first) stops FTS5 from sorting by rank itself: it would
             # rank every match since the floor (~50,000 for a filter that keeps 10%), not the window's.
             sql = ("SELECT rowid AS id FROM releases_fts WHERE releases_fts MATCH :q AND rowid >= :floor"
-                   f" AND rowid + 0 IN ({_IN_W}) ORDER BY rank, rowid DESC LIMIT :limit OFFSET :offset")
+                   " AND rowid + 0 IN (SELECT value FROM json_each(:w))"
+                   " ORDER BY rank, rowid DESC LIMIT :limit OFFSET :offset")
             params = {"w": _ids(window), "floor": min(window)}
         else:
             order = "releases_fts.rowid DESC" if newest else "releases_fts.rank"
@@ -152,6 +155,25 @@ class WebViewStore(OutboxStore):
         by_id = {r["id"]: _hit(r, r["marked_title"] or r["title"], r["snippet"] or r["summary"] or "") for r in rows}
         return [by_id[i] for i in ranked if i in by_id]
 
+    def _pg_web_search(self, fts_query: str, where: str, params: dict[str, object], *, limit: int, offset: int,
+                       window: Sequence[int] | None, newest: bool) -> list[dict[str, object]]:
+        if window is not None:
+            ranked = pgreview.ranked(self, fts_query, window, limit=limit, offset=offset)
+        elif newest:
+            ranked = pgreview.newest(self, fts_query, offset + limit, where, params)[offset:]
+        else:
+            ranked = pgreview.ranked(self, fts_query, pgreview.newest(self, fts_query, None, where, params),
+                                     limit=limit, offset=offset)
+        if not ranked:
+            return []
+        snippets = pgreview.snippets(self, fts_query, ranked, open="\x02", close="\x03", tokens=SNIPPET_TOKENS)
+        titles = pgreview.highlight(self, fts_query, ranked, open="\x02", close="\x03")
+        rows = self._web(f"SELECT {_HIT_COLUMNS} FROM releases r WHERE r.id IN ({self.dialect.json_ids('p')})",
+                         {"p": _ids(ranked)}, None)
+        by_id = {r["id"]: _hit(r, titles.get(r["id"]) or r["title"], snippets.get(r["id"]) or r["summary"] or "")
+                 for r in rows}
+        return [by_id[i] for i in ranked if i in by_id]
+
     def web_facets(self, window: Sequence[int], *, date: str = "", limit: int = 12,
                    expired: Callable[[], bool] | None = None) -> dict[str, list[tuple[str, int]] | None]:
         """Return the facets of `facets` counted among the releases in `window` (see web_window).
@@ -164,11 +186,12 @@ class WebViewStore(OutboxStore):
         if not window:
             return {name: [] for name in out}
         params = {"w": _ids(window)}
+        in_w = self.dialect.json_ids("w")  # the window's ids (see _ids)
         for name, sql in (
-            ("rule", f"SELECT rule AS value, count(*) AS n FROM matches WHERE release_id IN ({_IN_W})"
+            ("rule", f"SELECT rule AS value, count(*) AS n FROM matches WHERE release_id IN ({in_w})"
                      " GROUP BY rule ORDER BY 2 DESC, 1 LIMIT :limit"),
             ("feed", "SELECT fd.name AS value, count(DISTINCT s.release_id) AS n FROM sightings s JOIN feeds fd"
-                     f" ON fd.id = s.feed_id WHERE s.release_id IN ({_IN_W}) GROUP BY fd.name"
+                     f" ON fd.id = s.feed_id WHERE s.release_id IN ({in_w}) GROUP BY fd.name"
                      " ORDER BY 2 DESC, 1 LIMIT :limit"),
         ):
             rows = self._budgeted(sql, {**params, "limit": limit}, None, expired)
@@ -177,7 +200,7 @@ class WebViewStore(OutboxStore):
             out[name] = [(str(r["value"]), r["n"]) for r in rows]
         size = 10 if len(date) >= 7 else 7  # a month is chosen (or a day): count by day, else by month
         rows = self._budgeted(f"SELECT substr(published_at, 1, {size}) AS date, wire, dateline_place AS place"
-                              f" FROM releases WHERE id IN ({_IN_W})", params, None, expired)
+                              f" FROM releases WHERE id IN ({in_w})", params, None, expired)
         if rows is None:
             return out
         counts: dict[str, dict[str, int]] = {"date": {}, "wire": {}, "place": {}}
@@ -205,8 +228,8 @@ class WebViewStore(OutboxStore):
         span = {"since": ts(start), "until": ts(end)}
         if window is not None:
             rows = self._budgeted(f"SELECT substr(published_at, 1, 10) AS day, count(*) AS n FROM releases"
-                                  f" WHERE id IN ({_IN_W}) AND published_at >= :since AND published_at < :until"
-                                  " GROUP BY 1", {"w": _ids(window), **span}, None, expired)
+                                  f" WHERE id IN ({self.dialect.json_ids('w')}) AND published_at >= :since"
+                                  " AND published_at < :until GROUP BY 1", {"w": _ids(window), **span}, None, expired)
         elif not fts_query:  # the published_at index alone: no release row is read
             rows = self._budgeted("SELECT substr(published_at, 1, 10) AS day, count(*) AS n FROM releases"
                                   " WHERE published_at >= :since AND published_at < :until GROUP BY 1",
@@ -216,11 +239,20 @@ class WebViewStore(OutboxStore):
                              " LIMIT 1", {"day": ts(start - timedelta(days=1))})
             if lo is None:
                 return {}
-            rows = self._budgeted(
-                "SELECT substr(r.published_at, 1, 10) AS day, count(*) AS n FROM releases_fts"
-                " JOIN releases r ON r.id = releases_fts.rowid WHERE releases_fts MATCH :q"
-                " AND releases_fts.rowid >= :lo AND r.published_at >= :since AND r.published_at < :until GROUP BY 1",
-                {"q": fts_query, "lo": lo, **span}, fts_query, expired)
+            if self.dialect.postgres:
+                if expired is not None and expired():
+                    return None
+                found = pgreview.newest(self, fts_query, None, "r.id >= :lo AND r.published_at >= :since"
+                                        " AND r.published_at < :until", {"lo": lo, **span})
+                rows = self._budgeted(f"SELECT substr(published_at, 1, 10) AS day, count(*) AS n FROM releases"
+                                      f" WHERE id IN ({self.dialect.json_ids('w')}) GROUP BY 1", {"w": _ids(found)},
+                                      None, expired)
+            else:
+                rows = self._budgeted(
+                    "SELECT substr(r.published_at, 1, 10) AS day, count(*) AS n FROM releases_fts"
+                    " JOIN releases r ON r.id = releases_fts.rowid WHERE releases_fts MATCH :q"
+                    " AND releases_fts.rowid >= :lo AND r.published_at >= :since AND r.published_at < :until"
+                    " GROUP BY 1", {"q": fts_query, "lo": lo, **span}, fts_query, expired)
         return None if rows is None else {r["day"]: r["n"] for r in rows}
 
     # ------------------------------------------------------------------ rules, feeds, alerts
