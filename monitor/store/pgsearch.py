@@ -69,9 +69,10 @@ def index_releases(cur: Any, ids: Sequence[int]) -> None:
     for start in range(0, len(ids), _BATCH):
         rows = _rows(cur, f"SELECT r.id, {_COLS} FROM {TABLE} r WHERE r.id = ANY(%(pm_ids)s)",
                      {"pm_ids": list(ids[start:start + _BATCH])})
-        for row in rows:
-            cur.execute(f"UPDATE {TABLE} SET {FTS} = %(v)s::tsvector WHERE id = %(id)s",
-                        {"v": tsvector(row[1:]), "id": row[0]})
+        if rows:  # one statement per batch: a round trip per release cost more than the indexing
+            cur.execute(f"UPDATE {TABLE} r SET {FTS} = v.fts::tsvector FROM unnest(%(pm_ids)s::bigint[],"
+                        " %(pm_vs)s::text[]) AS v(id, fts) WHERE r.id = v.id",
+                        {"pm_ids": [row[0] for row in rows], "pm_vs": [tsvector(row[1:]) for row in rows]})
 
 
 @lru_cache(maxsize=256)
