@@ -1,3 +1,3 @@
 from monitor.cli import main
 
-main()
+main(prog_name="press-monitor")  # the name users type, also under `python -m monitor`

@@ -27,9 +27,10 @@ Why ~500 lines: this is the one module that owns apscheduler and the process lif
 reload, shutdown grace, systemd notify, delivery and maintenance jobs); what a poll does and decides
 is in poller.py, the housekeeping in maintenance.py. Split it along those lines if it grows.
 
-Parsing stays in the poll threads. Measured on 2 cores (bench/), a feedparser process pool did not
-shorten a 500-feed cold start: the single writer (dedupe, FTS, rules: ~20 ms per 20-item commit on
-that machine) is the bottleneck, and the pool cost ~100 MB of resident memory.
+Parsing stays in the poll threads. The daemon polls feeds as they fall due, a few at a time, where
+a parsing process pool (~100 MB resident) does not pay for itself; `run --once` over many feeds at
+once does start one (app.digest_pool: -23..-26 % wall on a cold 200-feed run, bench/README.md,
+issue 14 "cold"). An older measurement here, made before the fast parse path, found no gain.
 """
 
 from __future__ import annotations
@@ -68,7 +69,6 @@ from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
 from monitor.hostqueue import HostQueue, WorkerPool
 from monitor.logging_setup import REDACTOR, event, set_level
-from monitor.notify import Notifier, watchdog_interval
 from monitor.pageworker import PageReport, PageWorker, build_client
 from monitor.pipeline import RulesLike
 from monitor.poller import (
@@ -81,6 +81,7 @@ from monitor.poller import (
     fetch_settings,
     make_fetcher,
 )
+from monitor.sdnotify import Notifier, watchdog_interval
 from monitor.store import Store, ts
 from monitor.types import Feed, Settings
 
@@ -343,6 +344,46 @@ class Daemon:
     def _store(self) -> Store:
         """Return this thread's Store (opened on first use; sqlite connections stay in their thread)."""
         return self.poller.thread_store()
+
+    # ------------------------------------------------------------------ driving it step by step
+    # What run() and the scheduler do, one step at a time in the caller's thread (tests use these
+    # instead of the internals; a step does exactly what the scheduled job does).
+
+    def sync_feeds(self) -> list[Feed]:
+        """Match the feed timers to the config, as run() and a reload do; return the feeds polled."""
+        return self._sync_feeds(self._store(), self.app)
+
+    def poll_now(self, name: str) -> None:
+        """Run one feed's poll job here, as a worker would when its timer fires."""
+        self._poll(name)
+
+    def maintain_now(self) -> None:
+        """Run the hourly maintenance job here."""
+        self._maintain()
+
+    def store(self) -> Store:
+        """This thread's Store (the daemon's archive)."""
+        return self._store()
+
+    @property
+    def pool(self) -> WorkerPool[str]:
+        """The poll workers (started by run())."""
+        return self._pool
+
+    @property
+    def gone(self) -> frozenset[str]:
+        """Feeds not polled because they answered 410 Gone."""
+        return frozenset(self._gone)
+
+    @property
+    def failing(self) -> frozenset[str]:
+        """Feeds whose last poll failed."""
+        return frozenset(self._failing)
+
+    @property
+    def polls(self) -> int:
+        """Polls done since start."""
+        return self._polls
 
     # ------------------------------------------------------------------ the poll job
 

@@ -23,7 +23,7 @@ from typing import Protocol
 
 from monitor.clock import Clock
 from monitor.errors import DeliveryError, MonitorError
-from monitor.types import ChannelSpec, Digest, Notice
+from monitor.types import ChannelSpec, Notice
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,6 @@ def next_attempt(attempts: int, now: datetime, *, retry_after: float | None, rng
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
     return now + timedelta(seconds=delay)
-
-
-def digest_period_end(created: datetime, digest: Digest, tz: str) -> datetime:
-    """Return the end of the digest period an alert created at `created` belongs to."""
-    return digest.period_end(created, tz)
 
 
 def drain(

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from monitor import pipeline
 from monitor.clock import Clock
 from monitor.errors import PageError
-from monitor.extract import extract
+from monitor.extract import Anchor, extract
 from monitor.pages.net import PageFetcher
 from monitor.pages.polite import HostGate, PageClient, Robots
 from monitor.store import PageRow, Store
@@ -152,9 +152,12 @@ class PageWorker:
                 self.client.load_robots(row.url, feed_url=row.feed_url or None)
                 return None
             page = self.client.get(row.url, feed_url=row.feed_url or None)
-            found = extract(page.body, url=page.final_url, charset=page.charset)
-            return pipeline.PageOutcome(row.id, row.release_id, found.text if found else None,
-                                        found.method if found else None, attempts=row.attempts)
+            # What the feed said the release is: where it starts in the page, and whether the page holds it.
+            found = extract(page.body, url=page.final_url, charset=page.charset, anchor=Anchor(row.title, row.summary))
+            if found is None:
+                return pipeline.PageOutcome(row.id, row.release_id, attempts=row.attempts)
+            return pipeline.PageOutcome(row.id, row.release_id, found.text, found.method, attempts=row.attempts,
+                                        boilerplate=found.boilerplate, quality=found.quality)
         except PageError as exc:
             return pipeline.PageOutcome(row.id, row.release_id, error=exc, attempts=row.attempts)
         except Exception as exc:  # noqa: BLE001 - one page's bug must not stop the queue

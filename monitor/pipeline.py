@@ -35,7 +35,7 @@ from typing import Protocol
 from monitor import dedupe
 from monitor.clock import Clock
 from monitor.errors import FeedError, PageError
-from monitor.normalize import extract_tickers, normalize, parse_dateline
+from monitor.normalize import extract_tickers, find_dateline, normalize
 from monitor.parse import MAX_ENTRIES, parse, split_items
 from monitor.types import Feed, FeedState, Fetched, PollResult, Release, Settings
 
@@ -200,6 +200,8 @@ class PageOutcome:
     method: str | None = None
     error: PageError | None = None
     attempts: int = 0  # attempts before this one
+    boilerplate: str = ""  # the end matter cut from the text (About, contacts, safe harbor)
+    quality: str = ""  # a page-quality flag ("anchor-missing"), "" when the text is trusted
 
 
 @dataclass(frozen=True)
@@ -236,8 +238,10 @@ def apply_page(store, outcome: PageOutcome, now: datetime, *, settings: Settings
                               kind="no-text", method=outcome.method)
             return PageResult("skipped", error="no release text found on the page")
         text = outcome.text
-        store.apply_page(outcome.release_id, text, parse_dateline(text[:1000]), extract_tickers(text))
-        store.finish_page(outcome.page_id, now, status="done", method=outcome.method)
+        # The dateline opens one of the first paragraphs (the page may start with a subtitle or byline).
+        store.apply_page(outcome.release_id, text, find_dateline(text[:4000]), extract_tickers(text),
+                         outcome.boilerplate)
+        store.finish_page(outcome.page_id, now, status="done", method=outcome.method, quality=outcome.quality)
         # add_match keeps the first match of a rule: only rules the feed text did not match alert now.
         n_matches, n_alerts, _ = _match_and_queue(store, [outcome.release_id], now, settings, rules, channels)
     return PageResult("done", matches=n_matches, alerts=n_alerts)

@@ -244,6 +244,20 @@ def feed_state(feed: Feed | None, row: FeedStatus | None, now: datetime) -> Feed
     return FeedCondition.FAILING if row.failures else FeedCondition.OK
 
 
+def stretch(feed: Feed, row: FeedStatus | None) -> float | None:
+    """Return the gap the last plan put before a healthy feed's next poll when the server's cache
+    hint (RSS <ttl>, Cache-Control max-age) stretched it beyond the feed's interval; else None.
+
+    Read back from what was recorded: a healthy poll is planned at most interval x (1 + JITTER)
+    ahead unless `stretched()` lengthened it (adaptive polling only shortens, backoff and
+    Retry-After need a failure), so a longer gap can only be the server's hint.
+    """
+    if row is None or row.failures or row.gone or row.last_polled_at is None or row.next_poll_at is None:
+        return None
+    gap = (row.next_poll_at - row.last_polled_at).total_seconds()
+    return gap if gap > feed.interval * (1 + JITTER) + 1.0 else None
+
+
 def polled(state: FeedCondition) -> bool:
     """Return whether a feed in this state is polled at all (has a next poll to show)."""
     return state not in (FeedCondition.OFF, FeedCondition.GONE, FeedCondition.REMOVED)

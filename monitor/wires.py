@@ -24,6 +24,9 @@ _WIRE_NAMES = {
     "247pressrelease": "24-7PressRelease",
     "noticiasnewswire": "Noticias Newswire",
     "prismmediawire": "PRISM MediaWire",
+    "einpresswire": "EIN Presswire", "einpresswirecom": "EIN Presswire",
+    "marketwired": "Marketwired", "marketwire": "Marketwired",
+    "jcnnewswire": "JCN Newswire", "acnnewswire": "ACN Newswire",
 }  # fmt: skip
 _NOT_ALNUM = re.compile(r"[\W_]+")
 

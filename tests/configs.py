@@ -1,4 +1,9 @@
-"""Config writers shared by the tests (conftest.py exposes them as the `configs` fixture).
+"""What the tests share besides fixtures: config writers, the CLI as a subprocess, wait_for.
+
+    cli("search", "summit", cwd=tmp_path, check=True, env={...})      -> CompletedProcess (text)
+    wait_for(lambda: server.hits("/x") == 2, 30, "the second poll")  -> the check's first true value
+
+Config writers (conftest.py exposes them as the `configs` fixture):
 
     configs.feed("wire", url, interval="1m", extra='adaptive = true')   -> a [[feeds]] table
     configs.write(feeds, hook=receiver.url, rules=..., timeout="2s", monitor='retention = "30d"')
@@ -11,7 +16,14 @@ rule "summit" that notifies it.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 HOOK_ENV = {"PM_TEST_HOOK_SECRET": SECRET}
@@ -48,3 +60,26 @@ class Configs:
 
     def write(self, feeds: str, **options: object) -> Path:
         return write_config(self.path, feeds, **options)  # type: ignore[arg-type]
+
+
+def cli(*args: str, cwd: Path, check: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m monitor ARGS` in `cwd` (env: added to this environment); check: assert it exits 0."""
+    done = subprocess.run([sys.executable, "-m", "monitor", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **env} if env else None)
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def wait_for(check: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> object:
+    """Return check()'s first true value, polling every `interval`; fail naming `what` after `timeout` s.
+
+    The timeout is a generous ceiling for a loaded machine, never the thing a test measures.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -1,4 +1,4 @@
-"""DESIGN.md's dependency rules, read from the imports of every module in monitor/."""
+"""ARCHITECTURE.md's layers and library owners, read from the imports of every module in monitor/."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ LAYER = {
                      "wires", "httpclient", "deadline"], 1),
     **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover",
                      "extract"], 2),
-    **dict.fromkeys(["fetch", "hostqueue", "store", "channels", "notify"], 3),
+    **dict.fromkeys(["fetch", "hostqueue", "store", "channels", "sdnotify"], 3),
     # pages fetches (its net module reuses fetch's watchdog and Retry-After parsing), so it sits above fetch.
     **dict.fromkeys(["pipeline", "deliver", "maintenance", "pages"], 4),
 }

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.configs import ROOT, cli
 from tests.feedserver import FeedServer
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def cli(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "monitor", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
-    if check:
-        assert done.returncode == 0, done.stdout + done.stderr
-    return done
 
 
 @pytest.fixture
@@ -170,3 +159,16 @@ def test_the_run_line_says_when_items_were_left_for_later_and_who_parsed() -> No
     assert line == ("ok  2000 new  0 dup  (98000 more items than a poll reads: left for the next polls)"
                     "  [feedparser: not well-formed XML]  Big")
     assert format_result(PollResult("Small", new=1)) == "ok  1 new  0 dup  Small"
+
+
+def test_usage_errors_are_one_line_like_every_error(tmp_path: Path) -> None:
+    """click's three-line usage errors become the README's one line, exit 2 (issue 23)."""
+    for args, what in [(("nosuch",), "No such command 'nosuch' (see press-monitor --help)"),
+                       (("search",), "Missing argument 'QUERY' (see press-monitor search --help)"),
+                       (("search", "-n", "x", "q"), "'x' is not a valid integer range (see press-monitor search"),
+                       (("feeds", "add"), "Missing argument 'URL|PRESET|FILE' (see press-monitor feeds add --help)")]:
+        done = cli(*args, cwd=tmp_path)
+        assert done.returncode == 2 and done.stderr.startswith("press-monitor: "), (args, done.stderr)
+        assert done.stderr.count("\n") == 1 and what in done.stderr, (args, done.stderr)
+    assert cli("--help", cwd=tmp_path, check=True).stdout.startswith("Usage: press-monitor")
+    assert cli("--version", cwd=tmp_path, check=True).stdout.startswith("press-monitor, version")

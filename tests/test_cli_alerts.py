@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.configs import Configs
+from tests.configs import Configs, cli
 from tests.feedserver import FeedServer, rss
-from tests.test_cli import cli
 from tests.webhook_receiver import Reply, WebhookReceiver
 
 

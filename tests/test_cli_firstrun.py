@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
-from tests.test_cli import ROOT, cli
+from tests.configs import ROOT, cli
 
 
 def readme_quick_start() -> list[str]:

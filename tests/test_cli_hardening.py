@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from monitor.cli import main
 from monitor.cli.when import EARLIEST, LATEST, parse_when
-from tests.test_cli import ROOT, cli
+from tests.configs import ROOT, cli
 
 CONFIG = """
 [monitor]

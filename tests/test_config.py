@@ -515,7 +515,7 @@ def test_every_problem_is_reported_at_once() -> None:
     message = problems(
         """
         [monitor]
-        poll_interval = "5 mins"
+        poll_interval = "5 moons"
         [[feeds]]
         name = "a"
         url = "htp://x"
@@ -526,7 +526,8 @@ def test_every_problem_is_reported_at_once() -> None:
         """
     )
     assert message.splitlines() == [
-        'config.toml: monitor.poll_interval: "5 mins": unknown unit "mins" (use s, m, h, d or w)',
+        'config.toml: monitor.poll_interval: "5 moons": unknown unit "moons" (use s, m, h, d, w, mo, y or words: '
+        'seconds, minutes, hours, days, weeks, months, years)',
         'config.toml: feeds[1].url: "htp://x" is not an http(s) or file URL',
         'config.toml: rules[1].notify[1]: no channel named "nope" in [channels] ([channels] is empty)',
     ]
@@ -599,6 +600,11 @@ DURATIONS = [
     ("1h 30m 15s", 5415.0),
     ("1.5h", 5400.0),
     (" 90S ", 90.0),
+    ("2 days", 172800.0),
+    ("1 week 2d", 777600.0),
+    ("90 minutes", 5400.0),
+    ("6mo", 6 * 30 * 86400.0),
+    ("1y", 365 * 86400.0),
     (45, 45.0),
     (2.5, 2.5),
 ]
@@ -614,7 +620,7 @@ BAD_DURATIONS = [
     (None, "k: expected a duration"),
     ("", 'k: "" is not a duration'),
     ("5", 'k: "5" has no unit; write "5s"'),
-    ("5y", 'k: "5y": unknown unit "y" (use s, m, h, d or w)'),
+    ("5yy", 'k: "5yy": unknown unit "yy" (use s, m, h, d, w, mo, y or words'),
     ("m5", 'k: "m5" is not a duration'),
     ("-5m", 'k: "-5m" is not a duration'),
     (0, "k: a duration must be more than zero, got 0 (integer)"),
@@ -952,3 +958,18 @@ def test_loader_refuses_keys_missing_from_accepted_keys() -> None:
     assert "unknown key" in problems("[[feeds]]\nname = 'a'\nurl = 'https://a.example/'\nnotify = []\n")
     assert "unknown key" in problems("[[rules]]\nname = 'a'\nquery = 'x'\nurl = 'https://a.example/'\n")
     assert config.ACCEPTED_KEYS is ACCEPTED_KEYS
+
+
+@pytest.mark.parametrize("span", ["2 days", "30d", "2w", "12h", "3 Days", "1h30m", "6mo", "1 year", "90 mins"])
+def test_config_and_the_command_line_read_one_duration_grammar(span: str) -> None:
+    """ "2 days" works for --since and in config.toml alike (issue 23): the same seconds from both."""
+    from datetime import UTC, datetime
+
+    from monitor.cli.when import parse_when
+
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    since = parse_when(span, now)
+    assert since is not None
+    assert (now - since).total_seconds() == parse_duration(span, key="k")
+    assert config.loads(f'[monitor]\npoll_interval = "{span}"\n', path=Path("c.toml")).settings.poll_interval \
+        == parse_duration(span, key="k")

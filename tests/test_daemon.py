@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from monitor.clock import ManualClock
 from monitor.daemon import META_MOVED, Daemon
 from monitor.poller import FeedPoller
 from monitor.store import Store
-from tests.configs import HOOK_ENV, SECRET, feed_toml, write_config
+from tests.configs import HOOK_ENV, SECRET, feed_toml, wait_for, write_config
 from tests.feedserver import FeedServer, document, redirect, respond, retry_later, rss
 from tests.webhook_receiver import WebhookReceiver
 
@@ -73,16 +73,6 @@ class NotifySocket:
         self._thread.join(2)
         self.sock.close()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def wait_for(check: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class DaemonProcess:
@@ -326,19 +316,19 @@ def test_a_permanent_redirect_is_followed_at_once_and_adopted_after_seven_days(
     feed_server.route("/old.xml", redirect("/new.xml", 301))
     feed_server.route("/new.xml", document(rss([item(1, "Moved news")])))
     daemon = make_daemon(tmp_path, feed_toml("wire", feed_server.url("/old.xml"), interval="1h"), clock)
-    daemon._sync_feeds(daemon._store(), daemon.app)
-    store: Store = daemon._store()
+    daemon.sync_feeds()
+    store: Store = daemon.store()
 
-    daemon._poll("wire")
+    daemon.poll_now("wire")
     row = store.schedule("wire")
     assert row is not None and row.last_ok_at is not None  # followed at once: the items were read
     assert row.redirect_to == feed_server.url("/new.xml") and row.url == feed_server.url("/old.xml")
     for _ in range(6):
         clock.advance(86400)
-        daemon._poll("wire")
+        daemon.poll_now("wire")
         assert store.schedule("wire").url == feed_server.url("/old.xml")  # type: ignore[union-attr]
     clock.advance(86400 + 60)
-    daemon._poll("wire")
+    daemon.poll_now("wire")
     row = store.schedule("wire")
     assert row is not None and row.url == feed_server.url("/new.xml") and row.redirect_to is None
     moved = json.loads(store.meta(META_MOVED + "wire") or "{}")
@@ -347,9 +337,9 @@ def test_a_permanent_redirect_is_followed_at_once_and_adopted_after_seven_days(
     # From now on the new URL is asked directly, also after a restart.
     old_hits, new_hits = feed_server.hits("/old.xml"), feed_server.hits("/new.xml")
     restarted = Daemon(daemon.path, app_mod.load(daemon.path), clock=clock, environ={})
-    restarted._sync_feeds(restarted._store(), restarted.app)
+    restarted.sync_feeds()
     clock.advance(3600 * 1.2)
-    restarted._poll("wire")
+    restarted.poll_now("wire")
     assert feed_server.hits("/old.xml") == old_hits
     assert feed_server.hits("/new.xml") == new_hits + 1
 
@@ -360,15 +350,15 @@ def test_a_redirect_seen_only_sometimes_is_never_adopted(tmp_path: Path, feed_se
     feed_server.route("/feed.xml", redirect("/elsewhere.xml", 308))
     feed_server.route("/elsewhere.xml", body)
     daemon = make_daemon(tmp_path, feed_toml("wire", feed_server.url("/feed.xml"), interval="1h"), clock)
-    daemon._sync_feeds(daemon._store(), daemon.app)
+    daemon.sync_feeds()
     for day in range(10):
         if day == 5:  # the original answers directly once: the watch starts over
             feed_server.route("/feed.xml", body)
         elif day == 6:
             feed_server.route("/feed.xml", redirect("/elsewhere.xml", 308))
-        daemon._poll("wire")
+        daemon.poll_now("wire")
         clock.advance(86400)
-    row = daemon._store().schedule("wire")
+    row = daemon.store().schedule("wire")
     assert row is not None and row.url == feed_server.url("/feed.xml")
     assert row.redirect_to == feed_server.url("/elsewhere.xml")
 
@@ -377,11 +367,11 @@ def test_backoff_is_recorded_and_reset_by_a_success(tmp_path: Path, feed_server:
     clock = ManualClock(now())
     feed_server.route("/f.xml", respond(503, "down"))
     daemon = make_daemon(tmp_path, feed_toml("f", feed_server.url("/f.xml"), interval="1m"), clock)
-    daemon._sync_feeds(daemon._store(), daemon.app)
-    store = daemon._store()
+    daemon.sync_feeds()
+    store = daemon.store()
     gaps = []
     for _ in range(5):
-        daemon._poll("f")
+        daemon.poll_now("f")
         row = store.schedule("f")
         assert row is not None and row.next_poll_at is not None
         gaps.append((row.next_poll_at - clock.now()).total_seconds())
@@ -390,7 +380,7 @@ def test_backoff_is_recorded_and_reset_by_a_success(tmp_path: Path, feed_server:
     for n, gap in enumerate(gaps, start=1):
         assert 60 * 2**n * 0.9 - 1 <= gap <= 60 * 2**n * 1.1 + 1, gaps
     feed_server.route("/f.xml", document(rss([item(1, "Back")])))
-    daemon._poll("f")
+    daemon.poll_now("f")
     row = store.schedule("f")
     assert row is not None and row.failures == 0
     assert 53 <= (row.next_poll_at - clock.now()).total_seconds() <= 67  # type: ignore[operator]
@@ -407,10 +397,10 @@ def test_a_busy_adaptive_feed_is_polled_sooner_and_max_age_stretches_a_quiet_one
     feeds = (feed_toml("busy", feed_server.url("/busy.xml"), interval="1h", extra=adaptive)
              + feed_toml("cached", feed_server.url("/cached.xml"), interval="10m"))
     daemon = make_daemon(tmp_path, feeds, clock)
-    daemon._sync_feeds(daemon._store(), daemon.app)
-    daemon._poll("busy")
-    daemon._poll("cached")
-    store = daemon._store()
+    daemon.sync_feeds()
+    daemon.poll_now("busy")
+    daemon.poll_now("cached")
+    store = daemon.store()
 
     def wait(name: str) -> float:
         row = store.schedule(name)
@@ -429,14 +419,14 @@ def test_maintenance_applies_retention_and_keeps_pending_alerts(tmp_path: Path, 
     feed_server.route("/f.xml", document(rss([item(1, "Old summit news", old), item(2, "Old other news", old)])))
     daemon = make_daemon(tmp_path, feed_toml("f", feed_server.url("/f.xml"), interval="1h"), clock,
                          retention="30d")
-    daemon._sync_feeds(daemon._store(), daemon.app)
-    store = daemon._store()
-    daemon._poll("f")
+    daemon.sync_feeds()
+    store = daemon.store()
+    daemon.poll_now("f")
     assert store.count("releases") == 2
-    daemon._maintain()  # first seen today: kept, although published 40 days ago
+    daemon.maintain_now()  # first seen today: kept, although published 40 days ago
     assert store.count("releases") == 2
     clock.advance(31 * 86400)
-    daemon._maintain()
+    daemon.maintain_now()
     assert store.count("releases") == 0 and store.count("sightings") == 0
     assert store.feeds()[0].entries == 0
     assert store.meta("daemon_optimized") is not None
@@ -451,21 +441,21 @@ def test_a_restart_keeps_gone_and_retry_after_and_skips_a_feed_polled_by_someone
     feed_server.route("/ok.xml", document(rss([item(1, "Fine")])))
     feeds = "".join(feed_toml(n, feed_server.url(f"/{n}.xml"), interval="1m") for n in ("busy", "gone", "ok"))
     daemon = make_daemon(tmp_path, feeds, clock)
-    daemon._sync_feeds(daemon._store(), daemon.app)
+    daemon.sync_feeds()
     for name in ("busy", "gone", "ok"):
-        daemon._poll(name)
-    assert "gone" in daemon._gone and daemon.scheduler.get_job("feed:gone") is None
-    assert "busy" in daemon._failing and "1 gone" in daemon.summary()
+        daemon.poll_now(name)
+    assert "gone" in daemon.gone and daemon.scheduler.get_job("feed:gone") is None
+    assert "busy" in daemon.failing and "1 gone" in daemon.summary()
 
     clock.advance(600)
     restarted = Daemon(daemon.path, app_mod.load(daemon.path), clock=clock, environ={})
-    restarted._sync_feeds(restarted._store(), restarted.app)
-    assert restarted._gone == {"gone"} and restarted.scheduler.get_job("feed:gone") is None
+    restarted.sync_feeds()
+    assert restarted.gone == {"gone"} and restarted.scheduler.get_job("feed:gone") is None
     busy_job = restarted.scheduler.get_job("feed:busy")
     assert busy_job.next_run_time >= now() + timedelta(seconds=7200 - 60)  # Retry-After survives a restart
     # A timer firing early (or a second run) asks the poller first: nothing is requested.
-    restarted._poll("busy")
-    restarted._poll("gone")
+    restarted.poll_now("busy")
+    restarted.poll_now("gone")
     assert feed_server.hits("/busy.xml") == 1 and feed_server.hits("/gone.xml") == 1
 
     # A feed another process just polled is not polled again; its timer moves to the recorded plan.
@@ -475,9 +465,9 @@ def test_a_restart_keeps_gone_and_retry_after_and_skips_a_feed_polled_by_someone
         assert [f.name for f in other.due(store, restarted.app.config.feeds).ready] == ["ok"]
         [polled] = other.round(store, [f for f in restarted.app.config.feeds if f.name == "ok"])
     hits = feed_server.hits("/ok.xml")
-    restarted._poll("ok")
+    restarted.poll_now("ok")
     assert feed_server.hits("/ok.xml") == hits
-    recorded = restarted._store().schedule("ok")
+    recorded = restarted.store().schedule("ok")
     assert recorded is not None and polled.next_at is not None
     assert recorded.next_poll_at == polled.next_at.replace(microsecond=0)
     assert restarted.scheduler.get_job("feed:ok").next_run_time == recorded.next_poll_at
@@ -486,19 +476,19 @@ def test_a_restart_keeps_gone_and_retry_after_and_skips_a_feed_polled_by_someone
 def test_the_daemon_queues_a_feed_once_and_its_workers_poll_it(tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.route("/a.xml", document(rss([item(1, "A")])))
     daemon = make_daemon(tmp_path, feed_toml("a", feed_server.url("/a.xml"), interval="1h"), ManualClock(now()))
-    daemon._sync_feeds(daemon._store(), daemon.app)
+    daemon.sync_feeds()
     assert daemon.submit("a") is True
     assert daemon.submit("a") is False  # still queued: a second timer run is not a second poll
     assert daemon.submit("nosuch") is False
-    daemon._pool.start()
+    daemon.pool.start()
     try:
-        wait_for(lambda: daemon._pool.completed == 1, 30, "the worker's poll")
-        assert daemon._polls == 1
+        wait_for(lambda: daemon.pool.completed == 1, 30, "the worker's poll")
+        assert daemon.polls == 1
         assert daemon.submit("a") is True  # done: it may be queued again
-        wait_for(lambda: daemon._pool.completed == 2, 30, "the second run")
+        wait_for(lambda: daemon.pool.completed == 2, 30, "the second run")
     finally:
         daemon.queue.close()
-        daemon._pool.join(30)
+        daemon.pool.join(30)
     assert feed_server.hits("/a.xml") == 1  # the second run found it not due
 
 
@@ -506,7 +496,7 @@ def test_the_daemon_queues_a_feed_once_and_its_workers_poll_it(tmp_path: Path, f
 
 
 def test_notifier_speaks_sd_notify_and_survives_a_vanished_socket(notify: NotifySocket) -> None:
-    from monitor.notify import Notifier, watchdog_interval
+    from monitor.sdnotify import Notifier, watchdog_interval
 
     n = Notifier(notify.path)
     assert n.ready("polling 3 feeds") and n.watchdog() and n.status("line one\nline two")
@@ -524,7 +514,7 @@ def test_notifier_speaks_sd_notify_and_survives_a_vanished_socket(notify: Notify
 
 
 def test_abstract_notify_socket_addresses_work() -> None:
-    from monitor.notify import Notifier
+    from monitor.sdnotify import Notifier
 
     name = f"pm-test-{os.getpid()}-{time.monotonic_ns()}"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

@@ -379,7 +379,8 @@ def test_import_refuses_a_config_that_does_not_load_and_keeps_an_inline_array(tm
     code, _, err = run(cfg, "import", str(opml))
     assert code == 2 and "config.toml" in err and "feeds" in err
     assert cfg.read_text() == original
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "s.opml"]
+    # No temporary file is left behind (the editors' lock file stays by design: cli/configedit.editing).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".config.toml.lock", "config.toml", "s.opml"]
     # An inline `feeds = [...]` array gets an inline table (tomlkit): the file still loads.
     cfg.write_text('feeds = []\n[monitor]\ndatabase = "a.db"\n')
     code, out, err = run(cfg, "import", str(opml))

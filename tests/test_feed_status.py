@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor import app as app_mod
+from monitor import schedule
 from monitor.clock import ManualClock
 from monitor.store import Store
-from monitor.types import FeedCondition
+from monitor.types import Feed, FeedCondition, FeedStatus
 from monitor.web import Pages
+from tests import configs
+from tests.configs import feed_toml, write_config
+from tests.feedserver import FeedServer, rss
 
 POLLED = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 # Far ahead of any clock these tests run under: the feed that asked to wait is still waiting.
@@ -52,8 +56,7 @@ def build(tmp_path: Path) -> Path:
 
 
 def cli(*args: str, cfg: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", "--config", str(cfg), *args], capture_output=True,
-                          text=True, timeout=120)
+    return configs.cli("--config", str(cfg), *args, cwd=cfg.parent)
 
 
 def test_feeds_status_and_web_use_one_word_per_feed(tmp_path: Path) -> None:
@@ -72,3 +75,31 @@ def test_feeds_status_and_web_use_one_word_per_feed(tmp_path: Path) -> None:
     from_web = {name: word for word, name in rows}
     # The web view also lists what the archive knows but config.toml no longer names.
     assert from_web == {**EXPECTED, "dropped": FeedCondition.REMOVED}
+
+
+def test_feeds_shows_a_schedule_the_feeds_ttl_stretched(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.publish("/slow.rss", rss([{"title": "A", "guid": "a", "link": "https://x.example/a"}], ttl=60))
+    feed_server.publish("/plain.rss", rss([{"title": "B", "guid": "b", "link": "https://x.example/b"}]))
+    cfg = write_config(tmp_path / "config.toml", feed_toml("slow", feed_server.url("/slow.rss"), interval="5m")
+                       + feed_toml("plain", feed_server.url("/plain.rss"), interval="5m"))
+    cli("run", "--once", cfg=cfg)
+    out = cli("feeds", cfg=cfg).stdout
+    lines = out.splitlines()
+    slow = lines.index(next(line for line in lines if line.endswith("  slow")))
+    # The <ttl> of 60 minutes stretched the 5 minute interval to about an hour (+/- the 10 % jitter).
+    hint = re.fullmatch(r"\s+polled about every (?:(\d+)h)?(?:(\d+)m)?, not 5m: the feed's <ttl> or Cache-Control "
+                        r"max-age asks for longer \(honoured up to 1h\)", lines[slow + 1])
+    assert hint, out
+    minutes = 60 * int(hint.group(1) or 0) + int(hint.group(2) or 0)  # "54m", "1h" or "1h6m"
+    assert 54 <= minutes <= 66, out
+    assert out.count("polled about every") == 1, out
+
+
+def test_stretch_is_read_back_only_for_a_healthy_feed() -> None:
+    feed = Feed(name="f", url="https://x.example/f", interval=300.0)
+    row = FeedStatus(name="f", url=feed.url, last_polled_at=POLLED, next_poll_at=POLLED + timedelta(seconds=3500))
+    assert schedule.stretch(feed, row) == 3500.0
+    assert schedule.stretch(feed, replace(row, next_poll_at=POLLED + timedelta(seconds=330))) is None  # jitter
+    assert schedule.stretch(feed, replace(row, failures=2)) is None  # backoff, not the server's hint
+    assert schedule.stretch(feed, replace(row, gone=True)) is None
+    assert schedule.stretch(feed, None) is None

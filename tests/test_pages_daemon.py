@@ -7,8 +7,9 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tests.configs import wait_for
 from tests.feedserver import FeedServer, hang, respond, rss
-from tests.test_daemon import DaemonProcess, wait_for
+from tests.test_daemon import DaemonProcess
 
 PAGE = b"<html><body><section class='release-body'><p>PARIS, May 2, 2024 /PRNewswire/ -- Page %d text.</p>" \
        b"<p>A second paragraph.</p></section></body></html>"

@@ -6,8 +6,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tests.configs import cli
 from tests.feedserver import FeedServer, hang, respond, rss
-from tests.test_cli import cli
 from tests.test_pages_fetch import big, html_drip
 from tests.webhook_receiver import WebhookReceiver
 
@@ -75,7 +75,9 @@ def test_the_page_text_makes_rules_match_and_alert_once_each(tmp_path: Path, fee
         assert len(hook.deliveries) == 2  # once each
 
     show = cli("show", "1", cwd=tmp_path, check=True).stdout
-    assert "Shavkat Mirziyoyev of Uzbekistan" in show and "About CGTN" not in show
+    body, _, end_matter = show.partition("-- end matter")
+    assert "Shavkat Mirziyoyev of Uzbekistan" in body and "About CGTN" not in body
+    assert "About CGTN" in end_matter  # kept apart, shown with the release
     atom = cli("feed", "summits", cwd=tmp_path, check=True).stdout
     assert '<content type="text">' in atom and "Shavkat Mirziyoyev" in atom  # the full text
     found = cli("search", '"Central Asia" summit*', cwd=tmp_path, check=True).stdout
@@ -191,3 +193,31 @@ def test_turning_full_text_on_and_backfilling_alerts_on_recent_releases(tmp_path
         assert "pages: 1 fetched, 0 skipped, 0 failed  2 matched" in filled.stdout
         assert "alerts: 2 sent" in filled.stdout
         assert sorted(d.json["data"]["rule"] for d in hook.deliveries) == ["central-asia", "summits"]
+
+
+def test_a_hostile_page_fails_with_the_reason_and_the_rest_go_on(tmp_path: Path, feed_server: FeedServer) -> None:
+    """Issue 23: one <p> with 200,000 attributes (2.4 MB, under max_page_bytes) held `run --once` for minutes."""
+    import resource
+
+    now = datetime.now(UTC)
+    hostile = ("<html><body><p " + " ".join(f"data-a{i}=x" for i in range(200_000)) + ">x</p></body></html>").encode()
+    feed_server.route("/news/hostile.html", html_route(hostile))  # type: ignore[arg-type]
+    feed_server.route("/news/cgtn.html", html_route((PAGES / "prnewswire.html").read_bytes()))  # type: ignore[arg-type]
+    with WebhookReceiver() as hook:
+        config(tmp_path, feed_server, hook.url)
+        feed_server.publish("/wire.rss", rss([
+            {"title": "Hostile", "guid": "h-1", "link": feed_server.url("/news/hostile.html"),
+             "description": "A page.", "pubDate": now - timedelta(minutes=6)},
+            {"title": "CGTN: Xi Jinping to chair first meeting in Xi'an", "guid": "cgtn-1",
+             "link": feed_server.url("/news/cgtn.html"), "description": ABSTRACT,
+             "pubDate": now - timedelta(minutes=5)}]))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        run = cli("run", "--once", cwd=tmp_path, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        assert "pages: 1 fetched, 0 skipped, 1 failed  2 matched" in run.stdout
+        assert "alerts: 2 sent" in run.stdout  # the control page's alerts still go out
+    # CPU, not wall time: lxml alone spent minutes on such a page; the whole run is a few seconds.
+    assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) < 60
+    status, error = pages_table(tmp_path)[feed_server.url("/news/hostile.html")]
+    assert status == "failed" and error is not None and "more than 1,000 attributes" in error
+    assert pages_table(tmp_path)[feed_server.url("/news/cgtn.html")][0] == "done"

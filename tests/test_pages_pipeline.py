@@ -132,3 +132,20 @@ def test_a_revised_release_keeps_its_page_text_and_its_page_is_fetched_again(env
     assert result.revised == 1 and result.pages == 1
     assert env.q("SELECT summary, body FROM releases") == [("Corrected: Xi hosts five leaders.", PAGE_TEXT)]
     assert env.q("SELECT status, attempts FROM pages") == [("pending", 0)]
+
+
+def test_the_end_matter_and_the_page_quality_are_stored_apart_and_not_searched(env: Env) -> None:
+    env.server.publish("/a.rss", rss([item(1, description="<p>Nothing that matches a rule here.</p>")]))
+    env.poll(Feed("a", env.server.url("/a.rss"), 60, full_text=True))
+    (page_id, rid), = env.q("SELECT id, release_id FROM pages")
+    # The page opens with a subtitle: the dateline is found in the next paragraph.
+    text = "Leaders meet in the old capital\n\n" + PAGE_TEXT.replace("summit", "meeting").replace("Summit", "Meeting")
+    end_matter = "About CGTN\n\nCGTN covers every summit in Central Asia.\n\nSOURCE CGTN"
+    done = env.apply(pipeline.PageOutcome(page_id, rid, text, "anchored", boilerplate=end_matter,
+                                          quality="anchor-missing"))
+    assert done.status == "done" and done.matches == 1  # "xi" from the body; "summits" only in the end matter
+    detail = env.store.release(rid)
+    assert detail is not None and detail.boilerplate == end_matter and detail.page_quality == "anchor-missing"
+    assert detail.view.dateline is not None and detail.view.dateline.place == "BEIJING"
+    assert env.store.search("summit*") == []  # the end matter is kept, not indexed
+    assert [(r.status, r.method, r.quality) for r in env.store.pages()] == [("done", "anchored", "anchor-missing")]

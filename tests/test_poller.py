@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from monitor.errors import HTTPStatusError
 from monitor.poller import FeedPoller
 from monitor.store import Store
 from monitor.types import FeedState, Fetched
-from tests.configs import Configs
+from tests.configs import Configs, wait_for
 from tests.feedserver import FeedServer, document, respond, retry_later, rss
 
 
@@ -120,13 +118,6 @@ def test_thirty_virtual_minutes_keep_the_schedule_and_back_off(configs: Configs,
     health = schedule.assess(app.config.feeds, store.schedules(), now=clock.now(), last_poll=clock.now())
     assert health.states == {"good": "ok", "error": "failing", "busy": "waiting", "gone": "gone"}
     store.close()
-
-
-def wait_for(check: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 class Overflowing:

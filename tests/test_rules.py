@@ -311,7 +311,10 @@ ERRORS = [
         [RuleSpec("ok", "gas"), RuleSpec("x", "gas"), RuleSpec("summits", "summit AND")],
         ['config.toml: rules[3] "summits": query: syntax error near "AND" at position 7: summit AND'],
     ),
-    ([RuleSpec("p", "(gas OR oil"), ], ['"p": query: syntax error near "oil" at position 8']),
+    ([RuleSpec("p", "(gas OR oil"), ], ['"p": query: syntax error near "oil" at position 8',
+                                        '(the "(" at position 0 is never closed)']),
+    ([RuleSpec("p", "(summit")], ['near "summit" at position 1: (summit (the "(" at position 0 is never closed)']),
+    ([RuleSpec("p", "(a) AND (b OR (c) AND d")], ['(the "(" at position 8 is never closed)']),
     ([RuleSpec("p", "gas)")], ['syntax error near ")" at position 3', "unbalanced parenthesis"]),
     ([RuleSpec("p", "OR gas")], ['syntax error near "OR" at position 0', "needs a search term on both sides"]),
     ([RuleSpec("p", "*")], ['"p": query: "*" alone is not a search']),
@@ -462,3 +465,22 @@ def test_regexes_run_in_linear_time() -> None:
     evil = doc(1, title="redos " + "a" * 5000 + "b")
     assert rs.match([evil]) == []  # Python's re would backtrack 2**5000 times here
     assert [m.key for m in rs.match([doc(2, title="redos aaaac")])] == [2]
+
+
+def test_matching_leaves_the_garbage_collector_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Matching used to gc.disable() the whole (threaded) process; measured, it bought nothing (issue 23)."""
+    import gc
+
+    seen: list[bool] = []
+    real = rules_mod.snippet
+
+    def watching(*args: object, **kwargs: object) -> str:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rules_mod, "snippet", watching)
+    assert gc.isenabled()
+    rs = compile_rules([RuleSpec("summit", "summit*")], {})
+    assert gc.isenabled()
+    assert [m.rule for m in rs.match([CGTN])] == ["summit"]
+    assert seen == [True] and gc.isenabled()

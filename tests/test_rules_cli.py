@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.configs import cli
 from tests.feedserver import FeedServer, rss
-from tests.test_cli import cli
 
 
 def _config(tmp: Path, feeds: FeedServer, rules: str) -> None:
@@ -128,7 +128,8 @@ notify = ["console"]
     assert star.returncode == 2 and '"*" alone is not a search' in star.stderr
     assert cli("export", "--query", "*", cwd=tmp_path, check=True).stdout.count("\n") == 4  # everything
 
-    for query, hint in [('"Central Asia', "never closed"), ("summit (Geneva OR Astana", "ends too early"),
+    for query, hint in [('"Central Asia', "never closed"),
+                        ("summit (Geneva OR Astana", 'the "(" at position 11 is never closed'),
                         ("NOT summit", "no leading NOT")]:
         for args in (("search", query), ("export", "--query", query), ("rules", "test", query)):
             out = cli(*args, cwd=tmp_path)

@@ -103,11 +103,11 @@ def test_run_once_keeps_the_redirect_the_daemon_adopted_and_its_validators(
     config = configs.write(configs.feed("wire", feed_server.url("/old.xml"), "1h"))
     clock = ManualClock(datetime.now(UTC) - timedelta(days=9))
     daemon = Daemon(config, app_mod.load(config), clock=clock, environ={})
-    daemon._sync_feeds(daemon._store(), daemon.app)
+    daemon.sync_feeds()
     for _ in range(9):  # a poll a day: the same 301 for more than 7 days is adopted
-        daemon._poll("wire")
+        daemon.poll_now("wire")
         clock.advance(86400)
-    row = daemon._store().schedule("wire")
+    row = daemon.store().schedule("wire")
     assert row is not None and row.url == feed_server.url("/new.xml")
     old_hits, new_hits = feed_server.hits("/old.xml"), feed_server.hits("/new.xml")
 

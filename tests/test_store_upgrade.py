@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import shutil
 import sqlite3
 from pathlib import Path
@@ -12,6 +13,7 @@ from monitor.errors import StoreError
 from monitor.store import MIGRATIONS, Store
 from monitor.store.schema import GUARD_VERSION, NAMES, reindex, split_legacy_tickers
 from monitor.types import AlertStatus
+from tests import schema_snapshot
 
 FIXTURE = Path(__file__).parent / "data" / "archive-v1.db"  # made by tests/data/make_archive_v1.py
 
@@ -55,7 +57,7 @@ def test_a_pre_migration_archive_upgrades_in_place_once(old: Path) -> None:
 
     with Store(old) as store:
         assert store.migrated == NAMES == ["schema_v1", "tickers_json", "folded_index", "pages", "wire_names",
-                                           "sightings_by_feed", "index_at_commit"]
+                                           "sightings_by_feed", "index_at_commit", "page_boilerplate"]
         first = snapshot(store)
     assert raw(old, "PRAGMA user_version") == [(GUARD_VERSION,)]
     assert raw(old, "SELECT name FROM _sqlite_migrations ORDER BY id") == [(n,) for n in NAMES]
@@ -197,3 +199,12 @@ def test_the_upgrade_gives_each_wire_one_name_and_keeps_the_index_consistent(old
         assert store.conn.execute("SELECT * FROM temp.tokens ORDER BY 1, 2, 3, 4").fetchall() == migrated
     with Store(old) as store:
         assert store.migrated == []  # once
+
+
+def test_schema_sql_is_what_the_migrations_build() -> None:
+    """monitor/store/schema.sql, the schema to read, stays the sum of the migrations (issue 23)."""
+    fresh = schema_snapshot.dump()
+    if schema_snapshot.SNAPSHOT.read_text() != fresh:
+        diff = "".join(difflib.unified_diff(schema_snapshot.SNAPSHOT.read_text().splitlines(True),
+                                            fresh.splitlines(True), "schema.sql", "fresh migrate"))
+        pytest.fail(f"monitor/store/schema.sql is stale; regenerate it with `{schema_snapshot.COMMAND}`\n{diff}")

@@ -1,4 +1,5 @@
-"""systemd/press-monitor.service: systemd's own tools accept it, and its hardening scores well.
+"""systemd/press-monitor.service (the daemon) and press-monitor-web.service (`serve`): systemd's own
+tools accept them, and their hardening scores well.
 
 These tests need systemd-analyze (Debian: `apt-get install systemd`; .ci/run installs it when it is
 missing). Without it they fail rather than skip: an unchecked unit file is how broken ones ship.
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).resolve().parent.parent / "systemd" / "press-monitor.service"
+UNITS = Path(__file__).resolve().parent.parent / "systemd"
+UNIT = UNITS / "press-monitor.service"
+WEB_UNIT = UNITS / "press-monitor-web.service"
 INSTALLED_AT = "/usr/local/bin/press-monitor"
 
 
@@ -24,16 +27,30 @@ def analyze() -> str:
     return tool
 
 
-@pytest.fixture
-def unit(tmp_path: Path) -> Path:
-    """The shipped unit, with ExecStart pointing at this venv's press-monitor (verify checks it exists)."""
-    text = UNIT.read_text()
+def installed(source: Path, tmp_path: Path, text: str | None = None) -> Path:
+    """A shipped unit, with ExecStart pointing at this venv's press-monitor (verify checks it exists)."""
+    text = source.read_text() if text is None else text
     assert INSTALLED_AT in text
     binary = Path(sys.executable).parent / "press-monitor"
     assert binary.exists(), binary
-    path = tmp_path / "press-monitor.service"
+    path = tmp_path / source.name
     path.write_text(text.replace(INSTALLED_AT, str(binary)))
     return path
+
+
+@pytest.fixture(params=[UNIT, WEB_UNIT], ids=lambda p: p.name)
+def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    return installed(request.param, tmp_path)
+
+
+def settings_of(text: str) -> dict[str, list[str]]:
+    """Every active `Key=value` of a unit file (comments skipped), values in order."""
+    settings: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            settings.setdefault(key.strip(), []).append(value.strip())
+    return settings
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -51,10 +68,11 @@ def test_systemd_analyze_verify_is_silent(unit: Path) -> None:
 def test_verify_would_catch_a_broken_unit(unit: Path) -> None:
     # The check above can fail: a typo in a key or value makes verify talk.
     bad = unit.with_name("broken.service")
-    text = unit.read_text().replace("ProtectHome=yes", "ProtectHome=maybe").replace("Type=notify", "Type=notif")
+    text = unit.read_text().replace("ProtectHome=yes", "ProtectHome=maybe")
+    text = text.replace("Type=notify", "Type=notif").replace("Type=exec", "Type=exe")
     bad.write_text(text)
     done = run("verify", bad.name, cwd=bad.parent)
-    assert "maybe" in done.stderr and "notif" in done.stderr
+    assert "maybe" in done.stderr and ("notif" in done.stderr or "exe" in done.stderr)
 
 
 def test_security_exposure_is_below_the_threshold(unit: Path) -> None:
@@ -65,11 +83,7 @@ def test_security_exposure_is_below_the_threshold(unit: Path) -> None:
 
 
 def test_the_unit_has_what_the_daemon_relies_on() -> None:
-    settings: dict[str, list[str]] = {}
-    for line in UNIT.read_text().splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            key, _, value = line.partition("=")
-            settings.setdefault(key.strip(), []).append(value.strip())
+    settings = settings_of(UNIT.read_text())
     one = {k: v[-1] for k, v in settings.items()}
     assert one["Type"] == "notify" and one["NotifyAccess"] == "main"
     assert one["WatchdogSec"] and one["Restart"] == "on-failure"
@@ -77,7 +91,11 @@ def test_the_unit_has_what_the_daemon_relies_on() -> None:
     assert int(one["TimeoutStopSec"].rstrip("s")) > 20
     assert one["DynamicUser"] == "yes" and one["StateDirectory"] == "press-monitor"
     assert one["ConfigurationDirectory"] == "press-monitor"
-    assert {c.split(":")[0] for c in settings["LoadCredential"]} == {"smtp-password", "webhook-secret"}
+    # No credential is active as shipped: an active LoadCredential= whose file is missing fails the
+    # start (243/CREDENTIALS), so a console-only setup must run as shipped.
+    assert "LoadCredential" not in settings
+    commented = re.findall(r"^#LoadCredential=([\w-]+):", UNIT.read_text(), re.M)
+    assert commented == ["smtp-password", "webhook-secret"]
     assert one["ExecReload"].endswith("kill -HUP $MAINPID")
     for key, value in {"ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
                        "NoNewPrivileges": "yes", "CapabilityBoundingSet": "", "UMask": "0077",
@@ -85,3 +103,25 @@ def test_the_unit_has_what_the_daemon_relies_on() -> None:
         assert one[key] == value, key
     assert "@system-service" in settings["SystemCallFilter"]
     assert one["MemoryMax"]
+
+
+def test_the_credential_lines_verify_once_enabled(tmp_path: Path) -> None:
+    text = UNIT.read_text().replace("#LoadCredential=", "LoadCredential=")
+    unit = installed(UNIT, tmp_path, text)
+    assert len(settings_of(unit.read_text())["LoadCredential"]) == 2
+    done = run("verify", unit.name, cwd=unit.parent)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_the_web_unit_serves_the_daemons_archive_read_only() -> None:
+    web, daemon = settings_of(WEB_UNIT.read_text()), settings_of(UNIT.read_text())
+    [exec_start] = web["ExecStart"]
+    assert exec_start.split()[1:] == ["--config", "${CONFIGURATION_DIRECTORY}/config.toml", "serve", "--host",
+                                      "127.0.0.1", "--port", "8001"]
+    # One dynamic user for both units (User= names it; the daemon's is its unit name), so the web
+    # view can open the archive the daemon writes.
+    assert web["DynamicUser"] == ["yes"] and web["User"] == ["press-monitor"] and "User" not in daemon
+    for key in ("StateDirectory", "ConfigurationDirectory", "WorkingDirectory", "UMask", "ProtectSystem",
+                "CapabilityBoundingSet", "SystemCallFilter", "RestrictAddressFamilies"):
+        assert web[key] == daemon[key], key
+    assert "LoadCredential" not in web and "#LoadCredential=web-token:" in WEB_UNIT.read_text()

@@ -10,6 +10,7 @@ import click
 from monitor import export, schedule
 from monitor.cli.base import LIMIT, MAX_ID, SINCE_HELP, Ctx, fail, main, parse_when
 from monitor.clock import SystemClock
+from monitor.config import format_duration
 from monitor.rules import search_query
 
 
@@ -90,8 +91,13 @@ def show(obj: Ctx, release_id: int) -> None:
         click.echo("\nmatched rules:")
         for m in detail.matches:
             click.echo(f"  {m.rule}  {m.matched_at:%Y-%m-%d %H:%M}  {m.snippet}")
+    if detail.page_quality:  # the page text was stored, but the feed's release was not found in it
+        click.echo(f"\npage quality: {detail.page_quality}")
     click.echo("")
     click.echo(v.summary if not detail.body else detail.body)
+    if detail.boilerplate:
+        click.echo("\n-- end matter (About, contacts, safe harbor; not searched) --")
+        click.echo(detail.boilerplate)
 
 
 @main.group(invoke_without_command=True)
@@ -127,6 +133,11 @@ def feeds(ctx: click.Context, as_opml: bool) -> None:
         click.echo(f"{line}  {f.name}")
         if r and r.last_error:
             click.echo(f"{'':<46}{r.last_error}")
+        gap = schedule.stretch(f, r)
+        if gap is not None:
+            click.echo(f"{'':<46}polled about every {format_duration(round(gap / 60) * 60 or gap)}, not "
+                       f"{format_duration(f.interval)}: the feed's <ttl> or Cache-Control max-age asks for longer "
+                       f"(honoured up to {format_duration(schedule.MAX_STRETCH)})")
         if page_failures.get(f.name):
             click.echo(f"{'':<46}{page_failures[f.name]} release pages failed (press-monitor pages --status failed)")
     if page_counts:

@@ -113,6 +113,24 @@ def explain(exc: Exception, obj: Ctx | None) -> str:
 class Group(click.Group):
     """The error boundary: every command's errors end as one line on stderr and exit 2, never a traceback."""
 
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        """Run the CLI; a usage error (unknown option, missing argument) is one line too, not click's three."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "press-monitor"
+            fail(f"{exc.format_message().rstrip('.')} (see {where} --help)", exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)  # standalone_mode=False returns Exit's code (--help: 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

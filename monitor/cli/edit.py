@@ -8,7 +8,7 @@ change up on reload (SIGHUP).
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import click
 
@@ -19,18 +19,18 @@ from monitor.cli.archive import feeds
 from monitor.cli.base import Ctx, fail
 from monitor.cli.rules import rules
 from monitor.clock import SystemClock
-from monitor.errors import FeedError
+from monitor.errors import ConfigError, FeedError
 from monitor.export import url_identity
 from monitor.types import Config
 
 RELOAD = "reload the daemon (SIGHUP, or systemctl reload) to use it"
 
 
-def _current(obj: Ctx) -> tuple[Path, Config, str]:
+def _current(obj: Ctx) -> tuple[Path, Config]:
     path = obj.path
     if not path.exists():
         fail(f"{path}: no such config file (use --config PATH or $PRESS_MONITOR_CONFIG)")
-    return path, config_mod.load(path), path.read_text(encoding="utf-8")
+    return path, config_mod.load(path)
 
 
 @feeds.command("add")
@@ -50,7 +50,7 @@ def feeds_add(obj: Ctx, url: str, name: str | None) -> None:
       press-monitor feeds add https://www.example.com/newsroom --name "Example newsroom"
       press-monitor feeds add ./samples/prnewswire-sample.xml
     """
-    path, cfg, text = _current(obj)
+    path, cfg = _current(obj)
     if discover.looks_like_preset(url):
         found = discover.preset(url)
         if found is None:
@@ -61,22 +61,56 @@ def feeds_add(obj: Ctx, url: str, name: str | None) -> None:
     elif urlsplit(url).scheme.lower() in ("http", "https"):
         feed_url, title = _discover(url, cfg)
     else:
-        feed_url, title = url, Path(urlsplit(url).path).stem or url
-    same = [f for f in cfg.feeds if url_identity(f.url) == url_identity(feed_url)]
-    if same:
-        fail(f"{feed_url} is already configured as {same[0].name!r}")
-    feed_name = " ".join((name or title or urlsplit(feed_url).hostname or feed_url).split())
-    taken = {f.name.lower(): f for f in cfg.feeds}
-    if feed_name.lower() in taken:
-        fail(f"a feed named {taken[feed_name.lower()].name!r} is already in {path.name}; choose one with --name")
-    new_text = configedit.append_tables(text, "feeds", [{"name": feed_name, "url": feed_url}])
-    new_cfg = configedit.validated(path, new_text, f"feed {feed_name!r}")
-    added = next(f for f in new_cfg.feeds if f.name == feed_name)
-    configedit.replace_file(path, new_text)
+        feed_url, title = _local(url, path)
+    # The network is behind us: from here to the replace, one editor at a time.
+    with configedit.editing(path) as edit:
+        ident = url_identity(_loaded_url(feed_url, path))
+        same = [f for f in edit.config.feeds if url_identity(f.url) == ident]
+        if same:
+            fail(f"{feed_url} is already configured as {same[0].name!r}")
+        feed_name = " ".join((name or title or urlsplit(feed_url).hostname or feed_url).split())
+        taken = {f.name.lower(): f for f in edit.config.feeds}
+        if feed_name.lower() in taken:
+            fail(f"a feed named {taken[feed_name.lower()].name!r} is already in {path.name}; choose one with --name")
+        new_text = configedit.append_tables(edit.text, "feeds", [{"name": feed_name, "url": feed_url}])
+        new_cfg = edit.validated(new_text, f"feed {feed_name!r}")
+        added = next(f for f in new_cfg.feeds if f.name == feed_name)
+        edit.replace(new_text)
     click.echo(f"added feed {feed_name!r}  {feed_url}")
     if urlsplit(added.url).scheme == "file" and not Path(urlsplit(added.url).path).exists():
         click.echo(f"warning: {urlsplit(added.url).path} does not exist (yet?)", err=True)
     click.echo(f"{RELOAD}; `press-monitor run --once` polls it now")
+
+
+def _loaded_url(feed_url: str, config: Path) -> str:
+    """The URL the loader makes of `feed_url` (a file path becomes file:///abs), for duplicate checks."""
+    try:
+        return config_mod.feed_url(feed_url, "url", config.expanduser().absolute().parent)
+    except ConfigError:
+        return feed_url  # refused later by the loader, with its own words
+
+
+def _local(arg: str, config: Path) -> tuple[str, str]:
+    """Return (path as config.toml should say it, the feed's title) for a local file named on the command line.
+
+    The command line's path is relative to the working folder, config.toml's to its own folder: a
+    file under the config's folder is written relative to it (the pair can move together), any
+    other as an absolute path. The title is the feed's own; a file that is not there yet gets its
+    file name (and a warning once added).
+    """
+    given = Path(unquote(urlsplit(arg).path) if arg.lower().startswith("file:") else arg).expanduser()
+    where = given.absolute()
+    base = config.expanduser().absolute().parent
+    written = f"./{where.relative_to(base).as_posix()}" if where.is_relative_to(base) else str(where)
+    if not where.exists():
+        return written, where.stem or arg
+    from monitor.parse import parse
+
+    try:
+        parsed = parse(where.read_bytes(), url=where.as_uri())
+    except (FeedError, OSError) as exc:
+        fail(f"cannot add {arg}: {getattr(exc, 'strerror', None) or exc}")
+    return written, parsed.title or where.stem
 
 
 def _discover(url: str, cfg: Config) -> tuple[str, str]:
@@ -148,9 +182,6 @@ def rules_add(obj: Ctx, name: str, query: str, notify: tuple[str, ...], feeds: t
       press-monitor rules add kzt-energy '@central_asia (oil OR gas)' --feed "PR Newswire Energy" \\
           --regex '(?i)\\b(KZT|tenge)\\b' --notify console
     """
-    path, cfg, text = _current(obj)
-    if any(r.name == name for r in cfg.rules):
-        fail(f"a rule named {name!r} is already in {path.name}")
     row: dict[str, object] = {"name": name, "query": query}
     if notify:
         row["notify"] = list(notify)
@@ -158,9 +189,12 @@ def rules_add(obj: Ctx, name: str, query: str, notify: tuple[str, ...], feeds: t
         row["feeds"] = list(feeds)
     if regex is not None:
         row["regex"] = regex
-    new_text = configedit.append_tables(text, "rules", [row])
-    configedit.validated(path, new_text, f"rule {name!r}")
-    configedit.replace_file(path, new_text)
+    with configedit.editing(obj.path) as edit:
+        if any(r.name == name for r in edit.config.rules):
+            fail(f"a rule named {name!r} is already in {edit.path.name}")
+        new_text = configedit.append_tables(edit.text, "rules", [row])
+        edit.validated(new_text, f"rule {name!r}")
+        edit.replace(new_text)
     narrowed = "".join([f"  feeds: {', '.join(feeds)}" if feeds else "", f"  regex: {regex}" if regex else ""])
     click.echo(f"added rule {name!r}: {query}{narrowed}" + (f"  -> {', '.join(notify)}" if notify else ""))
     if not notify:

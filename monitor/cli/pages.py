@@ -42,6 +42,8 @@ def pages(ctx: click.Context, status: str | None, limit: int) -> None:
         if r.last_error and r.status != "done":
             when = f" (next try {r.next_attempt_at:%Y-%m-%d %H:%M})" if r.status == "pending" and r.attempts else ""
             click.echo(f"{'':<21}{r.last_error}{when}")
+        if r.quality:  # the text was stored but may not be the release: the feed's title and first words are not in it
+            click.echo(f"{'':<21}page quality: {r.quality} (read by {r.method or '?'})")
 
 
 @pages.command("fetch")

@@ -11,7 +11,6 @@ from typing import BinaryIO
 import click
 
 from monitor import __version__, export
-from monitor import config as config_mod
 from monitor.cli import configedit
 from monitor.cli.base import LIMIT, SINCE_HELP, Ctx, fail, main, parse_when, quiet_broken_pipe
 from monitor.clock import SystemClock
@@ -157,28 +156,24 @@ def import_cmd(obj: Ctx, opml_file: Path, dry_run: bool) -> None:
       press-monitor import subscriptions.opml --dry-run
       press-monitor import subscriptions.opml
     """
-    path = obj.path
-    if not path.exists():
-        fail(f"{path}: no such config file (use --config PATH or $PRESS_MONITOR_CONFIG)")
-    current = config_mod.load(path)
-    text = path.read_text(encoding="utf-8")
     outlines = export.parse_opml(opml_file.read_bytes(), source=str(opml_file))
-    plan = export.plan_import(current.feeds, outlines)
-    if plan.added:
-        rows = [{"name": name, "url": url} for name, url in plan.added]
-        new_text = configedit.append_tables(text, "feeds", rows, comment=f"imported from {opml_file.name}")
-        configedit.validated(path, new_text, f"the feeds of {opml_file.name}")
-    for item, why in plan.skipped:
-        click.echo(f"skipped  {item.name or item.url}  ({item.url}): {why}")
-    for name, url in plan.added:
-        click.echo(f"{'would add' if dry_run else 'added'}  {name}  {url}")
-    if not plan.added:
-        click.echo(f"nothing to add from {opml_file.name} ({len(outlines)} feeds in it)")
-        return
-    if dry_run:
-        return
-    configedit.replace_file(path, new_text)
-    click.echo(f"{len(plan.added)} feed(s) added to {path}; reload the daemon (SIGHUP, or systemctl reload)"
+    with configedit.editing(obj.path) as edit:  # read, check and replace with no other editor in between
+        plan = export.plan_import(edit.config.feeds, outlines)
+        if plan.added:
+            rows = [{"name": name, "url": url} for name, url in plan.added]
+            new_text = configedit.append_tables(edit.text, "feeds", rows, comment=f"imported from {opml_file.name}")
+            edit.validated(new_text, f"the feeds of {opml_file.name}")
+        for item, why in plan.skipped:
+            click.echo(f"skipped  {item.name or item.url}  ({item.url}): {why}")
+        for name, url in plan.added:
+            click.echo(f"{'would add' if dry_run else 'added'}  {name}  {url}")
+        if not plan.added:
+            click.echo(f"nothing to add from {opml_file.name} ({len(outlines)} feeds in it)")
+            return
+        if dry_run:
+            return
+        edit.replace(new_text)
+    click.echo(f"{len(plan.added)} feed(s) added to {obj.path}; reload the daemon (SIGHUP, or systemctl reload)"
                " to poll them")
 
 

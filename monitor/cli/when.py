@@ -11,20 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
+from monitor.config.units import UNITS_HELP, span_seconds
+
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
-_UNITS = {
-    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
-    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
-    "d": 86400, "day": 86400, "days": 86400,
-    "w": 604800, "wk": 604800, "week": 604800, "weeks": 604800,
-    "mo": 2592000, "month": 2592000, "months": 2592000,  # 30 days: "since" needs no calendar precision
-    "y": 31536000, "yr": 31536000, "year": 31536000, "years": 31536000,  # 365 days
-}
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
-_SPAN = re.compile(r"^(?:\d+(?:\.\d+)?\s*[a-z]+\s*)+(?:ago)?$")
+_AGO = re.compile(r"\s*ago$")
 HELP = "a date (2024-05-01), today, yesterday, or a span back from now (30d, 2w, '3 days')"
 
 
@@ -46,17 +38,16 @@ def parse_when(value: str | None, now: datetime) -> datetime | None:
         pass
     else:
         return _clamp_utc(when)
-    if _SPAN.match(text):
-        seconds = 0.0
-        for number, unit in _PART.findall(text.removesuffix("ago")):
-            if unit not in _UNITS:
-                raise click.BadParameter(f"{value!r}: unknown unit {unit!r} ({HELP})")
-            seconds += float(number) * _UNITS[unit]
-        try:
-            return max(EARLIEST, now - timedelta(seconds=seconds))
-        except OverflowError:  # a span longer than the calendar: since the beginning
-            return EARLIEST
-    raise click.BadParameter(f"{value!r} is not {HELP}")
+    try:
+        seconds = span_seconds(_AGO.sub("", text))  # the durations config.toml takes, "ago" allowed
+    except ValueError as exc:
+        if exc.args:
+            raise click.BadParameter(f"{value!r}: unknown unit {exc.args[0]!r} (use {UNITS_HELP})") from None
+        raise click.BadParameter(f"{value!r} is not {HELP}") from None
+    try:
+        return max(EARLIEST, now - timedelta(seconds=seconds))
+    except OverflowError:  # a span longer than the calendar: since the beginning
+        return EARLIEST
 
 
 def _clamp_utc(when: datetime) -> datetime:

@@ -23,6 +23,7 @@ from monitor.config.units import (
     parse_duration,
     parse_size,
 )
+from monitor.config.values import feed_url
 
 __all__ = [
     "ACCEPTED_KEYS",
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_DURATION",
     "MIN_DIGEST",
     "digest",
+    "feed_url",
     "format_duration",
     "load",
     "loads",

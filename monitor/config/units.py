@@ -15,7 +15,18 @@ MIN_DIGEST = 60.0
 MAX_DURATION = 36500 * 86400.0
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?\s*[A-Za-z]+\s*)+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)")
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# The one duration grammar: config.toml ("2 days", "1h30m") and the CLI's --since/--until spans
+# ("2 weeks ago") read the same units. A month is 30 days and a year 365: spans, not calendar dates.
+DURATION_UNITS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), 7 * 86400),
+    **dict.fromkeys(("mo", "month", "months"), 30 * 86400),
+    **dict.fromkeys(("y", "yr", "yrs", "year", "years"), 365 * 86400),
+}
+UNITS_HELP = "s, m, h, d, w, mo, y or words: seconds, minutes, hours, days, weeks, months, years"
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]*)")
 _SIZE_UNITS = {
     "b": 1,
@@ -30,7 +41,7 @@ _DAILY = re.compile(r"daily\s+(\d{1,2}):(\d{2})", re.IGNORECASE)
 
 
 def parse_duration(value: object, *, key: str) -> float:
-    """Return seconds (> 0) from "30s", "5m", "2h", "1d", "1w", "1h30m" or a number of seconds."""
+    """Return seconds (> 0) from "30s", "5m", "2h", "1d", "1w", "1h30m", "2 days" or a number of seconds."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ConfigError(
             f'{key}: expected a duration such as "5m" or "1h30m" or a number of seconds, '
@@ -42,20 +53,34 @@ def parse_duration(value: object, *, key: str) -> float:
             raise ConfigError(
                 f'{key}: {quote(value)} has no unit; write "{text}s" for seconds (or "{text}m", "{text}h")'
             )
-        if not _DURATION.fullmatch(text):
-            raise ConfigError(f'{key}: {quote(value)} is not a duration; write e.g. "30s", "5m", "2h", "1h30m"')
-        seconds = 0.0
-        for number, unit in _DURATION_PART.findall(text):
-            factor = _DURATION_UNITS.get(unit.lower())
-            if factor is None:
-                raise ConfigError(f"{key}: {quote(value)}: unknown unit {quote(unit)} (use s, m, h, d or w)")
-            seconds += float(number) * factor
+        try:
+            seconds = span_seconds(text)
+        except ValueError as exc:
+            why = (f"unknown unit {quote(exc.args[0])} (use {UNITS_HELP})" if exc.args
+                   else 'is not a duration; write e.g. "30s", "5m", "2 days", "1h30m"')
+            raise ConfigError(f"{key}: {quote(value)}{':' if exc.args else ''} {why}") from None
     else:
         seconds = float(value)
     if not math.isfinite(seconds) or seconds <= 0:
         raise ConfigError(f"{key}: a duration must be more than zero, got {describe(value)}")
     if seconds > MAX_DURATION:
         raise ConfigError(f"{key}: {describe(value)} is longer than the 36500d this accepts")
+    return seconds
+
+
+def span_seconds(text: str) -> float:
+    """Return the seconds of "1h30m", "2 days", "1 week 3d", "6mo" (number+unit parts, any case).
+
+    Raises ValueError(unit) for an unknown unit, ValueError() for text that is no such span.
+    """
+    if not _DURATION.fullmatch(text.strip()):
+        raise ValueError
+    seconds = 0.0
+    for number, unit in _DURATION_PART.findall(text):
+        factor = DURATION_UNITS.get(unit.lower())
+        if factor is None:
+            raise ValueError(unit)
+        seconds += float(number) * factor
     return seconds
 
 

@@ -15,14 +15,15 @@ from html import unescape
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from monitor.links import safe_link
-from monitor.normalize.dateline import _dateline, _match_dateline, parse_dateline
+from monitor.normalize.dateline import _dateline, _match_dateline, find_dateline, parse_dateline
 from monitor.normalize.tickers import TICKER_SCAN, extract_tickers
 from monitor.types import Entry, Release
 from monitor.wires import wire_name
 
 __all__ = [
     "AUTHOR_LIMIT", "BODY_LIMIT", "LINK_LIMIT", "SUMMARY_LIMIT", "TITLE_LIMIT", "TRACKING_PARAMS",
-    "canonical_url", "extract_tickers", "fingerprint", "html_to_text", "normalize", "parse_dateline", "wire_name",
+    "canonical_url", "extract_tickers", "find_dateline", "fingerprint", "html_to_text", "normalize", "parse_dateline",
+    "wire_name",
 ]  # fmt: skip
 
 TITLE_LIMIT = 1000

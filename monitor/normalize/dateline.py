@@ -80,11 +80,13 @@ _DATELINES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         # 北京2023年8月25日/美通社/ --    杭州2018年9月20日电 /美通社/ --
         ("年", rf"\s*{_PLACE}\s*(?P<date>{_CJK_DATE})\s*电?\s*/\s*(?P<wire>[^/\n\d]{{2,60}}?)\s*/\s*{_DASH}?\s*"),
         # TORONTO, Jan. 05, 2024 (GLOBE NEWSWIRE) --    LOS ANGELES, CA - October 21, 2025 (NEWMEDIAWIRE) -
+        # TOKYO, June 22, 2015 - (JCN Newswire) -
         (
             "(",
-            rf"\s*{_PLACE}\s*(?:,|{_DASH})\s*(?P<date>{_DATE})\s*\(\s*(?P<wire>[^()\n\d]{{2,60}}?)\s*\)\s*{_DASH}\s*",
+            rf"\s*{_PLACE}\s*(?:,|{_DASH})\s*(?P<date>{_DATE})\s*(?:{_DASH}\s*)?\(\s*(?P<wire>[^()\n\d]{{2,60}}?)\s*\)"
+            rf"\s*{_DASH}\s*",
         ),
-        # San Antonio, Texas--(Newsfile Corp. - September 24, 2025) -
+        # San Antonio, Texas--(Newsfile Corp. - September 24, 2025) -    TORONTO, ON--(Marketwired - Aug 1, 2016) -
         (
             "(",
             rf"\s*{_PLACE}\s*{_DASH}\s*\(\s*(?P<wire>[^()\n\d]{{2,60}}?)\s*{_DASH}\s*(?P<date>{_DATE})\s*\)"
@@ -111,6 +113,9 @@ _DATELINES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 
+_EIN_PREFIX = re.compile(rf"\s*/\s*(?P<wire>EIN\s*Presswire(?:\.com)?)\s*/\s*{_DASH}\s*(?P<place>)(?P<date>)", re.I)
+
+
 def parse_dateline(text: str) -> Dateline | None:
     """Return the dateline (place, date, wire) that opens a release's text, or None.
 
@@ -133,13 +138,33 @@ def _dateline(match: re.Match[str] | None) -> Dateline | None:
 
 
 def _match_dateline(text: str) -> re.Match[str] | None:
-    """Return the regex match of a dateline at the very start of text, or None."""
+    """Return the regex match of a dateline at the very start of text, or None.
+
+    EIN Presswire puts its own name before the dateline of the release it carries
+    ("/EINPresswire.com/ -- SAN FRANCISCO, CA--(Marketwired - August 11, 2016) -"): the dateline
+    is read after it, and the name alone is the dateline when none follows.
+    """
     head = text[:_DATELINE_SCAN]
+    ein = _EIN_PREFIX.match(head)
+    pos = ein.end() if ein is not None else 0
     for needle, pattern in _DATELINES:
         if needle in head:
-            match = pattern.match(head)
+            match = pattern.match(head, pos)
             if match is not None:
                 return match
+    return ein
+
+
+def find_dateline(text: str, *, blocks: int = 6) -> Dateline | None:
+    """Return the dateline that opens one of the first paragraphs of text, or None.
+
+    A page's text may open with the headline, a subtitle, a byline or a "Published ..." line
+    before the paragraph that carries the dateline.
+    """
+    for paragraph in [p for p in re.split(r"\n\s*\n|\n", text[: _DATELINE_SCAN * (blocks + 4)]) if p.strip()][:blocks]:
+        found = parse_dateline(paragraph.strip())
+        if found is not None:
+            return found
     return None
 
 

@@ -35,11 +35,8 @@ compile step (_analyze, _prelearn); the pieces with a life of their own are alre
 
 from __future__ import annotations
 
-import gc
 import logging
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, overload
 
@@ -146,11 +143,11 @@ class RuleSet:
         return len(self.rules)
 
     def match(self, docs: Sequence[Doc]) -> list[Match]:
-        """Return one Match per (doc, enabled rule) whose query, feeds filter and regex all match."""
-        with _collector_paused():
-            return self._match(docs)
+        """Return one Match per (doc, enabled rule) whose query, feeds filter and regex all match.
 
-    def _match(self, docs: Sequence[Doc]) -> list[Match]:
+        The cyclic garbage collector stays on: switching it off for the process while matching
+        (as this did before issue 23) measured within noise of leaving it on (bench/bench_gc.py).
+        """
         if not docs or not self._active:
             self.last_stats = MatchStats(docs=len(docs), rules=len(self._active), skipped=len(self._active))
             return []
@@ -215,35 +212,6 @@ class RuleSet:
             matches=len(found),
         )
         return [Match(key=docs[d].key, rule=self._all[i].rule.name, snippet=s) for d, i, s in found]
-
-
-_gc_lock = threading.Lock()
-_gc_users = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while matching or compiling (nests across threads).
-
-    Matching a 1,000-release batch allocates ~100k short-lived lists and tuples. Each of those
-    allocations counts toward the collector's thresholds, and its full passes rescan every
-    compiled rule and the token memo: measured, that doubles the matching time. Nothing built
-    here forms reference cycles, and the collector is switched back on when the last user leaves.
-    """
-    global _gc_users, _gc_was_enabled
-    with _gc_lock:
-        if _gc_users == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_users += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_users -= 1
-            if _gc_users == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 def _mark_shared(roots: Sequence[Node | None]) -> None:
@@ -356,11 +324,6 @@ def compile_rules(
     specs: Sequence[RuleSpec], terms: Mapping[str, Sequence[str]], *, source: str = "config.toml"
 ) -> RuleSet:
     """Return the compiled RuleSet; raises ConfigError naming the rule (or term list) and the reason."""
-    with _collector_paused():
-        return _compile_rules(specs, terms, source)
-
-
-def _compile_rules(specs: Sequence[RuleSpec], terms: Mapping[str, Sequence[str]], source: str) -> RuleSet:
     compiler = Compiler()
     for name, entries in terms.items():
         for j, entry in enumerate(entries):

@@ -58,10 +58,6 @@ class Tok:
     pos: int
     value: str = ""  # a STRING's text with the quotes removed
 
-    @property
-    def quoted(self) -> bool:
-        return self.text.startswith('"')
-
 
 # --------------------------------------------------------------------------- parse tree
 
@@ -189,7 +185,9 @@ class _Parser:
             # Point at what came last: "summit AND" fails at the end, because of the AND.
             last = self.toks[self.i - 1] if self.i else t
             where = f"near {_show(last.text)} at position {last.pos}" if self.i else "at position 0"
-            hint = hint or "the query ends too early"
+            unclosed = _unclosed(self.toks[: self.i])
+            hint = hint or (f'the "(" at position {unclosed} is never closed' if unclosed is not None
+                            else "the query ends too early")
         else:
             where = f"near {_show(t.text)} at position {t.pos}"
         raise QueryError(f"syntax error {where}: {self.query}" + (f" ({hint})" if hint else ""))
@@ -335,6 +333,17 @@ class _Parser:
         if self.tok.kind == "LP":
             self.fail("FTS5 needs an explicit AND before a parenthesised group or @list")
         return PPhrase(tuple(parts), caret, self.query[start : self.tok.pos].strip())
+
+
+def _unclosed(toks: Sequence[Tok]) -> int | None:
+    """The position of the last "(" among `toks` that no ")" closes, if any."""
+    opened: list[int] = []
+    for t in toks:
+        if t.kind == "LP":
+            opened.append(t.pos)
+        elif t.kind == "RP" and opened:
+            opened.pop()
+    return opened[-1] if opened else None
 
 
 def _hint_for(t: Tok) -> str:

@@ -111,20 +111,6 @@ class FeedStore(Connection):
         """Return every feed the archive knows (configured or not any more), by name."""
         return [feed_status(r) for r in self.rows(f"{FEED_STATUS_SELECT} ORDER BY name")]
 
-    def feed_health(self) -> dict[str, dict[str, object]]:
-        """Return {feed name: its row in the feeds table as a dict} (timestamps as datetimes).
-
-        Superseded by feeds() (FeedStatus); kept while callers move over.
-        """
-        out: dict[str, dict[str, object]] = {}
-        for row in self.rows("SELECT * FROM feeds ORDER BY name"):
-            rec: dict[str, object] = dict(row)
-            for key in ("last_polled_at", "last_ok_at", "retry_after_until", "next_poll_at", "redirect_since"):
-                value = rec.get(key)
-                rec[key] = parse_ts(value if isinstance(value, str) else None)
-            out[row["name"]] = rec
-        return out
-
     # ------------------------------------------------------------------ the daemon's schedule
 
     def schedules(self, names: Sequence[str] | None = None) -> dict[str, FeedStatus]:

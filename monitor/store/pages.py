@@ -22,7 +22,7 @@ from monitor.types import Dateline
 
 _PAGES_SELECT = (
     "SELECT p.id, p.release_id, p.url, p.feed, p.feed_url, p.host, p.status, p.attempts, p.next_attempt_at,"
-    " p.last_error, p.error_kind, p.method, p.created_at, p.done_at, r.title FROM pages p"
+    " p.last_error, p.error_kind, p.method, p.created_at, p.done_at, r.title, r.summary, p.quality FROM pages p"
     " LEFT JOIN releases r ON r.id = p.release_id"
 )
 # The feed gave no tickers: '' (old rows) or an empty JSON list.
@@ -46,6 +46,8 @@ class PageRow:
     created_at: datetime | None
     done_at: datetime | None
     title: str
+    summary: str = ""  # the feed's text of the release: its first words anchor the release in the page
+    quality: str | None = None  # a page-quality flag ("anchor-missing"), None when the text was trusted
 
 
 def page_host(url: str) -> str:
@@ -58,7 +60,7 @@ def page_host(url: str) -> str:
 
 def _page_row(r: tuple) -> PageRow:
     return PageRow(r[0], r[1], r[2] or "", r[3] or "", r[4] or "", r[5] or "", r[6], r[7] or 0, parse_ts(r[8]),
-                   r[9], r[10], r[11], parse_ts(r[12]), parse_ts(r[13]), r[14] or "")
+                   r[9], r[10], r[11], parse_ts(r[12]), parse_ts(r[13]), r[14] or "", r[15] or "", r[16] or None)
 
 
 class PageStore(Connection):
@@ -108,8 +110,10 @@ class PageStore(Connection):
         """Return {feed: pages failed} for feeds with failed pages."""
         return dict(self.conn.execute("SELECT feed, count(*) FROM pages WHERE status = 'failed' GROUP BY feed"))
 
-    def apply_page(self, release_id: int, body: str, dateline: Dateline | None, tickers: Sequence[str]) -> None:
-        """Make page text the release's body; dateline and tickers only where the feed gave none.
+    def apply_page(self, release_id: int, body: str, dateline: Dateline | None, tickers: Sequence[str],
+                   boilerplate: str = "") -> None:
+        """Make page text the release's body (its cut end matter the boilerplate); dateline and tickers
+        only where the feed gave none.
 
         Not a revision: no version is kept and the content hash (the feed text's) stays.
         """
@@ -117,24 +121,27 @@ class PageStore(Connection):
         text = " ".join(p for p in (d.place, d.date.isoformat() if d.date else "", d.wire) if p) if d else ""
         no_dateline = "coalesce(dateline, '') = ''"
         self.run(
-            f"UPDATE releases SET body = :body,"
+            f"UPDATE releases SET body = :body, boilerplate = :boilerplate,"
             f" dateline_place = CASE WHEN {no_dateline} THEN :place ELSE dateline_place END,"
             f" dateline_date = CASE WHEN {no_dateline} THEN :date ELSE dateline_date END,"
             f" wire = CASE WHEN {no_dateline} THEN :wire ELSE wire END,"
             f" dateline = CASE WHEN {no_dateline} THEN :dateline ELSE dateline END,"
             f" tickers = CASE WHEN {_NO_TICKERS} THEN :tickers ELSE tickers END WHERE id = :id",
-            {"body": body, "place": d.place if d else None, "date": d.date.isoformat() if d and d.date else None,
+            {"body": body, "boilerplate": boilerplate, "place": d.place if d else None,
+             "date": d.date.isoformat() if d and d.date else None,
              "wire": d.wire if d else None, "dateline": text, "tickers": json.dumps(list(tickers)), "id": release_id})
 
     def finish_page(self, page_id: int, now: datetime, *, status: str, error: str | None = None,
-                    kind: str | None = None, method: str | None = None, next_attempt: datetime | None = None) -> None:
+                    kind: str | None = None, method: str | None = None, next_attempt: datetime | None = None,
+                    quality: str | None = None) -> None:
         """Record one attempt: done / skipped / failed, or still pending until next_attempt."""
         self.run(
             "UPDATE pages SET status = :status, attempts = attempts + 1, last_error = :error, error_kind = :kind,"
-            " method = coalesce(:method, method), next_attempt_at = :next, done_at = :done WHERE id = :id",
+            " method = coalesce(:method, method), next_attempt_at = :next, done_at = :done, quality = :quality"
+            " WHERE id = :id",
             {"status": status, "error": error[:1000] if error else None, "kind": kind, "method": method,
              "next": ts(next_attempt) if next_attempt else None, "done": ts(now) if status != "pending" else None,
-             "id": page_id})
+             "quality": quality or None, "id": page_id})
 
     def defer_pages(self, ids: Sequence[int], until: datetime) -> None:
         """Push pages' next attempt to `until` without counting an attempt (their host asked us to wait)."""

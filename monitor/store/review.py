@@ -149,7 +149,9 @@ class ReviewStore(Connection):
 
     def release(self, release_id: int) -> ReleaseDetail | None:
         """Return one release with its sightings, versions and matches, or None."""
-        r = self.one(f"SELECT {_VIEW_COLUMNS}, body, updated_at FROM releases WHERE id = :id", {"id": release_id})
+        r = self.one(f"SELECT {_VIEW_COLUMNS}, body, boilerplate, updated_at,"
+                     " (SELECT quality FROM pages WHERE release_id = releases.id) AS page_quality"
+                     " FROM releases WHERE id = :id", {"id": release_id})
         if r is None:
             return None
         params = {"id": release_id}
@@ -163,7 +165,8 @@ class ReviewStore(Connection):
             "SELECT rule, snippet, matched_at FROM matches WHERE release_id = :id ORDER BY id", params))
         view = _view(r, tuple(Source(s.feed, s.link) for s in sightings))
         return ReleaseDetail(view=view, body=r["body"] or "", updated=must_ts(r["updated_at"]),
-                             sightings=sightings, versions=versions, matches=matches)
+                             sightings=sightings, versions=versions, matches=matches,
+                             boilerplate=r["boilerplate"] or "", page_quality=r["page_quality"] or "")
 
     def release_view(self, release_id: int) -> ReleaseView | None:
         """Return what an alert shows of a release (no body, versions or matches), or None.

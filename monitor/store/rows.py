@@ -118,3 +118,5 @@ class ReleaseDetail:
     sightings: tuple[Sighting, ...]
     versions: tuple[Version, ...]
     matches: tuple[MatchRow, ...]
+    boilerplate: str = ""  # the end matter cut from the page text (About, contacts, safe harbor): not searched
+    page_quality: str = ""  # the page-quality flag of its page ("anchor-missing"), "" when trusted or none

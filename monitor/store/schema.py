@@ -12,7 +12,8 @@ recognises them and leaves their tables alone. Once migrated, user_version is se
 which older press-monitor releases refuse as "newer than this press-monitor" instead of misreading.
 
 To change the schema: append a function decorated with `@migration(name)` below; never edit or
-reorder one that has shipped.
+reorder one that has shipped. The schema the steps add up to is kept in schema.sql beside this
+file (checked by tests/test_store_upgrade.py); regenerate it with `python -m tests.schema_snapshot`.
 """
 
 from __future__ import annotations
@@ -84,11 +85,6 @@ def check_readable(store: Connection) -> None:
     if pending:
         raise StoreError(f"{store.path}: the archive needs migrating ({', '.join(pending)}); run the daemon "
                          "or `press-monitor run --once` once to migrate it")
-
-
-def pending_migrations(store: Connection) -> list[str]:
-    """Return the names of the migrations this archive still needs."""
-    return _state(store.db)[0]
 
 
 @migration("schema_v1")
@@ -385,3 +381,17 @@ def index_at_commit(db: sqlite_utils.Database) -> None:
     ):
         db.execute(f"CREATE TRIGGER {name} {event} WHEN NOT pm_defer() BEGIN {now} END")
         db.execute(f"CREATE TRIGGER {name}_deferred {event} WHEN pm_defer() BEGIN {deferred} END")
+
+
+@migration("page_boilerplate")
+def page_boilerplate(db: sqlite_utils.Database) -> None:
+    """releases.boilerplate: the end matter cut from a page's release text (About, contacts, safe harbor);
+    pages.quality: a page-quality flag ("anchor-missing": the feed's release was not found in the page);
+    the wire names monitor/wires.py learnt (EIN Presswire, Marketwired, JCN Newswire) brought to old rows.
+
+    Not in the FTS index: indexed, every bare query and rule would match About text again, the false
+    alerts the cut is there to stop. It is shown with the release and exported.
+    """
+    db.execute("ALTER TABLE releases ADD COLUMN boilerplate TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE pages ADD COLUMN quality TEXT")
+    rename_wires(db)  # "EINPresswire.com" as older archives wrote it is "EIN Presswire" now
