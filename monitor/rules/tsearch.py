@@ -27,12 +27,13 @@ upper, and checks those it cannot be sure of with the rule matcher over their st
 - a word, a prefix (`summ*` -> `'2summ':*` in the body), OR, AND, a column filter: exact
   (upper == lower: one lexeme per column, OR'ed over the columns searched);
 - a phrase (`<->` between its tokens, in one column), `^` (`'<c>^' <-> ...`), and NEAR of two
-  one-word phrases up to distance NEAR_SPELLED (`a <d> b | b <d> a` for d = 0 .. N + 1, which is
-  FTS5's "within N tokens, either order"): exact in every release that holds none of the query's
-  markers; a release that does is a candidate (upper takes it) and verified (lower leaves it out);
+  one-word phrases up to distance NEAR_SPELLED (lower `a <d> b | b <d> a` for d = 0 .. N + 1, which
+  is FTS5's "within N tokens, either order"; upper just `a & b`): exact in every release that
+  holds none of the query's markers; a release that does is a candidate (upper takes it) and
+  verified (lower leaves it out);
 - NOT: upper(a NOT b) = upper(a) & !lower(b), lower(a NOT b) = lower(a) & !upper(b);
 - any other NEAR (longer phrases, three phrases, a larger distance): upper is every phrase in one
-  column, and releases satisfying upper but not lower are verified (`marked_only` False);
+  column, and releases satisfying upper but not lower are verified (`decides` False);
 - a query word longer than LEXEME_BYTES: matched on its cut form, all its candidates verified;
 - a release stored as `!!`: satisfies neither; the store takes it as a candidate of every query
   and verifies it.
@@ -140,15 +141,15 @@ class Plan:
     node: Node
     upper: Q  # every match stored with lexemes satisfies it (None: the query matches nothing)
     lower: Q  # only matches satisfy it (None: none is sure)
-    # The lost-positions markers of the query's positional parts (None: it has none). Where
-    # `marked_only`, upper and lower differ only in releases holding one of them.
+    # The lost-positions markers of the query's positional parts (None: it has none).
     markers: Q
-    marked_only: bool
+    decides: bool  # in a release holding none of the markers, lower decides (else: verify what it leaves)
+    tight: bool  # ... and upper agrees with it there (no second look at the candidates needed)
 
     @property
     def exact(self) -> bool:
         """True when SQL alone answers (but for releases stored as `!!`, which are always verified)."""
-        return self.marked_only and self.markers is None
+        return self.decides and self.tight and self.markers is None
 
 
 def _and(parts: Sequence[Q]) -> Q:
@@ -181,6 +182,7 @@ class _Compiler:
     def __init__(self) -> None:
         self.markers: list[str] = []  # marker terms of every positional part
         self.unsure = False  # a part that only verification decides (NEAR, a word cut to LEXEME_BYTES)
+        self.loose = False  # a part whose upper is looser than its lower (a spelled-out NEAR)
         self.cut = False
 
     def atom(self, c: int, tok: str, prefix: bool) -> tuple[str, str]:
@@ -212,7 +214,11 @@ class _Compiler:
             # FTS5: two one-word phrases are NEAR(..., N) when they start at most N + 1 apart.
             (a, ma), (b, mb) = (self.atom(c, p.toks[0], p.prefix[0]) for p in ps)
             terms = [f"{x} <{d}> {y}" for d in range(n.distance + 2) for x, y in ((a, b), (b, a))]
-            return self.positional(c, "(" + " | ".join(terms) + ")", [ma, mb])
+            _, lower, markers = self.positional(c, "(" + " | ".join(terms) + ")", [ma, mb])
+            # The prefilter is both words: GIN checks a tree of 24 phrase operators per entry slowly,
+            # and the spelled-out form is checked on the candidates alone.
+            self.loose = True
+            return f"({a} & {b})", lower, markers
         self.unsure = True
         parts = [self.phrase_in(p, c) for p in ps]
         return _and([_or([u, m]) for u, _, m in parts]), None, None  # type: ignore[return-value]
@@ -246,4 +252,4 @@ def plan(node: Node) -> Plan:
     # A release stored as `!!` satisfies neither: every query needs a word (FTS5 has no NOT alone),
     # and `!!` is none. The store adds those releases to the candidates (store/pgsearch.py).
     markers = _or(sorted(set(comp.markers)))
-    return Plan(node, upper, lower, markers, not comp.unsure)
+    return Plan(node, upper, lower, markers, not comp.unsure, not comp.loose)

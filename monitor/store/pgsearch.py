@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
@@ -46,9 +47,12 @@ from monitor.types import FTS_COLUMNS, Doc
 TABLE = "releases"
 FTS = "fts"  # the tsvector column
 COLUMN_DDL = f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {FTS} tsvector NOT NULL DEFAULT ''"
+# Kept in the row, not in TOAST: a search reads the tsvector of every row it checks, and fetching
+# it from TOAST costs ~10x the check itself (the long text columns are moved out instead).
+STORAGE_DDL = f"ALTER TABLE {TABLE} ALTER COLUMN {FTS} SET STORAGE MAIN"
 # fastupdate off: a search never scans a pending list that ingest keeps growing (ingest pays instead).
 INDEX_DDL = f"CREATE INDEX IF NOT EXISTS {TABLE}_{FTS}_gin ON {TABLE} USING gin ({FTS}) WITH (fastupdate = off)"
-DDL = (COLUMN_DDL, INDEX_DDL)
+DDL = (COLUMN_DDL, STORAGE_DDL, INDEX_DDL)
 
 _COLS = ", ".join(f'r."{c}"' for c in FTS_COLUMNS)
 _NO_LEXEMES = "'" + NO_LEXEMES + "'"
@@ -65,9 +69,10 @@ def index_releases(cur: Any, ids: Sequence[int]) -> None:
     for start in range(0, len(ids), _BATCH):
         rows = _rows(cur, f"SELECT r.id, {_COLS} FROM {TABLE} r WHERE r.id = ANY(%(pm_ids)s)",
                      {"pm_ids": list(ids[start:start + _BATCH])})
-        for row in rows:
-            cur.execute(f"UPDATE {TABLE} SET {FTS} = %(v)s::tsvector WHERE id = %(id)s",
-                        {"v": tsvector(row[1:]), "id": row[0]})
+        if rows:  # one statement per batch: a round trip per release cost more than the indexing
+            cur.execute(f"UPDATE {TABLE} r SET {FTS} = v.fts::tsvector FROM unnest(%(pm_ids)s::bigint[],"
+                        " %(pm_vs)s::text[]) AS v(id, fts) WHERE r.id = v.id",
+                        {"pm_ids": [row[0] for row in rows], "pm_vs": [tsvector(row[1:]) for row in rows]})
 
 
 @lru_cache(maxsize=256)
@@ -112,16 +117,22 @@ def verify(cur: Any, p: Plan, ids: Sequence[int]) -> set[int]:
     return out
 
 
+def _tsquery(text: str) -> str:
+    """A tsquery as an SQL literal. Written into the statement, not bound: a bound tsquery lets
+    PostgreSQL plan a prepared statement once for every query (psycopg prepares a statement run
+    five times), and a plan fit for a rare word takes seconds for a common one, or the reverse."""
+    return "'" + text.replace("'", "''") + "'::tsquery"
+
+
 def _unindexed(cur: Any) -> list[int]:
     """Ids of releases stored as `!!` (too large for a tsvector): candidates of every query."""
-    return [r[0] for r in _rows(cur, f"SELECT id FROM {TABLE} WHERE {FTS} @@ %(pm_no)s::tsquery",
-                                {"pm_no": _NO_LEXEMES})]
+    return [r[0] for r in _rows(cur, f"SELECT id FROM {TABLE} WHERE {FTS} @@ {_tsquery(_NO_LEXEMES)}", {})]
 
 
 def _where(p: Plan, where: str, unindexed: Sequence[int], params: dict[str, object]) -> str:
     """The candidate condition: the prefilter (or a release stored as `!!`), plus the caller's own."""
-    params["pm_upper"] = p.upper
-    cond = f"r.{FTS} @@ %(pm_upper)s::tsquery"
+    assert p.upper is not None
+    cond = f"r.{FTS} @@ {_tsquery(p.upper)}"
     if unindexed:
         cond = f"({cond} OR r.id = ANY(%(pm_unindexed)s))"
         params["pm_unindexed"] = list(unindexed)
@@ -132,23 +143,24 @@ def _confirm(cur: Any, p: Plan, ids: list[int], unindexed: set[int]) -> list[int
     """Return the candidates `ids` that match, in their order: those SQL is sure of, the rest verified."""
     if not ids:
         return []
-    unsure = {i for i in ids if i in unindexed}
-    if p.marked_only:
-        if p.markers is not None:  # only releases where a word of the query lost positions
-            unsure.update(r[0] for r in _rows(
-                cur, f"SELECT id FROM {TABLE} r WHERE r.{FTS} @@ %(pm_markers)s::tsquery AND r.id = ANY(%(pm_ids)s)",
-                {"pm_ids": ids, "pm_markers": p.markers}))
+    doubt = {i for i in ids if i in unindexed}
+    if p.decides and p.markers is not None:  # releases where a word of the query lost positions (GIN finds them)
+        doubt.update(r[0] for r in _rows(
+            cur, f"SELECT id FROM {TABLE} r WHERE r.{FTS} @@ {_tsquery(p.markers)} AND r.id = ANY(%(pm_ids)s)",
+            {"pm_ids": ids}))
+    if p.decides and p.tight:
+        sure = set(ids) - doubt
     else:
-        sure: set[int] = set()
+        sure = set()
         if p.lower is not None:
             sure = {r[0] for r in _rows(
-                cur, f"SELECT id FROM {TABLE} r WHERE r.id = ANY(%(pm_ids)s) AND r.{FTS} @@ %(pm_lower)s::tsquery",
-                {"pm_ids": ids, "pm_lower": p.lower})}
-        unsure.update(i for i in ids if i not in sure)
-    if not unsure:
-        return ids
-    bad = unsure - verify(cur, p, sorted(unsure))
-    return [i for i in ids if i not in bad]
+                cur, f"SELECT id FROM {TABLE} r WHERE r.id = ANY(%(pm_ids)s) AND r.{FTS} @@ {_tsquery(p.lower)}",
+                {"pm_ids": ids})} - doubt
+        if not p.decides:
+            doubt = set(ids) - sure
+    if doubt:
+        sure |= verify(cur, p, sorted(doubt))
+    return [i for i in ids if i in sure]
 
 
 def newest(cur: Any, fts_query: str, n: int | None, *, where: str = "",
@@ -168,31 +180,63 @@ def _newest(cur: Any, p: Plan, n: int | None, where: str, params: dict[str, obje
         where = "r.id = ANY(%(pm_in)s)" + (f" AND ({where})" if where else "")
         params["pm_in"] = list(ids)
     unindexed = _unindexed(cur)
+    doubt = set(unindexed)
     cond = _where(p, where, unindexed, params)
+    if n is None or ids is not None:
+        # Everything (or within given ids): one statement, verified a batch at a time.
+        got = [r[0] for r in _rows(cur, f"SELECT r.id FROM {TABLE} r WHERE {cond} ORDER BY r.id DESC", params)]
+        left = n
+        for start in range(0, len(got), _BATCH * 5):
+            kept = _confirm(cur, p, got[start:start + _BATCH * 5], doubt)
+            if left is not None:
+                kept = kept[:left]
+                left -= len(kept)
+            yield from kept
+            if left == 0:
+                return
+        return
+    # The newest n: id ranges from the newest down, each as wide as the density found so far says
+    # n more matches need. Neither plan PostgreSQL can choose alone works for every query: walking
+    # the primary key newest first checks n / frequency rows (minutes for a rare word), the GIN
+    # index finds every match before sorting (seconds for a common one). In a range it can take the
+    # cheaper of the two, and a common word's range is small, a rare word's soon spans everything.
+    bounds = _rows(cur, f"SELECT min(id), max(id) FROM {TABLE}", {})[0]
+    if bounds[0] is None:
+        return
+    bottom, hi = int(bounds[0]), int(bounds[1]) + 1
+    span = n + n // 4  # a word in every release needs one range, a rarer one soon a wider range
     left = n
-    # Rounds of candidates, newest first: one round unless verification turns some down (or,
-    # without a limit, while candidates still need verifying, a few thousand at a time).
-    size = None if n is None and p.exact else _BATCH * 5 if n is None else max(n, 100)
-    floor: int | None = None
-    while left is None or left > 0:
-        page = dict(params)
-        sql = f"SELECT r.id FROM {TABLE} r WHERE {cond}"
-        if floor is not None:
-            sql += " AND r.id < %(pm_floor)s"
-            page["pm_floor"] = floor
-        sql += " ORDER BY r.id DESC"
-        if size is not None:
-            sql += " LIMIT %(pm_n)s"
-            page["pm_n"] = size if left is None else max(left, size)
-        got = [r[0] for r in _rows(cur, sql, page)]
-        kept = _confirm(cur, p, got, set(unindexed))
-        if left is not None:
-            kept = kept[:left]
-            left -= len(kept)
+    while left > 0 and hi > bottom:
+        lo = max(hi - span, bottom)
+        # The bounds are written in, as the tsquery is (see _tsquery): the plan depends on them.
+        with _bitmaps_only(cur):
+            got = [r[0] for r in _rows(cur, f"SELECT r.id FROM {TABLE} r WHERE {cond} AND r.id >= {int(lo)}"
+                                            f" AND r.id < {int(hi)} ORDER BY r.id DESC LIMIT {int(left)}", params)]
+        kept = _confirm(cur, p, got, doubt)[:left]
+        left -= len(kept)
         yield from kept
-        if size is None or len(got) < page["pm_n"]:  # type: ignore[operator]
-            return
-        floor = got[-1]
+        if len(got) == left + len(kept) and got:  # the range holds more: go on below the last one
+            hi = got[-1]
+            continue
+        width = hi - lo
+        hi = lo
+        # Matches per id in this range; the next range should hold what is left, with a margin.
+        span = min(span * 16, int(left * width / len(got) * 1.5) + 1) if got else span * 16
+
+
+@contextmanager
+def _bitmaps_only(cur: Any) -> Iterator[None]:
+    """Let PostgreSQL read a range of ids through bitmaps only (the GIN index's, the key's, or both
+    ANDed), never by walking the key and checking each row: it misjudges how many rows a tsquery
+    keeps (a NEAR spelled out as 24 alternatives looks common) and walks the whole table for a
+    rare one. A bitmap plan costs at most the range or the matches, whichever is smaller."""
+    cur.execute("SET enable_indexscan = off")
+    try:
+        yield
+    finally:
+        # In a failed transaction RESET fails too, and the rollback undoes the SET anyway.
+        with suppress(Exception):
+            cur.execute("RESET enable_indexscan")
 
 
 def count(cur: Any, fts_query: str, *, where: str = "", params: Mapping[str, object] | None = None) -> int:
@@ -202,15 +246,14 @@ def count(cur: Any, fts_query: str, *, where: str = "", params: Mapping[str, obj
         return 0
     params = dict(params or {})
     unindexed = _unindexed(cur)
-    if not p.marked_only:
+    if not (p.decides and p.tight):
         return sum(1 for _ in _newest(cur, p, None, where, params, None))
     # Count in SQL; verify only the candidates SQL is unsure of (a marker of the query, or `!!`).
     cond = _where(p, where, unindexed, params)
     n = int(_rows(cur, f"SELECT count(*) FROM {TABLE} r WHERE {cond}", params)[0][0])
     doubt = ["r.id = ANY(%(pm_unindexed)s)"] if unindexed else []
     if p.markers is not None:
-        doubt.append(f"r.{FTS} @@ %(pm_markers)s::tsquery")
-        params["pm_markers"] = p.markers
+        doubt.append(f"r.{FTS} @@ {_tsquery(p.markers)}")
     if doubt:
         unsure = [r[0] for r in _rows(cur, f"SELECT r.id FROM {TABLE} r WHERE {cond} AND ({' OR '.join(doubt)})",
                                       params)]
@@ -229,10 +272,10 @@ def scored(cur: Any, fts_query: str, window: Sequence[int], *, limit: int = 20,
     p = prepare(fts_query)
     if not window or p.upper is None:
         return []
-    rows = _rows(cur, f"SELECT r.id, -ts_rank(%(pm_w)s::float4[], r.{FTS}, %(pm_upper)s::tsquery) AS rank"
+    rows = _rows(cur, f"SELECT r.id, -ts_rank(%(pm_w)s::float4[], r.{FTS}, {_tsquery(p.upper)}) AS rank"
                       f" FROM {TABLE} r WHERE r.id = ANY(%(pm_ids)s) ORDER BY rank, r.id DESC"
                       " LIMIT %(pm_limit)s OFFSET %(pm_offset)s",
-                 {"pm_ids": list(window), "pm_w": RANK_WEIGHTS, "pm_upper": p.upper, "pm_limit": limit,
+                 {"pm_ids": list(window), "pm_w": RANK_WEIGHTS, "pm_limit": limit,
                   "pm_offset": offset})
     return [(r[0], float(r[1])) for r in rows]
 
@@ -316,5 +359,5 @@ def highlight(cur: Any, fts_query: str, ids: Sequence[int], *, open: str, close:
 _CHUNK = re.compile(r"\S+")  # str.split()'s chunks: the batch tokenizes text chunk by chunk
 
 
-__all__ = ["COLUMN_DDL", "DDL", "FTS", "INDEX_DDL", "TABLE", "count", "highlight", "index_releases", "newest",
-           "prepare", "ranked", "scored", "snippets", "tsvector", "verify"]
+__all__ = ["COLUMN_DDL", "DDL", "FTS", "INDEX_DDL", "STORAGE_DDL", "TABLE", "count", "highlight", "index_releases",
+           "newest", "prepare", "ranked", "scored", "snippets", "tsvector", "verify"]
