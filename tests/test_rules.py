@@ -12,6 +12,7 @@ import monitor.rules as rules_mod
 from monitor.errors import ConfigError, QueryError
 from monitor.rules import Rule, check_query, compile_query, compile_rules, expand_terms
 from monitor.rules import fts as fts_mod
+from monitor.rules import snippet as snippet_mod
 from monitor.rules.fts import FTS
 from monitor.rules.query import forgive
 from monitor.saferegex import Pattern
@@ -472,13 +473,13 @@ def test_matching_leaves_the_garbage_collector_alone(monkeypatch: pytest.MonkeyP
     import gc
 
     seen: list[bool] = []
-    real = rules_mod.window
+    real = snippet_mod.window
 
     def watching(*args: object, **kwargs: object) -> tuple[int, str, bool]:
         seen.append(gc.isenabled())
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(rules_mod, "window", watching)
+    monkeypatch.setattr(snippet_mod, "window", watching)
     assert gc.isenabled()
     rs = compile_rules([RuleSpec("summit", "summit*")], {})
     assert gc.isenabled()
@@ -494,13 +495,13 @@ def test_the_clean_cut_shortcut_gives_what_mending_gives(monkeypatch: pytest.Mon
     queries = ['"Central Asia"', "summit*", "acquisition", '"financial results"', "Kazakhstan OR Uzbekistan",
                "energy AND pipeline", "revenue", "Xi", "峰会"]
     fast = {q: [m.snippet for m in compile_query(q).match(docs)] for q in queries}
-    real = rules_mod.window
+    real = snippet_mod.window
 
     def never_clean(*args: object, **kwargs: object) -> tuple[int, str, bool]:
         col, text, _ = real(*args, **kwargs)  # type: ignore[arg-type]
         return col, text, False
 
-    monkeypatch.setattr(rules_mod, "window", never_clean)
+    monkeypatch.setattr(snippet_mod, "window", never_clean)
     slow = {q: [m.snippet for m in compile_query(q).match(docs)] for q in queries}
     assert slow == fast
     assert sum(s.endswith("…") or s.startswith("…") for v in fast.values() for s in v) > 100  # cut windows seen

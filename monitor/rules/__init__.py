@@ -41,14 +41,14 @@ from dataclasses import dataclass, field
 from typing import Literal, overload
 
 from monitor.errors import ConfigError, QueryError
-from monitor.excerpt import WIDE, at_risk, column_of, mend, plain
+from monitor.excerpt import WIDE, at_risk, column_of, mend
 from monitor.rules.batch import Batch, PrefixIndex, bits
 from monitor.rules.compiler import Compiler, all_tokens, keys, never_reason
 from monitor.rules.fts import FTS
 from monitor.rules.nodes import And, Node, Not, Or
 from monitor.rules.query import forgive, fts_query
 from monitor.rules.snippet import CLOSE as _CLOSE
-from monitor.rules.snippet import ELLIPSIS, TOKENS, instances, window
+from monitor.rules.snippet import ELLIPSIS, TOKENS, mended
 from monitor.rules.snippet import OPEN as _OPEN
 from monitor.rules.syntax import PAnd, PColumns, PNear, PNode, PNot, POr, PPhrase, TooDeep, clip, expand_terms, parse
 from monitor.saferegex import Pattern, RegexError, compile_regex
@@ -199,7 +199,7 @@ class RuleSet:
                         # One release's text defeats the regex: skip this match, never the poll.
                         log.warning("rule %r: release %s skipped: %s", rule.name, docs[d].key, e)
                         continue
-                snip = _snippet(c.node, b, d) if hits is None else _fallback_snippet(hits[d])  # type: ignore[arg-type]
+                snip = mended(c.node, b, d) if hits is None else _fallback_snippet(hits[d])  # type: ignore[arg-type]
                 found.append((d, i, snip))
             matched_rules += len(found) > n_before
         found.sort(key=lambda x: (x[0], x[1]))
@@ -215,23 +215,8 @@ class RuleSet:
         return [Match(key=docs[d].key, rule=self._all[i].rule.name, snippet=s) for d, i, s in found]
 
 
-def _snippet(node: Node, b: Batch, d: int) -> str:
-    """snippet()'s window, mended where it cuts a word or a highlight, as archive search mends it."""
-    found = instances(node, b, d)
-    best, narrow, clean = window(node, b, d, found=found)
-    if clean or not at_risk(narrow):
-        return narrow  # what mend() would return: the wide snippet is not needed
-    # The column as archive search finds it (column_of: the first giving this text). An earlier
-    # column can only give it if its text holds the window's: checked first, as that is rare.
-    core = plain(narrow)
-    earlier = [window(node, b, d, col=k, found=found)[1] if core in " ".join(b.chunks[d][k]) else None
-               for k in range(best)]
-    col = column_of(narrow, [*earlier, narrow])
-    return mend(narrow, window(node, b, d, WIDE, col=col, found=found)[1])
-
-
 def _fallback_snippet(found: tuple[str, list[str], list[str]]) -> str:
-    """The FTS5 fallback's snippet, mended as _snippet() mends the replica's."""
+    """The FTS5 fallback's snippet, mended as snippet.mended() mends the replica's."""
     narrow, narrows, wides = found
     col = column_of(narrow, narrows) if at_risk(narrow) else None
     return mend(narrow, None if col is None else wides[col])

@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from operator import itemgetter
 
+from monitor.excerpt import WIDE, at_risk, column_of, mend, plain
 from monitor.fold import is_cjk
 from monitor.rules.batch import Batch
 from monitor.rules.nodes import And, Near, Node, Not, Or, Phrase
@@ -286,3 +287,19 @@ def _render(b: Batch, d: int, col: int, items: list[tuple[int, int]], start: int
         out.append(CLOSE)
     out.append(text[ioff:] if range_end >= col_size - 1 else ELLIPSIS)
     return "".join(out)
+
+
+def mended(node: Node, b: Batch, d: int) -> str:
+    """snippet()'s window, mended where it cuts a word or a highlight, as archive search mends it: a rule's
+    match snippet, and PostgreSQL search's (store/pgsearch), which must be the same text."""
+    found = instances(node, b, d)
+    best, narrow, clean = window(node, b, d, found=found)
+    if clean or not at_risk(narrow):
+        return narrow  # what mend() would return: the wide snippet is not needed
+    # The column as archive search finds it (column_of: the first giving this text). An earlier
+    # column can only give it if its text holds the window's: checked first, as that is rare.
+    core = plain(narrow)
+    earlier = [window(node, b, d, col=k, found=found)[1] if core in " ".join(b.chunks[d][k]) else None
+               for k in range(best)]
+    col = column_of(narrow, [*earlier, narrow])
+    return mend(narrow, window(node, b, d, WIDE, col=col, found=found)[1])

@@ -67,10 +67,10 @@ def highlight(store: Any, fts_query: str, ids: Sequence[int], *, open: str, clos
 
 
 def snippets(store: Any, fts_query: str, ids: Sequence[int], *, open: str, close: str,
-             tokens: int) -> dict[int, str]:
+             tokens: int, mend: bool = False) -> dict[int, str]:
     d = _driver(store)
     with d.errors(), d.connection().cursor() as cur:
-        return pgsearch.snippets(cur, fts_query, ids, open=open, close=close, tokens=tokens)
+        return pgsearch.snippets(cur, fts_query, ids, open=open, close=close, tokens=tokens, mend=mend)
 
 
 def flush(driver: PgDriver) -> None:

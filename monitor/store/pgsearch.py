@@ -39,7 +39,7 @@ from typing import Any
 from monitor.fold import unsplit
 from monitor.rules.batch import Batch, PrefixIndex, bits
 from monitor.rules.compiler import Compiler, all_tokens
-from monitor.rules.snippet import CLOSE, OPEN, TOKENS, instances, snippet
+from monitor.rules.snippet import CLOSE, OPEN, TOKENS, instances, mended, snippet
 from monitor.rules.syntax import parse
 from monitor.rules.tsearch import NO_LEXEMES, RANK_WEIGHTS, Plan, document, plan
 from monitor.types import FTS_COLUMNS, Doc
@@ -287,9 +287,14 @@ _SPARE = [chr(c) for c in range(0xFDD0, 0xFDF0)]
 
 
 def snippets(cur: Any, fts_query: str, ids: Sequence[int], *, open: str = OPEN, close: str = CLOSE,
-             tokens: int = TOKENS) -> dict[int, str]:
+             tokens: int = TOKENS, mend: bool = False) -> dict[int, str]:
     """Return {id: snippet} for those of `ids` the query matches: what SQLite's snippet(t, -1, open,
-    close, '…', tokens) gives, as the rule alerts make it (each whitespace run shown as one space)."""
+    close, '…', tokens) gives, as the rule alerts make it (each whitespace run shown as one space).
+
+    `mend`: a window cut inside a word or a highlight is mended as a rule's match snippet is
+    (rules.snippet.mended, the default markers and width only), which archive search shows."""
+    if mend and (open, close, tokens) != (OPEN, CLOSE, TOKENS):
+        raise ValueError("mended snippets come only with the default markers and width")
     p = prepare(fts_query)
     if not ids or p.upper is None:
         return {}
@@ -308,7 +313,7 @@ def snippets(cur: Any, fts_query: str, ids: Sequence[int], *, open: str = OPEN, 
     out: dict[int, str] = {}
     marks = {ord(OPEN): open, ord(CLOSE): close}
     for d in bits(p.node.ev(b, b.all)):
-        text = snippet(p.node, b, d, tokens)
+        text = mended(p.node, b, d) if mend else snippet(p.node, b, d, tokens)
         key = docs[d].key
         if (open, close) != (OPEN, CLOSE):
             text = text.translate(marks).translate(back.get(key, {}))

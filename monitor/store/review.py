@@ -193,7 +193,8 @@ class ReviewStore(Connection):
         window = pgreview.newest(self, fts_query, RANK_WINDOW if limit is not None else None, where, params)
         ranks = dict(pgreview.scored(self, fts_query, window, limit=limit if limit is not None else len(window)))
         ids = list(ranks)
-        snippets = pgreview.snippets(self, fts_query, ids, open="[", close="]", tokens=16)
+        # Mended as SQLite's search mends them (_mended), so `search` shows a rule's match snippet.
+        snippets = pgreview.snippets(self, fts_query, ids, open="[", close="]", tokens=NARROW, mend=True)
         rows = {r["id"]: r for r in self.rows(
             f"SELECT id, title, url, published_at FROM releases WHERE id IN ({self.dialect.json_ids('ids')})",
             {"ids": json.dumps(ids)})}
