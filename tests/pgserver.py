@@ -21,13 +21,15 @@ import secrets
 import socket
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
-from monitor.types import ServerDatabase
+from monitor.store import pgsearch
+from monitor.types import FTS_COLUMNS, ServerDatabase
 
 ADMIN_URL = os.environ.get("PM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -82,6 +84,23 @@ def pg_conn(pg_url: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to the session's database."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
         yield conn
+
+
+@contextmanager
+def search_table(conn: psycopg.Connection, schema: str) -> Iterator[psycopg.Cursor]:
+    """A cursor on a schema of its own holding a bare `releases` table with the search column and index
+    (monitor/store/pgsearch.py's DDL), for the search tests that need no whole archive."""
+    cur = conn.cursor()
+    cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    cur.execute(f"CREATE SCHEMA {schema}")
+    cur.execute(f"SET search_path TO {schema}")
+    cols = ", ".join(f"{c} text NOT NULL DEFAULT ''" for c in FTS_COLUMNS)
+    cur.execute(f"CREATE TABLE releases (id bigint PRIMARY KEY, {cols})")
+    for ddl in pgsearch.DDL:
+        cur.execute(ddl)
+    yield cur
+    cur.execute(f"DROP SCHEMA {schema} CASCADE")
+    cur.execute("SET search_path TO public")
 
 
 class PrivateServer:

@@ -18,23 +18,15 @@ from monitor.rules.syntax import parse
 from monitor.rules.tsearch import NO_LEXEMES, POSITION_MAX, document, plan
 from monitor.store import pgsearch
 from monitor.types import FTS_COLUMNS, Doc
-from tests.pgserver import pg_conn, pg_url  # noqa: F401
+from tests.pgserver import pg_conn, pg_url, search_table  # noqa: F401
 from tests.test_rules_property import _archive
 
 
 @pytest.fixture(scope="module")
 def pg(pg_conn: psycopg.Connection) -> Iterator[psycopg.Cursor]:  # noqa: F811
-    cur = pg_conn.cursor()
-    cur.execute("DROP SCHEMA IF EXISTS pgsearch_unit CASCADE")
-    cur.execute("CREATE SCHEMA pgsearch_unit")
-    cur.execute("SET search_path TO pgsearch_unit")
-    cols = ", ".join(f"{c} text NOT NULL DEFAULT ''" for c in FTS_COLUMNS)
-    cur.execute(f"CREATE TABLE releases (id bigint PRIMARY KEY, {cols})")
-    for ddl in pgsearch.DDL:
-        cur.execute(ddl)
-    yield cur
-    cur.execute("DROP SCHEMA pgsearch_unit CASCADE")
-    cur.execute("SET search_path TO public")
+    """A cursor on a schema of its own holding a `releases` table with the search column and index."""
+    with search_table(pg_conn, "pgsearch_unit") as cur:
+        yield cur
 
 
 def load(cur: psycopg.Cursor, docs: Sequence[Doc]) -> None:

@@ -21,7 +21,7 @@ from monitor.rules.fts import FTS
 from monitor.rules.nodes import And, Near, Node, Not, Or
 from monitor.store import pgsearch
 from monitor.types import FTS_COLUMNS, Doc
-from tests.pgserver import pg_conn, pg_url  # noqa: F401
+from tests.pgserver import pg_conn, pg_url, search_table  # noqa: F401
 from tests.test_rules_property import EXAMPLES, _archive, _releases_with_a_failing_near_or_not, documents, queries
 
 TERMS: Mapping[str, Sequence[str]] = {
@@ -33,17 +33,8 @@ TERMS: Mapping[str, Sequence[str]] = {
 @pytest.fixture(scope="module")
 def pg(pg_conn: psycopg.Connection) -> Iterator[psycopg.Cursor]:  # noqa: F811
     """A cursor on a schema of its own holding a `releases` table with the search column and index."""
-    cur = pg_conn.cursor()
-    cur.execute("DROP SCHEMA IF EXISTS pgsearch_prop CASCADE")
-    cur.execute("CREATE SCHEMA pgsearch_prop")
-    cur.execute("SET search_path TO pgsearch_prop")
-    cols = ", ".join(f"{c} text NOT NULL DEFAULT ''" for c in FTS_COLUMNS)
-    cur.execute(f"CREATE TABLE releases (id bigint PRIMARY KEY, {cols})")
-    for ddl in pgsearch.DDL:
-        cur.execute(ddl)
-    yield cur
-    cur.execute("DROP SCHEMA pgsearch_prop CASCADE")
-    cur.execute("SET search_path TO public")
+    with search_table(pg_conn, "pgsearch_prop") as cur:
+        yield cur
 
 
 def load(cur: psycopg.Cursor, docs: Sequence[Doc]) -> None:
