@@ -27,8 +27,8 @@ from monitor import pipeline
 from monitor.clock import Clock
 from monitor.errors import PageError
 from monitor.extract import Anchor, extract
-from monitor.pages.net import PageFetcher
-from monitor.pages.polite import HostGate, PageClient, Robots
+from monitor.pagefetch.net import PageFetcher
+from monitor.pagefetch.polite import HostGate, PageClient, Robots
 from monitor.store import PageRow, Store
 from monitor.types import Settings
 

@@ -79,7 +79,7 @@ class Settings:
     timezone: str = "UTC"  # used for "daily HH:MM" digests
     display_timezone: str = "UTC"  # the web view shows dates in it
     retention: float | None = None  # seconds; None keeps releases forever
-    # Release pages (full text): see monitor.pages.
+    # Release pages (full text): see monitor.pagefetch.
     full_text_max_age: float = 2 * 86400.0  # pages are queued only for releases published this recently
     max_page_bytes: int = 5_000_000
     page_delay: float = 1.0  # seconds between two requests to one host

@@ -15,7 +15,7 @@ LAYER = {
     **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover",
                      "extract"], 2),
     **dict.fromkeys(["fetch", "hostqueue", "store", "channels", "sdnotify"], 3),
-    **dict.fromkeys(["pipeline", "deliver", "maintenance", "pages", "health"], 4),
+    **dict.fromkeys(["pipeline", "deliver", "maintenance", "pagefetch", "health"], 4),
 }
 # What each layer may import from monitor (layer 5 — poller, daemon, cli, app, web, __main__ — may import anything).
 # Layer 1 may use layer 1 (saferegex's errors derive from errors.ConfigError).
@@ -116,5 +116,5 @@ def test_tests_never_import_bench() -> None:
 def test_requests_is_the_one_http_client() -> None:
     """Feeds, pages and webhooks reach the network through monitor.httpclient only."""
     users = {name for name, path in modules() if any(i == "monitor.httpclient" for i in imports(path))}
-    assert users == {"fetch", "pages.net", "channels.webhook"}, users
+    assert users == {"fetch", "pagefetch.net", "channels.webhook"}, users
     assert "requests" in imports(PKG / "httpclient.py")

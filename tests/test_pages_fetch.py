@@ -15,8 +15,8 @@ import trustme
 
 from monitor.clock import ManualClock, SystemClock
 from monitor.errors import PageError
-from monitor.pages.net import PageFetcher, origin, refusal
-from monitor.pages.polite import HostGate, PageClient, Robots
+from monitor.pagefetch.net import PageFetcher, origin, refusal
+from monitor.pagefetch.polite import HostGate, PageClient, Robots
 from tests.feedserver import FeedServer, Handler, hang, respond
 
 PAGE = b"<!DOCTYPE html><html><body><article><p>BEIJING, May 11, 2023 /PRNewswire/ -- Summit.</p></article></body>"

@@ -11,8 +11,8 @@ from monitor import app as app_mod
 from monitor.clock import ManualClock
 from monitor.errors import ConfigError
 from monitor.web import charts, view
+from monitor.web.html import Pages, toml_snippet
 from monitor.web.model import duration_words
-from monitor.web.pages import Pages, toml_snippet
 from tests.test_export import CONFIG, T0, build_archive
 
 

@@ -19,7 +19,7 @@ One module per aggregate, each a mixin over `base.Connection`, composed into `St
   review.py       search, one release, export, rule feeds, the web view's browse and facets
   webview.py      the web view's and API's windowed search, facets, day counts and keyset pages
   maintenance.py  checkpoint, FTS merge, analyze, purge
-  pages.py        the page queue (full text): queue, due pages, attempts, the page text applied
+  pagequeue.py    the page queue (full text): queue, due pages, attempts, the page text applied
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from monitor.store.feeds import FeedStore
 from monitor.store.ingest import IngestStore
 from monitor.store.maintenance import MaintenanceStore
 from monitor.store.outbox import OutboxStore
-from monitor.store.pages import PageRow, PageStore
+from monitor.store.pagequeue import PageRow, PageStore
 from monitor.store.review import RANK_WINDOW, REVIEW_FILTERS
 from monitor.store.rows import FeedRow, Hit, MatchRow, OutboxRow, ReleaseDetail, Schedule, Sighting, Version
 from monitor.store.schema import MIGRATIONS

@@ -1,6 +1,6 @@
 """View models shared by the HTML pages and the JSON API: read once, shown two ways.
 
-A release is read here (`release_model`) and then rendered by `pages.Pages.release` (a template)
+A release is read here (`release_model`) and then rendered by `html.Pages.release` (a template)
 and `api.Api.release` (`release_json`), so the page and the API can never disagree about what a
 release is, which alerts it has, or why it has none.
 """

@@ -42,8 +42,8 @@ from monitor.clock import Clock, SystemClock
 from monitor.errors import ConfigError, MonitorError
 from monitor.web import api, view
 from monitor.web.gate import Gate, Head
+from monitor.web.html import Pages
 from monitor.web.model import NotFound
-from monitor.web.pages import Pages
 from monitor.web.render import Renderer
 
 log = logging.getLogger("monitor.web")

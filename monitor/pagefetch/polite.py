@@ -18,7 +18,7 @@ from urllib.robotparser import RobotFileParser
 
 from monitor.clock import Clock
 from monitor.errors import PageError
-from monitor.pages.net import Page, PageFetcher, origin
+from monitor.pagefetch.net import Page, PageFetcher, origin
 
 ROBOTS_TTL = 86400.0  # RFC 9309: robots.txt may be cached up to 24 hours
 ROBOTS_MAX_BYTES = 512_000  # RFC 9309: at least 500 KiB must be parsed
