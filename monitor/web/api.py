@@ -20,7 +20,7 @@ from monitor.errors import ConfigError, QueryError
 from monitor.rules import search_query
 from monitor.store import RANK_WINDOW, Store
 from monitor.web import view
-from monitor.web.model import NotFound, alert_json, release_json, release_model
+from monitor.web.model import NotFound, alert_json, release_json, release_model, rule_rows
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 200
@@ -125,16 +125,12 @@ class Api:
 
     def rules(self, params: Mapping[str, str]) -> Answer:
         with self.store() as store:
-            stats = store.rule_stats()
-        specs = {r.name: r for r in self.app.config.rules}
-        out = []
-        for name in list(specs) + sorted(set(stats) - set(specs)):
-            s = specs.get(name)
-            n, last = stats.get(name, (0, None))
-            out.append({"name": name, "query": s.query if s else None, "regex": s.regex if s else None,
-                        "feeds": list(s.feeds) if s else [], "notify": list(s.notify) if s else [],
-                        "enabled": s.enabled if s else False, "in_config": s is not None,
-                        "matches": n, "last_match": iso(last)})
+            listed = rule_rows(store, self.app.config.rules)
+        out = [{"name": r.name, "query": s.query if s else None, "regex": s.regex if s else None,
+                "feeds": list(s.feeds) if s else [], "notify": list(s.notify) if s else [],
+                "enabled": s.enabled if s else False, "in_config": s is not None,
+                "matches": r.matches, "last_match": iso(r.last_match)}
+               for r in listed for s in (r.spec,)]
         return 200, {"rules": out}
 
     def rule_matches(self, name: str, params: Mapping[str, str]) -> Answer:

@@ -21,7 +21,7 @@ from monitor.rules import compile_query, search_query
 from monitor.store import RANK_WINDOW, Store
 from monitor.types import RuleSpec
 from monitor.web import charts, view
-from monitor.web.model import NotFound, release_model
+from monitor.web.model import NotFound, release_model, rule_rows
 from monitor.web.render import Renderer
 
 PAGE_SIZE = 25
@@ -126,14 +126,10 @@ class Pages:
 
     def rules(self) -> tuple[int, bytes]:
         with self.store() as store:
-            stats = store.rule_stats()
-        specs = {r.name: r for r in self.app.config.rules}
-        rows = []
-        for name in list(specs) + sorted(set(stats) - set(specs)):
-            spec = specs.get(name)
-            n, last = stats.get(name, (0, None))
-            state = "removed from config" if spec is None else ("on" if spec.enabled else "off")
-            rows.append({"name": name, "query": spec.query if spec else "", "state": state, "n": n, "last": last})
+            listed = rule_rows(store, self.app.config.rules)
+        rows = [{"name": r.name, "query": r.spec.query if r.spec else "", "n": r.matches, "last": r.last_match,
+                 "state": "removed from config" if r.spec is None else ("on" if r.spec.enabled else "off")}
+                for r in listed]
         return 200, self.r.page("rules.html", title="Rules", rows=rows)
 
     def rule(self, name: str, params: Mapping[str, str]) -> tuple[int, bytes]:

@@ -8,7 +8,7 @@ release is, which alerts it has, or why it has none.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.clock import iso
@@ -46,6 +46,24 @@ def release_model(store: Store, release_id: int, rules: tuple[RuleSpec, ...] | l
     alerts = tuple(store.release_alerts(release_id))
     why = "" if alerts else no_alert_reason(detail, {r.name: r for r in rules}, alert_max_age)
     return ReleaseModel(detail, alerts, why)
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    """One rule as the rules page and /api/rules list it: configured, or only in the archive's matches."""
+
+    name: str
+    spec: RuleSpec | None  # None: removed from config.toml, its matches kept
+    matches: int
+    last_match: datetime | None
+
+
+def rule_rows(store: Store, rules: tuple[RuleSpec, ...] | list[RuleSpec]) -> list[RuleRow]:
+    """The configured rules in config order, then rules that only the archive still knows, by name."""
+    stats = store.rule_stats()
+    specs = {r.name: r for r in rules}
+    return [RuleRow(name, specs.get(name), *stats.get(name, (0, None)))
+            for name in list(specs) + sorted(set(stats) - set(specs))]
 
 
 def no_alert_reason(detail: ReleaseDetail, specs: dict[str, RuleSpec], max_age: float) -> str:
