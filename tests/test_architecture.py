@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parent.parent / "monitor"
 
 LAYER = {
     **dict.fromkeys(["types", "errors", "clock", "links", "channel_options", "saferegex", "fold",
-                     "wires", "httpclient", "httpadapter", "retry_after", "deadline", "excerpt"], 1),
+                     "wires", "httpclient", "httpadapter", "retry_after", "deadline", "excerpt", "node"], 1),
     **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover",
                      "extract"], 2),
     **dict.fromkeys(["fetch", "hostqueue", "store", "channels", "sdnotify"], 3),

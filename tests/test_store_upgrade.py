@@ -56,8 +56,10 @@ def test_a_pre_migration_archive_upgrades_in_place_once(old: Path) -> None:
         Store(old, readonly=True)
 
     with Store(old) as store:
-        assert store.migrated == NAMES == ["schema_v1", "tickers_json", "folded_index", "pages", "wire_names",
-                                           "sightings_by_feed", "index_at_commit", "page_boilerplate"]
+        # Every step, the old ones first in their order (newer steps append: never reorder or edit one).
+        assert store.migrated == NAMES
+        assert NAMES[:8] == ["schema_v1", "tickers_json", "folded_index", "pages", "wire_names",
+                             "sightings_by_feed", "index_at_commit", "page_boilerplate"]
         first = snapshot(store)
     assert raw(old, "PRAGMA user_version") == [(GUARD_VERSION,)]
     assert raw(old, "SELECT name FROM _sqlite_migrations ORDER BY id") == [(n,) for n in NAMES]

@@ -133,6 +133,19 @@ def page_boilerplate() -> list[str]:
     ]
 
 
+def cluster() -> list[str]:
+    """nodes (registry and heartbeat) and leases (who holds what until when): see schema.cluster."""
+    return [
+        _table("nodes", [f"id {T} PRIMARY KEY", f"host {T} NOT NULL", "pid bigint NOT NULL", f"version {T}",
+                         f"config_hash {T}", f"started_at {T} NOT NULL", f"heartbeat_at {T} NOT NULL",
+                         f"stopped_at {T}"]),
+        _table("leases", [f"resource {T} PRIMARY KEY", f"node {T} NOT NULL", f"expires_at {T} NOT NULL",
+                          f"acquired_at {T}"]),
+        "CREATE INDEX idx_leases_node ON leases (node)",
+        "CREATE INDEX idx_leases_expires_at ON leases (expires_at)",
+    ]
+
+
 def _nothing() -> list[str]:
     return []
 
@@ -147,6 +160,7 @@ STEPS: dict[str, Callable[[], list[str]]] = {
     "sightings_by_feed": sightings_by_feed,
     "index_at_commit": index_at_commit,
     "page_boilerplate": page_boilerplate,  # (its wire renames: nothing older to rename here)
+    "cluster": cluster,
 }
 NAMES = list(STEPS)
 

@@ -395,3 +395,24 @@ def page_boilerplate(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE releases ADD COLUMN boilerplate TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE pages ADD COLUMN quality TEXT")
     rename_wires(db)  # "EINPresswire.com" as older archives wrote it is "EIN Presswire" now
+
+
+@migration("cluster")
+def cluster(db: sqlite_utils.Database) -> None:
+    """nodes: one row per daemon process (registry and heartbeat); leases: who holds what until when.
+
+    One lease table for every kind of work ("feed:NAME", "page:ID", "alert:ID", "host:NAME", "job:NAME"):
+    a claim is one conditional upsert that succeeds only where no live lease exists, the same SQL on both
+    backends, and `nodes` can show what each node holds with one GROUP BY.
+    """
+    db.table("nodes").create(
+        {"id": str, "host": str, "pid": int, "version": str, "config_hash": str,
+         "started_at": str, "heartbeat_at": str, "stopped_at": str},
+        pk="id", not_null={"host", "pid", "started_at", "heartbeat_at"},
+    )
+    db.table("leases").create(
+        {"resource": str, "node": str, "expires_at": str, "acquired_at": str},
+        pk="resource", not_null={"node", "expires_at"},
+    )
+    db.table("leases").create_index(["node"])
+    db.table("leases").create_index(["expires_at"])

@@ -1,6 +1,6 @@
 -- The press-monitor archive's schema after every migration (monitor/store/schema.py), as SQLite
 -- records it. Generated: do not edit; regenerate with `.venv/bin/python -m tests.schema_snapshot`.
--- Migrations: schema_v1, tickers_json, folded_index, pages, wire_names, sightings_by_feed, index_at_commit, page_boilerplate
+-- Migrations: schema_v1, tickers_json, folded_index, pages, wire_names, sightings_by_feed, index_at_commit, page_boilerplate, cluster
 
 CREATE TABLE "_sqlite_migrations" (
    "id" INTEGER PRIMARY KEY,
@@ -53,6 +53,13 @@ CREATE TABLE fts_pending (id INTEGER PRIMARY KEY);
 
 CREATE TABLE fts_stale (id INTEGER PRIMARY KEY, "title" TEXT, "summary" TEXT, "body" TEXT, "author" TEXT, "dateline" TEXT, "tickers" TEXT, "source" TEXT);
 
+CREATE TABLE "leases" (
+   "resource" TEXT PRIMARY KEY,
+   "node" TEXT NOT NULL,
+   "expires_at" TEXT NOT NULL,
+   "acquired_at" TEXT
+);
+
 CREATE TABLE "matches" (
    "id" INTEGER PRIMARY KEY,
    "release_id" INTEGER NOT NULL REFERENCES "releases"("id"),
@@ -64,6 +71,17 @@ CREATE TABLE "matches" (
 CREATE TABLE "meta" (
    "key" TEXT PRIMARY KEY,
    "value" TEXT
+);
+
+CREATE TABLE "nodes" (
+   "id" TEXT PRIMARY KEY,
+   "host" TEXT NOT NULL,
+   "pid" INTEGER NOT NULL,
+   "version" TEXT,
+   "config_hash" TEXT,
+   "started_at" TEXT NOT NULL,
+   "heartbeat_at" TEXT NOT NULL,
+   "stopped_at" TEXT
 );
 
 CREATE TABLE "pages" (
@@ -142,6 +160,12 @@ CREATE INDEX "idx_alerts_status_next_attempt_at"
 
 CREATE UNIQUE INDEX "idx_feeds_name"
     ON "feeds" ("name");
+
+CREATE INDEX "idx_leases_expires_at"
+    ON "leases" ("expires_at");
+
+CREATE INDEX "idx_leases_node"
+    ON "leases" ("node");
 
 CREATE UNIQUE INDEX "idx_matches_release_id_rule"
     ON "matches" ("release_id", "rule");
