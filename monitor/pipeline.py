@@ -142,10 +142,12 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
         page_floor = now - timedelta(seconds=settings.full_text_max_age)
         seen: list[str] = []  # unchanged items: their sightings are only refreshed
         sightings: list[tuple[int, Release, bool]] = []  # (release, item, joined): written in one go below
+        # The new releases go in as one batch (a round trip each on PostgreSQL cost more than the rest).
+        new_ids = iter(store.insert_releases([d.item for d in decisions if d.kind is dedupe.Kind.NEW], feed.name, now))
         for d in decisions:
             counts[d.kind] += 1
             if d.kind is dedupe.Kind.NEW:
-                rid = store.insert_release(d.item, feed.name, now)
+                rid = next(new_ids)
                 sightings.append((rid, d.item, False))
                 to_match.add(rid)
                 if feed.full_text and d.item.link and d.item.published_at >= page_floor:
@@ -251,21 +253,24 @@ def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Set
     if not release_ids:
         return 0, 0, 0
     oldest = now - timedelta(seconds=settings.alert_max_age)
-    n_matches = n_alerts = n_old = 0
-    for m in rules.match(store.docs(release_ids)):
-        if not store.add_match(m.key, m.rule, m.snippet, now):
+    n_old = 0
+    # Matches, dates and alerts each in one go (batched store calls: one round trip, not one per match).
+    matched = list(rules.match(store.docs(release_ids)))
+    fresh = store.add_matches([(m.key, m.rule, m.snippet) for m in matched], now)  # this rule matched anew
+    published = store.published_ats({m.key for m in matched if (m.key, m.rule) in fresh})
+    alerts: list[tuple[int, str, str]] = []
+    for m in matched:
+        if (m.key, m.rule) not in fresh:
             continue  # this rule already matched this release (e.g. before a revision): no new alert
-        n_matches += 1
         rule = rules.get(m.rule)
         if rule is None:
             continue
-        if store.published_at(m.key) < oldest:
+        if published[m.key] < oldest:
             # Old news archives quietly: a backlog or a resurfaced item must not flood anyone.
             n_old += bool(rule.notify)
             continue
-        for channel in rule.notify:
-            if (channels is None or channel in channels) and store.add_alert(m.key, m.rule, channel, now):
-                n_alerts += 1
+        alerts.extend((m.key, m.rule, channel) for channel in rule.notify if channels is None or channel in channels)
+    n_matches, n_alerts = len(fresh), store.add_alerts(alerts, now)
     return n_matches, n_alerts, n_old
 
 

@@ -46,6 +46,24 @@ class Dialect:
             return f"SELECT value::bigint FROM json_array_elements_text(CAST(:{param} AS json))"
         return f"SELECT value FROM json_each(:{param})"
 
+    def new_ids(self, table: str) -> str:
+        """A query of `:n` fresh ids for `table` (column `id`), for a batch inserted with its ids spelled out.
+
+        Only under the write lock: on SQLite they are what the inserts would have been given
+        (max(id) + 1 …, as a rowid table without AUTOINCREMENT does); on PostgreSQL they come from
+        the identity's sequence, so any later insert without an id gets a fresh one too.
+        """
+        if self.postgres:
+            return f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id FROM generate_series(1, :n)"
+        return (f"WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < :n)"
+                f" SELECT (SELECT coalesce(max(id), 0) FROM {table}) + i AS id FROM k")
+
+    def search_column(self) -> str | None:
+        """The column of `releases` a writer fills with the search vector itself, or None (SQLite: FTS5's
+        triggers index the row). PostgreSQL cannot fold text (fold.py is Python), so the store writes
+        pgsearch.tsvector() of the row's FTS_COLUMNS beside them."""
+        return "fts" if self.postgres else None
+
     def json_object_values(self, expr: str) -> str:
         """A subquery of the values of the JSON object `expr` (text)."""
         if self.postgres:

@@ -146,6 +146,18 @@ def cluster() -> list[str]:
     ]
 
 
+def pg_ingest() -> list[str]:
+    """A release inserted with its search vector (the ingest writes pgsearch.tsvector() with the row:
+    IngestStore.insert_releases) is not noted for the flush at COMMIT, which would compute it again
+    and write every such row twice. A row inserted without one (the column's '' default: `db copy`,
+    any other writer) is noted, as before; an update of the searchable columns too."""
+    return [
+        "DROP TRIGGER releases_search_ai ON releases",
+        "CREATE TRIGGER releases_search_ai AFTER INSERT ON releases FOR EACH ROW WHEN (NEW.fts = ''::tsvector)"
+        " EXECUTE FUNCTION pm_note_search()",
+    ]
+
+
 def _nothing() -> list[str]:
     return []
 
@@ -161,6 +173,7 @@ STEPS: dict[str, Callable[[], list[str]]] = {
     "index_at_commit": index_at_commit,
     "page_boilerplate": page_boilerplate,  # (its wire renames: nothing older to rename here)
     "cluster": cluster,
+    "pg_ingest": pg_ingest,
 }
 NAMES = list(STEPS)
 

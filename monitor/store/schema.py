@@ -416,3 +416,9 @@ def cluster(db: sqlite_utils.Database) -> None:
     )
     db.table("leases").create_index(["node"])
     db.table("leases").create_index(["expires_at"])
+
+
+@migration("pg_ingest")
+def pg_ingest(db: sqlite_utils.Database) -> None:
+    """Nothing on SQLite. On PostgreSQL the ingest writes a new release's search vector with its row, so the
+    insert trigger notes only a release written without one (pgschema.pg_ingest)."""
