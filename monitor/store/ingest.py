@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import cast
 
 from monitor.errors import StoreError
 from monitor.store.base import Connection, chunks, in_list, must_ts, parse_ts, tickers, ts
@@ -76,7 +77,7 @@ class IngestStore(Connection):
             from monitor.store.pgsearch import tsvector  # PostgreSQL only: FTS5 indexes SQLite's rows itself
             column, value = f", {search}", f", CAST(:{search} AS tsvector)"
             for row in rows:
-                row[search] = tsvector([row[c] for c in FTS_COLUMNS])
+                row[search] = tsvector([cast("str | None", row[c]) for c in FTS_COLUMNS])
         self.run_many(
             "INSERT INTO releases (id, url, title, summary, body, author, dateline, tickers, source, published_at,"
             f" published_known, first_seen_at, updated_at, dateline_place, dateline_date, wire, fingerprint,"
