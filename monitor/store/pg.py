@@ -33,7 +33,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from monitor.errors import StoreError, StoreUnavailable
-from monitor.store import pgschema
+from monitor.store import pgschema, pgsearch
 from monitor.store.dialect import POSTGRES
 from monitor.types import ServerDatabase
 
@@ -45,6 +45,10 @@ CONNECT_TIMEOUT = 15.0
 POOL_SIZE = 8
 
 _pools: dict[str, ConnectionPool] = {}
+
+_GIN = f"{pgsearch.TABLE}_{pgsearch.FTS}_gin"  # the search index (pgsearch.INDEX_DDL)
+_MERGE_PENDING = ("SELECT gin_clean_pending_list(c.oid) FROM pg_class c WHERE c.oid = to_regclass(:gin)"
+                  " AND pg_has_role(c.relowner, 'USAGE')")
 _pools_lock = threading.Lock()
 
 
@@ -242,10 +246,16 @@ class PgDriver:
             self._depth = 0
 
     def flush_index(self) -> None:
-        """Give the releases noted in search_pending their search vector (pgsearch.py)."""
+        """Give the releases noted in search_pending their search vector (pgsearch.py), then merge the
+        transaction's new index entries from the GIN pending list into the index (pgschema.pg_ingest).
+
+        Merging needs the index's owner (as VACUUM does): a writer under another role leaves the list
+        to the next owner's commit, to autovacuum, or to the insert that fills it (gin_pending_list_limit).
+        """
         from monitor.store.pgreview import flush  # (pgreview reads through this module)
         with self.errors():
             flush(self)
+            self.run(_MERGE_PENDING, {"gin": _GIN})
 
     # ------------------------------------------------------------------ budgets and locks
 
