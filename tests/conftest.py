@@ -69,9 +69,13 @@ def pg_test_database() -> Iterator[TestDatabase]:
 
 
 @pytest.fixture
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A new, empty archive on the backend this run of the test is for (see pytest_generate_tests)."""
     if request.param == "sqlite":
-        return tmp_path / "archive.db"
+        yield tmp_path / "archive.db"
+        return
     pg: TestDatabase = request.getfixturevalue("pg_test_database")
-    return pg.archive()
+    archive = pg.archive()
+    yield archive
+    from monitor.store.pg import close_pool
+    close_pool(archive.url)  # each archive is a URL of its own: its pooled connections must not pile up

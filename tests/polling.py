@@ -10,6 +10,8 @@ queued for the console channels named in `channels` ("log" by default), as the r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from monitor.app import App
 from monitor.channel_options import ConsoleOptions
@@ -21,11 +23,23 @@ from monitor.types import ChannelSpec, Config, Feed, PollResult, RuleSpec, Setti
 
 
 def make_poller(settings: Settings, rules: Sequence[RuleSpec], *, clock: Clock, fetcher: Fetcher,
-                feeds: Sequence[Feed] = (), channels: Sequence[str] = ("log",)) -> FeedPoller:
-    config = Config(path=settings.database.with_name("config.toml"), settings=settings, feeds=tuple(feeds),
+                feeds: Sequence[Feed] = (), channels: Sequence[str] = ("log",),
+                config_path: Path | None = None) -> FeedPoller:
+    """config_path: where the config would live (default: beside an SQLite archive; required for a server one)."""
+    if config_path is None:
+        assert isinstance(settings.database, Path), "an archive on a server: say config_path"
+        config_path = settings.database.with_name("config.toml")
+    config = Config(path=config_path, settings=settings, feeds=tuple(feeds),
                     rules=tuple(rules),
                     channels={n: ChannelSpec(n, "console", options=ConsoleOptions()) for n in channels})
     return FeedPoller(App(config), clock=clock, fetcher=fetcher)
+
+
+def query(store: Store, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    """Rows of one statement as tuples, on either backend: `?` placeholders take `args` in order."""
+    parts = sql.split("?")
+    named = "".join(p + (f":a{i}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
+    return [tuple(r) for r in store.run(named, {f"a{i}": a for i, a in enumerate(args)}).fetchall()]
 
 
 def poll(poller: FeedPoller, store: Store, *feeds: Feed, workers: int = 8) -> dict[str, PollResult]:

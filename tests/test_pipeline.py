@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,10 +12,10 @@ from monitor import pipeline
 from monitor.clock import ManualClock, SystemClock
 from monitor.fetch import Fetcher
 from monitor.store import Store
-from monitor.store.feeds import SEEN_AT
-from monitor.types import Feed, PollResult, RuleSpec, Settings
+from monitor.store.feeds import seen_at
+from monitor.types import Database, Feed, PollResult, RuleSpec, Settings
 from tests.feedserver import FeedServer, rss
-from tests.polling import make_poller, poll
+from tests.polling import make_poller, poll, query
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CGTN_BODY = ("<p>BEIJING, May 19, 2023 /PRNewswire/ -- The leaders of China, Kazakhstan, Kyrgyzstan, Tajikistan,"
@@ -37,14 +36,15 @@ def other(n: int) -> dict:
 
 
 class Env:
-    def __init__(self, tmp: Path, server: FeedServer, clock) -> None:
+    def __init__(self, tmp: Path, server: FeedServer, clock, database: Database | None = None) -> None:
         self.server, self.clock = server, clock
-        self.settings = Settings(database=tmp / "archive.db", timeout=2.0)
+        self.settings = Settings(database=database or tmp / "archive.db", timeout=2.0)
         self.store = Store(self.settings.database)
         self.fetcher = Fetcher(user_agent="test", timeout=2.0, max_bytes=1_000_000, clock=SystemClock())
         self.poller = make_poller(self.settings, [RuleSpec("summits", "summit*", notify=("log",)),
                                                   RuleSpec("asia", '"Central Asia"', notify=("log",),
-                                                           feeds=("wire-c",))], clock=clock, fetcher=self.fetcher)
+                                                           feeds=("wire-c",))], clock=clock, fetcher=self.fetcher,
+                                  config_path=tmp / "config.toml")
 
     def feed(self, name: str, path: str | None = None) -> Feed:
         return Feed(name=name, url=self.server.url(path or f"/{name}.rss"), interval=60)
@@ -53,12 +53,13 @@ class Env:
         return poll(self.poller, self.store, *feeds)
 
     def q(self, sql: str, *args) -> list[tuple]:
-        return self.store.conn.execute(sql, args).fetchall()
+        return query(self.store, sql, *args)
 
 
 @pytest.fixture
-def env(tmp_path: Path, feed_server: FeedServer):
-    e = Env(tmp_path, feed_server, ManualClock(NOW))
+def env(tmp_path: Path, feed_server: FeedServer, database: Database):
+    """The pipeline over an archive on each backend in turn (conftest.py: `database`)."""
+    e = Env(tmp_path, feed_server, ManualClock(NOW), database)
     yield e
     e.fetcher.close()
     e.store.close()
@@ -177,21 +178,24 @@ def test_a_failing_commit_leaves_the_archive_as_before(env: Env) -> None:
     result = env.poll(env.feed("wire-a"))["wire-a"]
     assert result.error_kind == "internal" and "boom while matching" in (result.error or "")  # recorded, not raised
     assert env.q("SELECT count(*) FROM releases") == [(0,)]
-    assert env.q("SELECT count(*) FROM releases_fts") == [(0,)]
+    if env.store.dialect.postgres:
+        assert env.q("SELECT count(*) FROM search_pending") == [(0,)]
+    else:
+        assert env.q("SELECT count(*) FROM releases_fts") == [(0,)]
 
 
 def test_readers_work_while_a_poll_holds_the_write_lock(env: Env) -> None:
     env.server.publish("/wire-a.rss", rss([other(1)]))
     env.poll(env.feed("wire-a"))
-    writer = sqlite3.connect(env.settings.database, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")
-    writer.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')")
-    try:
+    class Undo(Exception):
+        pass
+
+    # Another connection holds the write lock (SQLite's BEGIN IMMEDIATE, PostgreSQL's advisory lock).
+    with Store(env.settings.database) as writer, pytest.raises(Undo), writer.transaction():
+        writer.set_meta("x", "y")
         with Store(env.settings.database, readonly=True) as reader:
             assert [h.title for h in reader.search("acme")] == ["Acme Corp reports quarter 1 results"]
-    finally:
-        writer.execute("ROLLBACK")
-        writer.close()
+        raise Undo
 
 
 def test_changed_feed_parses_only_its_new_items(env: Env) -> None:
@@ -231,8 +235,8 @@ def test_an_item_seen_again_refreshes_its_sighting(env: Env) -> None:
     """last_seen_at moves on every poll that carries the item: parsed unchanged, skipped as byte-identical, or 304."""
     feed = env.feed("wire-a")
 
-    def last_seen() -> dict[str, str]:  # as readers see it: a 304 writes no sighting (SEEN_AT)
-        return dict(env.q(f"SELECT s.key, {SEEN_AT} FROM sightings s JOIN feeds f ON f.id = s.feed_id"))
+    def last_seen() -> dict[str, str]:  # as readers see it: a 304 writes no sighting (seen_at)
+        return dict(env.q(f"SELECT s.key, {seen_at(env.store.dialect)} FROM sightings s JOIN feeds f ON f.id = s.feed_id"))
 
     def at(hours: int) -> str:
         return (NOW + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -72,6 +72,14 @@ def pool(url: str, label: str) -> ConnectionPool:
         return found
 
 
+def close_pool(url: str) -> None:
+    """Close this process's pool for `url`, if any (its connections go back to the server)."""
+    with _pools_lock:
+        found = _pools.pop(url, None)
+    if found is not None:
+        found.close()
+
+
 @atexit.register
 def close_pools() -> None:
     """Close every pool of this process (at exit; tests that drop their database)."""
