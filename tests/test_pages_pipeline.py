@@ -13,9 +13,9 @@ from monitor.errors import PageError
 from monitor.fetch import Fetcher
 from monitor.rules import compile_rules
 from monitor.store import Store
-from monitor.types import Feed, RuleSpec, Settings
+from monitor.types import Database, Feed, RuleSpec, Settings
 from tests.feedserver import FeedServer, rss
-from tests.polling import make_poller, poll
+from tests.polling import make_poller, poll, query
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 ABSTRACT = "<p>Chinese President Xi Jinping will host five Central Asian heads of state.</p>"
@@ -24,14 +24,15 @@ PAGE_TEXT = ("BEIJING, May 11, 2023 /PRNewswire/ -- Chinese President Xi Jinping
 
 
 class Env:
-    def __init__(self, tmp: Path, server: FeedServer) -> None:
+    def __init__(self, tmp: Path, server: FeedServer, database: Database) -> None:
         self.server, self.clock = server, ManualClock(NOW)
-        self.settings = Settings(database=tmp / "a.db", timeout=2.0)
+        self.settings = Settings(database=database, timeout=2.0)
         self.store = Store(self.settings.database)
         self.fetcher = Fetcher(user_agent="test", timeout=2.0, max_bytes=1_000_000, clock=SystemClock())
         specs = [RuleSpec("xi", "Xi", notify=("log",)), RuleSpec("summits", "summit*", notify=("log",))]
         self.rules = compile_rules(specs, {})
-        self.poller = make_poller(self.settings, specs, clock=self.clock, fetcher=self.fetcher)
+        self.poller = make_poller(self.settings, specs, clock=self.clock, fetcher=self.fetcher,
+                                  config_path=tmp / "config.toml")
 
     def poll(self, feed: Feed) -> pipeline.PollResult:
         return poll(self.poller, self.store, feed)[feed.name]
@@ -41,12 +42,13 @@ class Env:
                                    channels=frozenset({"log"}))
 
     def q(self, sql: str, *args: object) -> list[tuple]:
-        return self.store.conn.execute(sql, args).fetchall()
+        return query(self.store, sql, *args)
 
 
 @pytest.fixture
-def env(tmp_path: Path, feed_server: FeedServer):  # type: ignore[no-untyped-def]
-    e = Env(tmp_path, feed_server)
+def env(tmp_path: Path, feed_server: FeedServer, database: Database):  # type: ignore[no-untyped-def]
+    """On each backend in turn (conftest.py: `database`)."""
+    e = Env(tmp_path, feed_server, database)
     yield e
     e.store.close()
     e.fetcher.close()
