@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from monitor.errors import StoreError
+from monitor.store import Store
+from monitor.types import Database, ServerDatabase
 from tests.configs import wait_for
 from tests.feedserver import FeedServer, hang, respond, rss
+from tests.polling import query
 from tests.test_daemon import DaemonProcess
 
 PAGE = b"<html><body><section class='release-body'><p>PARIS, May 2, 2024 /PRNewswire/ -- Page %d text.</p>" \
        b"<p>A second paragraph.</p></section></body></html>"
 
 
-def statuses(db: Path) -> dict[str, int]:
-    if not db.exists():
+def statuses(db: Database) -> dict[str, int]:
+    try:
+        with Store(db, readonly=True) as store:
+            return dict(query(store, "SELECT status, count(*) FROM pages GROUP BY status"))  # type: ignore[arg-type]
+    except StoreError:  # the daemon is still creating the archive
         return {}
-    with sqlite3.connect(db) as conn:
-        try:
-            return dict(conn.execute("SELECT status, count(*) FROM pages GROUP BY status").fetchall())
-        except sqlite3.OperationalError:  # the daemon is still creating the archive
-            return {}
 
 
-def test_kill_9_with_pages_pending_then_restart_fetches_every_page_once(tmp_path: Path,
+def test_kill_9_with_pages_pending_then_restart_fetches_every_page_once(tmp_path: Path, database: Database,
                                                                          feed_server: FeedServer) -> None:
     now = datetime.now(UTC)
     s = feed_server
@@ -38,14 +39,14 @@ def test_kill_9_with_pages_pending_then_restart_fetches_every_page_once(tmp_path
     config = tmp_path / "config.toml"
     config.write_text(f"""
 [monitor]
-database = "a.db"
+database = "{database.url if isinstance(database, ServerDatabase) else database}"
 page_delay = 0
 [[feeds]]
 name = "wire"
 url = "{s.url('/wire.rss')}"
 interval = "1h"
 """)
-    db = tmp_path / "a.db"
+    db = database
     first = DaemonProcess(config, None)
     try:
         first.wait_event("poll", timeout=30)  # the poll committed without waiting for any page
@@ -68,6 +69,6 @@ interval = "1h"
         second.stop()
     assert code == 0
     assert [s.hits(f"/news/{i}.html") for i in range(10)] == [1] * 10
-    with sqlite3.connect(db) as conn:
-        bodies = [r[0] for r in conn.execute("SELECT body FROM releases ORDER BY id")]
+    with Store(db, readonly=True) as store:
+        bodies = [r[0] for r in query(store, "SELECT body FROM releases ORDER BY id")]
     assert all(f"Page {i} text." in body for i, body in enumerate(bodies))

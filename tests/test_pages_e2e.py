@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from monitor.store import Store
+from monitor.types import Database, ServerDatabase
 from tests.configs import cli
 from tests.feedserver import FeedServer, hang, respond, rss
+from tests.polling import query
 from tests.test_pages_fetch import big, html_drip
 from tests.webhook_receiver import WebhookReceiver
 
@@ -16,10 +18,11 @@ ABSTRACT = ("BEIJING, May 11, 2023 /PRNewswire/ -- Chinese President Xi Jinping 
             "five Central Asian countries in the ancient city of Xi'an next week.")
 
 
-def config(tmp: Path, server: FeedServer, hook_url: str, extra: str = "") -> None:
+def config(tmp: Path, server: FeedServer, hook_url: str, extra: str = "", *, database: Database) -> None:
+    where = database.url if isinstance(database, ServerDatabase) else database
     (tmp / "config.toml").write_text(f"""
 [monitor]
-database = "a.db"
+database = "{where}"
 timeout = "2s"
 page_delay = 0
 {extra}
@@ -46,16 +49,18 @@ def html_route(body: bytes) -> object:
     return respond(200, body, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-def pages_table(tmp: Path) -> dict[str, tuple[str, str | None]]:
-    with sqlite3.connect(tmp / "a.db") as db:
-        return {url: (status, error) for url, status, error in db.execute("SELECT url, status, last_error FROM pages")}
+def pages_table(database: Database) -> dict[str, tuple[str, str | None]]:
+    with Store(database, readonly=True) as store:
+        rows = query(store, "SELECT url, status, last_error FROM pages")
+    return {url: (status, error) for url, status, error in rows}
 
 
-def test_the_page_text_makes_rules_match_and_alert_once_each(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_the_page_text_makes_rules_match_and_alert_once_each(tmp_path: Path, database: Database,
+        feed_server: FeedServer) -> None:
     now = datetime.now(UTC)
     feed_server.route("/news/cgtn.html", html_route((PAGES / "prnewswire.html").read_bytes()))  # type: ignore[arg-type]
     with WebhookReceiver() as hook:
-        config(tmp_path, feed_server, hook.url)
+        config(tmp_path, feed_server, hook.url, database=database)
         # Title and abstract match no rule ("Central Asian" is not "Central Asia", no summit yet).
         feed_server.publish("/wire.rss", rss([{
             "title": "CGTN: Xi Jinping to chair first meeting in Xi'an", "guid": "cgtn-1",
@@ -86,13 +91,13 @@ def test_the_page_text_makes_rules_match_and_alert_once_each(tmp_path: Path, fee
     assert "0 pending  1 done  0 failed  0 skipped" in listed
     status = cli("status", cwd=tmp_path).stdout
     assert "pages     0 pending, 0 failed, 0 skipped, 1 done" in status
-    with sqlite3.connect(tmp_path / "a.db") as db:
-        assert db.execute("SELECT count(*) FROM release_versions").fetchone()[0] == 0  # not a revision
-        summary, body, dateline = db.execute("SELECT summary, body, dateline FROM releases").fetchone()
+    with Store(database, readonly=True) as store:
+        assert query(store, "SELECT count(*) FROM release_versions") == [(0,)]  # not a revision
+        (summary, body, dateline), = query(store, "SELECT summary, body, dateline FROM releases")
     assert summary.startswith("BEIJING") and "Central Asia Summit" in body and dateline.startswith("BEIJING")
 
 
-def test_bad_links_are_refused_or_recorded_and_nothing_else_is_affected(tmp_path: Path,
+def test_bad_links_are_refused_or_recorded_and_nothing_else_is_affected(tmp_path: Path, database: Database,
                                                                          feed_server: FeedServer) -> None:
     now = datetime.now(UTC)
     with FeedServer() as other, WebhookReceiver() as hook:
@@ -117,7 +122,7 @@ def test_bad_links_are_refused_or_recorded_and_nothing_else_is_affected(tmp_path
         s.publish("/wire.rss", rss([{"title": f"Release {i}", "guid": f"g{i}", "link": link,
                                      "description": f"NEW YORK, May 11, 2023 /PRNewswire/ -- Release {i} text.",
                                      "pubDate": now - timedelta(minutes=5)} for i, link in enumerate(links)]))
-        config(tmp_path, s, hook.url)
+        config(tmp_path, s, hook.url, database=database)
         run = cli("run", "--once", cwd=tmp_path)
         assert run.returncode == 0, run.stdout + run.stderr
         assert "ok  13 new  0 dup  2 matched  wire" not in run.stdout  # the feed text matches no rule
@@ -126,7 +131,7 @@ def test_bad_links_are_refused_or_recorded_and_nothing_else_is_affected(tmp_path
         assert s.hits("/private/secret.html") == 0 and s.hits("/robots.txt") == 1
         assert [d.json["data"]["rule"] for d in hook.deliveries] == ["central-asia"]  # Kazakhstan, on the page
 
-    table = pages_table(tmp_path)
+    table = pages_table(database)
     status = {url: st for url, (st, _) in table.items()}
     assert status[s.url("/news/good.html")] == "done"
     private = s.url("/private/secret.html")
@@ -152,7 +157,8 @@ def test_bad_links_are_refused_or_recorded_and_nothing_else_is_affected(tmp_path
     assert "3 release pages failed" in feeds
 
 
-def test_old_releases_are_not_queued_and_pages_fetch_backfills_them(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_old_releases_are_not_queued_and_pages_fetch_backfills_them(tmp_path: Path, database: Database,
+        feed_server: FeedServer) -> None:
     now = datetime.now(UTC)
     s = feed_server
     s.publish("/wire.rss", rss([{"title": f"Old release {i}", "guid": f"old{i}", "link": s.url(f"/news/{i}.html"),
@@ -161,19 +167,19 @@ def test_old_releases_are_not_queued_and_pages_fetch_backfills_them(tmp_path: Pa
     for i in range(3):
         s.route(f"/news/{i}.html", html_route((PAGES / "prnewswire.html").read_bytes()))  # type: ignore[arg-type]
     with WebhookReceiver() as hook:
-        config(tmp_path, s, hook.url)
+        config(tmp_path, s, hook.url, database=database)
         run = cli("run", "--once", cwd=tmp_path, check=True)
         assert "ok  3 new" in run.stdout and "pages:" not in run.stdout  # older than full_text_max_age
-        assert pages_table(tmp_path) == {}
+        assert pages_table(database) == {}
         filled = cli("pages", "fetch", "--since", "13d", cwd=tmp_path, check=True)
         assert "2 pages to fetch" in filled.stderr
         assert "pages: 2 fetched, 0 skipped, 0 failed  4 matched" in filled.stdout
         assert hook.deliveries == []  # old news is archived and matched, never alerted
-    assert sorted(st for st, _ in pages_table(tmp_path).values()) == ["done", "done"]
+    assert sorted(st for st, _ in pages_table(database).values()) == ["done", "done"]
     assert sum(s.hits(f"/news/{i}.html") for i in range(3)) == 2
 
 
-def test_turning_full_text_on_and_backfilling_alerts_on_recent_releases(tmp_path: Path,
+def test_turning_full_text_on_and_backfilling_alerts_on_recent_releases(tmp_path: Path, database: Database,
                                                                         feed_server: FeedServer) -> None:
     now = datetime.now(UTC)
     s = feed_server
@@ -182,7 +188,7 @@ def test_turning_full_text_on_and_backfilling_alerts_on_recent_releases(tmp_path
                                  "pubDate": now - timedelta(hours=1)}]))
     s.route("/news/cgtn.html", html_route((PAGES / "prnewswire.html").read_bytes()))  # type: ignore[arg-type]
     with WebhookReceiver() as hook:
-        config(tmp_path, s, hook.url)
+        config(tmp_path, s, hook.url, database=database)
         path = tmp_path / "config.toml"
         path.write_text(path.read_text().replace('url = "' + s.url("/wire.rss") + '"',
                                                  'url = "' + s.url("/wire.rss") + '"\nfull_text = false'))
@@ -195,7 +201,8 @@ def test_turning_full_text_on_and_backfilling_alerts_on_recent_releases(tmp_path
         assert sorted(d.json["data"]["rule"] for d in hook.deliveries) == ["central-asia", "summits"]
 
 
-def test_a_hostile_page_fails_with_the_reason_and_the_rest_go_on(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_a_hostile_page_fails_with_the_reason_and_the_rest_go_on(tmp_path: Path, database: Database,
+        feed_server: FeedServer) -> None:
     """Issue 23: one <p> with 200,000 attributes (2.4 MB, under max_page_bytes) held `run --once` for minutes."""
     import resource
 
@@ -204,7 +211,7 @@ def test_a_hostile_page_fails_with_the_reason_and_the_rest_go_on(tmp_path: Path,
     feed_server.route("/news/hostile.html", html_route(hostile))  # type: ignore[arg-type]
     feed_server.route("/news/cgtn.html", html_route((PAGES / "prnewswire.html").read_bytes()))  # type: ignore[arg-type]
     with WebhookReceiver() as hook:
-        config(tmp_path, feed_server, hook.url)
+        config(tmp_path, feed_server, hook.url, database=database)
         feed_server.publish("/wire.rss", rss([
             {"title": "Hostile", "guid": "h-1", "link": feed_server.url("/news/hostile.html"),
              "description": "A page.", "pubDate": now - timedelta(minutes=6)},
@@ -218,6 +225,6 @@ def test_a_hostile_page_fails_with_the_reason_and_the_rest_go_on(tmp_path: Path,
         assert "alerts: 2 sent" in run.stdout  # the control page's alerts still go out
     # CPU, not wall time: lxml alone spent minutes on such a page; the whole run is a few seconds.
     assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) < 60
-    status, error = pages_table(tmp_path)[feed_server.url("/news/hostile.html")]
+    status, error = pages_table(database)[feed_server.url("/news/hostile.html")]
     assert status == "failed" and error is not None and "more than 1,000 attributes" in error
-    assert pages_table(tmp_path)[feed_server.url("/news/cgtn.html")][0] == "done"
+    assert pages_table(database)[feed_server.url("/news/cgtn.html")][0] == "done"

@@ -236,7 +236,8 @@ def test_an_item_seen_again_refreshes_its_sighting(env: Env) -> None:
     feed = env.feed("wire-a")
 
     def last_seen() -> dict[str, str]:  # as readers see it: a 304 writes no sighting (seen_at)
-        return dict(env.q(f"SELECT s.key, {seen_at(env.store.dialect)} FROM sightings s JOIN feeds f ON f.id = s.feed_id"))
+        seen = seen_at(env.store.dialect)
+        return dict(env.q(f"SELECT s.key, {seen} FROM sightings s JOIN feeds f ON f.id = s.feed_id"))
 
     def at(hours: int) -> str:
         return (NOW + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
