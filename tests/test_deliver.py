@@ -1,4 +1,4 @@
-"""The outbox drained for real: a real webhook receiver, a real SQLite file, only the clock is fake."""
+"""The outbox drained for real: a real webhook receiver, a real archive (both backends), only the clock is fake."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from monitor.channel_options import WebhookOptions
 from monitor.clock import ManualClock
 from monitor.normalize import normalize
 from monitor.store import Store, parse_ts
-from monitor.types import ChannelSpec, Entry
+from monitor.types import ChannelSpec, Database, Entry
 from tests.configs import SECRET, Configs
 from tests.feedserver import FeedServer, rss
 from tests.webhook_receiver import Reply, WebhookReceiver
@@ -29,8 +29,9 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with Store(tmp_path / "a.db") as s:
+def store(database: Database):
+    """An archive on each backend in turn (conftest.py: `database`)."""
+    with Store(database) as s:
         yield s
 
 
@@ -53,7 +54,7 @@ def queue_alert(store: Store, clock: ManualClock, n: int, channel: str = "hook",
         store.add_sighting(fid, "wire", rid, item, clock.now())
         store.add_match(rid, rule, "a [summit]", clock.now())
         store.add_alert(rid, rule, channel, clock.now())
-    return store.conn.execute("SELECT max(id) FROM alerts").fetchone()[0]
+    return int(store.scalar("SELECT max(id) FROM alerts"))
 
 
 def drain(store: Store, clock: ManualClock, *specs: ChannelSpec) -> deliver.Report:
@@ -63,8 +64,8 @@ def drain(store: Store, clock: ManualClock, *specs: ChannelSpec) -> deliver.Repo
 
 
 def row(store: Store, alert: int) -> dict:
-    cur = store.conn.execute("SELECT * FROM alerts WHERE id = ?", (alert,))
-    return dict(zip([c[0] for c in cur.description], cur.fetchone(), strict=True))
+    r = store.one("SELECT * FROM alerts WHERE id = :id", {"id": alert})
+    return {k: r[k] for k in r.keys()}  # noqa: SIM118 - an sqlite3.Row iterates over its values
 
 
 def test_due_alert_is_sent_signed_with_its_id(store, receiver) -> None:
@@ -182,7 +183,7 @@ def test_digest_bundles_a_period_and_retries_whole(store, receiver) -> None:
 
 
 @pytest.mark.slow
-def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight(tmp_path: Path,
+def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight(tmp_path: Path, database: Database,
                                                                                   configs: Configs) -> None:
     now = datetime.now(UTC)
     items = [{"title": f"Summit number {i}", "guid": f"g{i}", "link": f"https://wire.example/summit-{i}.html",

@@ -47,8 +47,9 @@ POOL_SIZE = 8
 _pools: dict[str, ConnectionPool] = {}
 
 _GIN = f"{pgsearch.TABLE}_{pgsearch.FTS}_gin"  # the search index (pgsearch.INDEX_DDL)
-_MERGE_PENDING = ("SELECT gin_clean_pending_list(c.oid) FROM pg_class c WHERE c.oid = to_regclass(:gin)"
-                  " AND pg_has_role(c.relowner, 'USAGE')")
+# Sent with COMMIT as one message (no extra round trip per write transaction): see flush_index().
+_MERGE_AND_COMMIT = (f"SELECT gin_clean_pending_list(c.oid) FROM pg_class c WHERE c.oid = to_regclass('{_GIN}')"
+                     " AND pg_has_role(c.relowner, 'USAGE'); COMMIT")
 _pools_lock = threading.Lock()
 
 
@@ -205,6 +206,9 @@ class PgDriver:
         return None if row is None else int(row[0])
 
     def run_many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
+        if len(params) == 1:  # executemany enters and leaves pipeline mode: a round trip more for one row
+            self.run(sql, params[0])
+            return
         query = psycopg_sql(sql)
         with self.errors(), self.connection().cursor() as cur:
             cur.executemany(query, [self.values(p) for p in params])
@@ -244,7 +248,9 @@ class PgDriver:
             yield
             if lock == pgschema.WRITE_LOCK:
                 self.flush_index()  # part of the transaction: committed together or not at all
-            self.run("COMMIT", {})
+                self.run(_MERGE_AND_COMMIT, {})
+            else:
+                self.run("COMMIT", {})
         except BaseException:
             if not self.conn.closed and self.in_transaction:
                 with contextlib.suppress(psycopg.OperationalError):  # broken: the server rolled back already
@@ -254,16 +260,16 @@ class PgDriver:
             self._depth = 0
 
     def flush_index(self) -> None:
-        """Give the releases noted in search_pending their search vector (pgsearch.py), then merge the
-        transaction's new index entries from the GIN pending list into the index (pgschema.pg_ingest).
+        """Give the releases noted in search_pending their search vector (pgsearch.py).
 
-        Merging needs the index's owner (as VACUUM does): a writer under another role leaves the list
-        to the next owner's commit, to autovacuum, or to the insert that fills it (gin_pending_list_limit).
+        Then, with the COMMIT (_MERGE_AND_COMMIT), the transaction's new index entries are merged from
+        the GIN pending list into the index (pgschema.pg_ingest says why). Merging needs the index's
+        owner (as VACUUM does): a writer under another role leaves the list to the next owner's
+        commit, to autovacuum, or to the insert that fills it (gin_pending_list_limit).
         """
         from monitor.store.pgreview import flush  # (pgreview reads through this module)
         with self.errors():
             flush(self)
-            self.run(_MERGE_PENDING, {"gin": _GIN})
 
     # ------------------------------------------------------------------ budgets and locks
 
