@@ -10,10 +10,11 @@ import pytest
 from monitor import app as app_mod
 from monitor.clock import ManualClock
 from monitor.errors import ConfigError
+from monitor.types import Database, ServerDatabase
 from monitor.web import charts, view
 from monitor.web.html import Pages, toml_snippet
 from monitor.web.model import duration_words
-from tests.test_export import CONFIG, T0, build_archive
+from tests.test_export import T0, build_archive, config_for
 
 
 def test_snippets_titles_and_rule_matches_share_one_highlighting() -> None:
@@ -76,26 +77,26 @@ def test_toml_snippet_and_durations() -> None:
     assert duration_words(172800) == "2 days" and duration_words(5400) == "90 minutes"
 
 
-def with_zone(zone: str) -> str:
-    return CONFIG.replace('database = "archive.db"', f'database = "archive.db"\ndisplay_timezone = "{zone}"')
+def with_zone(zone: str, database: Database) -> str:
+    return config_for(database).replace("[monitor]\n", f'[monitor]\ndisplay_timezone = "{zone}"\n', 1)
 
 
-def test_display_timezone_is_configured_and_checked(tmp_path: Path) -> None:
+def test_display_timezone_is_configured_and_checked(tmp_path: Path, database: Database) -> None:
     cfg = tmp_path / "config.toml"
-    cfg.write_text(with_zone("Asia/Almaty"), encoding="utf-8")
-    ids = build_archive(tmp_path / "archive.db")
+    cfg.write_text(with_zone("Asia/Almaty", database), encoding="utf-8")
+    ids = build_archive(database)
     pages = Pages(app_mod.load(cfg), ManualClock(T0))
     status, body = pages.release(ids["summit"])
     assert status == 200 and "2026-11-18 14:00 +05" in body.decode() and "Times in Asia/Almaty" in body.decode()
-    cfg.write_text(with_zone("Mars/Olympus"), encoding="utf-8")
+    cfg.write_text(with_zone("Mars/Olympus", database), encoding="utf-8")
     with pytest.raises(ConfigError, match="monitor.display_timezone"):
         app_mod.load(cfg)
 
 
-def test_pages_on_a_manual_clock(tmp_path: Path) -> None:
+def test_pages_on_a_manual_clock(tmp_path: Path, database: Database) -> None:
     cfg = tmp_path / "config.toml"
-    cfg.write_text(CONFIG, encoding="utf-8")
-    ids = build_archive(tmp_path / "archive.db")
+    cfg.write_text(config_for(database), encoding="utf-8")
+    ids = build_archive(database)
     pages = Pages(app_mod.load(cfg), ManualClock(T0))
     status, body = pages.rule("central-asia", {})
     html = body.decode()
@@ -131,11 +132,11 @@ def test_pages_on_a_manual_clock(tmp_path: Path) -> None:
     (None, {}), ('"Central Asia" OR Kazakhstan OR Uzbekistan', {}), ("quarter* OR dividend", {"feed": "BW Earnings"}),
     (None, {"wire": "PRNewswire"}), (None, {"date": "2026-11"}), ("summit OR solar OR quarter* OR dividend", {}),
 ])
-def test_window_facets_agree_with_the_full_count(tmp_path: Path, query: str | None, filters: dict) -> None:
+def test_window_facets_agree_with_the_full_count(database: Database, query: str | None, filters: dict) -> None:
     from monitor.store import Store
 
-    build_archive(tmp_path / "archive.db")
-    with Store(tmp_path / "archive.db", readonly=True) as store:
+    build_archive(database)
+    with Store(database, readonly=True) as store:
         window, more = store.web_window(query, filters)
         assert not more  # a small archive: the window is every match
         full = store.facets(query, filters)
@@ -149,21 +150,20 @@ def test_window_facets_agree_with_the_full_count(tmp_path: Path, query: str | No
                               window=window if filters else None)
         expected: dict[str, int] = {}
         for rid in window:  # by publication day, as the date facet counts (issue 23)
-            day = store.conn.execute("SELECT substr(published_at, 1, 10) FROM releases WHERE id = ?",
-                                     (rid,)).fetchone()[0]
+            day = store.scalar("SELECT substr(published_at, 1, 10) FROM releases WHERE id = :id", {"id": rid})
             if (T0 - timedelta(days=30)).date().isoformat() <= day <= (T0 + timedelta(days=1)).date().isoformat():
                 expected[day] = expected.get(day, 0) + 1
         assert days == expected
 
 
-def test_every_chart_counts_by_publication_date(tmp_path: Path) -> None:
+def test_every_chart_counts_by_publication_date(database: Database) -> None:
     """Search, front page, playground, rule and feed charts put a release on the day it was published,
     not the day it was first seen or matched (issue 23: the rule page said 3 today where `rules` said 1)."""
     from monitor.store import Store
     from tests.test_export import release
 
     now = T0 + timedelta(days=10)
-    with Store(tmp_path / "a.db") as store, store.transaction():
+    with Store(database) as store, store.transaction():
         fid = store.feed_id("Wire", "https://feeds.example/wire.rss")
         for i, published in enumerate([now - timedelta(days=3), now - timedelta(days=3), now - timedelta(hours=1)]):
             item = release(f"k{i}", f"Summit {i}", "NEW YORK -- A summit.", published=published)
@@ -173,7 +173,7 @@ def test_every_chart_counts_by_publication_date(tmp_path: Path) -> None:
     three_days_ago, today = (now - timedelta(days=3)).date().isoformat(), now.date().isoformat()
     expected = {three_days_ago: 2, today: 1}
     since = now - timedelta(days=89)
-    with Store(tmp_path / "a.db", readonly=True) as store:
+    with Store(database, readonly=True) as store:
         assert store.web_days(None, since=since, until=now) == expected  # the front page
         assert store.web_days("summit", since=since, until=now) == expected  # a search, the playground
         window, _ = store.web_window("summit", {"feed": "Wire"})
@@ -188,7 +188,7 @@ def test_every_chart_counts_by_publication_date(tmp_path: Path) -> None:
     assert len(short.ticks) >= 2 and short.ticks[-1].day == today
 
 
-def _wide_archive(db: Path) -> None:
+def _wide_archive(db: Database) -> None:
     """40 releases on three feeds (some on two), every one saying "announced", rules on some, same-length texts."""
     from monitor.store import Store
     from tests.test_export import release
@@ -216,14 +216,26 @@ def _wide_archive(db: Path) -> None:
 ])
 @pytest.mark.parametrize("query", ["announced", "quarterly OR dividend"])
 def test_filtered_window_and_ranking_equal_the_plain_queries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                             query: str, filters: dict) -> None:
-    """The window's index-only shortcuts and the ranking within it give what the plain SQL gives."""
+                                                             database: Database, query: str, filters: dict) -> None:
+    """The window's index-only shortcuts and the ranking within it give what the plain SQL gives.
+
+    On PostgreSQL: the same window as the same archive on SQLite, ranked pages that partition it
+    (ts_rank, not bm25: the order within the window may differ, pgreview.py)."""
     from monitor.store import Store, webview
     from monitor.store.review import review_where
 
     monkeypatch.setattr(webview, "RANK_WINDOW", 6)  # a window smaller than the matches: the cut is tested too
-    _wide_archive(tmp_path / "archive.db")
-    with Store(tmp_path / "archive.db", readonly=True) as store:
+    _wide_archive(database)
+    if isinstance(database, ServerDatabase):
+        _wide_archive(tmp_path / "twin.db")
+        with Store(tmp_path / "twin.db", readonly=True) as twin, Store(database, readonly=True) as store:
+            window, more = store.web_window(query, filters)
+            assert (window, more) == twin.web_window(query, filters)
+            pages = [h["id"] for offset in (0, 2, 4)
+                     for h in store.web_search(query, filters, limit=2, offset=offset, window=window)]
+            assert sorted(pages) == sorted(window)
+        return
+    with Store(database, readonly=True) as store:
         window, more = store.web_window(query, filters)
         where, params = review_where(query, filters)
         every = [r[0] for r in store.conn.execute(f"SELECT r.id FROM releases r WHERE {where} ORDER BY r.id DESC",
