@@ -21,20 +21,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.store import Store
+from monitor.types import Database
 from monitor.web.gate import PER_CLIENT
 from monitor.web.server import MAX_THREADS, WebServer
 from tests.configs import wait_for
-from tests.test_export import CONFIG, T0, build_archive, release
+from tests.conftest import BACKENDS
+from tests.test_export import CONFIG, T0, build_archive, config_for, release
 from tests.test_web import Served, start_server, stop_server
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    tmp = tmp_path_factory.mktemp("hardening")
+def _serve(tmp: Path, database: Database) -> Served:
     cfg = tmp / "config.toml"
-    cfg.write_text(CONFIG, encoding="utf-8")
-    ids = build_archive(tmp / "archive.db")
-    with Store(tmp / "archive.db") as store, store.transaction():
+    cfg.write_text(config_for(database), encoding="utf-8")
+    ids = build_archive(database)
+    with Store(database) as store, store.transaction():
         fid = store.feed_id("PRN World", "https://www.prnewswire.com/rss/world.rss")
         item = release("evil-1", "Links that are not web links", "Nothing to click here.",
                        url="javascript:alert(1)", published=T0)
@@ -42,10 +42,35 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         ids["evil"] = store.insert_release(item, "PRN World", T0)
         store.add_sighting(fid, "PRN World", ids["evil"], item, T0)
     proc, url = start_server(cfg)
+    return Served(url, cfg, ids, proc, database)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`serve` over the test archive on each backend in turn (one server per backend for the module:
+    the `database` fixture is per test; conftest.py's --backend is honoured)."""
+    if request.config.getoption("--backend") not in ("both", request.param):
+        pytest.skip(f"--backend {request.config.getoption('--backend')}")
+    tmp = tmp_path_factory.mktemp("hardening")
+    database: Database = tmp / "archive.db"
+    if request.param == "postgresql":
+        database = request.getfixturevalue("pg_test_database").archive()
+    s = _serve(tmp, database)
     try:
-        yield Served(url, cfg, ids, proc)
+        yield s
     finally:
-        stop_server(proc)
+        stop_server(s.proc)
+
+
+@pytest.fixture(scope="module")
+def served_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One server on SQLite, for the tests of the server itself (connections, threads): no store in them."""
+    tmp = tmp_path_factory.mktemp("hardening-server")
+    s = _serve(tmp, tmp / "archive.db")
+    try:
+        yield s
+    finally:
+        stop_server(s.proc)
 
 
 def raw_get(served: Served, target: str) -> tuple[int, str]:
@@ -89,7 +114,8 @@ def test_only_http_links_are_links(served: Served) -> None:
     assert 'href="https://www.prnewswire.com/news/summit-1.html"' in body
 
 
-def test_idle_connections_are_closed_and_threads_bounded(served: Served) -> None:
+def test_idle_connections_are_closed_and_threads_bounded(served_sqlite: Served) -> None:
+    served = served_sqlite
     host, port = urllib.parse.urlsplit(served.url).netloc.split(":")
     idle = [socket.create_connection((host, int(port)), timeout=60) for _ in range(MAX_THREADS + 8)]
     try:
