@@ -16,20 +16,22 @@ from urllib.parse import quote
 import pytest
 
 from monitor.store import Store
-from tests.test_export import CONFIG, build_archive, release
+from monitor.types import Database
+from tests.test_export import build_archive, config_for, release
 from tests.test_web import Served, browser, start_server, stop_server  # noqa: F401 (browser is a fixture)
 
 MODES = {"desktop": (1280, 900, False), "phone": (390, 844, False), "dark": (390, 844, True)}
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+def served(tmp_path: Path, database: Database) -> Iterator[Served]:
+    """`serve` over the test archive, on each backend in turn (conftest.py: `database`)."""
     cfg = tmp_path / "config.toml"
-    cfg.write_text(CONFIG, encoding="utf-8")
-    ids = build_archive(tmp_path / "archive.db")
+    cfg.write_text(config_for(database), encoding="utf-8")
+    ids = build_archive(database)
     # One match published today, so the 90-day charts have a bar whenever the test runs.
     now = datetime.now(UTC).replace(microsecond=0)
-    with Store(tmp_path / "archive.db") as store, store.transaction():
+    with Store(database) as store, store.transaction():
         fid = store.feed_id("PRN World", "https://www.prnewswire.com/rss/world.rss")
         item = release("today-1", "Kazakhstan and Uzbekistan sign a long water-sharing agreement for the Syr Darya",
                        "TASHKENT, Uzbekistan /PRNewswire/ -- " + "The agreement covers the next decade. " * 8
@@ -41,7 +43,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         store.add_match(ids["today"], "central-asia", "[Kazakhstan] and [Uzbekistan] sign a long water", now)
     proc, url = start_server(cfg)
     try:
-        yield Served(url, cfg, ids, proc)
+        yield Served(url, cfg, ids, proc, database)
     finally:
         stop_server(proc)
 
