@@ -349,6 +349,9 @@ class ReviewStore(Connection):
     def export_count(self, *, fts_query: str | None = None, filters: dict[str, str] | None = None,
                      since: datetime | None = None, until: datetime | None = None) -> int:
         """Return how many releases export_records() would yield."""
+        if fts_query and self.dialect.postgres:  # counted by the server, never a list of every matching id
+            where, params = review_where(None, filters, since=since, until=until)
+            return pgreview.count(self, fts_query, where, params)
         where, params = self._where(fts_query, filters, since=since, until=until)
         row = self._review_execute(f"SELECT count(*) AS n FROM releases r WHERE {where}", params,
                                    fts_query).fetchone()
@@ -359,6 +362,9 @@ class ReviewStore(Connection):
                        since: datetime | None = None, until: datetime | None = None,
                        batch: int = 500) -> Generator[dict[str, object], None, None]:
         """Yield every matching release as an export record (oldest id first), `batch` rows in memory at most."""
+        if fts_query and self.dialect.postgres:
+            yield from self._pg_export_records(fts_query, filters, since=since, until=until, batch=batch)
+            return
         where, params = self._where(fts_query, filters, since=since, until=until)
         cur = self._review_execute(f"{export_select(self.dialect)} WHERE {where} ORDER BY r.id", params, fts_query)
         try:
@@ -371,6 +377,28 @@ class ReviewStore(Connection):
             except Exception:  # noqa: BLE001 - the store was closed first (a consumer that stopped early)
                 pass
 
+
+    def _pg_export_records(self, fts_query: str, filters: dict[str, str] | None, *, since: datetime | None,
+                           until: datetime | None, batch: int) -> Generator[dict[str, object], None, None]:
+        """export_records() of a query on PostgreSQL: the matches are found one id range at a time
+        (EXPORT_SPAN ids, oldest first), so memory holds one range's matching ids, not the archive's,
+        as SQLite's one cursor over FTS5 holds none."""
+        where, params = review_where(None, filters, since=since, until=until)
+        bounds = self.one("SELECT min(id) AS lo, max(id) AS hi FROM releases")
+        if bounds is None or bounds["lo"] is None:
+            return
+        for lo in range(int(bounds["lo"]), int(bounds["hi"]) + 1, EXPORT_SPAN):
+            ids = sorted(pgreview.newest(self, fts_query, None, f"{where} AND r.id >= :span_lo AND r.id < :span_hi",
+                                         {**params, "span_lo": lo, "span_hi": lo + EXPORT_SPAN}))
+            for start in range(0, len(ids), batch):
+                rows = self.rows(f"{export_select(self.dialect)} WHERE r.id IN ({self.dialect.json_ids('ids')})"
+                                 " ORDER BY r.id", {"ids": json.dumps(ids[start:start + batch])}).fetchall()
+                for r in rows:
+                    yield _export_record(r)
+
+
+# PostgreSQL's export of a query reads its matches in id ranges this wide (at most this many ids in memory).
+EXPORT_SPAN = 50_000
 
 _VIEW_COLUMNS = ("id, title, url, published_at, first_seen_at, author, summary, dateline_place, dateline_date, wire,"
                  " tickers")
