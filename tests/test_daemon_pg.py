@@ -94,3 +94,10 @@ def test_the_daemon_rides_out_a_server_restart_and_loses_nothing(tmp_path: Path,
     assert code == 0, text
     assert "Traceback" not in text and "job_error" not in text, text
     assert "event=store_unavailable" in text or "failed: " in text
+    # The pool's reconnect attempts (about one a second) are one warning for the outage, then one line
+    # when the server answers again (pg._OutageLog), not a warning per attempt.
+    noise = [line for line in text.splitlines() if any(m in line for m in (
+        "error connecting in", "reconnection attempt in pool", "discarding broken connection",
+        "discarding closed connection"))]
+    assert len(noise) <= 2, noise
+    assert "the database answers again" in text, text

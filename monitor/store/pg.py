@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import re
 import sqlite3
 import threading
@@ -45,6 +46,49 @@ CONNECT_TIMEOUT = 15.0
 POOL_SIZE = 8
 
 _pools: dict[str, ConnectionPool] = {}
+log = logging.getLogger(__name__)
+
+
+class _OutageLog(logging.Filter):
+    """psycopg_pool warns at every reconnect attempt while the server is down (about one a second for
+    as long as the outage lasts) and once per pooled connection it finds broken after a restart. This
+    filter on its logger lets the first such warning through, drops the rest, and back() says once
+    that the database answers again (the pool made a connection), with how many it dropped."""
+
+    NOISE = frozenset({"error connecting in %r: %s", "reconnection attempt in pool %r failed after %s sec",
+                       "discarding broken connection: %s", "discarding closed connection: %s"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._down = False
+        self._dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg not in self.NOISE:
+            return True
+        with self._lock:
+            if self._down:
+                self._dropped += 1
+                return False
+            self._down = True
+        return True
+
+    def back(self) -> None:
+        with self._lock:
+            if not self._down:
+                return
+            dropped, self._down, self._dropped = self._dropped, False, 0
+        log.warning("the database answers again (%d more connection warnings of the outage not logged)", dropped)
+
+
+OUTAGE = _OutageLog()
+logging.getLogger("psycopg.pool").addFilter(OUTAGE)
+
+
+def _connected(conn: psycopg.Connection[Any]) -> None:
+    """The pool's `configure` hook: called for each new connection, so the first after an outage ends it."""
+    OUTAGE.back()
 
 _GIN = f"{pgsearch.TABLE}_{pgsearch.FTS}_gin"  # the search index (pgsearch.INDEX_DDL)
 # Sent with COMMIT as one message (no extra round trip per write transaction): see flush_index().
@@ -68,7 +112,7 @@ def pool(url: str, label: str) -> ConnectionPool:
                 raise _unavailable(label, exc) from exc
             found = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, kwargs={"autocommit": True},
                                    check=ConnectionPool.check_connection, timeout=CONNECT_TIMEOUT,
-                                   name="press-monitor", open=True)
+                                   name="press-monitor", open=True, configure=_connected)
             _pools[url] = found
         return found
 
