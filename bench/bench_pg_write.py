@@ -34,9 +34,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import bench_ingest  # noqa: E402
 import psycopg  # noqa: E402
 
-import bench_ingest  # noqa: E402
 from monitor.store import Store  # noqa: E402
 from monitor.store.pg import close_pools  # noqa: E402
 from monitor.store.pgsearch import tsvector  # noqa: E402

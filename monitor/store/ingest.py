@@ -65,6 +65,10 @@ class IngestStore(Connection):
         """
         if not items:
             return []
+        with self.transaction():  # (a savepoint in the poll's): the ids are free only under the write lock
+            return self._insert_releases(items, feed_name, now)
+
+    def _insert_releases(self, items: Sequence[Release], feed_name: str, now: datetime) -> list[int]:
         ids = [int(r["id"]) for r in self.rows(self.dialect.new_ids("releases"), {"n": len(items)})]
         if len(ids) != len(items):
             raise StoreError(f"{self.path}: asked for {len(items)} release ids, got {len(ids)}")
