@@ -12,7 +12,7 @@ releases as the archive holds them). Then each method writes those same releases
                     index taking every entry at once (fastupdate off, the index as first built)
     + UPDATE        rows first, then one UPDATE … FROM unnest of the vectors (the flush at COMMIT)
     + fastupdate    vectors in the rows, GIN pending list merged once at the end (gin_clean_pending_list):
-                    what the ingest does now (migration pg_ingest)
+                    what the ingest does now (migration pg_ingest); and rows, then UPDATE, then merge
 
 and the Python CPU of building the vectors (rules/tsearch.document). The baseline is the first row.
 Every schema made here is dropped at the end. The last stdout line is one JSON object.
@@ -113,12 +113,17 @@ def main() -> None:
         many_vectors(c)
         c.execute("SELECT gin_clean_pending_list('releases_fts_gin')").fetchone()
 
+    def update_merged(c: psycopg.Connection) -> None:
+        then_update(c)
+        c.execute("SELECT gin_clean_pending_list('releases_fts_gin')").fetchone()
+
     methods: list[tuple[str, Callable[[psycopg.Connection], None], bool]] = [
         ("one by one (RETURNING id), no vector", one_by_one, False),
         ("executemany, no vector", many, False),
         ("executemany + vector, GIN fastupdate off", many_vectors, False),
         ("executemany, then UPDATE vectors, fastupdate off", then_update, False),
         ("executemany + vector, fastupdate on + merge", merged, True),
+        ("executemany, then UPDATE vectors, fastupdate on + merge", update_merged, True),
     ]
     out: dict[str, Any] = dict(releases=len(rows), vector_cpu_s=round(vector_cpu, 3), methods={})
     print(f"{len(rows)} releases (bench/wire.py {a.feeds} feeds x {a.items} items); building their search vectors"
