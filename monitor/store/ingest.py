@@ -65,7 +65,9 @@ class IngestStore(Connection):
         """
         if not items:
             return []
-        with self.transaction():  # (a savepoint in the poll's): the ids are free only under the write lock
+        if self.driver.in_transaction:  # the poll's, holding the write lock
+            return self._insert_releases(items, feed_name, now)
+        with self.transaction():  # the ids are free only under the write lock
             return self._insert_releases(items, feed_name, now)
 
     def _insert_releases(self, items: Sequence[Release], feed_name: str, now: datetime) -> list[int]:
