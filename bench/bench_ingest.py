@@ -13,6 +13,7 @@ fresh process per phase, against one fresh archive:
              should answer 304 and nothing be parsed
     new      `run --once` after POST /advance?k=K: the work should grow with the K new releases,
              not with the size of the feeds they landed in
+    search   `search '"Central Asia" summit' --json --limit 100000` (compare.sh's search_query)
 
 After each phase the archive is read: releases stored vs distinct 6-digit release ids in
 releases.url (any difference is a duplicate release). /stats gives the requests by status.
@@ -43,6 +44,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 HERE = Path(__file__).resolve().parent
 RELEASE_ID = re.compile(r"-(\d{6})\.html")
+SEARCH_QUERY = '"Central Asia" summit'  # compare.sh's (../shared/bench/ours.py) search_query phase
 OK_LINE = re.compile(r"^ok  (\d+) new  (\d+) dup(.*?)  (\S+)$")
 NOT_MODIFIED = re.compile(r"^ok  not modified  (\S+)$")
 
@@ -231,6 +233,11 @@ def one_round(a: argparse.Namespace, exe: Path, baseline: bool, pg: str | None =
                 row["alerts"] = lines["alerts_line"]
             rows.append(row)
 
+        # compare.sh's last phase: one search over the archive, every hit (a fresh process, as the peer's).
+        p, wall, cpu = run_cli(cmd, ["search", SEARCH_QUERY, "--json", "--limit", "100000"], tmp)
+        hits = json.loads(p.stdout) if p.returncode == 0 and p.stdout.strip().startswith("[") else []
+        rows.append(dict(phase="search", wall_s=round(wall, 3), net_s=round(wall - startup, 3), cpu_s=round(cpu, 3),
+                         net_cpu_s=round(cpu - startup_cpu, 3), exit=p.returncode, hits=len(hits)))
         out = dict(rows=rows, truth=call(base, "/stats"), advanced=advanced, baseline=None, kept=None)
         if baseline:
             out["baseline"] = baseline_feedparser(base, n)
@@ -294,7 +301,7 @@ def report(a, rows, truth, advanced, base_s, base_entries, kept, pg_rows=None) -
     cols = [("phase", 7), ("wall_s", 7), ("net_s", 7), ("cpu_s", 7), ("net_cpu_s", 7), ("requests", 4),
             ("http_200", 4), ("http_304", 4), ("mb_sent", 7), ("mb_body", 7), ("feeds_fetched", 7),
             ("items_in_fetched", 6), ("new", 6), ("dup", 6), ("stored", 6), ("distinct", 8), ("dups", 4), ("merged", 6),
-            ("matches", 7)]
+            ("matches", 7), ("hits", 5)]
     heads = dict(requests="req", http_200="200", http_304="304", mb_sent="MB sent", mb_body="MB body",
                  feeds_fetched="fetched", items_in_fetched="items", net_s="net s", wall_s="wall s", cpu_s="cpu s",
                  net_cpu_s="net cpu")
@@ -374,6 +381,8 @@ def report(a, rows, truth, advanced, base_s, base_entries, kept, pg_rows=None) -
         checks.append(("PostgreSQL: the same releases stored, no duplicate",
                        all(p.get("stored") == s.get("stored") and p.get("dups", 0) == 0
                            for s, p in zip(rows[1:], pg_rows[1:], strict=True))))
+        checks.append(("PostgreSQL: the search finds what SQLite's finds",
+                       pg_rows[-1].get("hits") == rows[-1].get("hits")))
         checks.append(("PostgreSQL cold ingest within 1.5x of SQLite (net wall)", ratios["cold"]["wall"] <= 1.5))
     for name, ok in checks:
         print(f"  [{'ok' if ok else 'FAIL'}] {name}")
