@@ -416,3 +416,10 @@ def cluster(db: sqlite_utils.Database) -> None:
     )
     db.table("leases").create_index(["node"])
     db.table("leases").create_index(["expires_at"])
+
+
+@migration("pg_search_speed")
+def pg_search_speed(db: sqlite_utils.Database) -> None:
+    """PostgreSQL only (each release's tsvector gains its id's bucket lexeme, store/pgsearch.py): FTS5
+    already walks its index newest first within a range of rowids. A step here too, so that both
+    backends have the same steps and version check."""
