@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/pgsearch_scale.py [--sizes 1000000] [--backends sqlite,postgresql]
         [--dir /work/bench-data/pgsearch] [--server postgresql://postgres@127.0.0.1:5432/postgres]
-        [--runs 20] [--explain]
+        [--runs 20] [--explain] [--name pm_bench_scale] [--build-only]
 
 One archive per backend with the real schema (Store opens and migrates it): an SQLite file
-`DIR/archive.sqlite` and a PostgreSQL database `pm_bench_scale`, grown to each of --sizes in turn
+`DIR/NAME.sqlite` and a PostgreSQL database NAME (--name, default pm_bench_scale), grown to each of --sizes in turn
 (ascending) and measured there. Both are kept (they take many minutes to build) and grown further
 by the next run; delete them by hand (`rm`, `DROP DATABASE`). Keep DIR outside the repository.
 
@@ -213,6 +213,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--base", type=int, default=100_000, help="distinct releases (the rest are copies)")
     ap.add_argument("--build-only", action="store_true")
+    ap.add_argument("--name", default="pm_bench_scale", help="the database's name (and the SQLite file's, NAME.sqlite)")
     ap.add_argument("--explain", action="store_true", help="on PostgreSQL, time each step of a search too")
     args = ap.parse_args()
     BASE = args.base  # noqa: PLW0603
@@ -221,13 +222,13 @@ def main() -> None:
         for backend in args.backends.split(","):
             if backend == "sqlite":
                 args.dir.mkdir(parents=True, exist_ok=True)
-                path = args.dir / "archive.sqlite"
+                path = args.dir / f"{args.name}.sqlite"
                 print(f"sqlite {n:,}: {path}", file=sys.stderr)
                 build_sqlite(path, n)
                 database: Path | ServerDatabase = path
                 size = f"{os.path.getsize(path) / 2**30:.1f} GiB"
             else:
-                name = "pm_bench_scale"
+                name = args.name
                 url = urlunsplit(urlsplit(args.server)._replace(path="/" + name))
                 with psycopg.connect(args.server, autocommit=True) as admin:
                     if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
