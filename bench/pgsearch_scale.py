@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/pgsearch_scale.py [--sizes 1000000] [--backends sqlite,postgresql]
         [--dir /work/bench-data/pgsearch] [--server postgresql://postgres@127.0.0.1:5432/postgres]
-        [--runs 20] [--explain] [--name pm_bench_scale] [--build-only]
+        [--runs 20] [--explain] [--name pm_bench_scale] [--build-only] [--against OTHER/pgsearch.py]
 
 One archive per backend with the real schema (Store opens and migrates it): an SQLite file
 `DIR/NAME.sqlite` and a PostgreSQL database NAME (--name, default pm_bench_scale), grown to each of --sizes in turn
@@ -203,6 +203,39 @@ def steps(store: Store, runs: int) -> None:
         print(f"    {label:<24} " + "  ".join(f"{k} {v:6.1f}" for k, v in got.items()), flush=True)
 
 
+def against(url: str, other: Path, runs: int) -> None:
+    """Per class, the page (window, rank, snippets) through this pgsearch.py and through `other` (the
+    same file of another checkout), alternating run by run on one connection so both see the same
+    load; p50/p95 each (ms) and the ratio of the p95s."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("pgsearch_before", other)
+    assert spec is not None and spec.loader is not None
+    before = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(before)
+    print(f"  this pgsearch vs {other}: class, p50 / p95 this, p50 / p95 before, ratio of p95s", flush=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.cursor()
+        for label, query in CLASSES.items():
+            q = fts_query(query, {})
+
+            def page(mod, q: str = q) -> None:  # type: ignore[no-untyped-def]
+                window = mod.newest(cur, q, RANK_WINDOW)
+                mod.snippets(cur, q, mod.ranked(cur, q, window, limit=20), open="[", close="]", tokens=16, mend=True)
+
+            times: dict[str, list[float]] = {"this": [], "before": []}
+            page(pgsearch)
+            page(before)
+            for _ in range(runs):
+                for name, mod in (("this", pgsearch), ("before", before)):
+                    t = time.perf_counter()
+                    page(mod)
+                    times[name].append((time.perf_counter() - t) * 1000)
+            st = {k: (statistics.median(v), sorted(v)[min(len(v) - 1, round(0.95 * (len(v) - 1)))])
+                  for k, v in times.items()}
+            print(f"    {label:<24} {st['this'][0]:8.1f} {st['this'][1]:8.1f}   {st['before'][0]:8.1f}"
+                  f" {st['before'][1]:8.1f}   {st['this'][1] / st['before'][1]:5.2f}", flush=True)
+
+
 def main() -> None:
     global BASE
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -215,6 +248,8 @@ def main() -> None:
     ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--name", default="pm_bench_scale", help="the database's name (and the SQLite file's, NAME.sqlite)")
     ap.add_argument("--explain", action="store_true", help="on PostgreSQL, time each step of a search too")
+    ap.add_argument("--against", type=Path, help="on PostgreSQL, time the page through this pgsearch.py and through"
+                    " ANOTHER checkout's monitor/store/pgsearch.py, alternating (instead of the Store.search table)")
     args = ap.parse_args()
     BASE = args.base  # noqa: PLW0603
     results: dict[str, dict[str, object]] = {}
@@ -243,7 +278,10 @@ def main() -> None:
                 continue
             print(f"  {backend} {n:,} releases ({size}); class, matches, search p50, p95 (ms)", flush=True)
             with Store(database, readonly=True) as store:
-                results[f"{backend} {n}"] = {"size": size, "classes": measure(store, args.runs)}
+                if not args.against:
+                    results[f"{backend} {n}"] = {"size": size, "classes": measure(store, args.runs)}
+                if args.against and backend == "postgresql":
+                    against(url, args.against, args.runs)
                 if args.explain and backend == "postgresql":
                     print("  steps (median ms):")
                     steps(store, args.runs)
