@@ -238,7 +238,7 @@ def newest(cur: Any, fts_query: str, n: int | None, *, where: str = "",
     got = list(_newest(cur, p, n, where, dict(params or {}), ids, rank=n is not None))
     out = [r[0] for r in got]
     if n is not None:
-        _RANKS.last = (fts_query, {r[0]: r[2] for r in got})
+        _RANKS.last = (id(getattr(cur, "connection", cur)), fts_query, {r[0]: r[2] for r in got})
     return out
 
 
@@ -379,9 +379,11 @@ def scored(cur: Any, fts_query: str, window: Sequence[int], *, limit: int = 20,
     if not window or p.upper is None:
         return []
     last = getattr(_RANKS, "last", None)
-    if last is not None and last[0] == fts_query and all(i in last[1] for i in window):
-        # The window newest() just found, with the ranks it computed: the same order as below.
-        ranks = last[1]
+    if (last is not None and last[0] == id(getattr(cur, "connection", cur)) and last[1] == fts_query
+            and all(i in last[2] for i in window)):
+        # The window newest() just found on this connection, with the ranks it computed: the same
+        # order as the statement below gives.
+        ranks = last[2]
         best = sorted(dict.fromkeys(window), key=lambda i: (ranks[i], -i))[offset:offset + limit]
         return [(i, float(ranks[i])) for i in best]
     rows = _rows(cur, f"SELECT r.id, -ts_rank(%(pm_w)s::float4[], r.{FTS}, {_tsquery(p.upper)}) AS rank"
