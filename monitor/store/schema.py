@@ -422,3 +422,10 @@ def cluster(db: sqlite_utils.Database) -> None:
 def pg_ingest(db: sqlite_utils.Database) -> None:
     """Nothing on SQLite. On PostgreSQL the ingest writes a new release's search vector with its row, so the
     insert trigger notes only a release written without one (pgschema.pg_ingest)."""
+
+
+@migration("pg_search_speed")
+def pg_search_speed(db: sqlite_utils.Database) -> None:
+    """PostgreSQL only (each release's tsvector gains its id's bucket lexeme, store/pgsearch.py): FTS5
+    already walks its index newest first within a range of rowids. A step here too, so that both
+    backends have the same steps and version check."""

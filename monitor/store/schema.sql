@@ -1,6 +1,6 @@
 -- The press-monitor archive's schema after every migration (monitor/store/schema.py), as SQLite
 -- records it. Generated: do not edit; regenerate with `.venv/bin/python -m tests.schema_snapshot`.
--- Migrations: schema_v1, tickers_json, folded_index, pages, wire_names, sightings_by_feed, index_at_commit, page_boilerplate, cluster, pg_ingest
+-- Migrations: schema_v1, tickers_json, folded_index, pages, wire_names, sightings_by_feed, index_at_commit, page_boilerplate, cluster, pg_ingest, pg_search_speed
 
 CREATE TABLE "_sqlite_migrations" (
    "id" INTEGER PRIMARY KEY,
