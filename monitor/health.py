@@ -130,7 +130,9 @@ def _cluster(health: schedule.Health, nodes: Sequence[NodeRow], now: datetime, s
     live = [n for n in nodes if n.state(now, stale_after) == LIVE]
     code, reasons = health.code, list(health.reasons)
     if not live:
-        last = max(nodes, key=lambda n: n.stopped_at or n.heartbeat_at)
+        # A node that went silent (killed, cut off) says more than one that exited as asked.
+        silent = [n for n in nodes if n.stopped_at is None]
+        last = max(silent or nodes, key=lambda n: n.stopped_at or n.heartbeat_at)
         if last.stopped_at is not None:
             why = f"it stopped at {last.stopped_at:%Y-%m-%d %H:%M:%S} UTC"
         else:
