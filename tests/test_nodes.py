@@ -210,7 +210,8 @@ def test_mismatches_name_live_nodes_with_another_config_or_version(database: Dat
             m.join(store, h, single=False)  # several nodes: only PostgreSQL runs so, but the check is the same
         found = me.mismatches(store)
         assert [(f.node.id, f.config, f.version) for f in found] == [(other.id, True, False), (newer.id, False, True)]
-        assert found[0].describe() == "node-c pid 3 (config bbb)" and found[1].describe() == "node-d pid 4 (version 0.2.0)"
+        assert found[0].describe() == "node-c pid 3 (config bbb)"
+        assert found[1].describe() == "node-d pid 4 (version 0.2.0)"
         clock.advance(NODE_STALE_AFTER + 1)
         me.beat(store)
         assert me.mismatches(store) == []  # stale nodes are not compared
