@@ -661,8 +661,9 @@ class Daemon:
             store = self._store()
             self.membership.reconfigure(store, config_hash(new.config))
             self._check_peers(store)
-        except StoreUnavailable as exc:
-            event(log, logging.WARNING, "store_unavailable", job=NODE_JOB, error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - the reload stands; the next heartbeat reports peers again
+            event(log, logging.WARNING, "node_update_failed", node=self.membership.id,
+                  error=f"{type(exc).__name__}: {exc}", msg="the next heartbeat records the new config hash")
 
 
 def _mismatch_advice(found: list[Mismatch]) -> str:

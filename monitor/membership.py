@@ -17,6 +17,7 @@ same hostname and pid (pid 1) is not blocked by its own old row either.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +50,10 @@ class Membership:
         self.stale_after = stale_after
         self.config_hash = ""
         self._running = running
+        # beat() and leave() run on different threads at shutdown: a beat that finds the row stopped
+        # must not register it again, so "left" and each beat's write are taken under one lock.
+        self._lock = threading.Lock()
+        self._left = False
 
     @property
     def id(self) -> str:
@@ -73,12 +78,15 @@ class Membership:
 
     def beat(self, store: Store) -> bool:
         """Record a heartbeat; return False when the row had vanished and was registered again."""
-        now = self.clock.now()
-        with store.transaction():
-            if store.node_heartbeat(self.id, now):
+        with self._lock:
+            if self._left:
                 return True
-            store.register_node(self.identity, self.config_hash, now)
-        return False
+            now = self.clock.now()
+            with store.transaction():
+                if store.node_heartbeat(self.id, now, self.config_hash):
+                    return True
+                store.register_node(self.identity, self.config_hash, now)
+            return False
 
     def reconfigure(self, store: Store, config_hash: str) -> None:
         self.config_hash = config_hash
@@ -86,8 +94,10 @@ class Membership:
             store.set_node_config(self.id, config_hash)
 
     def leave(self, store: Store) -> None:
-        with store.transaction():
-            store.node_stopped(self.id, self.clock.now())
+        with self._lock:
+            self._left = True
+            with store.transaction():
+                store.node_stopped(self.id, self.clock.now())
 
     def mismatches(self, store: Store) -> list[Mismatch]:
         """The other live nodes whose config hash or version is not ours."""

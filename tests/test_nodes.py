@@ -195,8 +195,11 @@ def test_beat_re_registers_a_vanished_row_and_leave_marks_it_stopped(database: D
         assert not m.beat(store)
         (row,) = store.cluster_nodes(clock.now())
         assert row.heartbeat_at == clock.now() and row.config_hash == "h" and row.state(clock.now()) == LIVE
+        m.reconfigure(store, "h2")
         m.leave(store)
-        assert store.cluster_nodes(clock.now())[0].state(clock.now()) == STOPPED
+        assert m.beat(store)  # a beat racing the clean exit must not bring the row back to life
+        (row,) = store.cluster_nodes(clock.now())
+        assert row.state(clock.now()) == STOPPED and row.config_hash == "h2"
 
 
 def test_mismatches_name_live_nodes_with_another_config_or_version(database: Database) -> None:

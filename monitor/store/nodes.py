@@ -51,10 +51,12 @@ class NodeStore(Connection):
             {"id": node.id, "host": node.host, "pid": node.pid, "version": node.version,
              "config_hash": config_hash, "started_at": ts(node.started_at), "now": ts(now)})
 
-    def node_heartbeat(self, node_id: str, now: datetime) -> bool:
-        """Record a heartbeat; False when the row is gone or stopped (the caller registers again)."""
-        cur = self.run("UPDATE nodes SET heartbeat_at = :now WHERE id = :id AND stopped_at IS NULL",
-                       {"id": node_id, "now": ts(now)})
+    def node_heartbeat(self, node_id: str, now: datetime, config_hash: str | None = None) -> bool:
+        """Record a heartbeat (and the config hash, when given: a reload whose own update failed is
+        recorded by the next beat); False when the row is gone or stopped (the caller registers again)."""
+        cur = self.run("UPDATE nodes SET heartbeat_at = :now, config_hash = coalesce(:hash, config_hash)"
+                       " WHERE id = :id AND stopped_at IS NULL",
+                       {"id": node_id, "now": ts(now), "hash": config_hash})
         return cur.rowcount > 0
 
     def set_node_config(self, node_id: str, config_hash: str) -> None:
