@@ -588,10 +588,6 @@ class Daemon:
         else:
             event(log, logging.INFO, "node_match", msg="every live node runs this config and version again")
 
-    def node_beat_now(self) -> None:
-        """Run the node heartbeat job here (tests)."""
-        self._node_beat()
-
     def summary(self) -> str:
         """Return the one-line status systemd shows (STATUS=)."""
         last = f"last poll {self._last_poll:%H:%M:%S}Z" if self._last_poll else "no poll yet"
@@ -653,7 +649,6 @@ class Daemon:
               rules=len(new.rules.rules), channels=",".join(sorted(new.channels)) or None)
         self.notifier.ready(self.summary())
         return True
-
 
     def _reconfigured(self, new: app_mod.App) -> None:
         # A failure here must not undo a reload that was applied: the next heartbeat reports peers again.

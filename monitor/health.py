@@ -99,12 +99,12 @@ def snapshot(store: HealthReads, feeds: Sequence[Feed], now: datetime) -> Snapsh
     last_poll = parse_ts(store.meta(META_LAST_POLL))
     started, stopped = parse_ts(store.meta(META_STARTED)), parse_ts(store.meta(META_STOPPED))
     nodes = tuple(store.cluster_nodes(now, holds=False))  # health needs no lease counts (bench_nodes.py)
-    if nodes:
-        stopped = None  # the registry says who runs (see the module's doc)
     pending, oldest, dead = store.outbox_summary()
     failing, disabled = store.failing_channels(), store.disabled_channels()
     counts, page_failures = store.page_counts(), store.page_failures()
-    health = schedule.assess(feeds, rows, now=now, last_poll=last_poll, started=started, stopped=stopped,
+    # Once a daemon registered, the registry says who runs (see the module's doc), not the stop marker.
+    health = schedule.assess(feeds, rows, now=now, last_poll=last_poll, started=started,
+                             stopped=None if nodes else stopped,
                              failing_channels=failing, disabled_channels=disabled)
     health = _cluster(health, nodes, now, NODE_STALE_AFTER)
     configured = {f.name: f for f in feeds}

@@ -73,7 +73,8 @@ def status(obj: Ctx, as_json: bool) -> None:
         click.echo(f"  {reason}")
     click.echo(f"daemon    last poll {_when(last_poll, now)}"
                + (f"; started {_when(started, now)}" if started else "")
-               + (f"; stopped {_when(stopped, now)}" if stopped and (not started or stopped >= started) else ""))
+               + (f"; stopped {_when(stopped, now)}" if stopped and (not started or stopped >= started)
+                  and not snap.live_nodes() else ""))  # one node of several stopping is not the service
     if snap.nodes:
         counts = snap.node_states()
         line = f"nodes     {counts['live']} live"
