@@ -93,8 +93,10 @@ class Snapshot:
                 "versions": sorted({n.version or "" for n in live})}
 
 
-def snapshot(store: HealthReads, feeds: Sequence[Feed], now: datetime) -> Snapshot:
-    """Read the service's health from the archive (one read-only pass) and decide it."""
+def snapshot(store: HealthReads, feeds: Sequence[Feed], now: datetime,
+             stale_after: float = NODE_STALE_AFTER) -> Snapshot:
+    """Read the service's health from the archive (one read-only pass) and decide it; a node is live
+    while its last heartbeat is at most `stale_after` seconds old."""
     rows = {r.name: r for r in store.feeds()}
     last_poll = parse_ts(store.meta(META_LAST_POLL))
     started, stopped = parse_ts(store.meta(META_STARTED)), parse_ts(store.meta(META_STOPPED))
@@ -106,7 +108,7 @@ def snapshot(store: HealthReads, feeds: Sequence[Feed], now: datetime) -> Snapsh
     health = schedule.assess(feeds, rows, now=now, last_poll=last_poll, started=started,
                              stopped=None if nodes else stopped,
                              failing_channels=failing, disabled_channels=disabled)
-    health = _cluster(health, nodes, now, NODE_STALE_AFTER)
+    health = _cluster(health, nodes, now, stale_after)
     configured = {f.name: f for f in feeds}
     out = []
     for name in list(configured) + sorted(set(rows) - set(configured)):
@@ -120,7 +122,7 @@ def snapshot(store: HealthReads, feeds: Sequence[Feed], now: datetime) -> Snapsh
                     stopped=stopped, pending=pending, oldest_pending=oldest, dead=dead, failing_channels=failing,
                     disabled_channels=disabled,
                     pages={k: counts.get(k, 0) for k in ("pending", "failed", "skipped", "done")},
-                    nodes=nodes)
+                    nodes=nodes, stale_after=stale_after)
 
 
 def _cluster(health: schedule.Health, nodes: Sequence[NodeRow], now: datetime, stale_after: float) -> schedule.Health:
