@@ -301,6 +301,7 @@ def test_nodes_and_status_on_the_command_line(tmp_path: Path, database: Database
     assert body["nodes"] == {"live": 1, "stale": 1, "stopped": 0, "config_hashes": [ours], "versions": ["0.1.0"]}
     assert "nodes     1 live, 1 stale (press-monitor nodes)" in cli("--config", str(config), "status",
                                                                      cwd=tmp_path).stdout
+    assert f"  hash      {ours} " in cli("--config", str(config), "check", cwd=tmp_path, check=True).stdout
     help_text = cli("nodes", "--help", cwd=tmp_path, check=True).stdout
     assert "stale" in help_text and "PostgreSQL" in help_text and "Examples" in help_text
 
@@ -335,6 +336,11 @@ def test_healthz_counts_nodes(tmp_path: Path, database: Database) -> None:
 # --------------------------------------------------------------------------- real daemons
 
 
+def status_json(config: Path) -> tuple[int, dict]:
+    done = cli("--config", str(config), "status", "--json", cwd=config.parent)
+    return done.returncode, json.loads(done.stdout)
+
+
 def nodes_json(config: Path) -> list[dict]:
     done = cli("--config", str(config), "nodes", "--json", cwd=config.parent, check=True)
     return list(json.loads(done.stdout)["nodes"])
@@ -363,6 +369,12 @@ def test_a_second_daemon_on_one_sqlite_file_is_refused_and_a_kill_9_does_not_blo
             assert third.alive()
             rows = {n["pid"]: n for n in nodes_json(config)}
             assert set(rows) == {first.proc.pid, third.proc.pid} and rows[first.proc.pid]["stopped"] is None
+            # The killed one goes stale on the real clock (NODE_STALE_AFTER) while the new one stays live.
+            wanted = {first.proc.pid: "stale", third.proc.pid: "live"}
+            wait_for(lambda: {n["pid"]: n["state"] for n in nodes_json(config)} == wanted, 120,
+                     "the killed daemon going stale", interval=1)
+            code, body = status_json(config)
+            assert body["nodes"]["live"] == 1 and body["nodes"]["stale"] == 1 and code != schedule.DOWN, body
         finally:
             code, _ = third.stop(timeout=60)
         assert code == 0
@@ -403,7 +415,7 @@ def test_two_daemons_on_postgresql_both_register_and_a_reload_is_reported(
         b.signal(signal.SIGHUP)
         b.wait_event("reloaded")
         b.wait_event("node_match")
-        wait_for(lambda: len({n["config_hash"] for n in nodes_json(config_a)}) == 1, 60, "one config hash")
+        wait_for(lambda: len({n["config_hash"] for n in nodes_json(config_a)}) == 1, 60, "one config hash", interval=1)
         code = cli("--config", str(config_a), "status", cwd=tmp_path).returncode
         assert code == schedule.HEALTHY
     finally:
