@@ -152,7 +152,8 @@ class Daemon:
         self._polls = 0
         self._alerts = 0
         self._last_poll: datetime | None = None
-        self.membership = Membership(new_identity(self.clock.now(), __version__), self.clock)
+        self.identity = new_identity(self.clock.now(), __version__)  # one per process: leases and registry
+        self.membership: Membership | None = None  # joined in run(), with self.identity as it is then
         self._mismatched: frozenset[tuple[str, str | None, str | None]] = frozenset()  # last warned about
 
         self.scheduler = BackgroundScheduler(
@@ -251,8 +252,9 @@ class Daemon:
             store = self._store()
             with store.transaction():
                 store.set_meta(META_STOPPED, ts(self.clock.now()))
-        with contextlib.suppress(Exception):
-            self.membership.leave(self._store())
+        if self.membership is not None:
+            with contextlib.suppress(Exception):
+                self.membership.leave(self._store())
         event(log, logging.INFO, "stopped", polls=self._polls, unfinished=unfinished or None)
         if unfinished:
             # Threads still inside a network call past the grace period would keep the interpreter
@@ -559,30 +561,36 @@ class Daemon:
     def _join(self, store: Store) -> None:
         """Register this node; on SQLite refuse (ArchiveInUse) while another live daemon runs there."""
         single = not isinstance(self.app.config.settings.database, ServerDatabase)
-        pruned = self.membership.join(store, config_hash(self.app.config), single=single)
-        event(log, logging.INFO, "node", node=self.membership.id, config=self.membership.config_hash,
+        membership = Membership(self.identity, self.clock)
+        pruned = membership.join(store, config_hash(self.app.config), single=single)
+        self.membership = membership
+        event(log, logging.INFO, "node", node=membership.id, config=membership.config_hash,
               version=__version__, pruned=pruned or None)
         self._check_peers(store)
 
     def _node_beat(self) -> None:
-        if self._stop.is_set():
+        membership = self.membership
+        if membership is None or self._stop.is_set():
             return
         store = self._store()
-        if not self.membership.beat(store):
-            event(log, logging.WARNING, "node_reregistered", node=self.membership.id,
+        if not membership.beat(store):
+            event(log, logging.WARNING, "node_reregistered", node=membership.id,
                   msg="this node's registry row was gone (pruned or deleted); registered again")
         self._check_peers(store)
 
     def _check_peers(self, store: Store) -> None:
         """Warn (once per change) about live nodes running another config or version: reported, not obeyed."""
-        found = self.membership.mismatches(store)
+        membership = self.membership
+        if membership is None:
+            return
+        found = membership.mismatches(store)
         key = frozenset((m.node.id, m.node.config_hash, m.node.version) for m in found)
         if key == self._mismatched:
             return
         self._mismatched = key
         if found:
-            event(log, logging.WARNING, "node_mismatch", node=self.membership.id,
-                  config=self.membership.config_hash, version=__version__,
+            event(log, logging.WARNING, "node_mismatch", node=membership.id,
+                  config=membership.config_hash, version=__version__,
                   others="; ".join(m.describe() for m in found),
                   msg=_mismatch_advice(found))
         else:
@@ -652,12 +660,15 @@ class Daemon:
 
     def _reconfigured(self, new: app_mod.App) -> None:
         # A failure here must not undo a reload that was applied: the next heartbeat reports peers again.
+        membership = self.membership
+        if membership is None:  # reloaded before run() (tests): not registered
+            return
         try:
             store = self._store()
-            self.membership.reconfigure(store, config_hash(new.config))
+            membership.reconfigure(store, config_hash(new.config))
             self._check_peers(store)
         except Exception as exc:  # noqa: BLE001 - the reload stands; the next heartbeat reports peers again
-            event(log, logging.WARNING, "node_update_failed", node=self.membership.id,
+            event(log, logging.WARNING, "node_update_failed", node=membership.id,
                   error=f"{type(exc).__name__}: {exc}", msg="the next heartbeat records the new config hash")
 
 
