@@ -14,6 +14,10 @@ same for `run --once`. This module only wires it into a long-running service:
                    planned time
     service pool   the delivery job (outbox) and the maintenance job (monitor/maintenance.py)
     main thread    waits for signals: SIGTERM/SIGINT stop, SIGHUP reloads config.toml
+    node job       this process's row in the node registry (monitor/membership.py): registered at
+                   start (on SQLite, refused while another live daemon runs there), a heartbeat every
+                   NODE_HEARTBEAT_INTERVAL on a thread of its own (a long delivery or maintenance never
+                   makes a live node look dead), the config hash updated on SIGHUP, "stopped" at exit
 
     page worker    one thread draining the release-page queue (monitor/pageworker.py, its own small
                    fetch pool and per-host gate); a poll that queued pages wakes it; polling never
@@ -63,14 +67,17 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor import __version__, maintenance, schedule
 from monitor import app as app_mod
-from monitor import maintenance, schedule
 from monitor.clock import Clock, SystemClock
+from monitor.config.fingerprint import config_hash
 from monitor.errors import ConfigError, StoreUnavailable
 from monitor.fetch import Fetcher
 from monitor.health import META_STARTED, META_STOPPED
 from monitor.hostqueue import HostQueue, WorkerPool
 from monitor.logging_setup import REDACTOR, event, set_level
+from monitor.membership import Membership, Mismatch
+from monitor.node import NODE_HEARTBEAT_INTERVAL, new_identity
 from monitor.pageworker import PageReport, PageWorker, build_client
 from monitor.pipeline import RulesLike
 from monitor.poller import (
@@ -85,7 +92,7 @@ from monitor.poller import (
 )
 from monitor.sdnotify import Notifier, watchdog_interval
 from monitor.store import Store, ts
-from monitor.types import Feed, Settings
+from monitor.types import Feed, ServerDatabase, Settings
 
 log = logging.getLogger("monitor.daemon")
 
@@ -99,6 +106,7 @@ FEED_JOB = "feed:"
 DELIVER_JOB = "deliver"
 MAINTAIN_JOB = "maintain"
 HEARTBEAT_JOB = "heartbeat"
+NODE_JOB = "node"
 
 
 class Daemon:
@@ -144,12 +152,16 @@ class Daemon:
         self._polls = 0
         self._alerts = 0
         self._last_poll: datetime | None = None
+        self.identity = new_identity(self.clock.now(), __version__)  # one per process: leases and registry
+        self.membership: Membership | None = None  # joined in run(), with self.identity as it is then
+        self._mismatched: frozenset[tuple[str, str | None, str | None]] = frozenset()  # last warned about
 
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={
                 "default": DebugExecutor(),  # feed timers and the heartbeat: instant, on the scheduler thread
                 "service": ThreadPoolExecutor(2),
+                "node": ThreadPoolExecutor(1),  # the node heartbeat: never queued behind a long job
             },
             job_defaults={"coalesce": True, "max_instances": 1},
         )
@@ -165,6 +177,7 @@ class Daemon:
         """Run until SIGTERM/SIGINT (or stop()); return the exit code."""
         register_secrets(self.app)
         store = self._store()
+        self._join(store)  # before anything is written: a refused second daemon leaves no trace
         with store.transaction():
             store.set_meta(META_STARTED, ts(self.clock.now()))
         self._sync_feeds(store, self.app)
@@ -239,6 +252,9 @@ class Daemon:
             store = self._store()
             with store.transaction():
                 store.set_meta(META_STOPPED, ts(self.clock.now()))
+        if self.membership is not None:
+            with contextlib.suppress(Exception):
+                self.membership.leave(self._store())
         event(log, logging.INFO, "stopped", polls=self._polls, unfinished=unfinished or None)
         if unfinished:
             # Threads still inside a network call past the grace period would keep the interpreter
@@ -266,6 +282,9 @@ class Daemon:
         beat = self.watchdog_every or STATUS_INTERVAL
         self.scheduler.add_job(self._heartbeat, IntervalTrigger(seconds=beat, timezone=UTC), id=HEARTBEAT_JOB,
                                name=HEARTBEAT_JOB, misfire_grace_time=_grace(beat), next_run_time=self.clock.now())
+        self.scheduler.add_job(self._node_beat, IntervalTrigger(seconds=NODE_HEARTBEAT_INTERVAL, timezone=UTC),
+                               id=NODE_JOB, name=NODE_JOB, executor="node",
+                               misfire_grace_time=_grace(NODE_HEARTBEAT_INTERVAL))
 
     def _sync_feeds(self, store: Store, app: app_mod.App) -> list[Feed]:
         """Make the feed timers match the config: add new feeds, drop removed ones, re-time changed ones."""
@@ -537,6 +556,46 @@ class Daemon:
             self.notifier.watchdog()
         self.notifier.status(self.summary())
 
+    # ------------------------------------------------------------------ the node registry (issue 19)
+
+    def _join(self, store: Store) -> None:
+        """Register this node; on SQLite refuse (ArchiveInUse) while another live daemon runs there."""
+        single = not isinstance(self.app.config.settings.database, ServerDatabase)
+        membership = Membership(self.identity, self.clock)
+        pruned = membership.join(store, config_hash(self.app.config), single=single)
+        self.membership = membership
+        event(log, logging.INFO, "node", node=membership.id, config=membership.config_hash,
+              version=__version__, pruned=pruned or None)
+        self._check_peers(store)
+
+    def _node_beat(self) -> None:
+        membership = self.membership
+        if membership is None or self._stop.is_set():
+            return
+        store = self._store()
+        if not membership.beat(store):
+            event(log, logging.WARNING, "node_reregistered", node=membership.id,
+                  msg="this node's registry row was gone (pruned or deleted); registered again")
+        self._check_peers(store)
+
+    def _check_peers(self, store: Store) -> None:
+        """Warn (once per change) about live nodes running another config or version: reported, not obeyed."""
+        membership = self.membership
+        if membership is None:
+            return
+        found = membership.mismatches(store)
+        key = frozenset((m.node.id, m.node.config_hash, m.node.version) for m in found)
+        if key == self._mismatched:
+            return
+        self._mismatched = key
+        if found:
+            event(log, logging.WARNING, "node_mismatch", node=membership.id,
+                  config=membership.config_hash, version=__version__,
+                  others="; ".join(m.describe() for m in found),
+                  msg=_mismatch_advice(found))
+        else:
+            event(log, logging.INFO, "node_match", msg="every live node runs this config and version again")
+
     def summary(self) -> str:
         """Return the one-line status systemd shows (STATUS=)."""
         last = f"last poll {self._last_poll:%H:%M:%S}Z" if self._last_poll else "no poll yet"
@@ -593,10 +652,31 @@ class Daemon:
         self.app = self.poller.app = new
         old.close_channels()  # a delivery still using them finishes; its connections are not reused
         self._sync_feeds(self._store(), new)
+        self._reconfigured(new)
         event(log, logging.INFO, "reloaded", config=str(self.path), feeds=len(self._feeds),
               rules=len(new.rules.rules), channels=",".join(sorted(new.channels)) or None)
         self.notifier.ready(self.summary())
         return True
+
+    def _reconfigured(self, new: app_mod.App) -> None:
+        # A failure here must not undo a reload that was applied: the next heartbeat reports peers again.
+        membership = self.membership
+        if membership is None:  # reloaded before run() (tests): not registered
+            return
+        try:
+            store = self._store()
+            membership.reconfigure(store, config_hash(new.config))
+            self._check_peers(store)
+        except Exception as exc:  # noqa: BLE001 - the reload stands; the next heartbeat reports peers again
+            event(log, logging.WARNING, "node_update_failed", node=membership.id,
+                  error=f"{type(exc).__name__}: {exc}", msg="the next heartbeat records the new config hash")
+
+
+def _mismatch_advice(found: list[Mismatch]) -> str:
+    what = " and ".join(w for w, on in (("config.toml", any(m.config for m in found)),
+                                         ("press-monitor version", any(m.version for m in found))) if on)
+    return (f"other live nodes run a different {what}; each node does what its own config says: give every "
+            f"node the same config.toml and version (then SIGHUP or restart)")
 
 
 def _grace(seconds: float) -> int:

@@ -10,7 +10,8 @@
     │   └── NotAFeed           HTML page, empty body, zero entries, unparseable bytes
     ├── QueryError         an FTS5 query (search or rule) is invalid
     ├── StoreError         the archive cannot be opened or is from a newer version
-    │   └── StoreUnavailable   the database server cannot be reached (restarting?): retried, not a bug
+    │   ├── StoreUnavailable   the database server cannot be reached (restarting?): retried, not a bug
+    │   └── ArchiveInUse       a second daemon on an SQLite archive (one node only): names the running one
     ├── DeliveryError      a channel could not deliver; says whether to retry, when, and if the
     │                      endpoint is gone for good
     ├── NetworkError       an HTTP exchange broke below HTTP (DNS, refused, TLS, reset, timeout, a
@@ -74,6 +75,10 @@ class StoreError(MonitorError):
 
 class StoreUnavailable(StoreError):
     """The archive's database server does not answer right now (PostgreSQL restarting, network down)."""
+
+
+class ArchiveInUse(StoreError):
+    """Another live daemon already runs on this SQLite archive (several nodes need PostgreSQL)."""
 
 
 class DeliveryError(MonitorError):

@@ -26,3 +26,41 @@ def new_identity(now: datetime, version: str) -> NodeIdentity:
     host = socket.gethostname()
     pid = os.getpid()
     return NodeIdentity(f"{host}:{pid}:{secrets.token_hex(3)}", host, pid, version, now)
+
+
+# How often a daemon writes its heartbeat into `nodes`, and after how long without one it counts as
+# stale (dead or cut off). Three missed beats, so one slow write (a long commit holding the writer) is
+# not a false alarm. The lead ties NODE_STALE_AFTER to the cluster's `[monitor] lease` at merge: a
+# node that cannot renew its heartbeat cannot renew its leases either.
+NODE_HEARTBEAT_INTERVAL = 10.0
+NODE_STALE_AFTER = 3 * NODE_HEARTBEAT_INTERVAL
+# Stopped or stale rows older than this are deleted when a node registers: rows are only ever added by
+# a start, so pruning then keeps the table as small as the restarts of one week.
+NODE_KEEP_DAYS = 7
+
+LIVE = "live"
+STALE = "stale"
+STOPPED = "stopped"
+
+
+def node_state(heartbeat_at: datetime, stopped_at: datetime | None, now: datetime,
+               stale_after: float = NODE_STALE_AFTER) -> str:
+    """Return "stopped" (it exited cleanly), "live" (a heartbeat within stale_after) or "stale"."""
+    if stopped_at is not None:
+        return STOPPED
+    return LIVE if (now - heartbeat_at).total_seconds() <= stale_after else STALE
+
+
+def pid_running(pid: int) -> bool:
+    """Return whether a process with this pid exists on this host (signal 0 checks without sending)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    except OSError:
+        return False
+    return True

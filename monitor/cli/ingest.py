@@ -70,6 +70,9 @@ def check(obj: Ctx) -> None:
     click.echo(f"  terms     {len(cfg.terms)}")
     chans = ", ".join(f"{n} ({c.type})" for n, c in cfg.channels.items()) or "none"
     click.echo(f"  channels  {chans}")
+    from monitor.config.fingerprint import config_hash
+    click.echo(f"  hash      {config_hash(cfg)} (of the feeds, terms and rules; `press-monitor nodes` shows each "
+               f"daemon's)")
     for warning in checks.warnings(cfg):
         click.echo(f"warning: {warning}", err=True)
 

@@ -18,13 +18,17 @@ from monitor.types import FeedCondition
 @click.pass_obj
 def status(obj: Ctx, as_json: bool) -> None:
     """Show the daemon's health: per feed last success, last error, failure streak and next poll;
-    the outbox backlog; the daemon's last poll.
+    the outbox backlog; the daemon's last poll; how many daemons (nodes) are live.
 
     \b
     Exit code (for monitoring):
       0  healthy
-      1  degraded: some feeds or channels are failing (or a feed is gone)
-      2  down: no poll for 3 intervals, the daemon stopped, or the archive cannot be read
+      1  degraded: some feeds or channels are failing (or a feed is gone), or the live
+         nodes run different configs or versions
+      2  down: no daemon has a fresh heartbeat (stopped or killed), no poll for 3 intervals,
+         or the archive cannot be read
+
+    Each node is listed by `press-monitor nodes`.
 
     \b
     Examples:
@@ -44,6 +48,7 @@ def status(obj: Ctx, as_json: bool) -> None:
         click.echo(json.dumps({
             "status": health.verdict, "code": health.code, "reasons": list(health.reasons),
             "daemon": {"last_poll": iso(last_poll), "started": iso(started), "stopped": iso(stopped)},
+            "nodes": snap.nodes_json(),
             "outbox": {"pending": snap.pending, "oldest_pending": iso(snap.oldest_pending), "dead": snap.dead,
                        "failing_channels": snap.failing_channels, "disabled_channels": snap.disabled_channels},
             "pages": snap.pages,
@@ -68,7 +73,16 @@ def status(obj: Ctx, as_json: bool) -> None:
         click.echo(f"  {reason}")
     click.echo(f"daemon    last poll {_when(last_poll, now)}"
                + (f"; started {_when(started, now)}" if started else "")
-               + (f"; stopped {_when(stopped, now)}" if stopped and (not started or stopped >= started) else ""))
+               + (f"; stopped {_when(stopped, now)}" if stopped and (not started or stopped >= started)
+                  and not snap.live_nodes() else ""))  # one node of several stopping is not the service
+    if snap.nodes:
+        counts = snap.node_states()
+        line = f"nodes     {counts['live']} live"
+        line += "".join(f", {n} {word}" for word, n in counts.items() if word != "live" and n)
+        hashes = {n.config_hash for n in snap.live_nodes()}
+        if len(hashes) > 1:
+            line += f" ({len(hashes)} different configs)"
+        click.echo(line + " (press-monitor nodes)")
     backlog = f"outbox    {snap.pending} pending"
     if snap.oldest_pending:
         backlog += f" (oldest queued {_when(snap.oldest_pending, now)})"

@@ -37,6 +37,12 @@ class Dialect:
         """True where the text `needle` occurs in `haystack` (no pattern characters)."""
         return f"strpos({haystack}, {needle}) > 0" if self.postgres else f"instr({haystack}, {needle}) > 0"
 
+    def before(self, expr: str, sep: str) -> str:
+        """The part of `expr` before the first `sep` (a lease's kind: "feed" of "feed:NAME")."""
+        if self.postgres:
+            return f"split_part({expr}, {sep}, 1)"
+        return f"substr({expr}, 1, instr({expr}, {sep}) - 1)"
+
     def at_least_zero(self, expr: str) -> str:
         return f"greatest(0, {expr})" if self.postgres else f"max(0, {expr})"
 

@@ -190,4 +190,4 @@ class Api:
         h = snap.health
         return (503 if h.code == schedule.DOWN else 200), {"status": h.verdict, "code": h.code,
                                                            "reasons": list(h.reasons), "last_poll": iso(snap.last_poll),
-                                                           "pages": snap.pages}
+                                                           "pages": snap.pages, "nodes": snap.nodes_json()}
