@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fcntl
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -58,17 +58,25 @@ class App:
         """Return a new channel for one configured name (for `alerts test`; the caller closes it)."""
         return channels_mod.build(self.config.channels[name], stdout=stdout)
 
-    def deliver(self, store: Store, clock: Clock, *,
-                on_event: Callable[[str], None] | None = None) -> deliver.Report | None:
-        """Drain the outbox once; return None when another process is delivering right now."""
+    def deliver(self, store: Store, clock: Clock, *, on_event: Callable[[str], None] | None = None,
+                claims: deliver.Claims | None = None) -> deliver.Report | None:
+        """Drain the outbox once; return None when another process is delivering right now.
+
+        With `claims` (the daemon's leases) on a server, nodes drain side by side, each sending the
+        rows it holds a lease on, so no database session lock is taken: a node cut off from the
+        server would keep such a lock until the server noticed, and stall every other node's delivery.
+        """
         database = self.config.settings.database
         # On a server the lock is the database's own (drainers may run on several hosts).
-        lock = delivery_lock(database) if isinstance(database, Path) else store.delivery_lock()
+        if isinstance(database, Path):
+            lock: AbstractContextManager[bool] = delivery_lock(database)
+        else:
+            lock = nullcontext(True) if claims is not None else store.delivery_lock()
         with lock as mine:
             if not mine:
                 return None
             return deliver.drain(store, self.channel_set, self.config.channels, clock,
-                                 timezone=self.config.settings.timezone, on_event=on_event)
+                                 timezone=self.config.settings.timezone, on_event=on_event, claims=claims)
 
 
 @contextmanager

@@ -63,14 +63,16 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor import __version__, maintenance, schedule
 from monitor import app as app_mod
-from monitor import maintenance, schedule
 from monitor.clock import Clock, SystemClock
+from monitor.cluster import LeaseKeeper
 from monitor.errors import ConfigError, StoreUnavailable
 from monitor.fetch import Fetcher
 from monitor.health import META_STARTED, META_STOPPED
 from monitor.hostqueue import HostQueue, WorkerPool
 from monitor.logging_setup import REDACTOR, event, set_level
+from monitor.node import new_identity
 from monitor.pageworker import PageReport, PageWorker, build_client
 from monitor.pipeline import RulesLike
 from monitor.poller import (
@@ -99,6 +101,7 @@ FEED_JOB = "feed:"
 DELIVER_JOB = "deliver"
 MAINTAIN_JOB = "maintain"
 HEARTBEAT_JOB = "heartbeat"
+MAINTAIN_LEASE = "job:maintain"
 
 
 class Daemon:
@@ -158,6 +161,7 @@ class Daemon:
         self._pages_wake = threading.Event()
         self._pages_stop = threading.Event()
         self._pages_thread = threading.Thread(target=self._pages_loop, name="pages", daemon=True)
+        self._init_leases()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -167,6 +171,7 @@ class Daemon:
         store = self._store()
         with store.transaction():
             store.set_meta(META_STARTED, ts(self.clock.now()))
+        self.leases.start()  # before any timer: nothing is claimed, polled or sent without a lease
         self._sync_feeds(store, self.app)
         if handle_signals:
             self._install_signals()
@@ -233,6 +238,9 @@ class Daemon:
             self._pages_thread.join(0 if self._hurry.is_set() else max(0.0, deadline - self.clock.monotonic()))
             unfinished += self._pages_thread.is_alive()
         self.poller.close()  # waits for a commit in progress, then lets no other one start
+        if not unfinished:  # (work still in flight keeps its leases: they expire, no other node acts before)
+            with contextlib.suppress(Exception):
+                self.leases.stop(self._store())  # the other nodes take over at once, not after expiry
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=False)
         with contextlib.suppress(Exception):
@@ -410,14 +418,26 @@ class Daemon:
         if feed is None or self._stop.is_set():
             return None  # removed or gone since it was queued
         store = self._store()
-        skip = self.poller.check(store, feed)
-        if skip is not None:
-            self._skipped(skip)
+        lease = self._claim_feed(store, name)
+        if lease is None:
             return None
-        rest = self.poller.start(store, feed)
+        try:
+            # Checked after the claim: the node that held it until now recorded its poll (next_poll_at).
+            skip = self.poller.check(store, feed)
+            if skip is not None:
+                self._skipped(skip)
+                self.leases.release(store, [lease])
+                return None
+            rest = self.poller.start(store, feed)
+        except BaseException:
+            self.leases.release(store, [lease])
+            raise
 
         def finish() -> None:
-            polled = rest()
+            try:
+                polled = rest()
+            finally:
+                self.leases.release(self._store(), [lease])
             if polled is not None:
                 self._after_poll(polled)
         return finish
@@ -471,7 +491,7 @@ class Daemon:
             return self.app.config.settings, self.app.rules, self.app.channels
 
         self.pages.run(self._store(), app=current, stop=self._pages_stop, wake=self._pages_wake,
-                       on_report=self._pages_report)
+                       on_report=self._pages_report, claims=self.leases)
 
     def _pages_report(self, report: PageReport) -> None:
         if report.fetched or report.skipped or report.failed or report.retrying:
@@ -503,7 +523,7 @@ class Daemon:
             with self._tracked():
                 while True:
                     app = self.app
-                    report = app.deliver(self._store(), self.clock, on_event=self._delivery_event)
+                    report = app.deliver(self._store(), self.clock, on_event=self._delivery_event, claims=self.leases)
                     if report is None:
                         event(log, logging.DEBUG, "delivery_skipped", msg="another process is delivering")
                     elif report.sent or report.retrying or report.dead:
@@ -524,8 +544,12 @@ class Daemon:
     def _maintain(self) -> None:
         if self._stop.is_set():
             return
+        store = self._store()
+        if not self._claim_job(store, MAINTAIN_LEASE, MAINTENANCE_INTERVAL):
+            return
         with self._tracked():
-            done = maintenance.maintain(self._store(), now=self.clock.now(), writer=self.poller.lock,
+            store.expire_leases(self.clock.now())
+            done = maintenance.maintain(store, now=self.clock.now(), writer=self.poller.lock,
                                         retention=self.app.config.settings.retention, stop=self._stop)
             event(log, logging.INFO, "maintenance", checkpoint_busy=done.checkpoint_busy or None,
                   wal_pages=done.wal_pages, checkpointed=done.checkpointed,
@@ -544,6 +568,34 @@ class Daemon:
         if self._gone:
             parts.append(f"{len(self._gone)} gone")
         return f"{', '.join(parts)}; {self._polls} polls, {self._alerts} alerts queued; {last}"
+
+    # ------------------------------------------------------------------ leases (several nodes, one archive)
+    # The database decides who does what (monitor/cluster.py, monitor/store/leases.py): this node's
+    # timers only say when to try; a feed, page, alert, host or job is worked on under a lease.
+
+    def _init_leases(self) -> None:
+        self.identity = new_identity(self.clock.now(), __version__)
+        self.leases = LeaseKeeper(self.identity.id, self.app.config.settings.lease, self.clock, self._store)
+
+    def _claim_feed(self, store: Store, name: str) -> str | None:
+        """Claim "feed:NAME"; None (and the timer moved to when the holder's lease ends) if another node has it."""
+        lease = FEED_JOB + name
+        if lease in self.leases.claim(store, [lease]):
+            return lease
+        # Polling it right now elsewhere, or this node's fence is down: look again once a lease
+        # could have ended (a dead holder's feed is taken over then; a live one recorded its next poll).
+        event(log, logging.DEBUG, "poll_elsewhere", feed=name, msg="another node holds this feed; looking again later")
+        self._move_job(name, self.clock.now() + timedelta(seconds=self.leases.lease))
+        return None
+
+    def _claim_job(self, store: Store, lease: str, every: float) -> bool:
+        """Claim a periodic job for this node and keep it (unrenewed) for most of its period, so the
+        other nodes' timers skip it; a node that died hands it over when that runs out."""
+        if lease not in self.leases.claim(store, [lease]):
+            event(log, logging.DEBUG, "job_elsewhere", job=lease, msg="another node runs this job")
+            return False
+        self.leases.release(store, [lease], until=self.clock.now() + timedelta(seconds=every * 0.9))
+        return True
 
     # ------------------------------------------------------------------ events, reload
 
@@ -591,6 +643,7 @@ class Daemon:
         if _page_settings(new) != _page_settings(old):
             self.pages.client = build_client(new.config.settings, self.clock)  # the next drain uses it
         self.app = self.poller.app = new
+        self.leases.lease = new.config.settings.lease  # from the next claim and renewal on
         old.close_channels()  # a delivery still using them finishes; its connections are not reused
         self._sync_feeds(self._store(), new)
         event(log, logging.INFO, "reloaded", config=str(self.path), feeds=len(self._feeds),

@@ -20,6 +20,7 @@ One module per aggregate, each a mixin over `base.Connection`, composed into `St
   webview.py      the web view's and API's windowed search, facets, day counts and keyset pages
   maintenance.py  checkpoint, FTS merge, analyze, purge
   pagequeue.py    the page queue (full text): queue, due pages, attempts, the page text applied
+  leases.py       who holds which work until when (several daemons on one archive)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from monitor.store import rows
 from monitor.store.base import Connection, parse_ts, ts
 from monitor.store.feeds import FeedStore
 from monitor.store.ingest import IngestStore
+from monitor.store.leases import Lease, LeaseStore
 from monitor.store.maintenance import MaintenanceStore
 from monitor.store.outbox import OutboxStore
 from monitor.store.pagequeue import PageRow, PageStore
@@ -41,12 +43,12 @@ from monitor.types import AlertStatus, FeedCondition, FeedStatus
 
 __all__ = [
     "MIGRATIONS", "RANK_WINDOW", "REVIEW_FILTERS", "AlertStatus", "Connection", "FeedCondition", "FeedRow",
-    "FeedStatus", "Hit", "MatchRow", "OutboxRow", "PageRow",
+    "FeedStatus", "Hit", "Lease", "MatchRow", "OutboxRow", "PageRow",
     "ReleaseDetail", "Schedule", "Sighting", "Store", "Version", "parse_ts", "ts",
 ]
 
 
-class Store(FeedStore, IngestStore, WebViewStore, OutboxStore, MaintenanceStore, PageStore):
+class Store(FeedStore, IngestStore, WebViewStore, OutboxStore, MaintenanceStore, PageStore, LeaseStore):
     """An open archive. Not shared between threads: open one per thread (they are cheap)."""
 
     Schedule: TypeAlias = rows.FeedStatus  # `Store.Schedule`, as callers spelled it when it was a nested class
