@@ -139,8 +139,9 @@ class LeaseKeeper:
                         max(0.0, self._valid_until - self.clock.monotonic()))
             return False
         self.renewals += 1
-        lost = held - kept
         with self._lock:
+            # (A lease released while the renewal was on its way is not lost: it is simply gone.)
+            lost = (held - kept) & self._held
             self._held.difference_update(lost)
             self._valid_until = sent + self.lease - margin(self.lease)
         if lost:
