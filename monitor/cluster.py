@@ -60,8 +60,10 @@ class LeaseKeeper:
         self._valid_until = -1.0  # monotonic; nothing is ours before the first renewal
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.renewals = 0  # statements sent to renew (the lease traffic the benchmark counts)
+        # Statements sent (the lease traffic the benchmark reports; the daemon logs them at exit).
+        self.renewals = 0
         self.claims = 0
+        self.releases = 0
         self.lost = 0  # leases found taken over by another node at a renewal
 
     # ------------------------------------------------------------------ the fence
@@ -112,10 +114,15 @@ class LeaseKeeper:
             return
         with self._lock:
             self._held.difference_update(gone)
+        self.releases += 1
         try:
             store.release_leases(self.node, gone, until=until)
         except MonitorError as exc:
             log.debug("lease release failed (the leases expire instead): %s", exc)
+
+    def expiry(self, store: Store, resource: str) -> datetime | None:
+        """When the current holder's lease on `resource` runs out (None: nobody holds it)."""
+        return store.lease_expiry(resource)
 
     def forget(self, resources: Iterable[str]) -> None:
         """Stop renewing resources without a statement (they expire)."""

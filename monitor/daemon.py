@@ -247,7 +247,9 @@ class Daemon:
             store = self._store()
             with store.transaction():
                 store.set_meta(META_STOPPED, ts(self.clock.now()))
-        event(log, logging.INFO, "stopped", polls=self._polls, unfinished=unfinished or None)
+        event(log, logging.INFO, "stopped", polls=self._polls, unfinished=unfinished or None,
+              lease_claims=self.leases.claims, lease_renewals=self.leases.renewals,
+              lease_releases=self.leases.releases)
         if unfinished:
             # Threads still inside a network call past the grace period would keep the interpreter
             # alive at exit; their transactions were never begun, so leaving now loses nothing.
@@ -264,7 +266,8 @@ class Daemon:
 
     def _add_service_jobs(self) -> None:
         smallest = min((f.interval for f in self._feeds.values()), default=DELIVERY_INTERVAL)
-        every = min(DELIVERY_INTERVAL, max(1.0, smallest))
+        # (Half a lease: alerts a dead node had claimed go out soon after its lease ran out.)
+        every = min(DELIVERY_INTERVAL, self.leases.lease / 2, max(1.0, smallest))
         self.scheduler.add_job(self._deliver, IntervalTrigger(seconds=every, timezone=UTC), id=DELIVER_JOB,
                                name=DELIVER_JOB, executor="service", misfire_grace_time=_grace(every),
                                next_run_time=self.clock.now())
@@ -491,7 +494,7 @@ class Daemon:
             return self.app.config.settings, self.app.rules, self.app.channels
 
         self.pages.run(self._store(), app=current, stop=self._pages_stop, wake=self._pages_wake,
-                       on_report=self._pages_report, claims=self.leases)
+                       on_report=self._pages_report, claims=self.leases, idle=self.leases.lease / 2)
 
     def _pages_report(self, report: PageReport) -> None:
         if report.fetched or report.skipped or report.failed or report.retrying:
@@ -585,7 +588,9 @@ class Daemon:
         # Polling it right now elsewhere, or this node's fence is down: look again once a lease
         # could have ended (a dead holder's feed is taken over then; a live one recorded its next poll).
         event(log, logging.DEBUG, "poll_elsewhere", feed=name, msg="another node holds this feed; looking again later")
-        self._move_job(name, self.clock.now() + timedelta(seconds=self.leases.lease))
+        now = self.clock.now()
+        until = self.leases.expiry(store, lease) or now
+        self._move_job(name, max(now, min(until, now + timedelta(seconds=self.leases.lease))) + timedelta(seconds=1))
         return None
 
     def _claim_job(self, store: Store, lease: str, every: float) -> bool:

@@ -188,8 +188,10 @@ class PageWorker:
 
     def run(self, store: Store, *, app: Callable[[], tuple[Settings, pipeline.RulesLike, frozenset[str] | None]],
             stop: threading.Event, wake: threading.Event,
-            on_report: Callable[[PageReport], None] | None = None, claims: LeaseKeeper | None = None) -> None:
-        """Drain the queue until stop is set: after each drain, sleep until a page is due or wake is set."""
+            on_report: Callable[[PageReport], None] | None = None, claims: LeaseKeeper | None = None,
+            idle: float = IDLE) -> None:
+        """Drain the queue until stop is set: after each drain, sleep until a page is due or wake is set
+        (at most `idle`: pages another node queued, or a dead node left, are looked at that often)."""
         while not stop.is_set():
             settings, rules, channels = app()
             try:
@@ -205,7 +207,7 @@ class PageWorker:
             # Nothing done although pages are due: other nodes hold them (or their hosts); no busy loop.
             worked = report is None or report.fetched or report.skipped or report.failed or report.retrying
             least = 0.05 if worked else BUSY_PAUSE
-            pause = IDLE if nxt is None else min(IDLE, max(least, (nxt - self.clock.now()).total_seconds()))
+            pause = idle if nxt is None else min(idle, max(least, (nxt - self.clock.now()).total_seconds()))
             wake.wait(pause)
             wake.clear()
 

@@ -118,6 +118,11 @@ class LeaseStore(Connection):
         return self.run(f"DELETE FROM leases WHERE resource IN (SELECT resource FROM leases WHERE expires_at <= :now"
                         f" ORDER BY resource{lock})", {"now": ts(now)}).rowcount
 
+    def lease_expiry(self, resource: str) -> datetime | None:
+        """When the lease on `resource` runs out, or None when there is none."""
+        row = self.one("SELECT expires_at FROM leases WHERE resource = :r", {"r": resource})
+        return must_ts(row["expires_at"]) if row is not None else None
+
     def live_leases(self, now: datetime, *, node: str | None = None) -> list[Lease]:
         """Return the unexpired leases (of one node, if given), by node then resource."""
         sql = "SELECT resource, node, expires_at, acquired_at FROM leases WHERE expires_at > :now"
