@@ -65,7 +65,7 @@ def test_expired_leases_are_swept_and_many_resources_claim_in_one_call(database:
 
 
 def test_concurrent_claims_of_the_same_resources_have_exactly_one_winner_each(database: Database) -> None:
-    """Six threads (six connections: the process's pool holds 8) claim overlapping sets at once, in different orders: every resource
+    """Six threads (six connections) claim overlapping sets at once, in different orders: every resource
     has exactly one winner and no statement fails (no deadlock between the row locks of the upserts)."""
     names = [f"alert:{i}" for i in range(60)]
     results: dict[str, set[str]] = {}
