@@ -6,15 +6,20 @@ PostgreSQL server; time is a ManualClock. The daemons themselves are tested in t
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from monitor import channels as channels_mod
+from monitor import deliver
 from monitor.clock import ManualClock
 from monitor.cluster import LeaseKeeper, margin
 from monitor.store import Store
 from monitor.types import Database
+from tests.webhook_receiver import WebhookReceiver
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -133,3 +138,53 @@ def test_a_failed_renewal_keeps_the_fence_where_it_was(database: Database, monke
         assert not keeper.renew(s)
         clock.advance(10 - margin(10) - 5)
         assert not keeper.valid()
+
+
+# --------------------------------------------------------------------------- delivery under leases
+
+
+def test_two_nodes_draining_one_outbox_send_each_alert_and_each_digest_once(
+        tmp_path: Path, receiver: WebhookReceiver) -> None:
+    """Node b holds the lease of alert 1 and of the first digest period: node a's drain sends neither,
+    then b's drain sends them; a period's digest goes out once, under one id, whichever node sends it."""
+    from tests.test_deliver import NOW as T0
+    from tests.test_deliver import hook, queue_alert
+    clock = ManualClock(T0 + timedelta(minutes=10))
+    with Store(tmp_path / "a.db") as s:
+        a1, a2 = queue_alert(s, clock, 1), queue_alert(s, clock, 2)
+        d1, d2 = queue_alert(s, clock, 3, channel="daily"), queue_alert(s, clock, 4, channel="daily")
+        specs = {"hook": hook("hook", receiver.url), "daily": hook("daily", receiver.url, digest="1h")}
+        chans = {name: channels_mod.build(spec) for name, spec in specs.items()}
+        node_a = LeaseKeeper("a", 30.0, clock, lambda: s)
+        node_b = LeaseKeeper("b", 30.0, clock, lambda: s)
+        clock.set(T0 + timedelta(hours=1, seconds=1))  # the digest period is over
+        rows = {r.id: r for r in s.due_alerts(clock.now(), 10)}
+        period = deliver.lease_name(rows[d1], specs["daily"], "UTC")
+        assert period == deliver.lease_name(rows[d2], specs["daily"], "UTC") == "job:digest:daily:2026-11-27T13:00:00Z"
+        assert node_b.claim(s, [f"alert:{a1}", period]) == {f"alert:{a1}", period}
+
+        report = deliver.drain(s, chans, specs, clock, rng=random.Random(1), claims=node_a)
+        assert report.sent == 1 and [d.headers["webhook-id"] for d in receiver.deliveries] == [s.alert_id(a2)]
+        assert node_a.held == frozenset()  # what a claimed, it gave back after sending
+        node_b.release(s, [f"alert:{a1}", period])
+        report = deliver.drain(s, chans, specs, clock, rng=random.Random(1), claims=node_b)
+        assert report.sent == 3  # alert 1, and the digest of 3 and 4
+        # a, reading stale rows, finds nothing left to send.
+        assert deliver.drain(s, chans, specs, clock, rng=random.Random(1), claims=node_a).sent == 0
+        ids = [d.headers["webhook-id"] for d in receiver.deliveries]
+        assert len(ids) == len(set(ids)) == 3
+        digest = [d for d in receiver.deliveries if d.json["type"] == "release.digest"]
+        assert len(digest) == 1 and len(digest[0].json["data"]["alerts"]) == 2
+
+
+def test_the_lease_setting_is_validated(tmp_path: Path) -> None:
+    from monitor import config
+    from monitor.errors import ConfigError
+    path = tmp_path / "config.toml"
+    path.write_text('[monitor]\nlease = "45s"\n')
+    assert config.load(path).settings.lease == 45.0
+    path.write_text("[monitor]\n")
+    assert config.load(path).settings.lease == 30.0
+    path.write_text('[monitor]\nlease = "1s"\n')
+    with pytest.raises(ConfigError, match=r"monitor\.lease: \"1s\" is not between 3s and 1h"):
+        config.load(path)
