@@ -178,13 +178,14 @@ class LeaseKeeper:
                 log.exception("lease renewal crashed")
 
     def stop(self, store: Store | None = None) -> None:
-        """Stop renewing; give every lease of this node up so the others need not wait for expiry."""
+        """Stop renewing; give up what this node holds so the others need not wait for expiry.
+        (Cooling-off leases stay until their time: a host just asked still gets its page_delay.)"""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5.0)
         self._valid_until = -1.0
         with self._lock:
-            self._held.clear()
-        if store is not None:
+            held, self._held = self._held, set()
+        if store is not None and held:
             with contextlib.suppress(MonitorError):
-                store.release_node(self.node)
+                store.release_leases(self.node, held)
