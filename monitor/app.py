@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import fcntl
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TextIO
 
+from monitor import __version__, deliver
 from monitor import channels as channels_mod
 from monitor import config as config_mod
-from monitor import deliver
 from monitor.clock import Clock
+from monitor.cluster import LeaseKeeper
+from monitor.errors import ConfigError
+from monitor.node import new_identity
 from monitor.rules import RuleSet, compile_rules
 from monitor.store import Store
 from monitor.types import Config
@@ -58,17 +61,36 @@ class App:
         """Return a new channel for one configured name (for `alerts test`; the caller closes it)."""
         return channels_mod.build(self.config.channels[name], stdout=stdout)
 
-    def deliver(self, store: Store, clock: Clock, *,
-                on_event: Callable[[str], None] | None = None) -> deliver.Report | None:
-        """Drain the outbox once; return None when another process is delivering right now."""
+    def deliver(self, store: Store, clock: Clock, *, on_event: Callable[[str], None] | None = None,
+                claims: deliver.Claims | None = None) -> deliver.Report | None:
+        """Drain the outbox once; return None when another process is delivering right now.
+
+        With `claims` (the daemon's leases) on a server, nodes drain side by side, each sending the
+        rows it holds a lease on, so no database session lock is taken: a node cut off from the
+        server would keep such a lock until the server noticed, and stall every other node's delivery.
+        """
         database = self.config.settings.database
-        # On a server the lock is the database's own (drainers may run on several hosts).
-        lock = delivery_lock(database) if isinstance(database, Path) else store.delivery_lock()
+        if isinstance(database, Path):
+            lock: AbstractContextManager[bool] = delivery_lock(database)
+        else:
+            # On a server, leases (`run --once`, `pages fetch`: a one-off node id) beside the daemons' own.
+            claims = claims or self.claims(clock)
+            lock = nullcontext(True)
         with lock as mine:
             if not mine:
                 return None
             return deliver.drain(store, self.channel_set, self.config.channels, clock,
-                                 timezone=self.config.settings.timezone, on_event=on_event)
+                                 timezone=self.config.settings.timezone, on_event=on_event, claims=claims)
+
+
+    def claims(self, clock: Clock) -> LeaseKeeper | None:
+        """On a server: leases for a one-off command (`run --once`, `pages fetch`), so it takes no feed
+        page or alert a daemon of the cluster holds. Each claim first checks the database answers."""
+        if isinstance(self.config.settings.database, Path):
+            return None
+        def no_store() -> Store:
+            raise ConfigError("a one-off command's leases are renewed by its claims, not by a thread")
+        return LeaseKeeper(new_identity(clock.now(), __version__).id, self.config.settings.lease, clock, no_store)
 
 
 @contextmanager

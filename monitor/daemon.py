@@ -70,6 +70,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor import __version__, maintenance, schedule
 from monitor import app as app_mod
 from monitor.clock import Clock, SystemClock
+from monitor.cluster import LeaseKeeper
 from monitor.config.fingerprint import config_hash
 from monitor.errors import ConfigError, StoreUnavailable
 from monitor.fetch import Fetcher
@@ -107,6 +108,7 @@ DELIVER_JOB = "deliver"
 MAINTAIN_JOB = "maintain"
 HEARTBEAT_JOB = "heartbeat"
 NODE_JOB = "node"
+MAINTAIN_LEASE = "job:maintain"
 
 
 class Daemon:
@@ -170,6 +172,7 @@ class Daemon:
         self._pages_wake = threading.Event()
         self._pages_stop = threading.Event()
         self._pages_thread = threading.Thread(target=self._pages_loop, name="pages", daemon=True)
+        self._init_leases()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -180,6 +183,7 @@ class Daemon:
         self._join(store)  # before anything is written: a refused second daemon leaves no trace
         with store.transaction():
             store.set_meta(META_STARTED, ts(self.clock.now()))
+        self.leases.start()  # before any timer: nothing is claimed, polled or sent without a lease
         self._sync_feeds(store, self.app)
         if handle_signals:
             self._install_signals()
@@ -246,6 +250,9 @@ class Daemon:
             self._pages_thread.join(0 if self._hurry.is_set() else max(0.0, deadline - self.clock.monotonic()))
             unfinished += self._pages_thread.is_alive()
         self.poller.close()  # waits for a commit in progress, then lets no other one start
+        if not unfinished:  # (work still in flight keeps its leases: they expire, no other node acts before)
+            with contextlib.suppress(Exception):
+                self.leases.stop(self._store())  # the other nodes take over at once, not after expiry
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=False)
         with contextlib.suppress(Exception):
@@ -255,7 +262,9 @@ class Daemon:
         if self.membership is not None:
             with contextlib.suppress(Exception):
                 self.membership.leave(self._store())
-        event(log, logging.INFO, "stopped", polls=self._polls, unfinished=unfinished or None)
+        event(log, logging.INFO, "stopped", polls=self._polls, unfinished=unfinished or None,
+              lease_claims=self.leases.claims, lease_renewals=self.leases.renewals,
+              lease_releases=self.leases.releases)
         if unfinished:
             # Threads still inside a network call past the grace period would keep the interpreter
             # alive at exit; their transactions were never begun, so leaving now loses nothing.
@@ -272,7 +281,8 @@ class Daemon:
 
     def _add_service_jobs(self) -> None:
         smallest = min((f.interval for f in self._feeds.values()), default=DELIVERY_INTERVAL)
-        every = min(DELIVERY_INTERVAL, max(1.0, smallest))
+        # (Half a lease: alerts a dead node had claimed go out soon after its lease ran out.)
+        every = min(DELIVERY_INTERVAL, self.leases.lease / 2, max(1.0, smallest))
         self.scheduler.add_job(self._deliver, IntervalTrigger(seconds=every, timezone=UTC), id=DELIVER_JOB,
                                name=DELIVER_JOB, executor="service", misfire_grace_time=_grace(every),
                                next_run_time=self.clock.now())
@@ -429,14 +439,26 @@ class Daemon:
         if feed is None or self._stop.is_set():
             return None  # removed or gone since it was queued
         store = self._store()
-        skip = self.poller.check(store, feed)
-        if skip is not None:
-            self._skipped(skip)
+        lease = self._claim_feed(store, name)
+        if lease is None:
             return None
-        rest = self.poller.start(store, feed)
+        try:
+            # Checked after the claim: the node that held it until now recorded its poll (next_poll_at).
+            skip = self.poller.check(store, feed)
+            if skip is not None:
+                self._skipped(skip)
+                self.leases.release(store, [lease])
+                return None
+            rest = self.poller.start(store, feed)
+        except BaseException:
+            self.leases.release(store, [lease])
+            raise
 
         def finish() -> None:
-            polled = rest()
+            try:
+                polled = rest()
+            finally:
+                self.leases.release(self._store(), [lease])
             if polled is not None:
                 self._after_poll(polled)
         return finish
@@ -490,7 +512,7 @@ class Daemon:
             return self.app.config.settings, self.app.rules, self.app.channels
 
         self.pages.run(self._store(), app=current, stop=self._pages_stop, wake=self._pages_wake,
-                       on_report=self._pages_report)
+                       on_report=self._pages_report, claims=self.leases, idle=self.leases.lease / 2)
 
     def _pages_report(self, report: PageReport) -> None:
         if report.fetched or report.skipped or report.failed or report.retrying:
@@ -522,7 +544,7 @@ class Daemon:
             with self._tracked():
                 while True:
                     app = self.app
-                    report = app.deliver(self._store(), self.clock, on_event=self._delivery_event)
+                    report = app.deliver(self._store(), self.clock, on_event=self._delivery_event, claims=self.leases)
                     if report is None:
                         event(log, logging.DEBUG, "delivery_skipped", msg="another process is delivering")
                     elif report.sent or report.retrying or report.dead:
@@ -543,8 +565,12 @@ class Daemon:
     def _maintain(self) -> None:
         if self._stop.is_set():
             return
+        store = self._store()
+        if not self._claim_job(store, MAINTAIN_LEASE, MAINTENANCE_INTERVAL):
+            return
         with self._tracked():
-            done = maintenance.maintain(self._store(), now=self.clock.now(), writer=self.poller.lock,
+            store.expire_leases(self.clock.now())
+            done = maintenance.maintain(store, now=self.clock.now(), writer=self.poller.lock,
                                         retention=self.app.config.settings.retention, stop=self._stop)
             event(log, logging.INFO, "maintenance", checkpoint_busy=done.checkpoint_busy or None,
                   wal_pages=done.wal_pages, checkpointed=done.checkpointed,
@@ -604,6 +630,36 @@ class Daemon:
             parts.append(f"{len(self._gone)} gone")
         return f"{', '.join(parts)}; {self._polls} polls, {self._alerts} alerts queued; {last}"
 
+    # ------------------------------------------------------------------ leases (several nodes, one archive)
+    # The database decides who does what (monitor/cluster.py, monitor/store/leases.py): this node's
+    # timers only say when to try; a feed, page, alert, host or job is worked on under a lease.
+
+    def _init_leases(self) -> None:
+        # The registry (membership) and the leases name this node by the same self.identity.
+        self.leases = LeaseKeeper(self.identity.id, self.app.config.settings.lease, self.clock, self._store)
+
+    def _claim_feed(self, store: Store, name: str) -> str | None:
+        """Claim "feed:NAME"; None (and the timer moved to when the holder's lease ends) if another node has it."""
+        lease = FEED_JOB + name
+        if lease in self.leases.claim(store, [lease]):
+            return lease
+        # Polling it right now elsewhere, or this node's fence is down: look again once a lease
+        # could have ended (a dead holder's feed is taken over then; a live one recorded its next poll).
+        event(log, logging.DEBUG, "poll_elsewhere", feed=name, msg="another node holds this feed; looking again later")
+        now = self.clock.now()
+        until = self.leases.expiry(store, lease) or now
+        self._move_job(name, max(now, min(until, now + timedelta(seconds=self.leases.lease))) + timedelta(seconds=1))
+        return None
+
+    def _claim_job(self, store: Store, lease: str, every: float) -> bool:
+        """Claim a periodic job for this node and keep it (unrenewed) for most of its period, so the
+        other nodes' timers skip it; a node that died hands it over when that runs out."""
+        if lease not in self.leases.claim(store, [lease]):
+            event(log, logging.DEBUG, "job_elsewhere", job=lease, msg="another node runs this job")
+            return False
+        self.leases.release(store, [lease], until=self.clock.now() + timedelta(seconds=every * 0.9))
+        return True
+
     # ------------------------------------------------------------------ events, reload
 
     def _on_job_event(self, ev: JobExecutionEvent | JobSubmissionEvent) -> None:
@@ -650,6 +706,7 @@ class Daemon:
         if _page_settings(new) != _page_settings(old):
             self.pages.client = build_client(new.config.settings, self.clock)  # the next drain uses it
         self.app = self.poller.app = new
+        self.leases.lease = new.config.settings.lease  # from the next claim and renewal on
         old.close_channels()  # a delivery still using them finishes; its connections are not reused
         self._sync_feeds(self._store(), new)
         self._reconfigured(new)

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from monitor.clock import Clock
@@ -46,6 +46,14 @@ class Channel(Protocol):
     def send(self, notices: Sequence[Notice], *, now: datetime, message_id: str, digest: bool = False) -> None: ...
 
 
+class Claims(Protocol):
+    """A node's leases (cluster.LeaseKeeper), when several daemons drain one outbox (issue 19)."""
+
+    def claim(self, store, resources: Sequence[str]) -> set[str]: ...
+    def holds(self, resource: str) -> bool: ...
+    def release(self, store, resources: Sequence[str], *, until: datetime | None = None) -> None: ...
+
+
 @dataclass(frozen=True)
 class Report:
     sent: int = 0  # alerts delivered
@@ -71,13 +79,18 @@ def next_attempt(attempts: int, now: datetime, *, retry_after: float | None, rng
 def drain(
     store, channels: Mapping[str, Channel], specs: Mapping[str, ChannelSpec], clock: Clock, *,
     timezone: str = "UTC", rng: random.Random | None = None, batch: int = BATCH,
-    on_event: Callable[[str], None] | None = None,
+    on_event: Callable[[str], None] | None = None, claims: Claims | None = None,
 ) -> Report:
     """Send every alert due now once (no cap: batches of `batch` rows until none is left); return the
     counts. Channels send concurrently, each its own alerts in order, so a slow or hanging endpoint
     (bounded by its timeout) holds up only itself. Never raises for a channel's failure.
 
     The store is used from this thread only; worker threads do nothing but channel.send().
+
+    claims (several nodes on one archive): only rows this node wins a lease on are sent — "alert:<id>",
+    or for a digest channel "job:digest:<channel>:<period end or digest id>", so one node binds and
+    sends each period's digest — re-read after the claim (another node may have just sent them), and
+    each send starts only while the lease is certainly still held (claims.holds: the node's fence).
     """
     rng = rng or random.Random()
     emit = on_event or (lambda _msg: None)
@@ -91,6 +104,12 @@ def drain(
             if not rows:
                 return report
             handled.update(r.id for r in rows)
+            won: set[str] = set()
+            if claims is not None:
+                rows, won = _claim(store, rows, claims, specs, disabled, clock, timezone)
+                if not rows:
+                    claims.release(store, list(won))
+                    continue
             by_channel: dict[str, list] = {}
             for row in rows:
                 by_channel.setdefault(row.channel, []).append(row)
@@ -108,12 +127,45 @@ def drain(
                     batches = [([row], row.alert_id, False) for row in chan_rows]
                 report += Report(waiting=len(chan_rows) - sum(len(group) for group, _, _ in batches))
                 queues[name] = batches
-            report += _send_all(store, pool, channels, queues, disabled, clock, rng, emit)
+            fence = None if claims is None else _fence(claims, specs, timezone)
+            try:
+                report += _send_all(store, pool, channels, queues, disabled, clock, rng, emit, fence)
+            finally:
+                if claims is not None:
+                    claims.release(store, list(won))
+
+
+def lease_name(row, spec: ChannelSpec | None, timezone: str) -> str:
+    """The lease a node holds to send this outbox row (see drain)."""
+    if spec is None or spec.digest is None:
+        return f"alert:{row.id}"
+    if row.digest_id:
+        return f"job:digest:{row.channel}:{row.digest_id}"
+    end = spec.digest.period_end(row.created_at, timezone).astimezone(UTC)
+    return f"job:digest:{row.channel}:{end:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _claim(store, rows: list, claims: Claims, specs: Mapping[str, ChannelSpec], disabled: set[str], clock: Clock,
+           timezone: str) -> tuple[list, set[str]]:
+    """Return the rows this node won a lease on, as they are after the claim, and the leases won."""
+    sendable = [r for r in rows if r.channel in specs and specs[r.channel].enabled and r.channel not in disabled]
+    names = {r.id: lease_name(r, specs[r.channel], timezone) for r in sendable}
+    won = claims.claim(store, sorted(set(names.values())))
+    mine = [i for i, name in names.items() if name in won]
+    fresh = store.still_due(mine, clock.now()) if mine else []
+    return [r for r in fresh if lease_name(r, specs[r.channel], timezone) in won], won
+
+
+def _fence(claims: Claims, specs: Mapping[str, ChannelSpec], timezone: str) -> Callable[[list], bool]:
+    def may_send(group: list) -> bool:
+        return all(claims.holds(lease_name(r, specs.get(r.channel), timezone)) for r in group)
+    return may_send
 
 
 def _send_all(store, pool: ThreadPoolExecutor, channels: Mapping[str, Channel],
               queues: dict[str, list[tuple[list, str, bool]]], disabled: set[str], clock: Clock,
-              rng: random.Random, emit: Callable[[str], None]) -> Report:
+              rng: random.Random, emit: Callable[[str], None],
+              fence: Callable[[list], bool] | None = None) -> Report:
     """Send each channel's batches in order, channels side by side; record each outcome as it lands.
 
     One worker per channel sends; this thread does all the SQLite work: it renders the next notices
@@ -151,7 +203,7 @@ def _send_all(store, pool: ThreadPoolExecutor, channels: Mapping[str, Channel],
 
     for name in todo:
         inboxes[name], stops[name], turns[name] = queue.SimpleQueue(), threading.Event(), threading.Lock()
-        pool.submit(_sender, channels[name], name, inboxes[name], clock, stops[name], turns[name], outcomes)
+        pool.submit(_sender, channels[name], name, inboxes[name], clock, stops[name], turns[name], outcomes, fence)
         feed(name)
     while any(queued.values()):
         name, group, message_id, error = outcomes.get()
@@ -179,12 +231,14 @@ _SKIPPED = DeliveryError("skipped")
 
 
 def _sender(channel: Channel, name: str, inbox: queue.SimpleQueue, clock: Clock, stop: threading.Event,
-            turn: threading.Lock, outcomes: queue.SimpleQueue) -> None:
-    """Send one channel's batches in order as they arrive (a worker thread); report every outcome."""
+            turn: threading.Lock, outcomes: queue.SimpleQueue, fence: Callable[[list], bool] | None = None) -> None:
+    """Send one channel's batches in order as they arrive (a worker thread); report every outcome.
+    fence: checked right before each send; a lease this node may no longer hold sends nothing."""
     while (item := inbox.get()) is not None:
         group, message_id, digest, notices = item
         turn.acquire()  # the previous outcome is committed
-        error = _SKIPPED if stop.is_set() else _send(channel, name, notices, clock.now(), message_id, digest)
+        skip = stop.is_set() or (fence is not None and not fence(group))
+        error = _SKIPPED if skip else _send(channel, name, notices, clock.now(), message_id, digest)
         if isinstance(error, DeliveryError) and error.gone:
             stop.set()  # 410: send nothing more to it (decided here, not after the outcome is committed)
         outcomes.put((name, group, message_id, error))

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from monitor import pipeline
 from monitor.clock import Clock
+from monitor.cluster import LeaseKeeper
 from monitor.errors import PageError
 from monitor.extract import Anchor, extract
 from monitor.pagefetch.net import PageFetcher
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 WORKERS = 4  # page fetches in flight (each to a different host)
 MAX_WAIT = 5.0  # a host that must not be asked for longer than this has its pages deferred
 IDLE = 60.0  # the daemon's loop looks at the queue at least this often
+BUSY_PAUSE = 1.0  # the loop's pause when due pages are all another node's
+HOST_BUSY_RETRY = 0.5  # seconds before asking again for a host another node is requesting
 
 
 @dataclass
@@ -91,8 +94,15 @@ class PageWorker:
     def drain(self, store: Store, *, settings: Settings, rules: pipeline.RulesLike,
               channels: frozenset[str] | None = None, created_since: datetime | None = None,
               stop: threading.Event | None = None, limit: int = 1000,
-              progress: Callable[[PageRow, pipeline.PageResult], None] | None = None) -> PageReport:
-        """Fetch the pages due now (those queued since created_since, if given), each once; return counts."""
+              progress: Callable[[PageRow, pipeline.PageResult], None] | None = None,
+              claims: LeaseKeeper | None = None) -> PageReport:
+        """Fetch the pages due now (those queued since created_since, if given), each once; return counts.
+
+        claims (several nodes on one archive): a page is fetched only under this node's lease on
+        "page:<id>" (re-read after the claim: another node may have just fetched it) and on
+        "host:<name>", which is kept, unrenewed, until page_delay after the request ends, so one
+        request at a time per host and page_delay apart hold across the cluster.
+        """
         report = PageReport()
         queue: OrderedDict[str, deque[PageRow]] = OrderedDict()
         for row in store.due_pages(self.clock.now(), limit=limit, created_since=created_since):
@@ -111,7 +121,15 @@ class PageWorker:
                         row = queue[host].popleft()
                         if not queue[host]:
                             del queue[host]
-                        flying[self._pool.submit(self._fetch, row)] = row
+                        claim = "ok" if claims is None else _claim(store, claims, row, self.clock.now())
+                        if claim == "ok":
+                            flying[self._pool.submit(self._fetch, row)] = row
+                        elif claim == "taken":  # another node has it, or has just done it
+                            gate.cancel(host)
+                        else:  # another node is asking this host: try again shortly
+                            gate.release(host, retry_after=HOST_BUSY_RETRY)
+                            queue.setdefault(host, deque()).appendleft(row)
+                            soonest = min(soonest, HOST_BUSY_RETRY)
                     elif ready != math.inf and ready > self.max_wait:
                         rows = queue.pop(host)
                         store_defer(store, [r.id for r in rows], self.clock.now() + timedelta(seconds=ready))
@@ -131,13 +149,16 @@ class PageWorker:
                 outcome = fut.result()
                 if outcome is None:  # that was the host's robots.txt: the page goes next, after the delay
                     gate.release(row.host)
+                    _release(store, claims, row, self.clock.now(), settings.page_delay)
                     queue.setdefault(row.host, deque()).appendleft(row)
                     queue.move_to_end(row.host, last=False)
                     continue
                 result = pipeline.apply_page(store, outcome, self.clock.now(), settings=settings, rules=rules,
                                              channels=channels)
+                retry_after = outcome.error.retry_after if outcome.error else None
                 if row.host:
-                    gate.release(row.host, retry_after=outcome.error.retry_after if outcome.error else None)
+                    gate.release(row.host, retry_after=retry_after)
+                _release(store, claims, row, self.clock.now(), max(settings.page_delay, retry_after or 0.0))
                 report.add(result)
                 if result.error and result.status != "done":
                     report.errors.append(f"{row.url}: {result.error}")
@@ -167,12 +188,15 @@ class PageWorker:
 
     def run(self, store: Store, *, app: Callable[[], tuple[Settings, pipeline.RulesLike, frozenset[str] | None]],
             stop: threading.Event, wake: threading.Event,
-            on_report: Callable[[PageReport], None] | None = None) -> None:
-        """Drain the queue until stop is set: after each drain, sleep until a page is due or wake is set."""
+            on_report: Callable[[PageReport], None] | None = None, claims: LeaseKeeper | None = None,
+            idle: float = IDLE) -> None:
+        """Drain the queue until stop is set: after each drain, sleep until a page is due or wake is set
+        (at most `idle`: pages another node queued, or a dead node left, are looked at that often)."""
         while not stop.is_set():
             settings, rules, channels = app()
             try:
-                report = self.drain(store, settings=settings, rules=rules, channels=channels, stop=stop)
+                report = self.drain(store, settings=settings, rules=rules, channels=channels, stop=stop,
+                                    claims=claims)
             except Exception as exc:  # noqa: BLE001 - the loop must survive (a locked archive, a bug)
                 log.error("page worker: drain failed", exc_info=exc)
                 report = None
@@ -180,9 +204,34 @@ class PageWorker:
             if report is not None and on_report is not None:
                 on_report(report)
             nxt = store.next_page_due()
-            pause = IDLE if nxt is None else min(IDLE, max(0.05, (nxt - self.clock.now()).total_seconds()))
+            # Nothing done although pages are due: other nodes hold them (or their hosts); no busy loop.
+            worked = report is None or report.fetched or report.skipped or report.failed or report.retrying
+            least = 0.05 if worked else BUSY_PAUSE
+            pause = idle if nxt is None else min(idle, max(least, (nxt - self.clock.now()).total_seconds()))
             wake.wait(pause)
             wake.clear()
+
+
+def _claim(store: Store, claims: LeaseKeeper, row: PageRow, now: datetime) -> str:
+    """Claim the page and its host for this node: "ok", "taken" (the page) or "busy" (the host)."""
+    page, host = f"page:{row.id}", f"host:{row.host}" if row.host else None
+    won = claims.claim(store, [page] if host is None else [page, host])
+    if page not in won or not store.page_due(row.id, now):
+        claims.release(store, list(won))
+        return "taken"
+    if host is not None and host not in won:
+        claims.release(store, [page])
+        return "busy"
+    return "ok"
+
+
+def _release(store: Store, claims: LeaseKeeper | None, row: PageRow, now: datetime, delay: float) -> None:
+    """After a request: the page's lease goes, the host's stays ours (unrenewed) for `delay` more."""
+    if claims is None:
+        return
+    claims.release(store, [f"page:{row.id}"])
+    if row.host:
+        claims.release(store, [f"host:{row.host}"], until=now + timedelta(seconds=delay))
 
 
 def store_defer(store: Store, ids: Sequence[int], until: datetime) -> None:

@@ -84,6 +84,9 @@ class Settings:
     max_page_bytes: int = 5_000_000
     page_delay: float = 1.0  # seconds between two requests to one host
     allow_private_networks: tuple[str, ...] = ()  # CIDRs page links may resolve into
+    # Several daemons on one archive (issue 19): how long a node's claim on a feed, page, alert, host or
+    # job lasts without renewal, i.e. how soon the others take over from a node that died.
+    lease: float = 30.0
 
 
 @dataclass(frozen=True)

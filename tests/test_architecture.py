@@ -15,7 +15,7 @@ LAYER = {
     **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover",
                      "extract"], 2),
     **dict.fromkeys(["fetch", "hostqueue", "store", "channels", "sdnotify"], 3),
-    **dict.fromkeys(["pipeline", "deliver", "maintenance", "pagefetch", "health", "membership"], 4),
+    **dict.fromkeys(["pipeline", "deliver", "maintenance", "pagefetch", "health", "membership", "cluster"], 4),
 }
 # What each layer may import from monitor (layer 5 — poller, daemon, cli, app, web, __main__ — may import anything).
 # Layer 1 may use layer 1 (saferegex's errors derive from errors.ConfigError).

@@ -174,7 +174,7 @@ def fetch_pages(a: App, store: Store, clock: Clock) -> PageReport:
     s = a.config.settings
     worker = PageWorker(build_client(s, clock), clock)
     try:
-        return worker.drain(store, settings=s, rules=a.rules, channels=a.channels)
+        return worker.drain(store, settings=s, rules=a.rules, channels=a.channels, claims=a.claims(clock))
     finally:
         worker.close()
 

@@ -79,9 +79,10 @@ def fetch_pages(obj: Ctx, since: str, workers: int) -> None:
             if sys.stdout.isatty() and queued:
                 with click.progressbar(length=queued, label="pages") as bar:
                     report = worker.drain(store, settings=s, rules=a.rules, channels=a.channels, limit=queued,
-                                          progress=lambda row, result: bar.update(1))
+                                          progress=lambda row, result: bar.update(1), claims=a.claims(clock))
             else:
-                report = worker.drain(store, settings=s, rules=a.rules, channels=a.channels, limit=max(1, queued))
+                report = worker.drain(store, settings=s, rules=a.rules, channels=a.channels, limit=max(1, queued),
+                                     claims=a.claims(clock))
             click.echo(report.line())
             delivered = a.deliver(store, clock) if report.alerts else None
             if delivered is not None and delivered.sent:

@@ -31,6 +31,7 @@ ACCEPTED_KEYS: Mapping[str, tuple[str, ...]] = {
         "page_delay",
         "allow_private_networks",
         "display_timezone",
+        "lease",
     ),
     "feeds[]": ("name", "url", "interval", "enabled", "adaptive", "min_interval", "full_text"),
     "terms": ("<name>",),

@@ -43,6 +43,7 @@ def settings(p: Problems, value: object) -> Settings | None:
         "page_delay": delay,
         "allow_private_networks": networks,
         "display_timezone": timezone,
+        "lease": lease,
     }
     for name, parse in parsers.items():
         if name in table:
@@ -93,6 +94,19 @@ def delay(value: object, key: str) -> float:
     if value == 0 or (isinstance(value, str) and value.strip() in ("0", "0s")):
         return 0.0
     return duration(value, key)
+
+
+LEASE_MIN = 3.0  # below this the fence (1 s of timestamp resolution + a fifth for clock skew) leaves no time to work
+LEASE_MAX = 3600.0
+
+
+def lease(value: object, key: str) -> float:
+    """How long a node's claim lasts unrenewed: 3 s .. 1 h (failover takes up to this long)."""
+    seconds = duration(value, key)
+    if not LEASE_MIN <= seconds <= LEASE_MAX:
+        raise ConfigError(f"{key}: {quote(str(value))} is not between 3s and 1h (a node that dies is replaced"
+                          " within one lease; shorter leaves no time to renew)")
+    return seconds
 
 
 def networks(value: object, key: str) -> tuple[str, ...]:

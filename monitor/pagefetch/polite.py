@@ -53,6 +53,11 @@ class HostGate:
             self._busy.add(host)
             return 0.0
 
+    def cancel(self, host: str) -> None:
+        """Give the host back unused (no request was made): no delay follows."""
+        with self._lock:
+            self._busy.discard(host)
+
     def release(self, host: str, *, retry_after: float | None = None) -> None:
         """Give the host back; it may be asked again after the delay (or after retry_after if longer)."""
         with self._lock:

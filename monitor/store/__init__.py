@@ -21,6 +21,7 @@ One module per aggregate, each a mixin over `base.Connection`, composed into `St
   maintenance.py  checkpoint, FTS merge, analyze, purge
   pagequeue.py    the page queue (full text): queue, due pages, attempts, the page text applied
   nodes.py        the node registry (daemons sharing the archive): register, heartbeat, stopped, leases held
+  leases.py       who holds which work until when (several daemons on one archive)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from monitor.store import rows
 from monitor.store.base import Connection, parse_ts, ts
 from monitor.store.feeds import FeedStore
 from monitor.store.ingest import IngestStore
+from monitor.store.leases import Lease, LeaseStore
 from monitor.store.maintenance import MaintenanceStore
 from monitor.store.nodes import NodeRow, NodeStore
 from monitor.store.outbox import OutboxStore
@@ -43,12 +45,12 @@ from monitor.types import AlertStatus, FeedCondition, FeedStatus
 
 __all__ = [
     "MIGRATIONS", "RANK_WINDOW", "REVIEW_FILTERS", "AlertStatus", "Connection", "FeedCondition", "FeedRow",
-    "FeedStatus", "Hit", "MatchRow", "NodeRow", "OutboxRow", "PageRow",
+    "FeedStatus", "Hit", "Lease", "MatchRow", "NodeRow", "OutboxRow", "PageRow",
     "ReleaseDetail", "Schedule", "Sighting", "Store", "Version", "parse_ts", "ts",
 ]
 
 
-class Store(FeedStore, IngestStore, WebViewStore, OutboxStore, MaintenanceStore, PageStore, NodeStore):
+class Store(FeedStore, IngestStore, WebViewStore, OutboxStore, MaintenanceStore, PageStore, NodeStore, LeaseStore):
     """An open archive. Not shared between threads: open one per thread (they are cheap)."""
 
     Schedule: TypeAlias = rows.FeedStatus  # `Store.Schedule`, as callers spelled it when it was a nested class

@@ -38,6 +38,17 @@ class OutboxStore(ReviewStore):
             "WHERE a.status = :pending AND a.next_attempt_at <= :now ORDER BY a.next_attempt_at, a.id LIMIT :limit",
             {"pending": AlertStatus.PENDING, "now": ts(now), "limit": limit})
 
+    def still_due(self, ids: Sequence[int], now: datetime) -> list[OutboxRow]:
+        """Return those of the rows that are still pending and due, as they are now (a node re-reads
+        what it just claimed: another node may have sent them between its first read and its claim)."""
+        out: list[OutboxRow] = []
+        for chunk in chunks(list(ids)):
+            marks, params = in_list(chunk, "id")
+            out += self._outbox_rows(
+                f"WHERE a.id IN ({marks}) AND a.status = :pending AND a.next_attempt_at <= :now"
+                " ORDER BY a.next_attempt_at, a.id", {**params, "pending": AlertStatus.PENDING, "now": ts(now)})
+        return out
+
     def alerts(self, *, status: AlertStatus | str | None = None, rule: str | None = None,
                limit: int = 50) -> list[OutboxRow]:
         """Return outbox rows, newest first, optionally filtered."""

@@ -91,6 +91,11 @@ class PageStore(Connection):
             params["since"] = ts(created_since)
         return [_page_row(r) for r in self.rows(sql + " ORDER BY p.next_attempt_at, p.id LIMIT :limit", params)]
 
+    def page_due(self, page_id: int, now: datetime) -> bool:
+        """Whether the page is still pending and due (a node re-reads what it just claimed)."""
+        return self.one("SELECT 1 AS due FROM pages WHERE id = :id AND status = 'pending' AND next_attempt_at <= :now",
+                        {"id": page_id, "now": ts(now)}) is not None
+
     def next_page_due(self) -> datetime | None:
         """Return when the earliest pending page is due (None: nothing pending)."""
         return parse_ts(self.scalar("SELECT min(next_attempt_at) FROM pages WHERE status = 'pending'"))

@@ -43,7 +43,10 @@ if TYPE_CHECKING:
 
 # How long a Store waits for a pooled connection before saying the database is unavailable.
 CONNECT_TIMEOUT = 15.0
-POOL_SIZE = 8
+# A Store keeps its connection while open, and the daemon keeps one Store per thread: 8 poll workers,
+# the page worker, 2 service jobs (delivery, maintenance), the lease renewer and the main thread (13).
+# With 8, a busy daemon's lease renewer waited 15 s for a connection and its fence dropped.
+POOL_SIZE = 16
 
 _pools: dict[str, ConnectionPool] = {}
 log = logging.getLogger(__name__)
