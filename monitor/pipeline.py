@@ -25,12 +25,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor import dedupe
+from monitor import dedupe, spikes
 from monitor.clock import Clock
+from monitor.config.units import format_duration as format_window
 from monitor.errors import FeedError, PageError
 from monitor.normalize import extract_tickers, find_dateline, normalize
 from monitor.parse import MAX_ENTRIES, parse, split_items
@@ -252,6 +253,7 @@ def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Set
         return 0, 0, 0
     oldest = now - timedelta(seconds=settings.alert_max_age)
     n_matches = n_alerts = n_old = 0
+    spiking: dict[str, object] = {}  # rules with a `spike` setting that gained matches: checked below
     for m in rules.match(store.docs(release_ids)):
         if not store.add_match(m.key, m.rule, m.snippet, now):
             continue  # this rule already matched this release (e.g. before a revision): no new alert
@@ -259,6 +261,8 @@ def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Set
         rule = rules.get(m.rule)
         if rule is None:
             continue
+        if getattr(rule, "spike", None) is not None and rule.notify:
+            spiking[rule.name] = rule
         if store.published_at(m.key) < oldest:
             # Old news archives quietly: a backlog or a resurfaced item must not flood anyone.
             n_old += bool(rule.notify)
@@ -266,7 +270,27 @@ def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Set
         for channel in rule.notify:
             if (channels is None or channel in channels) and store.add_alert(m.key, m.rule, channel, now):
                 n_alerts += 1
+    for rule in spiking.values():
+        n_alerts += _check_spike(store, rule, now, channels)
     return n_matches, n_alerts, n_old
+
+
+def _check_spike(store, rule, now: datetime, channels: frozenset[str] | None) -> int:
+    """Queue a rule.spike alert when the rule's matches jumped (spikes.decide); return the alerts queued.
+
+    Checked in the transaction that added the matches, so the count and the at-most-one-per-window
+    check see exactly what is committed with them (one writer at a time on both backends).
+    """
+    when = spikes.span(rule.spike, now)
+    count, base = store.spike_counts(rule.name, when.base_start, when.start)
+    found = spikes.decide(rule.name, rule.spike, when, count, base, store.last_spike_at(rule.name))
+    if found is None:
+        return 0
+    found = replace(found, release_ids=store.spike_releases(rule.name, when.start))
+    targets = [c for c in rule.notify if channels is None or c in channels]
+    log.info("rule %r: spike of %d matches in %s (baseline %.2f)", rule.name, found.count,
+             format_window(rule.spike.window), found.baseline)
+    return store.add_spike(found, targets, now)
 
 
 def fetch(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock) -> Outcome:

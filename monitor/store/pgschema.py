@@ -146,6 +146,20 @@ def cluster() -> list[str]:
     ]
 
 
+def spikes() -> list[str]:
+    """spikes, and outbox rows about a spike (release_id NULL) or sent in a group: see schema.spikes."""
+    return [
+        _table("spikes", [f"id {ID}", f"rule {T} NOT NULL", f"window_start {T} NOT NULL", f"window_end {T} NOT NULL",
+                          "matches bigint NOT NULL", "baseline double precision", "factor double precision",
+                          "min_matches bigint", f"releases {T}", f"created_at {T} NOT NULL"]),
+        "CREATE INDEX idx_spikes_rule_created_at ON spikes (rule, created_at)",
+        "ALTER TABLE alerts ALTER COLUMN release_id DROP NOT NULL",
+        "ALTER TABLE alerts ADD COLUMN spike_id bigint REFERENCES spikes (id)",
+        f"ALTER TABLE alerts ADD COLUMN group_id {T}",
+        "CREATE UNIQUE INDEX idx_alerts_spike_id_channel ON alerts (spike_id, channel)",
+    ]
+
+
 def _nothing() -> list[str]:
     return []
 
@@ -161,6 +175,7 @@ STEPS: dict[str, Callable[[], list[str]]] = {
     "index_at_commit": index_at_commit,
     "page_boilerplate": page_boilerplate,  # (its wire renames: nothing older to rename here)
     "cluster": cluster,
+    "spikes": spikes,
 }
 NAMES = list(STEPS)
 
