@@ -192,8 +192,8 @@ def test_the_readme_shows_every_event_type_with_a_valid_example() -> None:
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    examples = [json.loads(block) for block in re.findall(r"```json\n(\{\n  \"type\": \"(?:release|rule)\..*?)```", readme,
-                                                            re.DOTALL)]
+    blocks = re.findall(r"```json\n(\{\n  \"type\": \"(?:release|rule)\..*?)```", readme, re.DOTALL)
+    examples = [json.loads(block) for block in blocks]
     types = {ref["$ref"].rsplit("/", 1)[1] for ref in event_schema()["oneOf"]}
     assert {e["type"] for e in examples} == types
     for example in examples:

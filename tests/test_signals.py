@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor import app as app_mod
 from monitor import channels as channels_mod
 from monitor import deliver
 from monitor.app import App
@@ -25,7 +26,20 @@ from monitor.fetch import Fetcher
 from monitor.normalize import normalize
 from monitor.poller import FeedPoller
 from monitor.store import Store
-from monitor.types import ChannelSpec, Config, Database, Entry, Feed, RuleSpec, Secret, Settings, SpikeSpec
+from monitor.types import (
+    ChannelSpec,
+    Config,
+    Database,
+    Entry,
+    Feed,
+    RuleSpec,
+    Secret,
+    Settings,
+    Spike,
+    SpikeNotice,
+    SpikeSpec,
+)
+from monitor.web import Pages
 from tests.configs import HOOK_ENV, SECRET, Configs, cli
 from tests.feedserver import FeedServer, rss
 from tests.smtpservers import RecordingHandler, smtp_server
@@ -241,7 +255,7 @@ def spike_rows(store: Store) -> list:
 
 def test_a_spike_over_a_15_day_history_alerts_once_per_window(database: Database, tmp_path: Path,
                                                                 feed_server: FeedServer, fetcher: Fetcher,
-                                                                receiver: WebhookReceiver) -> None:
+                                                                receiver: WebhookReceiver, configs: Configs) -> None:
     clock = ManualClock(NOW)
     rule = RuleSpec("recalls", "recall*", notify=("hook",), spike=SpikeSpec(factor=3, min=5))
     poller = poller_for(database, tmp_path, [rule], clock, fetcher)
@@ -268,12 +282,21 @@ def test_a_spike_over_a_15_day_history_alerts_once_per_window(database: Database
         assert report.sent >= 1 and len(events) == 1
         [event] = events
         check_event(event)
-        assert receiver.deliveries[[d.json["type"] for d in receiver.deliveries].index("rule.spike")].headers[
-            "webhook-id"] == row.alert_id == event["data"]["alert_id"]
+        [sent] = [d for d in receiver.deliveries if d.json["type"] == "rule.spike"]
+        assert sent.headers["webhook-id"] == row.alert_id == event["data"]["alert_id"]
         data = event["data"]
-        assert (data["rule"], data["count"], data["baseline"], data["factor"], data["min"]) == ("recalls", 6, 2.0, 3.0, 5)
+        assert (data["rule"], data["count"], data["baseline"]) == ("recalls", 6, 2.0)
+        assert (data["factor"], data["min"]) == (3.0, 5)
         assert data["window"]["seconds"] == 86400
         assert len(data["releases"]) == 5 and all("recalls heater" in r["title"] for r in data["releases"])
+
+        # The rule's web page draws the baseline over its chart and lists the spike.
+        cfg = configs.write("", rules='[channels.hook]\ntype = "console"\n\n[[rules]]\nname = "recalls"\n'
+                            'query = "recall*"\nnotify = ["hook"]\nspike = { factor = 3, min = 5 }\n')
+        status, body = Pages(app_mod.load(cfg), ManualClock(clock.now())).rule("recalls", {})
+        page = body.decode()
+        assert status == 200 and '<line class="baseline"' in page and "Recent spikes" in page
+        assert "a spike alerts at 3× that" in page and "days in red had a spike alert" in page
 
         # A day later the window has moved on: a new jump alerts again.
         clock.advance(86400)
@@ -323,3 +346,48 @@ def test_spike_settings_are_validated_naming_the_key(tmp_path: Path) -> None:
     path.write_text(base)
     assert load(path).rules[0].spike is None
     assert sys.version_info >= (3, 11)
+
+
+# --------------------------------------------------------------------------- every format
+
+
+def spike_notice() -> SpikeNotice:
+    from tests.test_channel_console import make_notice
+
+    release = make_notice(title="Acme recalls heaters <b>now</b>").release
+    spike = Spike(rule="recalls", start=NOW - timedelta(days=1), end=NOW, count=14, baseline=2.5, factor=3.0, min=5,
+                  release_ids=(release.id,))
+    return SpikeNotice(alert_id="pm-x-12", channel="hook", spike=spike, releases=(release,))
+
+
+@pytest.mark.parametrize("fmt", ["json", "slack", "discord"])
+def test_each_webhook_format_names_every_rule_and_renders_a_spike(fmt: str, receiver: WebhookReceiver) -> None:
+    from monitor.channels.webhook import WebhookChannel
+    from tests.test_channel_console import make_notice
+
+    channel = WebhookChannel("hook", receiver.url, format=fmt, secret=SECRET)
+    grouped = [make_notice("pm-x-1"), make_notice("pm-x-2", rule="summits", snippet="the [Summit] opens")]
+    channel.send(grouped, now=NOW, message_id="pm-x-1")
+    channel.send([spike_notice()], now=NOW, message_id="pm-x-12")
+    group, spike = (d.body.decode() for d in receiver.deliveries)
+    assert "central-asia" in group and "summits" in group and "the [Summit] opens" in group
+    if fmt == "json":
+        check_event(receiver.deliveries[1].json)
+        assert receiver.deliveries[1].json["data"]["count"] == 14
+    else:
+        assert "spike: 14 matches in the last 1d (usually 2.5; alerts at 3x and at least 5)" in spike
+    if fmt == "slack":
+        assert "<b>" not in spike and "&lt;b&gt;" in spike  # mrkdwn control characters escaped
+    channel.close()
+
+
+def test_a_spike_email_says_what_jumped(tmp_path: Path) -> None:
+    with smtp_server(RecordingHandler()) as server, channels_mod.ChannelSet({"mail": mail(server.port)}) as chans:
+        chans["mail"].send([spike_notice()], now=NOW, message_id="pm-x-12")
+        [message] = server.handler.messages
+    parsed = email.message_from_bytes(message.data, policy=email.policy.default)
+    assert parsed["Subject"].startswith("[press-monitor] [recalls] spike: 14 matches in the last 1d")
+    assert parsed["Message-ID"] == "<pm-x-12@press-monitor>"
+    text = parsed.get_body(("plain",)).get_content()
+    assert "top releases:" in text and "Acme recalls heaters" in text
+    assert "&lt;b&gt;now&lt;/b&gt;" in parsed.get_body(("html",)).get_content()
