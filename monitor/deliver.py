@@ -288,8 +288,9 @@ def _record(store, name: str, rows: list, message_id: str, error: BaseException 
     exc = error if isinstance(error, DeliveryError) else DeliveryError(str(error))
     attempts = max(r.attempts for r in rows) + 1
     when = None if exc.permanent else next_attempt(attempts, now, retry_after=exc.retry_after, rng=rng)
-    # Several rows of one release sent as one message: their retry must be that message, same id.
-    grouped = message_id if len(rows) > 1 and rows[0].digest_id is None else None
+    # Several rows of one release sent as one message (its id is its first row's alert id; a digest's
+    # is "…-digest", bound by digest_id already): their retry must be that message, under that id.
+    grouped = message_id if len(rows) > 1 and message_id in (rows[0].alert_id, rows[0].group_id) else None
     with store.transaction():
         store.mark_failed(ids, str(exc), when, grouped)
         store.set_meta(FAILURES_META + name, json.dumps(_failures(store, name, now, str(exc))))

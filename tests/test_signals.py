@@ -172,13 +172,18 @@ def test_digests_still_list_one_alert_per_rule(store: Store, receiver: WebhookRe
     from monitor import config
 
     clock = ManualClock(NOW)
-    queue_release(store, clock, 1, RULES, ("hook",))
+    rid = queue_release(store, clock, 1, RULES, ("hook",))
     spec = ChannelSpec(name="hook", type="webhook", digest=config.digest("1h", "digest"),
                        options=WebhookOptions(url=receiver.url, timeout=5.0, secret=Secret(SECRET)))
     assert drain(store, clock, spec) == deliver.Report(waiting=3)
     clock.advance(3601)
+    receiver.fail(1)
+    assert drain(store, clock, spec) == deliver.Report(retrying=3)
+    assert {r.group_id for r in store.release_alerts(rid)} == {None}  # a digest is bound by digest_id
+    clock.advance(10)
     assert drain(store, clock, spec) == deliver.Report(sent=3)
-    [digest] = receiver.deliveries
+    failed, digest = receiver.deliveries
+    assert failed.headers["webhook-id"] == digest.headers["webhook-id"]
     assert digest.json["type"] == "release.digest"
     assert [a["rule"] for a in digest.json["data"]["alerts"]] == list(RULES)
 
