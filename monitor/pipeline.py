@@ -261,9 +261,13 @@ def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Set
         rule = rules.get(m.rule)
         if rule is None:
             continue
-        if getattr(rule, "spike", None) is not None and rule.notify:
+        published = store.published_at(m.key)
+        spike = getattr(rule, "spike", None)
+        # Only a match inside the window can raise its count: a backlog of older releases (a cold
+        # start) costs no spike check, which reads the rule's last 15 days of matches.
+        if spike is not None and rule.notify and published >= now - timedelta(seconds=spike.window):
             spiking[rule.name] = rule
-        if store.published_at(m.key) < oldest:
+        if published < oldest:
             # Old news archives quietly: a backlog or a resurfaced item must not flood anyone.
             n_old += bool(rule.notify)
             continue
