@@ -13,8 +13,9 @@ the pipeline after each commit that added matches for a rule with `spike = {...}
 Counted by publication date, as every chart and the rules page count: importing a feed's backlog
 (old releases matched today) must not look like a spike. With no history the baseline is 0, so the
 first `min` matches in a window alert: a topic that was silent and now is not is what a spike means.
-A spike is checked only when matches are added (nothing else can raise the count); a baseline that
-falls as its days age out does not raise an alert on its own until the rule's next match.
+A spike is checked only when matches inside the window are added (nothing else can raise the
+count); a baseline that falls as its days age out does not raise an alert on its own until the
+rule's next match in the window.
 """
 
 from __future__ import annotations
