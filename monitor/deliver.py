@@ -5,6 +5,11 @@ was in flight — at-least-once delivery, with the same alert id on every attemp
 drop repeats. A failure is retried on the Standard Webhooks schedule with jitter, honouring
 Retry-After; a permanent failure is dead at once; 410 Gone also disables the channel. Channels send
 side by side (one worker each), so one slow endpoint delays only its own alerts.
+
+The stages of a drain, per channel: due rows -> messages (`group`: one message per release, naming
+every rule that matched it; or `_digests`: one per digest period) -> send -> one committed outcome
+per message. A message's id is its lowest row's alert id (`pm-INSTALL-N`), recorded on its rows
+(`group_id`) when it fails, so a retry is the same message under the same id.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Protocol
 from monitor.clock import Clock
 from monitor.errors import DeliveryError, MonitorError
 from monitor.retry_after import MAX_RETRY_AFTER
-from monitor.types import ChannelSpec, Notice
+from monitor.types import AnyNotice, ChannelSpec
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +48,7 @@ FAILURES_META = "channel_failures:"  # + channel name -> {"failures", "since", "
 
 
 class Channel(Protocol):
-    def send(self, notices: Sequence[Notice], *, now: datetime, message_id: str, digest: bool = False) -> None: ...
+    def send(self, notices: Sequence[AnyNotice], *, now: datetime, message_id: str, digest: bool = False) -> None: ...
 
 
 class Claims(Protocol):
@@ -100,7 +105,11 @@ def drain(
     with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL, len(channels))),
                             thread_name_prefix="deliver") as pool:
         while True:
-            rows = [r for r in store.due_alerts(clock.now(), batch + len(handled)) if r.id not in handled]
+            limit = batch + len(handled)
+            due = store.due_alerts(clock.now(), limit)
+            rows = [r for r in due if r.id not in handled]
+            if len(due) == limit:
+                rows = _whole_releases(rows)
             if not rows:
                 return report
             handled.update(r.id for r in rows)
@@ -122,9 +131,11 @@ def drain(
                     report += Report(waiting=len(chan_rows))
                     continue
                 if spec.digest:
-                    batches = _digests(store, spec, chan_rows, clock, timezone)
+                    # A spike is a signal, at most one per rule per window: it does not wait for the digest.
+                    batches = _digests(store, spec, [r for r in chan_rows if r.spike_id is None], clock, timezone)
+                    batches += [([r], r.alert_id, False) for r in chan_rows if r.spike_id is not None]
                 else:
-                    batches = [([row], row.alert_id, False) for row in chan_rows]
+                    batches = group(chan_rows)
                 report += Report(waiting=len(chan_rows) - sum(len(group) for group, _, _ in batches))
                 queues[name] = batches
             fence = None if claims is None else _fence(claims, specs, timezone)
@@ -162,6 +173,40 @@ def _fence(claims: Claims, specs: Mapping[str, ChannelSpec], timezone: str) -> C
     return may_send
 
 
+def group(rows: Sequence) -> list[tuple[list, str, bool]]:
+    """Return one channel's due rows as messages: (rows, message id, False), in the order of their first row.
+
+    Rows of one release never sent before (the rules that matched it in one commit) make one message,
+    under the lowest row's alert id. A row already tried keeps the message it was tried in: its
+    `group_id` (several rows), else alone under its own id; so a receiver never sees one id with two
+    contents. A spike row is always alone.
+    """
+    groups: dict[tuple[str, object], list] = {}
+    for row in rows:
+        if row.group_id:
+            key: tuple[str, object] = ("message", row.group_id)
+        elif row.attempts == 0 and row.release_id is not None:
+            key = ("release", row.release_id)
+        else:
+            key = ("row", row.id)
+        groups.setdefault(key, []).append(row)
+    out = []
+    for members in groups.values():
+        members.sort(key=lambda r: r.id)
+        out.append((members, members[0].group_id or members[0].alert_id, False))
+    return out
+
+
+def _whole_releases(rows: list) -> list:
+    """Hold back the fresh rows of the batch's last release (the batch may have cut it) for the next batch,
+    so a release's rules are not split over two messages; unless they are the whole batch."""
+    last = rows[-1] if rows else None
+    if last is None or last.release_id is None:
+        return rows
+    kept = [r for r in rows if not (r.release_id == last.release_id and r.attempts == 0 and not r.group_id)]
+    return kept or rows
+
+
 def _send_all(store, pool: ThreadPoolExecutor, channels: Mapping[str, Channel],
               queues: dict[str, list[tuple[list, str, bool]]], disabled: set[str], clock: Clock,
               rng: random.Random, emit: Callable[[str], None],
@@ -191,7 +236,7 @@ def _send_all(store, pool: ThreadPoolExecutor, channels: Mapping[str, Channel],
         while todo[name] and queued[name] < LOOKAHEAD and not stops[name].is_set():
             group, message_id, digest = todo[name].popleft()
             try:
-                notices = [store.notice(r) for r in group]
+                notices = store.notices(group)
             except MonitorError as exc:  # could not even render it (release gone): retrying cannot help
                 report += _record(store, name, group, message_id, DeliveryError(str(exc), permanent=True),
                                   clock, rng, emit)[0]
@@ -244,7 +289,7 @@ def _sender(channel: Channel, name: str, inbox: queue.SimpleQueue, clock: Clock,
         outcomes.put((name, group, message_id, error))
 
 
-def _send(channel: Channel, name: str, notices: list[Notice], now: datetime, message_id: str,
+def _send(channel: Channel, name: str, notices: list[AnyNotice], now: datetime, message_id: str,
           digest: bool) -> BaseException | None:
     """Send (in a worker thread); return None on success or the error (a DeliveryError for a failure)."""
     try:
@@ -297,8 +342,11 @@ def _record(store, name: str, rows: list, message_id: str, error: BaseException 
     exc = error if isinstance(error, DeliveryError) else DeliveryError(str(error))
     attempts = max(r.attempts for r in rows) + 1
     when = None if exc.permanent else next_attempt(attempts, now, retry_after=exc.retry_after, rng=rng)
+    # Several rows of one release sent as one message (its id is its first row's alert id; a digest's
+    # is "…-digest", bound by digest_id already): their retry must be that message, under that id.
+    grouped = message_id if len(rows) > 1 and message_id in (rows[0].alert_id, rows[0].group_id) else None
     with store.transaction():
-        store.mark_failed(ids, str(exc), when)
+        store.mark_failed(ids, str(exc), when, grouped)
         store.set_meta(FAILURES_META + name, json.dumps(_failures(store, name, now, str(exc))))
         if exc.gone:
             store.disable_channel(name, str(exc), now)

@@ -25,12 +25,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor import dedupe
+from monitor import dedupe, spikes
 from monitor.clock import Clock
+from monitor.config.units import format_duration as format_window
 from monitor.errors import FeedError, PageError
 from monitor.normalize import extract_tickers, find_dateline, normalize
 from monitor.parse import MAX_ENTRIES, parse, split_items
@@ -254,6 +255,7 @@ def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Set
         return 0, 0, 0
     oldest = now - timedelta(seconds=settings.alert_max_age)
     n_old = 0
+    spiking: dict[str, object] = {}  # rules with a `spike` setting that gained matches: checked below
     # Matches, dates and alerts each in one go (batched store calls: one round trip, not one per match).
     matched = list(rules.match(store.docs(release_ids)))
     fresh = store.add_matches([(m.key, m.rule, m.snippet) for m in matched], now)  # this rule matched anew
@@ -265,13 +267,38 @@ def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Set
         rule = rules.get(m.rule)
         if rule is None:
             continue
+        spike = getattr(rule, "spike", None)
+        # Only a match inside the window can raise its count: a backlog of older releases (a cold
+        # start) costs no spike check, which reads the rule's last 15 days of matches.
+        if spike is not None and rule.notify and published[m.key] >= now - timedelta(seconds=spike.window):
+            spiking[rule.name] = rule
         if published[m.key] < oldest:
             # Old news archives quietly: a backlog or a resurfaced item must not flood anyone.
             n_old += bool(rule.notify)
             continue
         alerts.extend((m.key, m.rule, channel) for channel in rule.notify if channels is None or channel in channels)
     n_matches, n_alerts = len(fresh), store.add_alerts(alerts, now)
+    for rule in spiking.values():
+        n_alerts += _check_spike(store, rule, now, channels)
     return n_matches, n_alerts, n_old
+
+
+def _check_spike(store, rule, now: datetime, channels: frozenset[str] | None) -> int:
+    """Queue a rule.spike alert when the rule's matches jumped (spikes.decide); return the alerts queued.
+
+    Checked in the transaction that added the matches, so the count and the at-most-one-per-window
+    check see exactly what is committed with them (one writer at a time on both backends).
+    """
+    when = spikes.span(rule.spike, now)
+    count, base = store.spike_counts(rule.name, when.base_start, when.start)
+    found = spikes.decide(rule.name, rule.spike, when, count, base, store.last_spike_at(rule.name))
+    if found is None:
+        return 0
+    found = replace(found, release_ids=store.spike_releases(rule.name, when.start))
+    targets = [c for c in rule.notify if channels is None or c in channels]
+    log.info("rule %r: spike of %d matches in %s (baseline %.2f)", rule.name, found.count,
+             format_window(rule.spike.window), found.baseline)
+    return store.add_spike(found, targets, now)
 
 
 def fetch(feed: Feed, state: FeedState, *, fetcher: FetcherLike, clock: Clock) -> Outcome:

@@ -112,6 +112,17 @@ class RuleSpec:
     feeds: tuple[str, ...] = ()
     regex: str | None = None
     enabled: bool = True
+    spike: SpikeSpec | None = None  # alert when the rule's matches jump (`spike = { factor, min, window }`)
+
+
+@dataclass(frozen=True)
+class SpikeSpec:
+    """A rule's `spike` table: alert when its matches in the last `window` reach `min` and `factor` times
+    its baseline (the previous BASELINE_DAYS days' daily mean, scaled to the window): monitor/spikes.py."""
+
+    factor: float = 3.0
+    min: int = 5
+    window: float = 86400.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -363,6 +374,37 @@ class Notice:
     snippet: str
     release: ReleaseView
     test: bool = False  # made up by `alerts test`: its own webhook event type (release.test)
+
+
+@dataclass(frozen=True)
+class Spike:
+    """A rule's matches jumped (spikes.decide): what the `spikes` table records and a rule.spike alert says."""
+
+    rule: str
+    start: datetime  # the window: releases published from start ...
+    end: datetime  # ... to end (when it was detected)
+    count: int  # the rule's matches published in the window
+    baseline: float  # matches expected in one window: the previous 14 days' daily mean x the window in days
+    factor: float
+    min: int
+    release_ids: tuple[int, ...] = ()  # the top releases of the window, most carried first
+
+
+@dataclass(frozen=True)
+class SpikeNotice:
+    """A rule.spike alert ready to render: the spike and its top releases (a channel sends it alone)."""
+
+    alert_id: str  # stable across retries: webhook-id, Message-ID
+    channel: str
+    spike: Spike
+    releases: tuple[ReleaseView, ...]
+
+    @property
+    def rule(self) -> str:
+        return self.spike.rule
+
+
+AnyNotice = Notice | SpikeNotice  # what Channel.send takes: release alerts (one release, or a digest) or one spike
 
 
 # --------------------------------------------------------------------------- feed health, outbox states

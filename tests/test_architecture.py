@@ -13,7 +13,7 @@ LAYER = {
     **dict.fromkeys(["types", "errors", "clock", "links", "channel_options", "saferegex", "fold",
                      "wires", "httpclient", "httpadapter", "retry_after", "deadline", "excerpt", "node"], 1),
     **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover",
-                     "extract"], 2),
+                     "extract", "spikes"], 2),
     **dict.fromkeys(["fetch", "hostqueue", "store", "channels", "sdnotify"], 3),
     **dict.fromkeys(["pipeline", "deliver", "maintenance", "pagefetch", "health", "membership", "cluster"], 4),
 }

@@ -151,10 +151,22 @@ def test_unknown_channel_type_is_a_config_error() -> None:
 
 def test_send_checks_the_batch_shape() -> None:
     channel = ConsoleChannel("t", out=io.StringIO())
-    with pytest.raises(ValueError, match="exactly one notice"):
-        channel.send([make_notice(), make_notice("b")], now=NOW, message_id="x")
+    with pytest.raises(ValueError, match="the alerts of one release"):
+        channel.send([make_notice(), make_notice("b", release_id=7)], now=NOW, message_id="x")
     with pytest.raises(ValueError, match="at least one"):
         channel.send([], now=NOW, message_id="x", digest=True)
+
+
+def test_one_release_matched_by_several_rules_is_one_block_naming_every_rule() -> None:
+    out = io.StringIO()
+    ConsoleChannel("t", out=out).send(
+        [make_notice("a1"), make_notice("a2", rule="summits", snippet="the [Summit] opens")], now=NOW,
+        message_id="a1")
+    text = out.getvalue()
+    assert text.count("China-Central Asia Summit opens in Xi'an") == 1
+    assert text.startswith("[central-asia, summits] China-Central Asia Summit opens in Xi'an\n")
+    assert "  central-asia: leaders of [Central] [Asia] meet in Xi'an\n" in text
+    assert "  summits: the [Summit] opens\n" in text
 
 
 # --------------------------------------------------------------------------- render helpers

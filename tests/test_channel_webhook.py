@@ -93,6 +93,8 @@ def test_json_alert_is_delivered_signed_with_the_documented_shape(receiver: Webh
             "rule": "central-asia",
             "channel": "newsroom",
             "snippet": "leaders of [Central] [Asia] meet in Xi'an",
+            "matches": [{"alert_id": "alert-7f3a", "rule": "central-asia",
+                         "snippet": "leaders of [Central] [Asia] meet in Xi'an"}],
             "release": {
                 "id": 42,
                 "title": "China-Central Asia Summit opens in Xi'an",
@@ -190,8 +192,8 @@ def test_the_readme_shows_every_event_type_with_a_valid_example() -> None:
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    examples = [json.loads(block) for block in re.findall(r"```json\n(\{\n  \"type\": \"release\..*?)```", readme,
-                                                            re.DOTALL)]
+    blocks = re.findall(r"```json\n(\{\n  \"type\": \"(?:release|rule)\..*?)```", readme, re.DOTALL)
+    examples = [json.loads(block) for block in blocks]
     types = {ref["$ref"].rsplit("/", 1)[1] for ref in event_schema()["oneOf"]}
     assert {e["type"] for e in examples} == types
     for example in examples:

@@ -895,6 +895,7 @@ README_HEADINGS = {
     "feeds[]": "### `[[feeds]]`",
     "terms": "### `[terms]`",
     "rules[]": "### `[[rules]]`",
+    "rules[].spike": "#### `spike`: alert when a rule's matches jump",
     "channels.<name>": "### `[channels.NAME]`",
     "channels.<name>:console": '#### `type = "console"`',
     "channels.<name>:webhook": '#### `type = "webhook"`',

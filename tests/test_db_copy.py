@@ -18,7 +18,7 @@ import pytest
 
 from monitor.store import Store
 from monitor.store.copy import KEYED, TABLES
-from monitor.types import Database
+from monitor.types import Database, Spike
 from tests.pgserver import TestDatabase
 from tests.test_export import T0, build_archive, release
 
@@ -56,6 +56,9 @@ def fill(db: Path) -> None:
                           items=frozenset({"h1"}), item_keys={"h1": "bulk-1"})
         store.set_schedule("Bulk", next_poll_at=T0 + timedelta(minutes=5))
         store.disable_channel("hook", "410 Gone", T0)
+        # A spike and its alert (issue 21): an outbox row with no release.
+        store.add_spike(Spike(rule="turbines", start=T0 - timedelta(days=1), end=T0, count=12, baseline=1.5,
+                              factor=3.0, min=5, release_ids=(1, 2)), ["hook"], T0)
 
 
 def table_rows(db: Database) -> dict[str, list[dict[str, Any]]]:

@@ -70,14 +70,16 @@ def test_the_page_text_makes_rules_match_and_alert_once_each(tmp_path: Path, dat
         assert "ok  1 new  0 dup  wire" in first.stdout  # the abstract matches no rule
         assert "pages: 1 fetched, 0 skipped, 0 failed  2 matched" in first.stdout
         assert "alerts: 2 sent" in first.stdout
-        assert sorted(d.json["data"]["rule"] for d in hook.deliveries) == ["central-asia", "summits"]
-        snippets = {d.json["data"]["rule"]: d.json["data"]["snippet"] for d in hook.deliveries}
+        # Both rules matched in the page's one commit: one message naming both (issue 21).
+        [message] = hook.deliveries
+        assert sorted(m["rule"] for m in message.json["data"]["matches"]) == ["central-asia", "summits"]
+        snippets = {m["rule"]: m["snippet"] for m in message.json["data"]["matches"]}
         assert "[Summit]" in snippets["summits"]  # the snippet comes from the page text
         assert "[Central Asia]" in snippets["central-asia"] or "[Kazakhstan]" in snippets["central-asia"]
 
         again = cli("run", "--once", cwd=tmp_path, check=True)
         assert "pages:" not in again.stdout and "alerts:" not in again.stdout
-        assert len(hook.deliveries) == 2  # once each
+        assert len(hook.deliveries) == 1  # once each: no new message
 
     show = cli("show", "1", cwd=tmp_path, check=True).stdout
     body, _, end_matter = show.partition("-- end matter")
@@ -198,7 +200,8 @@ def test_turning_full_text_on_and_backfilling_alerts_on_recent_releases(tmp_path
         filled = cli("pages", "fetch", "--since", "1d", cwd=tmp_path, check=True)
         assert "pages: 1 fetched, 0 skipped, 0 failed  2 matched" in filled.stdout
         assert "alerts: 2 sent" in filled.stdout
-        assert sorted(d.json["data"]["rule"] for d in hook.deliveries) == ["central-asia", "summits"]
+        [message] = hook.deliveries  # one message naming both rules (issue 21)
+        assert sorted(m["rule"] for m in message.json["data"]["matches"]) == ["central-asia", "summits"]
 
 
 def test_a_hostile_page_fails_with_the_reason_and_the_rest_go_on(tmp_path: Path, database: Database,

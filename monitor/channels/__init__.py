@@ -25,7 +25,7 @@ from monitor.channels.email import EmailChannel
 from monitor.channels.secrets import resolve
 from monitor.channels.webhook import WebhookChannel
 from monitor.errors import ConfigError
-from monitor.types import ChannelSpec, Notice
+from monitor.types import AnyNotice, ChannelSpec
 
 __all__ = ["Channel", "ChannelSet", "ConsoleChannel", "EmailChannel", "WebhookChannel", "build"]
 
@@ -34,7 +34,7 @@ class Channel(Protocol):
     name: str
 
     def send(
-        self, notices: Sequence[Notice], *, now: datetime, message_id: str, digest: bool = False
+        self, notices: Sequence[AnyNotice], *, now: datetime, message_id: str, digest: bool = False
     ) -> None:
         """Deliver one notice (digest=False) or one message bundling all of them; raise DeliveryError.
 

@@ -23,10 +23,10 @@ import apprise
 from monitor.channels.email import subject_for
 from monitor.channels.render import check_batch, text_message
 from monitor.errors import DeliveryError
-from monitor.types import Notice
+from monitor.types import AnyNotice
 
 
-def markdown_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> str:
+def markdown_message(notices: Sequence[AnyNotice], *, now: datetime, digest: bool) -> str:
     """Return the text rendering with its lines kept apart in Markdown (a hard break per line)."""
     return "\n".join(line + "  " if line.strip() else line
                      for line in text_message(notices, now=now, digest=digest).splitlines())
@@ -55,7 +55,7 @@ class AppriseChannel:
         return apobj
 
     def send(
-        self, notices: Sequence[Notice], *, now: datetime, message_id: str, digest: bool = False
+        self, notices: Sequence[AnyNotice], *, now: datetime, message_id: str, digest: bool = False
     ) -> None:
         """Notify every URL; return None when all took it, else raise DeliveryError (to retry)."""
         check_batch(notices, digest)

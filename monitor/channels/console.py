@@ -9,7 +9,7 @@ from typing import TextIO
 
 from monitor.channels.render import check_batch, text_message
 from monitor.errors import DeliveryError
-from monitor.types import Notice
+from monitor.types import AnyNotice
 
 STREAMS = ("stdout", "stderr")
 
@@ -30,7 +30,7 @@ class ConsoleChannel:
         return sys.stderr if self.stream == "stderr" else sys.stdout
 
     def send(
-        self, notices: Sequence[Notice], *, now: datetime, message_id: str, digest: bool = False
+        self, notices: Sequence[AnyNotice], *, now: datetime, message_id: str, digest: bool = False
     ) -> None:
         """Write one alert (or a digest) to the stream; return None or raise DeliveryError."""
         check_batch(notices, digest)

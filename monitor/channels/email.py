@@ -27,13 +27,16 @@ from monitor.channels.render import (
     clean_text,
     html_message,
     plural,
+    releases_of,
+    spike_heading,
+    spike_of,
     text_message,
     truncate,
     view,
 )
 from monitor.deadline import Deadline
 from monitor.errors import DeliveryError
-from monitor.types import Notice
+from monitor.types import AnyNotice
 
 SECURITY = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -124,15 +127,20 @@ def header_text(value: str, limit: int) -> str:
     return truncate(text, limit)
 
 
-def subject_for(notices: Sequence[Notice], *, prefix: str, digest: bool) -> str:
-    """Return the Subject: prefix + rule + title, or prefix + "N alerts" for a digest."""
+def subject_for(notices: Sequence[AnyNotice], *, prefix: str, digest: bool) -> str:
+    """Return the Subject: prefix + rules + title, prefix + "N alerts" for a digest, or the spike's heading."""
     head = clean_text(prefix)
     if head:
         head += " "
+    spike = spike_of(notices)
+    if spike is not None:
+        return header_text(f"{head}{spike_heading(spike)}", SUBJECT_MAX)
     if digest:
         return header_text(f"{head}{plural(len(notices), 'alert')}", SUBJECT_MAX)
-    v = view(notices[0])
-    return header_text(f"{head}{v.rule}: {v.title}", SUBJECT_MAX)
+    releases = releases_of(notices)
+    v = view(releases[0])
+    rules = ", ".join(n.rule for n in releases)  # one message per release: every rule that matched it
+    return header_text(f"{head}{rules}: {v.title}", SUBJECT_MAX)
 
 
 class _Watched:
@@ -194,7 +202,7 @@ class EmailChannel:
         return f"EmailChannel({self.name!r}, {self.host}:{self.port}, security={self.security!r})"
 
     def compose(
-        self, notices: Sequence[Notice], *, now: datetime, message_id: str, digest: bool = False
+        self, notices: Sequence[AnyNotice], *, now: datetime, message_id: str, digest: bool = False
     ) -> EmailMessage:
         """Return the message send() would deliver: multipart/alternative, text then HTML."""
         check_batch(notices, digest)
@@ -214,7 +222,7 @@ class EmailChannel:
         return msg
 
     def send(
-        self, notices: Sequence[Notice], *, now: datetime, message_id: str, digest: bool = False
+        self, notices: Sequence[AnyNotice], *, now: datetime, message_id: str, digest: bool = False
     ) -> None:
         """Deliver one alert (or a digest) by SMTP; return None or raise DeliveryError."""
         msg = self.compose(notices, now=now, message_id=message_id, digest=digest)

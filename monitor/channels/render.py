@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from monitor.links import safe_link
-from monitor.types import Notice, ReleaseView
+from monitor.types import AnyNotice, Notice, ReleaseView, SpikeNotice
 
 # Lengths that keep one alert readable in a terminal, a mail client or a chat message.
 TITLE_MAX = 300
@@ -126,18 +126,65 @@ def view(notice: Notice) -> AlertView:
 # --------------------------------------------------------------------------- plain text
 
 
-def text_block(notice: Notice) -> str:
-    """Return one alert as a readable multi-line plain-text block (no trailing newline)."""
+def text_block(notice: Notice, *more: Notice) -> str:
+    """Return one alert as a readable multi-line plain-text block (no trailing newline); with `more`
+    (other rules' notices about the same release), one block naming every rule, each with its snippet."""
     v = view(notice)
-    lines = [f"[{v.rule}] {v.title}"]
+    others = [view(n) for n in more]
+    lines = [f"[{', '.join([v.rule, *(o.rule for o in others)])}] {v.title}"]
     if v.sources:
         lines.append(f"  source:    {v.sources}")
     lines.append(f"  published: {v.published}")
     if v.dateline:
         lines.append(f"  dateline:  {v.dateline}")
     lines.append(f"  link:      {v.url or '(no link)'}")
-    if v.snippet:
-        lines.append(f"  {v.snippet}")
+    if not others:
+        if v.snippet:
+            lines.append(f"  {v.snippet}")
+    else:
+        lines.extend(f"  {o.rule}: {o.snippet}" if o.snippet else f"  {o.rule}" for o in (v, *others))
+    return "\n".join(lines)
+
+
+def releases_of(notices: Sequence[AnyNotice]) -> list[Notice]:
+    """Return the release notices of a batch (check_batch has made sure that is all of them)."""
+    return [n for n in notices if isinstance(n, Notice)]
+
+
+def spike_of(notices: Sequence[AnyNotice]) -> SpikeNotice | None:
+    """Return the spike a batch is about, or None for release alerts."""
+    first = notices[0] if notices else None
+    return first if isinstance(first, SpikeNotice) else None
+
+
+def window_text(seconds: float) -> str:
+    """Return a spike window for people: "1d", "12h", "1d12h"."""
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    text = (f"{days}d" if days else "") + (f"{hours}h" if hours else "") + (f"{rest // 60}m" if rest >= 60 else "")
+    return text or f"{int(seconds)}s"
+
+
+def spike_heading(spike: SpikeNotice) -> str:
+    """Return the one line that says what jumped: "[rule] spike: 12 matches in 1d (usually 2.0)"."""
+    s = spike.spike
+    window = window_text((s.end - s.start).total_seconds())
+    matches = "1 match" if s.count == 1 else f"{s.count} matches"
+    return (f"[{clean_text(s.rule, 100)}] spike: {matches} "
+            f"in the last {window} (usually {s.baseline:g}; alerts at {s.factor:g}x and at least {s.min})")
+
+
+def spike_text(spike: SpikeNotice) -> str:
+    """Return a rule.spike alert as plain text: the heading, the window, the top releases."""
+    s = spike.spike
+    lines = [spike_heading(spike), f"  window:    {utc_human(s.start)} to {utc_human(s.end)}"]
+    if spike.releases:
+        lines.append("  top releases:")
+    for release in spike.releases:
+        sources = source_names(release)
+        lines.append(f"  - {clean_text(release.title, TITLE_MAX) or '(untitled)'}")
+        lines.append(f"    {utc_human(release.published)}{' · ' + sources if sources else ''}")
+        lines.append(f"    {safe_url(release.url) or '(no link)'}")
     return "\n".join(lines)
 
 
@@ -146,11 +193,17 @@ def digest_heading(count: int, channel: str, now: datetime) -> str:
     return f"press-monitor: {plural(count, 'alert')} for {clean_text(channel, 100)} at {utc_human(now)}"
 
 
-def text_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> str:
-    """Return the plain-text rendering of one alert, or of a digest (heading, then the blocks)."""
-    blocks = [text_block(n) for n in notices]
-    if digest:
-        blocks.insert(0, digest_heading(len(notices), notices[0].channel, now))
+def text_message(notices: Sequence[AnyNotice], *, now: datetime, digest: bool) -> str:
+    """Return the plain-text rendering of one alert (one release, every rule that matched it), of a
+    spike, or of a digest (heading, then the blocks)."""
+    spike = spike_of(notices)
+    if spike is not None:
+        return spike_text(spike) + "\n"
+    releases = releases_of(notices)
+    if not digest:
+        return text_block(*releases) + "\n"
+    blocks = [text_block(n) for n in releases]
+    blocks.insert(0, digest_heading(len(notices), notices[0].channel, now))
     return "\n\n".join(blocks) + "\n"
 
 
@@ -177,18 +230,24 @@ def marked_html(snippet: str) -> str:
     return "".join(out)
 
 
-def html_block(notice: Notice) -> str:
-    """Return one alert as an HTML fragment; every feed string escaped, only http(s) hrefs."""
+def html_block(notice: Notice, *more: Notice) -> str:
+    """Return one alert as an HTML fragment; every feed string escaped, only http(s) hrefs. With `more`
+    (other rules' notices about the same release): every rule named, each with its snippet."""
     v = view(notice)
+    others = [view(n) for n in more]
     title = f'<a href="{_e(v.url)}">{_e(v.title)}</a>' if v.url else _e(v.title)
     meta = " &middot; ".join(_e(p) for p in (v.sources, v.published, v.dateline) if p)
     parts = [
         '<div style="margin:0 0 1.5em 0">',
-        f'<div style="color:#555;font-size:90%">{_e(v.rule)}</div>',
+        f'<div style="color:#555;font-size:90%">{_e(", ".join([v.rule, *(o.rule for o in others)]))}</div>',
         f'<div style="font-size:120%;font-weight:bold;margin:.2em 0">{title}</div>',
     ]
-    if v.snippet:
-        parts.append(f'<div style="margin:.3em 0">{marked_html(v.snippet)}</div>')
+    if not others:
+        if v.snippet:
+            parts.append(f'<div style="margin:.3em 0">{marked_html(v.snippet)}</div>')
+    else:
+        parts.extend(f'<div style="margin:.3em 0"><b>{_e(o.rule)}</b>: {marked_html(o.snippet)}</div>'
+                     for o in (v, *others))
     parts.append(f'<div style="color:#777;font-size:85%">{meta}</div>')
     if v.url:
         parts.append(f'<div style="color:#777;font-size:85%">{_e(v.url)}</div>')
@@ -196,10 +255,31 @@ def html_block(notice: Notice) -> str:
     return "\n".join(parts)
 
 
-def html_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> str:
-    """Return a complete HTML document for one alert or a digest."""
-    body = [html_block(n) for n in notices]
-    if digest:
+def spike_html(spike: SpikeNotice) -> str:
+    """Return a rule.spike alert as an HTML fragment: the heading, then the top releases linked."""
+    s = spike.spike
+    parts = [f'<h2 style="font-size:110%">{_e(spike_heading(spike))}</h2>',
+             f'<div style="color:#777;font-size:85%">{_e(utc_human(s.start))} to {_e(utc_human(s.end))}</div>',
+             "<ul>"]
+    for release in spike.releases:
+        title = clean_text(release.title, TITLE_MAX) or "(untitled)"
+        url = safe_url(release.url)
+        link = f'<a href="{_e(url)}">{_e(title)}</a>' if url else _e(title)
+        parts.append(f"<li>{link} <span style=\"color:#777\">{_e(utc_human(release.published))}</span></li>")
+    parts.append("</ul>")
+    return "\n".join(parts)
+
+
+def html_message(notices: Sequence[AnyNotice], *, now: datetime, digest: bool) -> str:
+    """Return a complete HTML document for one alert (one release, every rule), a spike or a digest."""
+    spike = spike_of(notices)
+    releases = releases_of(notices)
+    if spike is not None:
+        body = [spike_html(spike)]
+    elif not digest:
+        body = [html_block(*releases)]
+    else:
+        body = [html_block(n) for n in releases]
         heading = digest_heading(len(notices), notices[0].channel, now)
         body.insert(0, f"<h2 style=\"font-size:110%\">{_e(heading)}</h2>")
     return (
@@ -214,7 +294,7 @@ def html_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> s
 # The JSON events are described by WEBHOOK_SCHEMA (shipped in the package, shown in the README):
 # change both together. A value the release lacks is null, never "" (as in the JSON API).
 WEBHOOK_SCHEMA = "webhook-events.schema.json"
-MATCHED, DIGEST, TEST = "release.matched", "release.digest", "release.test"
+MATCHED, DIGEST, TEST, SPIKE = "release.matched", "release.digest", "release.test", "rule.spike"
 
 
 def release_payload(release: ReleaseView) -> dict[str, object]:
@@ -250,31 +330,59 @@ def alert_payload(notice: Notice) -> dict[str, object]:
     }
 
 
-def json_message(notices: Sequence[Notice], *, now: datetime, digest: bool) -> dict[str, object]:
-    """Return the release.matched (one alert), release.test (`alerts test`) or release.digest (several) event."""
+def spike_payload(spike: SpikeNotice) -> dict[str, object]:
+    s = spike.spike
+    return {
+        "alert_id": spike.alert_id,
+        "rule": s.rule,
+        "channel": spike.channel,
+        "window": {"start": utc_iso(s.start), "end": utc_iso(s.end),
+                   "seconds": int((s.end - s.start).total_seconds())},
+        "count": s.count,
+        "baseline": s.baseline,
+        "factor": s.factor,
+        "min": s.min,
+        "releases": [release_payload(r) for r in spike.releases],
+    }
+
+
+def json_message(notices: Sequence[AnyNotice], *, now: datetime, digest: bool) -> dict[str, object]:
+    """Return the release.matched (one release, every rule that matched it), release.test (`alerts test`),
+    rule.spike or release.digest (several alerts) event."""
+    spike = spike_of(notices)
+    if spike is not None:
+        return {"type": SPIKE, "timestamp": utc_iso(now), "data": spike_payload(spike)}
+    releases = releases_of(notices)
     if digest:
         return {
             "type": DIGEST,
             "timestamp": utc_iso(now),
-            "data": {"channel": notices[0].channel, "alerts": [alert_payload(n) for n in notices]},
+            "data": {"channel": notices[0].channel, "alerts": [alert_payload(n) for n in releases]},
         }
-    notice = notices[0]
+    notice = releases[0]
     return {
         "type": TEST if notice.test else MATCHED,
         "timestamp": utc_iso(now),
         "data": {
+            # The message's id (webhook-id): the first rule's alert. rule and snippet are the first
+            # match's, as before grouping; `matches` names every rule that matched, in rule-row order.
             "alert_id": notice.alert_id,
             "rule": notice.rule,
             "channel": notice.channel,
             "snippet": notice.snippet,
+            "matches": [{"alert_id": n.alert_id, "rule": n.rule, "snippet": n.snippet} for n in releases],
             "release": release_payload(notice.release),
         },
     }
 
 
-def check_batch(notices: Sequence[Notice], digest: bool) -> None:
-    """Raise ValueError unless `notices` fits the call: one notice, or at least one for a digest."""
+def check_batch(notices: Sequence[AnyNotice], digest: bool) -> None:
+    """Raise ValueError unless `notices` fits the call: one spike; alerts about one release (its rules);
+    or, for a digest, at least one release alert."""
     if not notices:
         raise ValueError("send() needs at least one notice")
-    if not digest and len(notices) != 1:
-        raise ValueError(f"send() without digest=True takes exactly one notice, got {len(notices)}")
+    spikes = sum(isinstance(n, SpikeNotice) for n in notices)
+    if spikes and (digest or len(notices) != 1):
+        raise ValueError("a spike is sent alone, never in a digest")
+    if not digest and not spikes and len({n.release.id for n in releases_of(notices)}) != 1:
+        raise ValueError("send() without digest=True takes the alerts of one release")

@@ -23,7 +23,7 @@ from monitor.deadline import Deadline
 from monitor.errors import DeliveryError, NetworkError
 from monitor.httpclient import HttpClient, Response
 from monitor.retry_after import retry_after
-from monitor.types import Notice
+from monitor.types import AnyNotice
 
 USER_AGENT = "press-monitor/0.1 (+webhook)"
 DEFAULT_TIMEOUT = 15.0
@@ -134,7 +134,7 @@ class WebhookChannel:
     def __repr__(self) -> str:
         return f"WebhookChannel({self.name!r}, {self._origin!r}, format={self.format!r})"
 
-    def render(self, notices: Sequence[Notice], *, now: datetime, digest: bool = False) -> bytes:
+    def render(self, notices: Sequence[AnyNotice], *, now: datetime, digest: bool = False) -> bytes:
         """Return the exact body bytes that send() would POST."""
         check_batch(notices, digest)
         payload = render(self.format, notices, now=now, digest=digest)
@@ -157,7 +157,7 @@ class WebhookChannel:
         return headers
 
     def send(
-        self, notices: Sequence[Notice], *, now: datetime, message_id: str, digest: bool = False
+        self, notices: Sequence[AnyNotice], *, now: datetime, message_id: str, digest: bool = False
     ) -> None:
         """POST one alert (or a digest); return None on 2xx, else raise DeliveryError."""
         body = self.render(notices, now=now, digest=digest)

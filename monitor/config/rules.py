@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from monitor.config.keys import ACCEPTED_KEYS
 from monitor.config.problems import Problems
-from monitor.config.values import SLUG, boolean, did_you_mean, quote, regex, slug, str_list, string
-from monitor.types import RuleSpec
+from monitor.config.units import parse_duration
+from monitor.config.values import SLUG, boolean, describe, did_you_mean, quote, regex, slug, str_list, string
+from monitor.errors import ConfigError
+from monitor.types import RuleSpec, SpikeSpec
+
+# A window longer than the baseline period would compare a window with less than itself.
+SPIKE_WINDOW_MAX = 7 * 86400.0
 
 
 def rules(
@@ -37,6 +43,7 @@ def rules(
                 p.add(f"{key}.feeds[{i}]", f"no feed named {quote(feed)} in [[feeds]]{where}")
         pattern = p.optional(table, key, "regex", regex, None)
         enabled = p.optional(table, key, "enabled", boolean, True)
+        spike_spec = _spike(p, table, key)
         if len(p) > mark:
             continue
         assert name is not None and query is not None
@@ -48,6 +55,45 @@ def rules(
                 feeds=tuple(dict.fromkeys(feeds or ())),
                 regex=pattern,
                 enabled=bool(enabled),
+                spike=spike_spec,
             )
         )
     return tuple(rules)
+
+
+def _spike(p: Problems, table: Mapping[str, object], key: str) -> SpikeSpec | None:
+    """Return the rule's `spike = { factor = 3, min = 5, window = "1d" }`, None when absent (or invalid)."""
+    if "spike" not in table:
+        return None
+    where = f"{key}.spike"
+    value = p.table(table["spike"], where, 'e.g. spike = { factor = 3, min = 5, window = "1d" }')
+    if value is None:
+        return None
+    mark = len(p)
+    p.unknown_keys(value, ACCEPTED_KEYS["rules[].spike"], where)
+    factor = p.optional(value, where, "factor", _factor, 3.0)
+    least = p.optional(value, where, "min", _min_count, 5)
+    window = p.optional(value, where, "window", _window, 86400.0)
+    if len(p) > mark:
+        return None
+    return SpikeSpec(factor=float(factor), min=int(least), window=float(window))
+
+
+def _factor(value: object, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 1:
+        raise ConfigError(f"{key}: expected a number of at least 1 (how many times the baseline), "
+                          f"got {describe(value)}")
+    return float(value)
+
+
+def _min_count(value: object, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{key}: expected a whole number of matches, at least 1, got {describe(value)}")
+    return value
+
+
+def _window(value: object, key: str) -> float:
+    seconds = parse_duration(value, key=key)
+    if seconds < 3600 or seconds > SPIKE_WINDOW_MAX:
+        raise ConfigError(f'{key}: the window must be between "1h" and "7d", got {describe(value)}')
+    return seconds

@@ -52,7 +52,7 @@ from monitor.rules.snippet import ELLIPSIS, TOKENS, mended
 from monitor.rules.snippet import OPEN as _OPEN
 from monitor.rules.syntax import PAnd, PColumns, PNear, PNode, PNot, POr, PPhrase, TooDeep, clip, expand_terms, parse
 from monitor.saferegex import Pattern, RegexError, compile_regex
-from monitor.types import Doc, Match, RuleSpec
+from monitor.types import Doc, Match, RuleSpec, SpikeSpec
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class Rule:
     feeds: tuple[str, ...] = ()
     regex: Pattern | None = None  # RE2 (linear time); see monitor/saferegex.py
     enabled: bool = True
+    spike: SpikeSpec | None = None  # alert when its matches jump (monitor/spikes.py)
 
 
 @dataclass(frozen=True)
@@ -384,6 +385,7 @@ def compile_rules(
             feeds=tuple(spec.feeds),
             regex=regex,
             enabled=spec.enabled,
+            spike=spec.spike,
         )
         compiled.append(_Compiled(rule, node, frozenset(spec.feeds)))
     return RuleSet(compiled)

@@ -259,7 +259,7 @@ class Connection:
         return self._install_id
 
     def count(self, table: str) -> int:
-        if table not in {"releases", "sightings", "matches", "alerts", "feeds", "release_versions", "pages"}:
+        if table not in {"releases", "sightings", "matches", "alerts", "feeds", "release_versions", "pages", "spikes"}:
             raise ValueError(table)
         n: int = self.scalar(f"SELECT count(*) FROM {table}")
         return n

@@ -21,7 +21,7 @@ from monitor.store.base import Connection
 from monitor.store.review import ReviewStore
 
 # Tables with an `id`, parents before children.
-TABLES = ("feeds", "releases", "sightings", "release_versions", "matches", "alerts", "pages")
+TABLES = ("feeds", "releases", "sightings", "release_versions", "matches", "spikes", "alerts", "pages")
 # Small tables keyed by name: copied whole at the end (a re-run writes the same rows again).
 KEYED = {"channels": "name", "meta": "key"}
 COPY_OF = "copy_of"

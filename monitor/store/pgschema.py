@@ -178,6 +178,20 @@ def pg_search_speed() -> list[str]:
             f"ALTER INDEX {index} SET (fastupdate = on)"]
 
 
+def spikes() -> list[str]:
+    """spikes, and outbox rows about a spike (release_id NULL) or sent in a group: see schema.spikes."""
+    return [
+        _table("spikes", [f"id {ID}", f"rule {T} NOT NULL", f"window_start {T} NOT NULL", f"window_end {T} NOT NULL",
+                          "matches bigint NOT NULL", "baseline double precision", "factor double precision",
+                          "min_matches bigint", f"releases {T}", f"created_at {T} NOT NULL"]),
+        "CREATE INDEX idx_spikes_rule_created_at ON spikes (rule, created_at)",
+        "ALTER TABLE alerts ALTER COLUMN release_id DROP NOT NULL",
+        "ALTER TABLE alerts ADD COLUMN spike_id bigint REFERENCES spikes (id)",
+        f"ALTER TABLE alerts ADD COLUMN group_id {T}",
+        "CREATE UNIQUE INDEX idx_alerts_spike_id_channel ON alerts (spike_id, channel)",
+    ]
+
+
 def _nothing() -> list[str]:
     return []
 
@@ -195,6 +209,7 @@ STEPS: dict[str, Callable[[], list[str]]] = {
     "cluster": cluster,
     "pg_ingest": pg_ingest,
     "pg_search_speed": pg_search_speed,
+    "spikes": spikes,
 }
 NAMES = list(STEPS)
 

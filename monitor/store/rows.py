@@ -88,7 +88,7 @@ class MatchRow:
 class OutboxRow:
     id: int
     alert_id: str
-    release_id: int
+    release_id: int | None  # None for a rule.spike alert (spike_id)
     rule: str
     channel: str
     status: AlertStatus
@@ -98,15 +98,19 @@ class OutboxRow:
     created_at: datetime
     sent_at: datetime | None
     digest_id: str | None
-    title: str
+    title: str  # the release's title, or "spike: N matches" for a spike
+    spike_id: int | None = None
+    group_id: str | None = None  # the message id it was last sent under with other rows of its release
 
     @classmethod
     def from_row(cls, r: Row, install_id: str) -> OutboxRow:
+        spike = r["spike_id"]
+        title = f"spike: {r['spike_matches']} matches" if spike is not None else r["title"] or ""
         return cls(id=r["id"], alert_id=f"pm-{install_id}-{r['id']}", release_id=r["release_id"], rule=r["rule"],
                    channel=r["channel"], status=AlertStatus(r["status"]), attempts=r["attempts"],
                    next_attempt_at=parse_ts(r["next_attempt_at"]), last_error=r["last_error"],
                    created_at=must_ts(r["created_at"]), sent_at=parse_ts(r["sent_at"]), digest_id=r["digest_id"],
-                   title=r["title"] or "")
+                   title=title, spike_id=spike, group_id=r["group_id"])
 
 
 @dataclass(frozen=True)

@@ -429,3 +429,25 @@ def pg_search_speed(db: sqlite_utils.Database) -> None:
     """PostgreSQL only (each release's tsvector gains its id's bucket lexeme, store/pgsearch.py): FTS5
     already walks its index newest first within a range of rowids. A step here too, so that both
     backends have the same steps and version check."""
+
+
+@migration("spikes")
+def spikes(db: sqlite_utils.Database) -> None:
+    """spikes: one row per rule.spike alert (the window, its count, the baseline, the top releases);
+    alerts.spike_id: an outbox row about a spike instead of a release (release_id NULL then);
+    alerts.group_id: the message id one send of several rows of one release went under, so a retry
+    re-sends them together under that id (deliver.py: one message per release per channel).
+
+    The outbox stays one row per (release, rule, channel): states, `alerts retry` and the web view
+    keep working per rule; grouping is a delivery-time stage.
+    """
+    db.table("spikes").create(
+        {"id": int, "rule": str, "window_start": str, "window_end": str, "matches": int, "baseline": float,
+         "factor": float, "min_matches": int, "releases": str, "created_at": str},
+        pk="id", not_null={"rule", "window_start", "window_end", "matches", "created_at"},
+    )
+    db.table("spikes").create_index(["rule", "created_at"])
+    db.table("alerts").transform(not_null={"release_id": False}, defaults={"attempts": 0})
+    db.execute("ALTER TABLE alerts ADD COLUMN spike_id INTEGER REFERENCES spikes (id)")
+    db.execute("ALTER TABLE alerts ADD COLUMN group_id TEXT")
+    db.execute("CREATE UNIQUE INDEX idx_alerts_spike_id_channel ON alerts (spike_id, channel)")

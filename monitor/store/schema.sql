@@ -1,6 +1,6 @@
 -- The press-monitor archive's schema after every migration (monitor/store/schema.py), as SQLite
 -- records it. Generated: do not edit; regenerate with `.venv/bin/python -m tests.schema_snapshot`.
--- Migrations: schema_v1, tickers_json, folded_index, pages, wire_names, sightings_by_feed, index_at_commit, page_boilerplate, cluster, pg_ingest, pg_search_speed
+-- Migrations: schema_v1, tickers_json, folded_index, pages, wire_names, sightings_by_feed, index_at_commit, page_boilerplate, cluster, pg_ingest, pg_search_speed, spikes
 
 CREATE TABLE "_sqlite_migrations" (
    "id" INTEGER PRIMARY KEY,
@@ -11,7 +11,7 @@ CREATE TABLE "_sqlite_migrations" (
 
 CREATE TABLE "alerts" (
    "id" INTEGER PRIMARY KEY,
-   "release_id" INTEGER NOT NULL REFERENCES "releases"("id"),
+   "release_id" INTEGER REFERENCES "releases"("id"),
    "rule" TEXT NOT NULL,
    "channel" TEXT NOT NULL,
    "status" TEXT NOT NULL DEFAULT 'pending',
@@ -21,7 +21,7 @@ CREATE TABLE "alerts" (
    "created_at" TEXT,
    "sent_at" TEXT,
    "digest_id" TEXT
-);
+, spike_id INTEGER REFERENCES spikes (id), group_id TEXT);
 
 CREATE TABLE "channels" (
    "name" TEXT PRIMARY KEY,
@@ -149,11 +149,26 @@ CREATE TABLE "sightings" (
    "last_seen_at" TEXT
 );
 
+CREATE TABLE "spikes" (
+   "id" INTEGER PRIMARY KEY,
+   "rule" TEXT NOT NULL,
+   "window_start" TEXT NOT NULL,
+   "window_end" TEXT NOT NULL,
+   "matches" INTEGER NOT NULL,
+   "baseline" REAL,
+   "factor" REAL,
+   "min_matches" INTEGER,
+   "releases" TEXT,
+   "created_at" TEXT NOT NULL
+);
+
 CREATE UNIQUE INDEX "idx__sqlite_migrations_migration_set_name"
     ON "_sqlite_migrations" ("migration_set", "name");
 
 CREATE UNIQUE INDEX "idx_alerts_release_id_rule_channel"
     ON "alerts" ("release_id", "rule", "channel");
+
+CREATE UNIQUE INDEX idx_alerts_spike_id_channel ON alerts (spike_id, channel);
 
 CREATE INDEX "idx_alerts_status_next_attempt_at"
     ON "alerts" ("status", "next_attempt_at");
@@ -205,6 +220,9 @@ CREATE INDEX "idx_sightings_feed_id_release_id"
 
 CREATE INDEX "idx_sightings_release_id"
     ON "sightings" ("release_id");
+
+CREATE INDEX "idx_spikes_rule_created_at"
+    ON "spikes" ("rule", "created_at");
 
 CREATE TRIGGER releases_ad AFTER DELETE ON releases WHEN NOT pm_defer() BEGIN INSERT INTO releases_fts (releases_fts, rowid, "title", "summary", "body", "author", "dateline", "tickers", "source") VALUES ('delete', old.id, pm_fold(old."title"), pm_fold(old."summary"), pm_fold(old."body"), pm_fold(old."author"), pm_fold(old."dateline"), pm_fold(old."tickers"), pm_fold(old."source")); END;
 

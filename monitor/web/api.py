@@ -129,6 +129,8 @@ class Api:
         out = [{"name": r.name, "query": s.query if s else None, "regex": s.regex if s else None,
                 "feeds": list(s.feeds) if s else [], "notify": list(s.notify) if s else [],
                 "enabled": s.enabled if s else False, "in_config": s is not None,
+                "spike": {"factor": s.spike.factor, "min": s.spike.min, "window_seconds": int(s.spike.window)}
+                if s and s.spike else None,
                 "matches": r.matches, "last_match": iso(r.last_match)}
                for r in listed for s in (r.spec,)]
         return 200, {"rules": out}

@@ -19,7 +19,7 @@ class Bar:
     h: float
     day: str
     n: int
-    bad: bool = False  # a day the feed was failing (drawn in the alarm colour)
+    bad: bool = False  # a day the feed was failing, or a rule's spike (drawn in the alarm colour)
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Chart:
     label: str  # the chart's text alternative, e.g. "127 matches in 90 days, at most 9 a day"
     what: str = "releases"
     ticks: tuple[Tick, ...] = ()  # x-axis: the first of each month (or every week on a short chart)
+    baseline: float | None = None  # a level to draw across (a rule's daily baseline), in counts a day
+    baseline_y: float | None = None  # ... and where it falls in the bars' area
 
 
 LABEL_HEIGHT = 14
@@ -60,18 +62,25 @@ def days_back(today: date, n: int) -> list[date]:
     return [today - timedelta(days=n - 1 - i) for i in range(n)]
 
 
+def daily_mean(counts: Mapping[str, int], before: date, days: int) -> float:
+    """Return the mean count a day over the `days` days before `before` (a rule's spike baseline)."""
+    return sum(int(counts.get((before - timedelta(days=i)).isoformat(), 0)) for i in range(1, days + 1)) / days
+
+
 def bars(counts: Mapping[str, int], today: date, *, days: int = 90, width: int = 540, height: int = 80,
-         what: str = "releases", bad_days: frozenset[str] = frozenset()) -> Chart:
-    """Return a bar chart of counts per day (keys "YYYY-MM-DD") over the `days` days ending today."""
+         what: str = "releases", bad_days: frozenset[str] = frozenset(), baseline: float | None = None) -> Chart:
+    """Return a bar chart of counts per day (keys "YYYY-MM-DD") over the `days` days ending today;
+    with `baseline`, a level line across it (the bars scale so that it fits)."""
     span = days_back(today, days)
     keys = [d.isoformat() for d in span]
     values = [int(counts.get(k, 0)) for k in keys]
     peak = max(values, default=0)
+    top = max(peak, baseline or 0.0)
     step = width / days
     gap = 1.0 if step >= 3 else 0.0
     out = []
     for i, (k, n) in enumerate(zip(keys, values, strict=True)):
-        h = 0.0 if peak == 0 else max(1.0, (height - 2) * n / peak) if n else 0.0
+        h = 0.0 if top == 0 else max(1.0, (height - 2) * n / top) if n else 0.0
         bad = k in bad_days
         if bad and h == 0:
             h = height - 2  # a failing day with nothing carried still shows
@@ -79,4 +88,9 @@ def bars(counts: Mapping[str, int], today: date, *, days: int = 90, width: int =
                        bad))
     total = sum(values)
     label = f"{total} {what} published in {days} days, at most {peak} a day"
-    return Chart(width, height, tuple(out), total, peak, keys[0], keys[-1], label, what, ticks_for(span, step))
+    level = None
+    if baseline is not None:
+        level = round(height - (height - 2) * baseline / top, 2) if top else float(height)
+        label += f", baseline {baseline:.2g} a day"
+    return Chart(width, height, tuple(out), total, peak, keys[0], keys[-1], label, what, ticks_for(span, step),
+                 baseline, level)

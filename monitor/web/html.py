@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import quote
 
-from monitor import health
+from monitor import health, spikes
 from monitor.app import App
 from monitor.clock import Clock
 from monitor.errors import ConfigError, QueryError
@@ -140,6 +140,7 @@ class Pages:
             rows = store.web_rule_matches(name, limit=RULE_PAGE_SIZE + 1, before=before)
             total, last = store.rule_stats().get(name, (0, None))
             days = store.web_rule_days(name, since=now - timedelta(days=CHART_DAYS - 1))
+            spiked = store.spikes(name, since=now - timedelta(days=CHART_DAYS))
         if spec is None and not total:
             raise NotFound(f"no rule named {name!r}")
         more = len(rows) > RULE_PAGE_SIZE
@@ -148,11 +149,16 @@ class Pages:
         if more:
             key: tuple[str, int] = rows[-1]["key"]  # type: ignore[assignment]
             older = self.r.url(f"/rule/{_seg(name)}", before=f"{key[0]}~{key[1]}")
+        # The level a spike is measured against: the daily mean of the 14 days before today (spikes.py,
+        # for a one-day window); days with a spike alert are drawn in the alarm colour.
+        baseline = charts.daily_mean(days, now.date(), spikes.BASELINE_DAYS)
+        spike_days = frozenset(s.end.astimezone(UTC).date().isoformat() for s in spiked)
         return 200, self.r.page(
             "rule.html", title=f"Rule {name}", name=name, spec=spec, rows=rows, total=total, last=last,
             older=older, newest=self.r.url(f"/rule/{_seg(name)}") if before else None,
-            chart=charts.bars(days, now.date(), days=CHART_DAYS, what="matches"),
-            atom=self.r.url(f"/rule/{_seg(name)}/feed.atom"))
+            chart=charts.bars(days, now.date(), days=CHART_DAYS, what="matches", baseline=baseline,
+                              bad_days=spike_days),
+            baseline=baseline, spikes=spiked, atom=self.r.url(f"/rule/{_seg(name)}/feed.atom"))
 
     def playground(self, params: Mapping[str, str]) -> tuple[int, bytes]:
         """`/rules/try?q=…`: what a query would have matched, per day and latest first; never writes."""

@@ -87,7 +87,8 @@ def no_alert_reason(detail: ReleaseDetail, specs: dict[str, RuleSpec], max_age: 
 
 
 def alert_json(a: OutboxRow) -> dict[str, object]:
-    return {"id": a.alert_id, "release_id": a.release_id, "title": a.title, "rule": a.rule, "channel": a.channel,
+    return {"id": a.alert_id, "kind": "spike" if a.spike_id is not None else "release", "release_id": a.release_id,
+            "title": a.title, "rule": a.rule, "channel": a.channel,
             "status": str(a.status), "attempts": a.attempts, "created": iso(a.created_at), "sent": iso(a.sent_at),
             "next_attempt": iso(a.next_attempt_at) if a.status == "pending" else None,
             "last_error": a.last_error}
