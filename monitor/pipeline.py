@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor import dedupe
+from monitor import dedupe, stories
 from monitor.clock import Clock
 from monitor.errors import FeedError, PageError
 from monitor.normalize import extract_tickers, find_dateline, normalize
@@ -142,11 +142,13 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
         page_floor = now - timedelta(seconds=settings.full_text_max_age)
         seen: list[str] = []  # unchanged items: their sightings are only refreshed
         sightings: list[tuple[int, Release, bool]] = []  # (release, item, joined): written in one go below
+        storied: list[Placed] = []  # new and revised releases: near-copies join their story (stories.py)
         for d in decisions:
             counts[d.kind] += 1
             if d.kind is dedupe.Kind.NEW:
                 rid = store.insert_release(d.item, feed.name, now)
                 sightings.append((rid, d.item, False))
+                storied.append(Placed(rid, d.item.title, d.item.body or d.item.summary, d.item.published_at, True))
                 to_match.add(rid)
                 if feed.full_text and d.item.link and d.item.published_at >= page_floor:
                     pages += store.queue_page(rid, d.item.link, feed.name, feed.url, now)
@@ -161,6 +163,7 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                 rid = d.stored_id(ids)
                 store.revise_release(rid, d.item, now)
                 store.update_sighting(feed_id, d.item, now)
+                storied.append(Placed(rid, d.item.title, d.item.body or d.item.summary, d.item.published_at, None))
                 to_match.add(rid)
                 if feed.full_text:  # the release changed: so may its page
                     pages += store.requeue_page(rid, now)
@@ -169,6 +172,7 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                 seen.append(d.item.sighting_key)
             ids.append(rid)
         store.add_sightings(feed_id, feed.name, sightings, now)  # before matching: docs() read `source`
+        place_in_stories(store, storied)  # before matching: an alert is once per story
 
         n_matches, n_alerts, n_old = _match_and_queue(store, sorted(to_match), now, settings, rules, channels)
         store.touch_sightings(feed_id, seen, now)
@@ -239,9 +243,74 @@ def apply_page(store, outcome: PageOutcome, now: datetime, *, settings: Settings
         store.apply_page(outcome.release_id, text, find_dateline(text[:4000]), extract_tickers(text),
                          outcome.boilerplate)
         store.finish_page(outcome.page_id, now, status="done", method=outcome.method, quality=outcome.quality)
+        # The page's lead may show what the feed's summary could not: that this is a copy of a story.
+        title = next((d.title for d in store.docs([outcome.release_id])), "")
+        place_in_stories(store, [Placed(outcome.release_id, title, text, store.published_at(outcome.release_id), None)])
         # add_match keeps the first match of a rule: only rules the feed text did not match alert now.
         n_matches, n_alerts, _ = _match_and_queue(store, [outcome.release_id], now, settings, rules, channels)
     return PageResult("done", matches=n_matches, alerts=n_alerts)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A release whose text was just stored, to be placed in a story."""
+
+    release_id: int
+    title: str
+    text: str
+    published: datetime
+    new: bool | None  # True: just inserted (alone); None: ask the archive whether it is alone
+
+
+def place_in_stories(store, placed: Sequence[Placed]) -> int:
+    """Join each release that is alone in its story to the story of its closest near-copy (stored or earlier
+    in `placed`), and index its band keys; return how many joined a story.
+
+    One lookup of the band keys and one of the candidates' texts for the whole batch (a cold ingest stores
+    thousands of releases in one poll). A release that already has copies (or is one) stays where it is: a
+    revision or its page text only adds band keys, so a story never splits or chains into another.
+    """
+    sketched = [(p, sk) for p in placed if (sk := stories.sketch(p.title, p.text)) is not None]
+    if not sketched:
+        return 0
+    holders = store.band_holders([k for _, sk in sketched for k in sk.bands])
+    may_join = {p.release_id: p.new if p.new is not None else store.story_alone(p.release_id) for p, _ in sketched}
+    wanted = {rid for p, sk in sketched if may_join[p.release_id] for k in sk.bands for rid in holders.get(k, ())}
+    texts = {}
+    if wanted:
+        start = min(p.published for p, _ in sketched) - stories.MAX_SKEW
+        end = max(p.published for p, _ in sketched) + stories.MAX_SKEW
+        texts = store.story_texts(wanted, start, end)
+    known: dict[int, stories.Candidate] = {}  # stored candidates, sketched once each
+    batch: dict[int, list[stories.Candidate]] = {}  # band key -> releases of this batch holding it
+    joins: list[tuple[int, int]] = []
+    bands: list[tuple[int, int]] = []
+    for p, sk in sketched:
+        rid = p.release_id
+        if may_join[rid]:
+            found: dict[int, stories.Candidate] = {}
+            for k in sk.bands:
+                for other in holders.get(k, ()):
+                    if other != rid and other not in found and other in texts:
+                        if other not in known:
+                            story, title, text, published = texts[other]
+                            known[other] = stories.Candidate(other, story, published, stories.sketch(title, text))
+                        found[other] = known[other]
+                for c in batch.get(k, ()):
+                    if c.release_id != rid:
+                        found.setdefault(c.release_id, c)
+            story_id = stories.pick(sk, p.published, list(found.values()))
+            if story_id is not None and story_id != rid:
+                joins.append((rid, story_id))
+        else:
+            story_id = store.story_id(rid)
+        own = stories.Candidate(rid, story_id if story_id is not None else rid, p.published, sk)
+        for k in sk.bands:
+            batch.setdefault(k, []).append(own)
+            bands.append((rid, k))
+    store.set_stories(joins)
+    store.add_story_bands(bands)
+    return len(joins)
 
 
 def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Settings, rules: RulesLike,
@@ -263,8 +332,15 @@ def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Set
             # Old news archives quietly: a backlog or a resurfaced item must not flood anyone.
             n_old += bool(rule.notify)
             continue
+        # Once per story (the default): a near-copy of a release this rule already alerted for records
+        # its match (search and the rule's page show it) but queues no second alert to the same channel.
+        story = store.story_id(m.key) if rule.once_per == "story" else None
         for channel in rule.notify:
-            if (channels is None or channel in channels) and store.add_alert(m.key, m.rule, channel, now):
+            if channels is not None and channel not in channels:
+                continue
+            if story is not None and store.story_alerted(story, m.key, m.rule, channel):
+                continue
+            if store.add_alert(m.key, m.rule, channel, now):
                 n_alerts += 1
     return n_matches, n_alerts, n_old
 

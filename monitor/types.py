@@ -109,6 +109,7 @@ class RuleSpec:
     feeds: tuple[str, ...] = ()
     regex: str | None = None
     enabled: bool = True
+    once_per: str = "story"  # "story": one alert per story (monitor/stories.py); "release": every near-copy
 
 
 @dataclass(frozen=True)

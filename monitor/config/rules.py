@@ -6,8 +6,12 @@ from collections.abc import Mapping
 
 from monitor.config.keys import ACCEPTED_KEYS
 from monitor.config.problems import Problems
-from monitor.config.values import SLUG, boolean, did_you_mean, quote, regex, slug, str_list, string
+from monitor.config.values import SLUG, boolean, choice, did_you_mean, quote, regex, slug, str_list, string
 from monitor.types import RuleSpec
+
+# once_per: "story" alerts a rule once for all near-copies of a release (monitor/stories.py); "release"
+# alerts for every copy that is its own release, as before stories.
+ONCE_PER = ("story", "release")
 
 
 def rules(
@@ -37,6 +41,7 @@ def rules(
                 p.add(f"{key}.feeds[{i}]", f"no feed named {quote(feed)} in [[feeds]]{where}")
         pattern = p.optional(table, key, "regex", regex, None)
         enabled = p.optional(table, key, "enabled", boolean, True)
+        once_per = p.optional(table, key, "once_per", choice, "story", ONCE_PER)
         if len(p) > mark:
             continue
         assert name is not None and query is not None
@@ -48,6 +53,7 @@ def rules(
                 feeds=tuple(dict.fromkeys(feeds or ())),
                 regex=pattern,
                 enabled=bool(enabled),
+                once_per=once_per or "story",
             )
         )
     return tuple(rules)

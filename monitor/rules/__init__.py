@@ -79,6 +79,7 @@ class Rule:
     feeds: tuple[str, ...] = ()
     regex: Pattern | None = None  # RE2 (linear time); see monitor/saferegex.py
     enabled: bool = True
+    once_per: str = "story"  # "story": a near-copy of a release it alerted for does not alert again
 
 
 @dataclass(frozen=True)
@@ -384,6 +385,7 @@ def compile_rules(
             feeds=tuple(spec.feeds),
             regex=regex,
             enabled=spec.enabled,
+            once_per=spec.once_per,
         )
         compiled.append(_Compiled(rule, node, frozenset(spec.feeds)))
     return RuleSet(compiled)
