@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,19 +36,25 @@ from monitor.fold import fold
 
 SHINGLE = 3  # words per shingle: single word edits (a place, a date) touch at most three shingles
 LEAD_WORDS = 80  # words of the text (after the dateline) that stand for the release
-BANDS = 12
-ROWS = 3  # (1/12)**(1/3) ~ 0.44: pairs above ~0.5 Jaccard are nearly always found
+BANDS = 16
+ROWS = 2  # (1/16)**(1/2) = 0.25: a pair at Jaccard 0.4 shares a band with probability 0.94, at 0.5 0.99
 MIN_SHINGLES = 8  # fewer (a bare short title): too little text to call anything a copy
 
 # Measured on bench/data/story_pairs.json (bench/bench_stories.py): see bench/README.md, issue 21.
-MIN_JACCARD = 0.45
+MIN_JACCARD = 0.35
 MIN_CONTAINMENT = 0.8  # a short copy (a finance site's excerpt) whose shingles are nearly all in the longer
 MIN_CONTAINED = 12  # ... when the short one has at least this many shingles
+MIN_FIGURES = 3
+MIN_FIGURES_SHARED = 0.7
 MAX_SKEW = timedelta(days=3)  # as dedupe.MAX_COPY_SKEW: copies go out within hours, late feeds within days
 
 _WORD = re.compile(r"\w+")
 # A dateline ends in a dash within the first few hundred characters: "NEW YORK, Dec. 4, 2026 /PRNewswire/ --".
 _DATELINE_END = re.compile(r"^.{0,250}?(?:/\s*\S[^/]{0,60}/\s*)?\s(?:--|–|—)\s", re.S)
+# A corrected re-issue opens with what was corrected, then the release: "CORRECTING and REPLACING … The
+# updated release reads:" (Business Wire), "… The corrected release follows." The lead starts after it.
+_CORRECTION = re.compile(r"^.{0,600}?\b(?:corrected|updated|revised|complete)\s+(?:news\s+|press\s+)?release"
+                         r"\s+(?:reads|follows|is\s+below)\b\W*", re.S | re.I)
 _MASK = (1 << 63) - 1
 
 
@@ -59,6 +64,7 @@ class Sketch:
 
     shingles: frozenset[int]
     bands: tuple[int, ...]
+    numbers: frozenset[str] = frozenset()  # the words of the lead with a digit ("$1.9 billion": "1", "9")
 
 
 @dataclass(frozen=True)
@@ -76,19 +82,46 @@ def words(text: str) -> list[str]:
 
 
 def lead(text: str) -> str:
-    """Return the text after its dateline, if it opens with one."""
+    """Return the text after its dateline and after a correction's note, if it opens with them."""
     m = _DATELINE_END.match(text)
-    return text[m.end():] if m else text
+    if m:
+        text = text[m.end():]
+    c = _CORRECTION.match(text)
+    return text[c.end():] if c else text
 
 
 def _shingles(tokens: Sequence[str]) -> set[int]:
-    if len(tokens) < SHINGLE:
-        return {_hash(" ".join(tokens))} if tokens else set()
-    return {_hash(" ".join(tokens[i:i + SHINGLE])) for i in range(len(tokens) - SHINGLE + 1)}
+    """Return the 64-bit hashes of the word shingles (one word's hash for fewer words than SHINGLE)."""
+    hs = [_word_hash(w) for w in tokens]
+    if len(hs) < SHINGLE:
+        return {_mix(hs[0])} if hs else set()
+    # Three word hashes combined with distinct odd multipliers, then mixed: order matters ("a b c" is not
+    # "c b a"), and hashing each word once (memoized) costs a third of hashing every shingle's text.
+    return {_mix((a * _K1 + b * _K2 + c) & _M64) for a, b, c in zip(hs, hs[1:], hs[2:], strict=False)}
 
 
-def _hash(s: str) -> int:
-    return int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big")
+_K1, _K2, _K3 = 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x94D049BB133111EB
+_M64 = (1 << 64) - 1
+_WORDS: dict[str, int] = {}  # word -> its hash; the vocabulary of releases is small, but bounded anyway
+_MAX_WORDS = 200_000
+_SALT = b""  # the stored bands depend on it: never change it (bench_stories.py varies it to measure LSH recall)
+
+
+def _word_hash(w: str) -> int:
+    h = _WORDS.get(w)
+    if h is None:
+        if len(_WORDS) >= _MAX_WORDS:
+            _WORDS.clear()
+        # blake2b, not hash(): str hashes differ between processes, and the bands are stored.
+        h = _WORDS[w] = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8, salt=_SALT).digest(), "big")
+    return h
+
+
+def _mix(x: int) -> int:
+    """splitmix64's finalizer: every input bit moves every output bit."""
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * _K3) & _M64
+    return x ^ (x >> 31)
 
 
 def sketch(title: str, text: str) -> Sketch | None:
@@ -98,35 +131,38 @@ def sketch(title: str, text: str) -> Sketch | None:
     shingles = _shingles(words(title)) | _shingles(body)
     if len(shingles) < MIN_SHINGLES:
         return None
-    return Sketch(frozenset(shingles), _bands(shingles))
+    numbers = frozenset(w for w in body if not w.isalpha())  # "1", "9" of "$1.9 billion"; "12u"; "2026"
+    return Sketch(frozenset(shingles), _bands(shingles), numbers)
 
 
 def _bands(shingles: set[int]) -> tuple[int, ...]:
     bins = BANDS * ROWS
-    mins: list[int | None] = [None] * bins
+    mins = [_M64] * bins
     for h in shingles:
         b = h % bins
         v = h // bins
-        m = mins[b]
-        if m is None or v < m:
+        if v < mins[b]:
             mins[b] = v
-    # Rotation densification: an empty bin takes the next filled bin's value (and its offset), so two
-    # similar sets still agree bin by bin where a short lead left bins empty.
-    filled = [i for i, m in enumerate(mins) if m is not None]
-    sig: list[int] = []
-    for i, m in enumerate(mins):
-        if m is not None:
-            sig.append(m)
-            continue
-        j = next((k for k in filled if k > i), filled[0])
-        value = mins[j]
-        assert value is not None
-        sig.append(value * bins + (j - i) % bins)
+    # Rotation densification: an empty bin takes the next filled bin's value (circularly) plus how far it
+    # looked, so two similar sets still agree bin by bin where a short lead left bins empty.
+    last = next(i for i in range(bins - 1, -1, -1) if mins[i] != _M64)
+    sig = mins[:]
+    nxt, dist = mins[last], 0
+    for i in range(2 * bins - 1, -1, -1):  # twice round: the bins after the last filled one wrap to the first
+        j = i % bins
+        if mins[j] != _M64:
+            nxt, dist = mins[j], 0
+        else:
+            dist += 1
+            if i < bins:
+                sig[j] = (nxt * bins + dist) & _M64
+    # One key per band: its rows and its number mixed into 63 bits (an INTEGER in SQLite, a bigint in PostgreSQL).
     keys = []
     for band in range(BANDS):
-        packed = struct.pack(f">H{ROWS}Q", band, *(v & 0xFFFFFFFFFFFFFFFF for v in sig[band * ROWS:(band + 1) * ROWS]))
-        # Signed 63-bit: an INTEGER in SQLite, a bigint in PostgreSQL.
-        keys.append(int.from_bytes(hashlib.blake2b(packed, digest_size=8).digest(), "big") & _MASK)
+        key = band + 1
+        for v in sig[band * ROWS:(band + 1) * ROWS]:
+            key = (key * _K1 + v * _K2) & _M64
+        keys.append(_mix(key) & _MASK)
     return tuple(keys)
 
 
@@ -138,8 +174,20 @@ def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
     return (common / union if union else 0.0), (common / small if small else 0.0)
 
 
+def figures_agree(a: Sketch, b: Sketch) -> bool:
+    """Whether the figures of the shorter lead are (mostly) in the other: copies repeat the release's figures,
+    while two releases in one template (two quarters' results, two conference dates, two dividends) differ
+    in exactly those. Fewer than MIN_FIGURES figures: nothing to say."""
+    small = min(len(a.numbers), len(b.numbers))
+    if small < MIN_FIGURES:
+        return True
+    return len(a.numbers & b.numbers) / small >= MIN_FIGURES_SHARED
+
+
 def same_story(a: Sketch, b: Sketch) -> bool:
     """Whether two leads are copies of one release (time aside: see pick())."""
+    if not figures_agree(a, b):
+        return False
     jaccard, containment = similarity(a, b)
     if jaccard >= MIN_JACCARD:
         return True
