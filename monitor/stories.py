@@ -31,6 +31,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from monitor.fold import fold
 
@@ -205,3 +206,32 @@ def pick(new: Sketch, published: datetime, candidates: Sequence[Candidate]) -> i
         if best is None or (score, -c.story_id) > (best[0], -best[1]):
             best = (score, c.story_id)
     return None if best is None else best[1]
+
+
+class Copy(Protocol):
+    """What telling a story needs of each copy (store.rows.StoryCopy)."""
+
+    @property
+    def wire(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def published(self) -> datetime: ...
+
+
+def where(c: Copy) -> str:
+    """The name a copy is known by: its wire ("PR Newswire"), else the feed that carried it."""
+    return c.wire or c.source
+
+
+def told(copies: Sequence[Copy]) -> str:
+    """Return "first on PR Newswire 2026-12-04 09:02 UTC, then newsroom 09:40, then …" (copies in order, UTC)."""
+    if not copies:
+        return ""
+    first = copies[0]
+    parts = [f"first on {where(first)} {first.published:%Y-%m-%d %H:%M} UTC"]
+    for c in copies[1:]:
+        same_day = c.published.date() == first.published.date()
+        when = f"{c.published:%H:%M}" if same_day else f"{c.published:%Y-%m-%d %H:%M}"
+        parts.append(f"then {where(c)} {when}")
+    return ", ".join(parts)

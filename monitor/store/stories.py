@@ -77,7 +77,7 @@ class StoryStore(Connection):
             {"story": story_id, "id": release_id, "rule": rule, "channel": channel}))
 
     def story(self, release_id: int) -> Story:
-        """Return the story of a release with all its copies, earliest first (a story of one: just it)."""
+        """Return the story of a release with all its copies, earliest published first (a story of one: just it)."""
         story_id = self.story_id(release_id)
         copies = tuple(
             StoryCopy(id=r["id"], title=r["title"] or "", url=r["url"] or "", source=(lines(r["source"]) or [""])[0],
@@ -85,7 +85,7 @@ class StoryStore(Connection):
                       first_seen=must_ts(r["first_seen_at"]))
             for r in self.rows(
                 "SELECT id, title, url, source, wire, published_at, first_seen_at FROM releases"
-                " WHERE id = :story OR story_id = :story ORDER BY first_seen_at, published_at, id",
+                " WHERE id = :story OR story_id = :story ORDER BY published_at, first_seen_at, id",
                 {"story": story_id}))
         return Story(story_id, copies)
 
