@@ -6,6 +6,7 @@ pipeline.commit / apply_page on both backends (SQLite file and the PostgreSQL se
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -159,3 +160,46 @@ def test_a_copy_in_the_same_poll_and_the_page_text_join_the_story(database: Data
         assert store.story_id(fin) == ids[0]
         assert [c.id for c in store.story(fin).copies] == [ids[0], ids[1], fin]
         assert len(alerts(store)) == 1
+
+
+# --------------------------------------------------------------------------- the CLI end to end
+
+
+@pytest.mark.parametrize("once_per", ["story", "release"])
+def test_cli_wire_then_newsroom_copy_alerts_once_and_show_lists_both(
+        tmp_path, configs, feed_server, receiver, once_per: str) -> None:
+    """A wire release, then its newsroom copy with an edited headline an hour later: one webhook call per story
+    (two with once_per = "release"), and `show` tells the story."""
+    from tests.configs import HOOK_ENV, cli
+    from tests.feedserver import rss
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    wired = now - timedelta(hours=2)
+    feed_server.publish("/wire.rss", rss([{"title": WIRE_TITLE, "link": WIRE_LINK, "guid": "prn-1",
+                                           "description": WIRE, "pubDate": wired}]))
+    older = {"title": OTHER_TITLE, "link": NEWSROOM_LINK + "-q3", "guid": "nr-0", "description": OTHER,
+             "pubDate": now - timedelta(days=30)}
+    feed_server.publish("/newsroom.rss", rss([older]))
+    rules = (f'[[rules]]\nname = "wind"\nquery = "offshore wind"\nnotify = ["hook"]\n'
+             f'once_per = "{once_per}"\n')
+    configs.write(configs.feed("wire", feed_server.url("/wire.rss"))
+                  + configs.feed("newsroom", feed_server.url("/newsroom.rss")), hook=receiver.url, rules=rules)
+    cli("run", "--once", cwd=tmp_path, check=True, env=HOOK_ENV)
+    assert len(receiver.deliveries) == 1
+    feed_server.publish("/newsroom.rss", rss([{"title": NEWSROOM_TITLE, "link": NEWSROOM_LINK, "guid": "nr-1",
+                                               "description": NEWSROOM, "pubDate": wired + timedelta(hours=1)}, older]))
+    cli("run", "--once", "--force", cwd=tmp_path, check=True, env=HOOK_ENV)
+    assert len(receiver.deliveries) == (1 if once_per == "story" else 2)
+    assert all(d.verified for d in receiver.deliveries)
+
+    found = json.loads(cli("search", "floating", "--json", cwd=tmp_path, check=True).stdout)
+    assert [(h["copies"], h["story"]) for h in found] == [(2, found[0]["story"])]
+    every = json.loads(cli("search", "floating", "--json", "--copies", cwd=tmp_path, check=True).stdout)
+    assert len(every) == 2 and {h["story"] for h in every} == {found[0]["story"]}
+    copy_id = max(h["id"] for h in every)
+    shown = cli("show", str(copy_id), cwd=tmp_path, check=True).stdout
+    first = f"first on PR Newswire {wired:%Y-%m-%d %H:%M} UTC, then newsroom"
+    assert "story " in shown and "(2 copies)" in shown and first in shown, shown
+    assert WIRE_TITLE in shown and NEWSROOM_TITLE in shown
+    lines = cli("search", "floating", cwd=tmp_path, check=True).stdout
+    assert "(2 copies)" in lines and lines.count("\n") == 2
