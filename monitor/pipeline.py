@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -267,50 +268,74 @@ def place_in_stories(store, placed: Sequence[Placed]) -> int:
     in `placed`), and index its band keys; return how many joined a story.
 
     One lookup of the band keys and one of the candidates' texts for the whole batch (a cold ingest stores
-    thousands of releases in one poll). A release that already has copies (or is one) stays where it is: a
-    revision or its page text only adds band keys, so a story never splits or chains into another.
+    thousands of releases in one poll). Only the stories.MAX_COMPARED candidates sharing the most band keys
+    are compared (the most bands shared, the closest the leads): a templated site shares bands with hundreds
+    of its own releases, and comparing them all made a cold ingest several times slower (bench/README.md,
+    issue 21). A release that already has copies (or is one) stays where it is: a revision or its page text
+    only adds band keys, so a story never splits or chains into another.
     """
-    sketched = [(p, sk) for p in placed if (sk := stories.sketch(p.title, p.text)) is not None]
+    sketched = [(p, sk) for p in placed if (sk := _sketch(p.release_id, p.title, p.text)) is not None]
     if not sketched:
         return 0
     holders = store.band_holders([k for _, sk in sketched for k in sk.bands])
     may_join = {p.release_id: p.new if p.new is not None else store.story_alone(p.release_id) for p, _ in sketched}
-    wanted = {rid for p, sk in sketched if may_join[p.release_id] for k in sk.bands for rid in holders.get(k, ())}
+    closest = {p.release_id: _closest(p.release_id, sk, holders) for p, sk in sketched if may_join[p.release_id]}
+    wanted = {rid for ids in closest.values() for rid in ids}
     texts = {}
     if wanted:
         start = min(p.published for p, _ in sketched) - stories.MAX_SKEW
         end = max(p.published for p, _ in sketched) + stories.MAX_SKEW
         texts = store.story_texts(wanted, start, end)
-    known: dict[int, stories.Candidate] = {}  # stored candidates, sketched once each
-    batch: dict[int, list[stories.Candidate]] = {}  # band key -> releases of this batch holding it
+    batch: dict[int, list[int]] = {}  # band key -> releases of this batch holding it
+    mine: dict[int, stories.Candidate] = {}  # this batch's releases, as candidates for the later ones
     joins: list[tuple[int, int]] = []
     bands: list[tuple[int, int]] = []
     for p, sk in sketched:
         rid = p.release_id
         if may_join[rid]:
-            found: dict[int, stories.Candidate] = {}
-            for k in sk.bands:
-                for other in holders.get(k, ()):
-                    if other != rid and other not in found and other in texts:
-                        if other not in known:
-                            story, title, text, published = texts[other]
-                            known[other] = stories.Candidate(other, story, published, stories.sketch(title, text))
-                        found[other] = known[other]
-                for c in batch.get(k, ()):
-                    if c.release_id != rid:
-                        found.setdefault(c.release_id, c)
-            story_id = stories.pick(sk, p.published, list(found.values()))
+            found: list[stories.Candidate] = []
+            for other in closest[rid]:
+                if other in texts:
+                    story, title, text, published = texts[other]
+                    found.append(stories.Candidate(other, story, published, _sketch(other, title, text)))
+            found += [mine[other] for other in _closest(rid, sk, batch)]
+            story_id = stories.pick(sk, p.published, found)
             if story_id is not None and story_id != rid:
                 joins.append((rid, story_id))
         else:
             story_id = store.story_id(rid)
-        own = stories.Candidate(rid, story_id if story_id is not None else rid, p.published, sk)
+        mine[rid] = stories.Candidate(rid, story_id if story_id is not None else rid, p.published, sk)
         for k in sk.bands:
-            batch.setdefault(k, []).append(own)
+            batch.setdefault(k, []).append(rid)
             bands.append((rid, k))
     store.set_stories(joins)
     store.add_story_bands(bands)
     return len(joins)
+
+
+def _closest(rid: int, sk: stories.Sketch, holders: Mapping[int, Sequence[int]]) -> list[int]:
+    """The releases sharing the most band keys with the sketch (newest first among equals), at most MAX_COMPARED."""
+    shared = Counter(other for k in sk.bands for other in holders.get(k, ()) if other != rid)
+    return sorted(shared, key=lambda other: (-shared[other], -other))[:stories.MAX_COMPARED]
+
+
+# release id -> (hash of its title and text, sketch): a candidate is compared again and again while its story
+# is news, and sketching it each time cost more than the rest of the lookup. The hash guards against a
+# changed text and against another archive's release with the same id (tests open many in one process).
+_SKETCHES: dict[int, tuple[int, stories.Sketch | None]] = {}
+_SKETCHES_MAX = 50_000
+
+
+def _sketch(rid: int, title: str, text: str) -> stories.Sketch | None:
+    key = hash((title, text))
+    hit = _SKETCHES.get(rid)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    sk = stories.sketch(title, text)
+    if len(_SKETCHES) >= _SKETCHES_MAX:
+        _SKETCHES.clear()  # simpler than an LRU, and a cold start refills it in one poll
+    _SKETCHES[rid] = (key, sk)
+    return sk
 
 
 def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Settings, rules: RulesLike,

@@ -45,6 +45,7 @@ MIN_SHINGLES = 8  # fewer (a bare short title): too little text to call anything
 MIN_JACCARD = 0.35
 MIN_CONTAINMENT = 0.8  # a short copy (a finance site's excerpt) whose shingles are nearly all in the longer
 MIN_CONTAINED = 12  # ... when the short one has at least this many shingles
+MAX_COMPARED = 8  # candidates compared per release: those sharing the most bands (pipeline.place_in_stories)
 MIN_FIGURES = 3
 MIN_FIGURES_SHARED = 0.7
 MAX_SKEW = timedelta(days=3)  # as dedupe.MAX_COPY_SKEW: copies go out within hours, late feeds within days
