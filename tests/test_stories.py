@@ -203,3 +203,34 @@ def test_cli_wire_then_newsroom_copy_alerts_once_and_show_lists_both(
     assert WIRE_TITLE in shown and NEWSROOM_TITLE in shown
     lines = cli("search", "floating", cwd=tmp_path, check=True).stdout
     assert "(2 copies)" in lines and lines.count("\n") == 2
+    exported = [json.loads(line) for line in cli("export", "-q", "floating", cwd=tmp_path, check=True).stdout.splitlines()]
+    assert [r["story"] for r in exported] == [found[0]["story"]] * 2
+    if once_per == "story":
+        _web_tells_the_story(configs.path, copy_id, found[0]["story"], wired)
+
+
+def _web_tells_the_story(cfg, copy_id: int, story_id: int, wired: datetime) -> None:
+    """The release page lists the copies, the search page folds them into one expandable result, the API
+    release JSON carries `story` (its OpenAPI schema is checked by tests/test_web_openapi.py)."""
+    import urllib.request
+
+    from tests.test_web import start_server, stop_server
+
+    proc, url = start_server(cfg)
+    try:
+        def get(path: str) -> str:
+            with urllib.request.urlopen(url.rstrip("/") + path, timeout=20) as resp:
+                return resp.read().decode()
+
+        api = json.loads(get(f"/api/releases/{copy_id}"))
+        assert api["story"]["id"] == story_id and [c["id"] for c in api["story"]["copies"]] == [story_id, copy_id]
+        assert api["story"]["told"].startswith(f"first on PR Newswire {wired:%Y-%m-%d %H:%M} UTC, then newsroom")
+        assert api["story"]["copies"][0]["wire"] == "PR Newswire" and api["story"]["copies"][1]["wire"] is None
+        # The copy has its match but no alert: the page says why.
+        assert "already alerted for another copy of its story" in api["no_alert_reason"]
+        page = get(f"/release/{copy_id}")
+        assert 'id="story"' in page and "2 copies" in page and "first on PR Newswire" in page
+        results = get("/?q=floating")
+        assert results.count('class="hit"') == 1 and "<summary>2 copies</summary>" in results
+    finally:
+        stop_server(proc)
