@@ -203,7 +203,8 @@ def test_cli_wire_then_newsroom_copy_alerts_once_and_show_lists_both(
     assert WIRE_TITLE in shown and NEWSROOM_TITLE in shown
     lines = cli("search", "floating", cwd=tmp_path, check=True).stdout
     assert "(2 copies)" in lines and lines.count("\n") == 2
-    exported = [json.loads(line) for line in cli("export", "-q", "floating", cwd=tmp_path, check=True).stdout.splitlines()]
+    out = cli("export", "-q", "floating", cwd=tmp_path, check=True).stdout
+    exported = [json.loads(line) for line in out.splitlines()]
     assert [r["story"] for r in exported] == [found[0]["story"]] * 2
     if once_per == "story":
         _web_tells_the_story(configs.path, copy_id, found[0]["story"], wired)

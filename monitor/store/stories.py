@@ -12,25 +12,32 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from monitor.store.base import Connection, chunks, in_list, lines, must_ts, ts
+from monitor.store.base import Connection, chunks, lines, must_ts, ts
 from monitor.store.rows import Story, StoryCopy
 
 # A lead shared with hundreds of releases (a template every release of a site opens with) must not make
 # one insert read them all: the closest copies are among the newest few.
 MAX_CANDIDATES = 20
+KEYS_PER_STATEMENT = 64  # band keys looked up per statement (4 releases' worth)
 
 
 class StoryStore(Connection):
     def band_holders(self, bands: Sequence[int]) -> dict[int, list[int]]:
-        """Return band key -> the ids of the releases holding it (newest first, at most MAX_CANDIDATES each)."""
+        """Return band key -> the ids of the releases holding it (newest first, at most MAX_CANDIDATES each).
+
+        One bounded index range per key (`ORDER BY release_id DESC LIMIT`), glued with UNION ALL: a key that
+        thousands of templated releases share costs MAX_CANDIDATES rows, not thousands (a plain IN list read
+        them all, and a cold ingest of a templated corpus grew quadratic).
+        """
         out: dict[int, list[int]] = {}
-        for chunk in chunks(sorted(set(bands))):
-            marks, params = in_list(chunk, "b")
-            for r in self.rows(f"SELECT band_key, release_id FROM story_bands WHERE band_key IN ({marks})"
-                               " ORDER BY band_key, release_id DESC", params):
-                held = out.setdefault(r["band_key"], [])
-                if len(held) < MAX_CANDIDATES:
-                    held.append(r["release_id"])
+        keys = sorted(set(bands))
+        for lo in range(0, len(keys), KEYS_PER_STATEMENT):
+            chunk = keys[lo:lo + KEYS_PER_STATEMENT]
+            sql = " UNION ALL ".join(
+                f"SELECT * FROM (SELECT band_key, release_id FROM story_bands WHERE band_key = :b{i}"
+                f" ORDER BY release_id DESC LIMIT {MAX_CANDIDATES}) AS t{i}" for i in range(len(chunk)))
+            for r in self.rows(sql, {f"b{i}": k for i, k in enumerate(chunk)}):
+                out.setdefault(r["band_key"], []).append(r["release_id"])
         return out
 
     def story_texts(self, release_ids: Iterable[int], start: datetime,
