@@ -17,7 +17,7 @@ from monitor.store.rows import Story, StoryCopy
 
 # A lead shared with hundreds of releases (a template every release of a site opens with) must not make
 # one insert read them all: the closest copies are among the newest few.
-MAX_CANDIDATES = 20
+MAX_CANDIDATES = 8
 KEYS_PER_STATEMENT = 64  # band keys looked up per statement (4 releases' worth)
 
 
