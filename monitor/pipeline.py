@@ -315,7 +315,9 @@ def place_in_stories(store, placed: Sequence[Placed]) -> int:
 
 def _closest(rid: int, sk: stories.Sketch, holders: Mapping[int, Sequence[int]]) -> list[int]:
     """The releases sharing the most band keys with the sketch (newest first among equals), at most MAX_COMPARED."""
-    shared = Counter(other for k in sk.bands for other in holders.get(k, ()) if other != rid)
+    shared = Counter(other for k in sk.bands if k in holders for other in holders[k] if other != rid)
+    if len(shared) <= stories.MAX_COMPARED:
+        return list(shared)
     return sorted(shared, key=lambda other: (-shared[other], -other))[:stories.MAX_COMPARED]
 
 

@@ -36,11 +36,11 @@ from typing import Protocol
 from monitor.fold import fold
 
 SHINGLE = 3  # words per shingle (_shingles() combines three): a one-word edit touches at most three
-LEAD_WORDS = 80  # words of the text (after the dateline) that stand for the release
+LEAD_WORDS = 50  # words of the text (after the dateline) that stand for the release
 BANDS = 16
 ROWS = 2  # (1/16)**(1/2) = 0.25: a pair at Jaccard 0.4 shares a band with probability 0.94, at 0.5 0.99
-MIN_SHINGLES = 8
-_LEAD_CHARS = 3000  # a dateline (250), a correction's note (600) and LEAD_WORDS words, with room to spare  # fewer (a bare short title): too little text to call anything a copy
+MIN_SHINGLES = 8  # fewer (a bare short title): too little text to call anything a copy
+_LEAD_CHARS = 3000  # a dateline (250), a correction's note (600) and LEAD_WORDS words, with room to spare
 
 # Measured on bench/data/story_pairs.json (bench/bench_stories.py): see bench/README.md, issue 21.
 MIN_JACCARD = 0.35

@@ -29,7 +29,8 @@ def search(obj: Ctx, query: str, limit: int, since: str | None, until: str | Non
 
     A story is one announcement and its near-copies (the wire's release, the newsroom's post, a finance
     site's copy): its best match stands for it, with "N copies" (`show ID` lists them; --copies lists
-    every copy as a line of its own).
+    every copy as a line of its own). --json lists every matching release, each with its `story` id
+    and the story's `copies`, for scripts to fold as they like.
 
     \b
     QUERY uses the same language as watch rules:
@@ -48,12 +49,13 @@ def search(obj: Ctx, query: str, limit: int, since: str | None, until: str | Non
     a = obj.app
     expanded = search_query(query, a.config.terms)
     now = SystemClock().now()
+    fold = not copies and not as_json
     with a.open_store(readonly=True) as store:
         # One line per story: ask for more matches than shown, so copies folded away leave `limit` stories.
-        hits = store.search(expanded, limit=limit if copies else limit * STORY_OVERFETCH,
+        hits = store.search(expanded, limit=limit * STORY_OVERFETCH if fold else limit,
                             since=parse_when(since, now), until=parse_when(until, now))
         sizes = store.story_sizes([h.id for h in hits])
-    if not copies:
+    if fold:
         best: dict[int, Hit] = {}  # story -> its best-ranked hit (hits come best first)
         for h in hits:
             best.setdefault(sizes[h.id][0], h)

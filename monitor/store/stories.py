@@ -17,7 +17,7 @@ from monitor.store.rows import Story, StoryCopy
 
 # A lead shared with hundreds of releases (a template every release of a site opens with) must not make
 # one insert read them all: the closest copies are among the newest few.
-MAX_CANDIDATES = 8
+MAX_CANDIDATES = 4
 KEYS_PER_STATEMENT = 64  # band keys looked up per statement (4 releases' worth)
 
 
@@ -36,8 +36,9 @@ class StoryStore(Connection):
             sql = " UNION ALL ".join(
                 f"SELECT * FROM (SELECT band_key, release_id FROM story_bands WHERE band_key = :b{i}"
                 f" ORDER BY release_id DESC LIMIT {MAX_CANDIDATES}) AS t{i}" for i in range(len(chunk)))
-            for r in self.rows(sql, {f"b{i}": k for i, k in enumerate(chunk)}):
-                out.setdefault(r["band_key"], []).append(r["release_id"])
+            # Plain tuples (run(), not rows()): up to 64 rows per release, read by position.
+            for key, rid in self.run(sql, {f"b{i}": k for i, k in enumerate(chunk)}).fetchall():
+                out.setdefault(key, []).append(rid)
         return out
 
     def story_texts(self, release_ids: Iterable[int], start: datetime,
