@@ -144,12 +144,14 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
         seen: list[str] = []  # unchanged items: their sightings are only refreshed
         sightings: list[tuple[int, Release, bool]] = []  # (release, item, joined): written in one go below
         storied: list[Placed] = []  # new and revised releases: near-copies join their story (stories.py)
+        story_floor = stories.floor(now, settings.alert_max_age)
         for d in decisions:
             counts[d.kind] += 1
             if d.kind is dedupe.Kind.NEW:
                 rid = store.insert_release(d.item, feed.name, now)
                 sightings.append((rid, d.item, False))
-                storied.append(Placed(rid, d.item.title, d.item.body or d.item.summary, d.item.published_at, True))
+                if d.item.published_at >= story_floor:
+                    storied.append(Placed(rid, d.item.title, d.item.body or d.item.summary, d.item.published_at, True))
                 to_match.add(rid)
                 if feed.full_text and d.item.link and d.item.published_at >= page_floor:
                     pages += store.queue_page(rid, d.item.link, feed.name, feed.url, now)
@@ -164,7 +166,8 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                 rid = d.stored_id(ids)
                 store.revise_release(rid, d.item, now)
                 store.update_sighting(feed_id, d.item, now)
-                storied.append(Placed(rid, d.item.title, d.item.body or d.item.summary, d.item.published_at, None))
+                if d.item.published_at >= story_floor:
+                    storied.append(Placed(rid, d.item.title, d.item.body or d.item.summary, d.item.published_at, None))
                 to_match.add(rid)
                 if feed.full_text:  # the release changed: so may its page
                     pages += store.requeue_page(rid, now)
@@ -245,8 +248,10 @@ def apply_page(store, outcome: PageOutcome, now: datetime, *, settings: Settings
                          outcome.boilerplate)
         store.finish_page(outcome.page_id, now, status="done", method=outcome.method, quality=outcome.quality)
         # The page's lead may show what the feed's summary could not: that this is a copy of a story.
-        title = next((d.title for d in store.docs([outcome.release_id])), "")
-        place_in_stories(store, [Placed(outcome.release_id, title, text, store.published_at(outcome.release_id), None)])
+        published = store.published_at(outcome.release_id)
+        if published >= stories.floor(now, settings.alert_max_age):
+            title = next((d.title for d in store.docs([outcome.release_id])), "")
+            place_in_stories(store, [Placed(outcome.release_id, title, text, published, None)])
         # add_match keeps the first match of a rule: only rules the feed text did not match alert now.
         n_matches, n_alerts, _ = _match_and_queue(store, [outcome.release_id], now, settings, rules, channels)
     return PageResult("done", matches=n_matches, alerts=n_alerts)

@@ -235,3 +235,14 @@ def _web_tells_the_story(cfg, copy_id: int, story_id: int, wired: datetime) -> N
         assert results.count('class="hit"') == 1 and "<summary>2 copies</summary>" in results
     finally:
         stop_server(proc)
+
+
+def test_a_release_too_old_to_alert_is_left_a_story_of_one(database: Database) -> None:
+    """stories.floor(): a backlog (published before alert_max_age + MAX_SKEW) is not placed at ingest."""
+    specs = [RuleSpec("wind", "offshore wind", notify=("log",))]
+    old = NOW - timedelta(days=30)
+    with Store(database) as store:
+        commit(store, "prn", [entry("prn-1", WIRE_TITLE, WIRE, old, WIRE_LINK)], NOW, specs)
+        commit(store, "newsroom", [entry("nr-1", NEWSROOM_TITLE, NEWSROOM, old, NEWSROOM_LINK)], NOW, specs)
+        assert store.scalar("SELECT count(*) FROM story_bands") == 0
+        assert store.scalar("SELECT count(*) FROM releases WHERE story_id IS NOT NULL") == 0
