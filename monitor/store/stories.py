@@ -79,9 +79,11 @@ class StoryStore(Connection):
     def story_alerted(self, story_id: int, release_id: int, rule: str, channel: str) -> bool:
         """Whether another copy of the story already has an outbox row for this rule and channel."""
         return bool(self.scalar(
-            "SELECT EXISTS (SELECT 1 FROM alerts a JOIN releases r ON r.id = a.release_id"
-            " WHERE (r.id = :story OR r.story_id = :story) AND a.release_id != :id AND a.rule = :rule"
-            " AND a.channel = :channel)",
+            # The story's copies first (two index lookups), then each copy's alerts by its (release, rule,
+            # channel) key: never a scan of the outbox.
+            "SELECT EXISTS (SELECT 1 FROM alerts WHERE release_id IN (SELECT id FROM releases WHERE id = :story"
+            " UNION SELECT id FROM releases WHERE story_id = :story) AND release_id != :id AND rule = :rule"
+            " AND channel = :channel)",
             {"story": story_id, "id": release_id, "rule": rule, "channel": channel}))
 
     def story(self, release_id: int) -> Story:
