@@ -48,7 +48,7 @@ MIN_CONTAINMENT = 0.8  # a short copy (a finance site's excerpt) whose shingles 
 MIN_CONTAINED = 12  # ... when the short one has at least this many shingles
 MAX_COMPARED = 8  # candidates compared per release: those sharing the most bands (pipeline.place_in_stories)
 MIN_FIGURES = 3
-MIN_FIGURES_SHARED = 0.7
+MIN_FIGURES_SHARED = 1.0  # 0.7 let two sister funds' distributions in one template through (held-out set 1)
 MAX_SKEW = timedelta(days=3)  # as dedupe.MAX_COPY_SKEW: copies go out within hours, late feeds within days
 
 _WORD = re.compile(r"\w+")
@@ -188,7 +188,7 @@ def similarity(a: Sketch, b: Sketch) -> tuple[float, float]:
 
 
 def figures_agree(a: Sketch, b: Sketch) -> bool:
-    """Whether the figures of the shorter lead are (mostly) in the other: copies repeat the release's figures,
+    """Whether the figures of the shorter lead are all in the other: copies repeat the release's figures,
     while two releases in one template (two quarters' results, two conference dates, two dividends) differ
     in exactly those. Fewer than MIN_FIGURES figures: nothing to say."""
     small = min(len(a.numbers), len(b.numbers))
