@@ -29,12 +29,14 @@ from monitor.types import Feed
 EXPORT_FIELDS: tuple[str, ...] = (
     "id", "title", "url", "published", "published_known", "first_seen", "updated", "author",
     "dateline_place", "dateline_date", "wire", "tickers", "feeds", "links", "rules", "summary", "body",
+    "story",  # the story's id (its first copy's release id; the release's own id when it has no copy): last, so
+              # CSV readers that take columns by position keep working
 )
 # Fields that hold lists. In CSV they are joined with newlines: feed and rule names are one line
 # each, so the split is lossless, and the csv module quotes multi-line cells.
 LIST_FIELDS = frozenset({"tickers", "feeds", "links", "rules"})
 BOOL_FIELDS = frozenset({"published_known"})
-INT_FIELDS = frozenset({"id"})
+INT_FIELDS = frozenset({"id", "story"})
 NULLABLE_FIELDS = frozenset({"dateline_place", "dateline_date", "wire"})  # None when the release has none
 
 

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from monitor import dedupe, spikes
+from monitor import dedupe, spikes, stories
 from monitor.clock import Clock
 from monitor.config.units import format_duration as format_window
 from monitor.errors import FeedError, PageError
@@ -145,11 +146,15 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
         sightings: list[tuple[int, Release, bool]] = []  # (release, item, joined): written in one go below
         # The new releases go in as one batch (a round trip each on PostgreSQL cost more than the rest).
         new_ids = iter(store.insert_releases([d.item for d in decisions if d.kind is dedupe.Kind.NEW], feed.name, now))
+        storied: list[Placed] = []  # new and revised releases: near-copies join their story (stories.py)
+        story_floor = stories.floor(now, settings.alert_max_age)
         for d in decisions:
             counts[d.kind] += 1
             if d.kind is dedupe.Kind.NEW:
                 rid = next(new_ids)
                 sightings.append((rid, d.item, False))
+                if d.item.published_at >= story_floor:
+                    storied.append(Placed(rid, d.item.title, d.item.body or d.item.summary, d.item.published_at, True))
                 to_match.add(rid)
                 if feed.full_text and d.item.link and d.item.published_at >= page_floor:
                     pages += store.queue_page(rid, d.item.link, feed.name, feed.url, now)
@@ -164,6 +169,8 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                 rid = d.stored_id(ids)
                 store.revise_release(rid, d.item, now)
                 store.update_sighting(feed_id, d.item, now)
+                if d.item.published_at >= story_floor:
+                    storied.append(Placed(rid, d.item.title, d.item.body or d.item.summary, d.item.published_at, None))
                 to_match.add(rid)
                 if feed.full_text:  # the release changed: so may its page
                     pages += store.requeue_page(rid, now)
@@ -172,6 +179,7 @@ def commit(store, outcome: Outcome, now: datetime, *, settings: Settings, rules:
                 seen.append(d.item.sighting_key)
             ids.append(rid)
         store.add_sightings(feed_id, feed.name, sightings, now)  # before matching: docs() read `source`
+        place_in_stories(store, storied)  # before matching: an alert is once per story
 
         n_matches, n_alerts, n_old = _match_and_queue(store, sorted(to_match), now, settings, rules, channels)
         store.touch_sightings(feed_id, seen, now)
@@ -242,9 +250,102 @@ def apply_page(store, outcome: PageOutcome, now: datetime, *, settings: Settings
         store.apply_page(outcome.release_id, text, find_dateline(text[:4000]), extract_tickers(text),
                          outcome.boilerplate)
         store.finish_page(outcome.page_id, now, status="done", method=outcome.method, quality=outcome.quality)
+        # The page's lead may show what the feed's summary could not: that this is a copy of a story.
+        published = store.published_at(outcome.release_id)
+        if published >= stories.floor(now, settings.alert_max_age):
+            title = next((d.title for d in store.docs([outcome.release_id])), "")
+            place_in_stories(store, [Placed(outcome.release_id, title, text, published, None)])
         # add_match keeps the first match of a rule: only rules the feed text did not match alert now.
         n_matches, n_alerts, _ = _match_and_queue(store, [outcome.release_id], now, settings, rules, channels)
     return PageResult("done", matches=n_matches, alerts=n_alerts)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A release whose text was just stored, to be placed in a story."""
+
+    release_id: int
+    title: str
+    text: str
+    published: datetime
+    new: bool | None  # True: just inserted (alone); None: ask the archive whether it is alone
+
+
+def place_in_stories(store, placed: Sequence[Placed]) -> int:
+    """Join each release that is alone in its story to the story of its closest near-copy (stored or earlier
+    in `placed`), and index its band keys; return how many joined a story.
+
+    One lookup of the band keys and one of the candidates' texts for the whole batch (a cold ingest stores
+    thousands of releases in one poll). Only the stories.MAX_COMPARED candidates sharing the most band keys
+    are compared (the most bands shared, the closest the leads): a templated site shares bands with hundreds
+    of its own releases, and comparing them all made a cold ingest several times slower (bench/README.md,
+    issue 21). A release that already has copies (or is one) stays where it is: a revision or its page text
+    only adds band keys, so a story never splits or chains into another.
+    """
+    sketched = [(p, sk) for p in placed if (sk := _sketch(p.release_id, p.title, p.text)) is not None]
+    if not sketched:
+        return 0
+    holders = store.band_holders([k for _, sk in sketched for k in sk.bands])
+    may_join = {p.release_id: p.new if p.new is not None else store.story_alone(p.release_id) for p, _ in sketched}
+    closest = {p.release_id: _closest(p.release_id, sk, holders) for p, sk in sketched if may_join[p.release_id]}
+    wanted = {rid for ids in closest.values() for rid in ids}
+    texts = {}
+    if wanted:
+        start = min(p.published for p, _ in sketched) - stories.MAX_SKEW
+        end = max(p.published for p, _ in sketched) + stories.MAX_SKEW
+        texts = store.story_texts(wanted, start, end)
+    batch: dict[int, list[int]] = {}  # band key -> releases of this batch holding it
+    mine: dict[int, stories.Candidate] = {}  # this batch's releases, as candidates for the later ones
+    joins: list[tuple[int, int]] = []
+    bands: list[tuple[int, int]] = []
+    for p, sk in sketched:
+        rid = p.release_id
+        if may_join[rid]:
+            found: list[stories.Candidate] = []
+            for other in closest[rid]:
+                if other in texts:
+                    story, title, text, published = texts[other]
+                    found.append(stories.Candidate(other, story, published, _sketch(other, title, text)))
+            found += [mine[other] for other in _closest(rid, sk, batch)]
+            story_id = stories.pick(sk, p.published, found)
+            if story_id is not None and story_id != rid:
+                joins.append((rid, story_id))
+        else:
+            story_id = store.story_id(rid)
+        mine[rid] = stories.Candidate(rid, story_id if story_id is not None else rid, p.published, sk)
+        for k in sk.bands:
+            batch.setdefault(k, []).append(rid)
+            bands.append((rid, k))
+    store.set_stories(joins)
+    store.add_story_bands(bands)
+    return len(joins)
+
+
+def _closest(rid: int, sk: stories.Sketch, holders: Mapping[int, Sequence[int]]) -> list[int]:
+    """The releases sharing the most band keys with the sketch (newest first among equals), at most MAX_COMPARED."""
+    shared = Counter(other for k in sk.bands if k in holders for other in holders[k] if other != rid)
+    if len(shared) <= stories.MAX_COMPARED:
+        return list(shared)
+    return sorted(shared, key=lambda other: (-shared[other], -other))[:stories.MAX_COMPARED]
+
+
+# release id -> (hash of its title and text, sketch): a candidate is compared again and again while its story
+# is news, and sketching it each time cost more than the rest of the lookup. The hash guards against a
+# changed text and against another archive's release with the same id (tests open many in one process).
+_SKETCHES: dict[int, tuple[int, stories.Sketch | None]] = {}
+_SKETCHES_MAX = 50_000
+
+
+def _sketch(rid: int, title: str, text: str) -> stories.Sketch | None:
+    key = hash((title, text))
+    hit = _SKETCHES.get(rid)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    sk = stories.sketch(title, text)
+    if len(_SKETCHES) >= _SKETCHES_MAX:
+        _SKETCHES.clear()  # simpler than an LRU, and a cold start refills it in one poll
+    _SKETCHES[rid] = (key, sk)
+    return sk
 
 
 def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Settings, rules: RulesLike,
@@ -261,6 +362,7 @@ def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Set
     fresh = store.add_matches([(m.key, m.rule, m.snippet) for m in matched], now)  # this rule matched anew
     published = store.published_ats({m.key for m in matched if (m.key, m.rule) in fresh})
     alerts: list[tuple[int, str, str]] = []
+    queued: set[tuple[int, str, str]] = set()  # (story, rule, channel) alerted in this batch
     for m in matched:
         if (m.key, m.rule) not in fresh:
             continue  # this rule already matched this release (e.g. before a revision): no new alert
@@ -276,7 +378,18 @@ def _match_and_queue(store, release_ids: list[int], now: datetime, settings: Set
             # Old news archives quietly: a backlog or a resurfaced item must not flood anyone.
             n_old += bool(rule.notify)
             continue
-        alerts.extend((m.key, m.rule, channel) for channel in rule.notify if channels is None or channel in channels)
+        # Once per story (the default): a near-copy of a release this rule already alerted for records
+        # its match (search and the rule's page show it) but queues no second alert to the same channel,
+        # neither from an earlier commit (story_alerted) nor from this batch (queued).
+        story = store.story_id(m.key) if rule.once_per == "story" else None
+        for channel in rule.notify:
+            if channels is not None and channel not in channels:
+                continue
+            if story is not None:
+                if (story, m.rule, channel) in queued or store.story_alerted(story, m.key, m.rule, channel):
+                    continue
+                queued.add((story, m.rule, channel))
+            alerts.append((m.key, m.rule, channel))
     n_matches, n_alerts = len(fresh), store.add_alerts(alerts, now)
     for rule in spiking.values():
         n_alerts += _check_spike(store, rule, now, channels)

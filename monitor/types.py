@@ -113,6 +113,7 @@ class RuleSpec:
     regex: str | None = None
     enabled: bool = True
     spike: SpikeSpec | None = None  # alert when the rule's matches jump (`spike = { factor, min, window }`)
+    once_per: str = "story"  # "story": one alert per story (monitor/stories.py); "release": every near-copy
 
 
 @dataclass(frozen=True)

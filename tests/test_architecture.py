@@ -12,7 +12,7 @@ PKG = Path(__file__).resolve().parent.parent / "monitor"
 LAYER = {
     **dict.fromkeys(["types", "errors", "clock", "links", "channel_options", "saferegex", "fold",
                      "wires", "httpclient", "httpadapter", "retry_after", "deadline", "excerpt", "node"], 1),
-    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "rules", "export", "schedule", "discover",
+    **dict.fromkeys(["config", "parse", "normalize", "dedupe", "stories", "rules", "export", "schedule", "discover",
                      "extract", "spikes"], 2),
     **dict.fromkeys(["fetch", "hostqueue", "store", "channels", "sdnotify"], 3),
     **dict.fromkeys(["pipeline", "deliver", "maintenance", "pagefetch", "health", "membership", "cluster"], 4),

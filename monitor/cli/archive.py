@@ -7,11 +7,12 @@ import sys
 
 import click
 
-from monitor import export, schedule
+from monitor import export, schedule, stories
 from monitor.cli.base import LIMIT, MAX_ID, SINCE_HELP, Ctx, fail, main, parse_when
 from monitor.clock import SystemClock, iso
 from monitor.config import format_duration
 from monitor.rules import search_query
+from monitor.store import Hit
 
 
 @main.command()
@@ -20,9 +21,16 @@ from monitor.rules import search_query
 @click.option("--since", metavar="WHEN", help=SINCE_HELP)
 @click.option("--until", metavar="WHEN", help="published before: the same forms as --since")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array instead of lines")
+@click.option("--copies", is_flag=True, help="list every copy of a story, not one line per story")
 @click.pass_obj
-def search(obj: Ctx, query: str, limit: int, since: str | None, until: str | None, as_json: bool) -> None:
-    """Search the archive with an FTS5 query, best matches first.
+def search(obj: Ctx, query: str, limit: int, since: str | None, until: str | None, as_json: bool,
+           copies: bool) -> None:
+    """Search the archive with an FTS5 query, best matches first, one line per story.
+
+    A story is one announcement and its near-copies (the wire's release, the newsroom's post, a finance
+    site's copy): its best match stands for it, with "N copies" (`show ID` lists them; --copies lists
+    every copy as a line of its own). --json lists every matching release, each with its `story` id
+    and the story's `copies`, for scripts to fold as they like.
 
     \b
     QUERY uses the same language as watch rules:
@@ -41,24 +49,40 @@ def search(obj: Ctx, query: str, limit: int, since: str | None, until: str | Non
     a = obj.app
     expanded = search_query(query, a.config.terms)
     now = SystemClock().now()
+    fold = not copies and not as_json
     with a.open_store(readonly=True) as store:
-        hits = store.search(expanded, limit=limit, since=parse_when(since, now), until=parse_when(until, now))
+        # One line per story: ask for more matches than shown, so copies folded away leave `limit` stories.
+        hits = store.search(expanded, limit=limit * STORY_OVERFETCH if fold else limit,
+                            since=parse_when(since, now), until=parse_when(until, now))
+        sizes = store.story_sizes([h.id for h in hits])
+    if fold:
+        best: dict[int, Hit] = {}  # story -> its best-ranked hit (hits come best first)
+        for h in hits:
+            best.setdefault(sizes[h.id][0], h)
+        hits = list(best.values())[:limit]
     if as_json:
         click.echo(json.dumps([{"id": h.id, "title": h.title, "url": h.url, "published": iso(h.published),
-                                "snippet": h.snippet} for h in hits], ensure_ascii=False, indent=1))
+                                "snippet": h.snippet, "story": sizes[h.id][0], "copies": sizes[h.id][1]}
+                               for h in hits], ensure_ascii=False, indent=1))
         return
     for h in hits:
-        click.echo(f"{h.id:>7}  {h.published:%Y-%m-%d}  {h.title}")
+        n = sizes[h.id][1]
+        more = f"  ({n} copies)" if n > 1 else ""
+        click.echo(f"{h.id:>7}  {h.published:%Y-%m-%d}  {h.title}{more}")
         click.echo(f"         {h.snippet}")
     if not hits:
         click.echo("no matches", err=True)
+
+
+# `search` fetches this many times its limit, then keeps the best match of each story.
+STORY_OVERFETCH = 3
 
 
 @main.command()
 @click.argument("release_id", type=int)
 @click.pass_obj
 def show(obj: Ctx, release_id: int) -> None:
-    """Show one release: text, sightings (which feeds, when), versions and rule matches.
+    """Show one release: text, its story's copies, sightings (which feeds, when), versions and rule matches.
 
     \b
     Example (ids are the first column of `search`):
@@ -66,7 +90,8 @@ def show(obj: Ctx, release_id: int) -> None:
     """
     with obj.app.open_store(readonly=True) as store:
         detail = store.release(release_id) if 0 < release_id <= MAX_ID else None
-    if detail is None:
+        story = store.story(release_id) if detail is not None else None
+    if detail is None or story is None:
         fail(f"no release with id {release_id}", 1)
     v = detail.view
     click.echo(click.style(v.title, bold=True))
@@ -80,6 +105,11 @@ def show(obj: Ctx, release_id: int) -> None:
         click.echo(f"dateline   {d.place}  {d.date or ''}  {d.wire}")
     if v.tickers:
         click.echo(f"tickers    {' '.join(v.tickers)}")
+    if len(story.copies) > 1:
+        click.echo(f"\nstory {story.id} ({len(story.copies)} copies): {stories.told(story.copies)}")
+        for c in story.copies:
+            mark = "*" if c.id == v.id else " "
+            click.echo(f"  {mark}{c.id:>7}  {c.published:%Y-%m-%d %H:%M} UTC  {stories.where(c)}  {c.title}")
     click.echo(f"\nsightings ({len(detail.sightings)}):")
     for s in detail.sightings:
         click.echo(f"  {s.first_seen:%Y-%m-%d %H:%M}  {s.feed}  {s.link}")

@@ -36,7 +36,7 @@ def export_cmd(obj: Ctx, fmt: str, query: str | None, rule: str | None, since: s
 
     \b
     Fields: id title url published published_known first_seen updated author dateline_place
-    dateline_date wire tickers feeds links rules summary body
+    dateline_date wire tickers feeds links rules summary body story (the story id: copies share it)
     Examples:
       press-monitor export > archive.jsonl
       press-monitor export --format csv --rule central-asia --since 30d -o matches.csv

@@ -35,7 +35,7 @@ ACCEPTED_KEYS: Mapping[str, tuple[str, ...]] = {
     ),
     "feeds[]": ("name", "url", "interval", "enabled", "adaptive", "min_interval", "full_text"),
     "terms": ("<name>",),
-    "rules[]": ("name", "query", "notify", "feeds", "regex", "enabled", "spike"),
+    "rules[]": ("name", "query", "notify", "feeds", "regex", "enabled", "once_per", "spike"),
     "rules[].spike": ("factor", "min", "window"),
     "channels.<name>": ("type", "digest", "enabled"),
     **{f"channels.<name>:{kind}": toml_keys(cls) for kind, cls in OPTIONS.items()},

@@ -8,12 +8,16 @@ from collections.abc import Mapping
 from monitor.config.keys import ACCEPTED_KEYS
 from monitor.config.problems import Problems
 from monitor.config.units import parse_duration
-from monitor.config.values import SLUG, boolean, describe, did_you_mean, quote, regex, slug, str_list, string
+from monitor.config.values import SLUG, boolean, choice, describe, did_you_mean, quote, regex, slug, str_list, string
 from monitor.errors import ConfigError
 from monitor.types import RuleSpec, SpikeSpec
 
 # A window longer than the baseline period would compare a window with less than itself.
 SPIKE_WINDOW_MAX = 7 * 86400.0
+
+# once_per: "story" alerts a rule once for all near-copies of a release (monitor/stories.py); "release"
+# alerts for every copy that is its own release, as before stories.
+ONCE_PER = ("story", "release")
 
 
 def rules(
@@ -44,6 +48,7 @@ def rules(
         pattern = p.optional(table, key, "regex", regex, None)
         enabled = p.optional(table, key, "enabled", boolean, True)
         spike_spec = _spike(p, table, key)
+        once_per = p.optional(table, key, "once_per", choice, "story", ONCE_PER)
         if len(p) > mark:
             continue
         assert name is not None and query is not None
@@ -56,6 +61,7 @@ def rules(
                 regex=pattern,
                 enabled=bool(enabled),
                 spike=spike_spec,
+                once_per=once_per or "story",
             )
         )
     return tuple(rules)

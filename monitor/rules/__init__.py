@@ -80,6 +80,7 @@ class Rule:
     regex: Pattern | None = None  # RE2 (linear time); see monitor/saferegex.py
     enabled: bool = True
     spike: SpikeSpec | None = None  # alert when its matches jump (monitor/spikes.py)
+    once_per: str = "story"  # "story": a near-copy of a release it alerted for does not alert again
 
 
 @dataclass(frozen=True)
@@ -386,6 +387,7 @@ def compile_rules(
             regex=regex,
             enabled=spec.enabled,
             spike=spec.spike,
+            once_per=spec.once_per,
         )
         compiled.append(_Compiled(rule, node, frozenset(spec.feeds)))
     return RuleSet(compiled)

@@ -22,6 +22,7 @@ One module per aggregate, each a mixin over `base.Connection`, composed into `St
   pagequeue.py    the page queue (full text): queue, due pages, attempts, the page text applied
   nodes.py        the node registry (daemons sharing the archive): register, heartbeat, stopped, leases held
   leases.py       who holds which work until when (several daemons on one archive)
+  stories.py      stories: LSH band keys, which story a release is in, its copies
 """
 
 from __future__ import annotations
@@ -38,19 +39,32 @@ from monitor.store.nodes import NodeRow, NodeStore
 from monitor.store.outbox import OutboxStore
 from monitor.store.pagequeue import PageRow, PageStore
 from monitor.store.review import RANK_WINDOW, REVIEW_FILTERS
-from monitor.store.rows import FeedRow, Hit, MatchRow, OutboxRow, ReleaseDetail, Schedule, Sighting, Version
+from monitor.store.rows import (
+    FeedRow,
+    Hit,
+    MatchRow,
+    OutboxRow,
+    ReleaseDetail,
+    Schedule,
+    Sighting,
+    Story,
+    StoryCopy,
+    Version,
+)
 from monitor.store.schema import MIGRATIONS
+from monitor.store.stories import StoryStore
 from monitor.store.webview import WebViewStore
 from monitor.types import AlertStatus, FeedCondition, FeedStatus
 
 __all__ = [
     "MIGRATIONS", "RANK_WINDOW", "REVIEW_FILTERS", "AlertStatus", "Connection", "FeedCondition", "FeedRow",
     "FeedStatus", "Hit", "Lease", "MatchRow", "NodeRow", "OutboxRow", "PageRow",
-    "ReleaseDetail", "Schedule", "Sighting", "Store", "Version", "parse_ts", "ts",
+    "ReleaseDetail", "Schedule", "Sighting", "Store", "Story", "StoryCopy", "Version", "parse_ts", "ts",
 ]
 
 
-class Store(FeedStore, IngestStore, WebViewStore, OutboxStore, MaintenanceStore, PageStore, NodeStore, LeaseStore):
+class Store(FeedStore, IngestStore, WebViewStore, OutboxStore, MaintenanceStore, PageStore, NodeStore, LeaseStore,
+            StoryStore):
     """An open archive. Not shared between threads: open one per thread (they are cheap)."""
 
     Schedule: TypeAlias = rows.FeedStatus  # `Store.Schedule`, as callers spelled it when it was a nested class

@@ -60,7 +60,7 @@ class MaintenanceStore(Connection):
             "UPDATE feeds SET entries = " + self.dialect.at_least_zero(
                 "entries - (SELECT count(*) FROM sightings s WHERE s.feed_id = feeds.id"
                 f" AND s.release_id IN ({marks}))"), params)
-        for table in ("alerts", "matches", "release_versions", "sightings", "pages"):
+        for table in ("alerts", "matches", "release_versions", "sightings", "pages", "story_bands"):
             self.run(f"DELETE FROM {table} WHERE release_id IN ({marks})", params)
         self.run(f"DELETE FROM releases WHERE id IN ({marks})", params)
         return len(ids)

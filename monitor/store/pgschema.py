@@ -192,6 +192,18 @@ def spikes() -> list[str]:
     ]
 
 
+def stories() -> list[str]:
+    """releases.story_id (the story's first copy; NULL: the release is its own story's first) and
+    story_bands (LSH band keys): see schema.stories."""
+    return [
+        "ALTER TABLE releases ADD COLUMN story_id bigint",
+        "CREATE INDEX idx_releases_story_id ON releases (story_id) WHERE story_id IS NOT NULL",
+        _table("story_bands", ["band_key bigint NOT NULL", "release_id bigint NOT NULL",
+                               "PRIMARY KEY (band_key, release_id)"]),
+        "CREATE INDEX idx_story_bands_release_id ON story_bands (release_id)",
+    ]
+
+
 def _nothing() -> list[str]:
     return []
 
@@ -210,6 +222,7 @@ STEPS: dict[str, Callable[[], list[str]]] = {
     "pg_ingest": pg_ingest,
     "pg_search_speed": pg_search_speed,
     "spikes": spikes,
+    "stories": stories,
 }
 NAMES = list(STEPS)
 

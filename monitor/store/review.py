@@ -42,7 +42,7 @@ def export_select(d: Dialect) -> str:
         "   AND coalesce(link, '') <> '' ORDER BY id) AS t) AS links,"
         f" (SELECT {d.join('rule', nl, 'id')} FROM (SELECT rule, id FROM matches WHERE release_id = r.id"
         "   ORDER BY id) AS t) AS rules,"
-        " r.summary, r.body FROM releases r"
+        " r.summary, r.body, coalesce(r.story_id, r.id) AS story FROM releases r"
     )
 
 
@@ -426,6 +426,7 @@ def _export_record(r: Row) -> dict[str, Any]:
         "dateline_place": r["dateline_place"] or None, "dateline_date": r["dateline_date"] or None,
         "wire": r["wire"] or None, "tickers": tickers(r["tickers"]), "feeds": lines(r["feeds"]),
         "links": lines(r["links"]), "rules": lines(r["rules"]), "summary": r["summary"] or "", "body": r["body"] or "",
+        "story": r["story"],
     }
 
 

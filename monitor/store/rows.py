@@ -123,3 +123,24 @@ class ReleaseDetail:
     matches: tuple[MatchRow, ...]
     boilerplate: str = ""  # the end matter cut from the page text (About, contacts, safe harbor): not searched
     page_quality: str = ""  # the page-quality flag of its page ("anchor-missing"), "" when trusted or none
+
+
+@dataclass(frozen=True)
+class StoryCopy:
+    """One release of a story (monitor/stories.py), as `show`, the web page and the API list it."""
+
+    id: int
+    title: str
+    url: str
+    source: str  # the feed that first carried it
+    wire: str  # the wire its dateline names, "" when none
+    published: datetime
+    first_seen: datetime
+
+
+@dataclass(frozen=True)
+class Story:
+    """A story: its id (its first copy's release id) and every copy, first seen first."""
+
+    id: int
+    copies: tuple[StoryCopy, ...]

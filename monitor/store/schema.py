@@ -451,3 +451,20 @@ def spikes(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE alerts ADD COLUMN spike_id INTEGER REFERENCES spikes (id)")
     db.execute("ALTER TABLE alerts ADD COLUMN group_id TEXT")
     db.execute("CREATE UNIQUE INDEX idx_alerts_spike_id_channel ON alerts (spike_id, channel)")
+
+
+@migration("stories")
+def stories(db: sqlite_utils.Database) -> None:
+    """releases.story_id: the first copy of the release's story (monitor/stories.py); story_bands: the LSH
+    band keys of each release's lead, looked up when a later release may be a near-copy.
+
+    A release whose story_id is NULL is its story's first copy (or alone): the story's id is its own id,
+    so older releases need no write here (a story each, lazily: they have no bands, so later releases do
+    not find them as near-copies; exact copies still join them through dedupe). The index is partial: only
+    copies have a story_id. story_bands has no rowid: the (band_key, release_id) key is the lookup's index.
+    """
+    db.execute("ALTER TABLE releases ADD COLUMN story_id INTEGER")
+    db.execute("CREATE INDEX idx_releases_story_id ON releases (story_id) WHERE story_id IS NOT NULL")
+    db.execute("CREATE TABLE story_bands (band_key INTEGER NOT NULL, release_id INTEGER NOT NULL,"
+               " PRIMARY KEY (band_key, release_id)) WITHOUT ROWID")
+    db.execute("CREATE INDEX idx_story_bands_release_id ON story_bands (release_id)")

@@ -1,6 +1,6 @@
 -- The press-monitor archive's schema after every migration (monitor/store/schema.py), as SQLite
 -- records it. Generated: do not edit; regenerate with `.venv/bin/python -m tests.schema_snapshot`.
--- Migrations: schema_v1, tickers_json, folded_index, pages, wire_names, sightings_by_feed, index_at_commit, page_boilerplate, cluster, pg_ingest, pg_search_speed, spikes
+-- Migrations: schema_v1, tickers_json, folded_index, pages, wire_names, sightings_by_feed, index_at_commit, page_boilerplate, cluster, pg_ingest, pg_search_speed, spikes, stories
 
 CREATE TABLE "_sqlite_migrations" (
    "id" INTEGER PRIMARY KEY,
@@ -132,7 +132,7 @@ CREATE TABLE "releases" (
    "wire" TEXT,
    "fingerprint" TEXT NOT NULL,
    "content_hash" TEXT
-, boilerplate TEXT NOT NULL DEFAULT '');
+, boilerplate TEXT NOT NULL DEFAULT '', story_id INTEGER);
 
 CREATE VIRTUAL TABLE releases_fts USING fts5("title", "summary", "body", "author", "dateline", "tickers", "source", tokenize='porter unicode61 remove_diacritics 2', content='releases_fts_text', content_rowid='id');
 
@@ -161,6 +161,8 @@ CREATE TABLE "spikes" (
    "releases" TEXT,
    "created_at" TEXT NOT NULL
 );
+
+CREATE TABLE story_bands (band_key INTEGER NOT NULL, release_id INTEGER NOT NULL, PRIMARY KEY (band_key, release_id)) WITHOUT ROWID;
 
 CREATE UNIQUE INDEX "idx__sqlite_migrations_migration_set_name"
     ON "_sqlite_migrations" ("migration_set", "name");
@@ -209,6 +211,8 @@ CREATE INDEX "idx_releases_first_seen_at"
 CREATE INDEX "idx_releases_published_at"
     ON "releases" ("published_at");
 
+CREATE INDEX idx_releases_story_id ON releases (story_id) WHERE story_id IS NOT NULL;
+
 CREATE INDEX "idx_releases_url"
     ON "releases" ("url");
 
@@ -223,6 +227,8 @@ CREATE INDEX "idx_sightings_release_id"
 
 CREATE INDEX "idx_spikes_rule_created_at"
     ON "spikes" ("rule", "created_at");
+
+CREATE INDEX idx_story_bands_release_id ON story_bands (release_id);
 
 CREATE TRIGGER releases_ad AFTER DELETE ON releases WHEN NOT pm_defer() BEGIN INSERT INTO releases_fts (releases_fts, rowid, "title", "summary", "body", "author", "dateline", "tickers", "source") VALUES ('delete', old.id, pm_fold(old."title"), pm_fold(old."summary"), pm_fold(old."body"), pm_fold(old."author"), pm_fold(old."dateline"), pm_fold(old."tickers"), pm_fold(old."source")); END;
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from urllib.parse import quote
 
-from monitor import health, spikes
+from monitor import health, spikes, stories
 from monitor.app import App
 from monitor.clock import Clock
 from monitor.errors import ConfigError, QueryError
@@ -90,10 +90,11 @@ class Pages:
                 days = store.web_days(expanded, since=today - timedelta(days=CHART_DAYS - 1), until=today,
                                       window=window if filters else None, expired=expired)
                 empty_archive = not hits and not store.web_has_releases()
+                more = len(hits) > PAGE_SIZE
+                hits = _one_per_story(store, hits[:PAGE_SIZE])
         except (QueryError, ConfigError) as exc:  # a bad query, filter or @term: the form again, with why
-            status, error = 400, str(exc)
-        more = len(hits) > PAGE_SIZE and (not windowed or not q or pageno * PAGE_SIZE < RANK_WINDOW)
-        hits = hits[:PAGE_SIZE]
+            status, error, more = 400, str(exc), False
+        more = more and (not windowed or not q or pageno * PAGE_SIZE < RANK_WINDOW)
         base = {"q": q, **filters}
         chips = [(FACET_TITLES[k], v, self.r.url("/", {kk: vv for kk, vv in base.items() if kk != k}))
                  for k, v in filters.items()]
@@ -119,8 +120,10 @@ class Pages:
         with self.store() as store:
             m = release_model(store, release_id, self.app.config.rules, self.app.config.settings.alert_max_age)
         v = m.detail.view
+        copies = m.story.copies if len(m.story.copies) > 1 else ()
         return 200, self.r.page("release.html", title=v.title, v=v, d=m.detail, alerts=m.alerts, why=m.why_no_alert,
-                                text=view.paragraphs(m.detail.body or v.summary))
+                                text=view.paragraphs(m.detail.body or v.summary), copies=copies,
+                                told=stories.told(copies), where=stories.where)
 
     # ---------------------------------------------------------------- rules
 
@@ -219,6 +222,22 @@ class Pages:
 
     def error(self, status: int, heading: str, message: str) -> bytes:
         return self.r.page("error.html", title=heading, heading=heading, message=message, status=status)
+
+
+def _one_per_story(store: Store, hits: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Keep the best hit of each story on the page, with its story's other copies (shown expandable).
+
+    Per page: a copy ranked onto another page is listed there too (the page's ranking stays the archive's).
+    """
+    sizes = store.story_sizes([int(h["id"]) for h in hits])  # type: ignore[call-overload]
+    out: dict[int, dict[str, object]] = {}
+    for h in hits:
+        rid = int(h["id"])  # type: ignore[call-overload]
+        story, n = sizes.get(rid, (rid, 1))
+        if story not in out:
+            others = [c for c in store.story(rid).copies if c.id != rid] if n > 1 else []
+            out[story] = {**h, "copies": n, "others": others}
+    return list(out.values())
 
 
 def _seg(name: str) -> str:

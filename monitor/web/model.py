@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor import stories
 from monitor.clock import iso
-from monitor.store import OutboxRow, ReleaseDetail, Store
+from monitor.store import OutboxRow, ReleaseDetail, Store, Story
 from monitor.types import RuleSpec
 from monitor.web import view
 
@@ -35,6 +36,7 @@ class ReleaseModel:
     detail: ReleaseDetail
     alerts: tuple[OutboxRow, ...]
     why_no_alert: str  # "" when it has alerts
+    story: Story  # its story (monitor/stories.py): every copy, itself included
 
 
 def release_model(store: Store, release_id: int, rules: tuple[RuleSpec, ...] | list[RuleSpec],
@@ -44,8 +46,22 @@ def release_model(store: Store, release_id: int, rules: tuple[RuleSpec, ...] | l
     if detail is None:
         raise NotFound(f"no release with id {release_id}")
     alerts = tuple(store.release_alerts(release_id))
-    why = "" if alerts else no_alert_reason(detail, {r.name: r for r in rules}, alert_max_age)
-    return ReleaseModel(detail, alerts, why)
+    story = store.story(release_id)
+    specs = {r.name: r for r in rules}
+    # A rule whose alert went out for another copy of the story (once_per = "story") queued none here.
+    covered = {m.rule for m in detail.matches if len(story.copies) > 1 and (spec := specs.get(m.rule)) is not None
+               and spec.once_per == "story" and any(store.story_alerted(story.id, release_id, m.rule, c)
+                                                    for c in spec.notify)}
+    why = "" if alerts else no_alert_reason(detail, specs, alert_max_age, covered)
+    return ReleaseModel(detail, alerts, why, story)
+
+
+def story_json(story: Story) -> dict[str, Any]:
+    """A story as the API carries it: its id (its first copy's release id), a sentence, every copy."""
+    return {"id": story.id, "told": stories.told(story.copies) if len(story.copies) > 1 else None,
+            "copies": [{"id": c.id, "title": c.title, "url": view.link(c.url), "source": c.source,
+                        "wire": c.wire or None, "published": iso(c.published), "first_seen": iso(c.first_seen)}
+                       for c in story.copies]}
 
 
 @dataclass(frozen=True)
@@ -66,14 +82,20 @@ def rule_rows(store: Store, rules: tuple[RuleSpec, ...] | list[RuleSpec]) -> lis
             for name in list(specs) + sorted(set(stats) - set(specs))]
 
 
-def no_alert_reason(detail: ReleaseDetail, specs: dict[str, RuleSpec], max_age: float) -> str:
-    """Say why a release has no alert, from what the pipeline checks before queueing one."""
+def no_alert_reason(detail: ReleaseDetail, specs: dict[str, RuleSpec], max_age: float,
+                    covered: set[str] | frozenset[str] = frozenset()) -> str:
+    """Say why a release has no alert, from what the pipeline checks before queueing one.
+
+    covered: rules that alerted for another copy of the release's story (so, once per story, not here).
+    """
     if not detail.matches:
         return "no watch rule matched it."
     why = []
     for m in detail.matches:
         spec = specs.get(m.rule)
-        if spec is None:
+        if m.rule in covered:
+            why.append(f"rule {m.rule} already alerted for another copy of its story (once_per = \"story\")")
+        elif spec is None:
             why.append(f"rule {m.rule} is no longer in config.toml")
         elif not spec.notify:
             why.append(f"rule {m.rule} notifies nobody (archive only: its notify list is empty)")
@@ -109,4 +131,5 @@ def release_json(m: ReleaseModel) -> dict[str, Any]:
         "matches": [{"rule": x.rule, "snippet": x.snippet, "matched": iso(x.matched_at)} for x in d.matches],
         "alerts": [alert_json(a) for a in m.alerts],
         "no_alert_reason": m.why_no_alert or None,
+        "story": story_json(m.story),
     }
