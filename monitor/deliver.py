@@ -156,6 +156,15 @@ def lease_name(row, spec: ChannelSpec | None, timezone: str) -> str:
     return f"job:digest:{row.channel}:{end:%Y-%m-%dT%H:%M:%SZ}"
 
 
+def held_elsewhere(store, rows: Sequence, specs: Mapping[str, ChannelSpec], timezone: str,
+                   now: datetime) -> tuple[int, datetime | None]:
+    """How many of these rows another node holds a live lease on, and when the last of those leases
+    ends (a node killed mid-drain holds its rows until then; a running one renews them as it sends)."""
+    live = {lease.resource: lease.expires_at for lease in store.live_leases(now)}
+    ends = [live[name] for r in rows if (name := lease_name(r, specs.get(r.channel), timezone)) in live]
+    return len(ends), max(ends, default=None)
+
+
 def _claim(store, rows: list, claims: Claims, specs: Mapping[str, ChannelSpec], disabled: set[str], clock: Clock,
            timezone: str) -> tuple[list, set[str]]:
     """Return the rows this node won a lease on, as they are after the claim, and the leases won."""

@@ -20,7 +20,7 @@ from monitor.channel_options import WebhookOptions
 from monitor.clock import ManualClock
 from monitor.normalize import normalize
 from monitor.store import Store, parse_ts
-from monitor.types import ChannelSpec, Database, Entry
+from monitor.types import ChannelSpec, Database, Entry, ServerDatabase
 from tests.configs import SECRET, Configs
 from tests.feedserver import FeedServer, rss
 from tests.webhook_receiver import Reply, WebhookReceiver
@@ -193,7 +193,10 @@ def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight
         feeds.publish("/wire.rss", rss(items))
         # Alerts go out oldest first; the third request stalls until we kill the process.
         hooks.queue(Reply(200), Reply(200), Reply(200, delay=30))
-        config = configs.write(configs.feed("wire", feeds.url("/wire.rss"), "5m"), hook=hooks.url, signed=False)
+        # On a server the killed run leaves its leases on the three unsent alerts: the re-run waits
+        # for them to end (at most one lease) before sending them.
+        config = configs.write(configs.feed("wire", feeds.url("/wire.rss"), "5m"), hook=hooks.url, signed=False,
+                               monitor='lease = "3s"')
         cmd = [sys.executable, "-m", "monitor", "--config", str(config), "run", "--once"]
         proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 20
@@ -205,6 +208,7 @@ def test_kill_minus_9_mid_batch_loses_nothing_and_repeats_only_the_one_in_flight
 
         done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
+        assert ("leased by another node" in done.stdout) == isinstance(database, ServerDatabase), done.stdout
         ids = [d.headers["webhook-id"] for d in hooks.deliveries]
         assert len(set(ids)) == 5  # every alert arrived
         assert len(ids) == 6  # ... and exactly one twice: the one in flight at the kill

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 
     from monitor.app import App
     from monitor.clock import Clock
+    from monitor.deliver import Report
     from monitor.pageworker import PageReport
     from monitor.poller import Skip
     from monitor.store import Store
@@ -126,7 +129,6 @@ def run(obj: Ctx, once: bool, force: bool, override_server: bool, workers: int, 
 def run_once(a: App, workers: int, *, force: bool = False, override_server: bool = False) -> int:
     """Poll every due feed once (see FeedPoller.due for force and override_server), fetch the pages
     due (this run's and any an earlier run left pending), deliver due alerts; return the exit code."""
-    from monitor.deliver import Report
     from monitor.poller import FeedPoller
 
     clock = SystemClock()
@@ -149,22 +151,58 @@ def run_once(a: App, workers: int, *, force: bool = False, override_server: bool
                 click.echo(fetch_pages(a, store, clock).line())
             if too_old:
                 click.echo(quiet_line(too_old, a.config.settings.alert_max_age))
-            report = a.deliver(store, clock)
-            if report is None:
-                click.echo("alerts: another press-monitor process is delivering them", err=True)
-            elif report != Report():
-                click.echo(f"alerts: {report.sent} sent, {report.retrying} to retry, {report.dead} dead, "
-                           f"{report.waiting} waiting")
-            # The drain sends everything due; what is still due waits for a channel that is disabled
-            # (410 Gone) or no longer configured: say so, and do not call the run a success.
-            left = len(store.due_alerts(clock.now(), 10**9)) if report is not None else 0
-            if left:
-                click.echo(f"alerts: {left} due alert(s) not sent: their channel is disabled or not configured "
-                           "(see `press-monitor alerts`)", err=True)
+            left = deliver_all(a, store, clock)
     finally:
         poller.fetcher.close()
         a.close_channels()
     return 1 if unhealthy or left else 0
+
+
+def deliver_all(a: App, store: Store, clock: Clock) -> int:
+    """Drain the outbox for `run --once`; return how many due alerts it could not send.
+
+    On a server, alerts another node holds a lease on are not ours to send. A node killed in the
+    middle of a drain (kill -9, power loss) keeps its leases until they end, at most one lease
+    period: wait for that once, then drain again, so a re-run after a crash finishes the job. What is
+    still held after the wait is held by a running node (it renewed the lease), which sends them."""
+    from monitor import deliver
+
+    if not _report(a.deliver(store, clock)):
+        return 0
+    left = store.due_alerts(clock.now(), 10**9)
+    held = 0
+    if left and not isinstance(a.config.settings.database, Path):
+        timezone = a.config.settings.timezone
+        held, until = deliver.held_elsewhere(store, left, a.config.channels, timezone, clock.now())
+        if until is not None:
+            wait = min((until - clock.now()).total_seconds(), a.config.settings.lease) + 1
+            click.echo(f"alerts: {held} due alert(s) leased by another node until {until:%H:%M:%S} UTC "
+                       f"(a node stopped mid-send holds them until then): waiting {wait:.0f} s")
+            time.sleep(max(0.0, wait))
+            _report(a.deliver(store, clock))
+            left = store.due_alerts(clock.now(), 10**9)
+            held, _ = deliver.held_elsewhere(store, left, a.config.channels, timezone, clock.now())
+            if held:
+                click.echo(f"alerts: {held} due alert(s) are being sent by another running node")
+    # The drain sends everything due; what is still due (and not another node's) waits for a channel
+    # that is disabled (410 Gone) or no longer configured: say so, and do not call the run a success.
+    if len(left) - held:
+        click.echo(f"alerts: {len(left) - held} due alert(s) not sent: their channel is disabled or not "
+                   "configured (see `press-monitor alerts`)", err=True)
+    return len(left) - held
+
+
+def _report(report: Report | None) -> bool:
+    """Print a drain's counts; False when another process (SQLite's delivery lock) is draining."""
+    from monitor.deliver import Report
+
+    if report is None:
+        click.echo("alerts: another press-monitor process is delivering them", err=True)
+        return False
+    if report != Report():
+        click.echo(f"alerts: {report.sent} sent, {report.retrying} to retry, {report.dead} dead, "
+                   f"{report.waiting} waiting")
+    return True
 
 
 def fetch_pages(a: App, store: Store, clock: Clock) -> PageReport:
