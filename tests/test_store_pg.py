@@ -5,6 +5,7 @@ Against the real server of tests/pgserver.py (this run's throwaway database, a s
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,7 @@ import psycopg
 import pytest
 
 from monitor.errors import StoreError
-from monitor.store import Store, pgschema, schema
+from monitor.store import Store, pg, pgschema, schema
 from monitor.store.pg import psycopg_sql
 from monitor.types import ServerDatabase
 from tests.pgserver import TestDatabase
@@ -122,3 +123,27 @@ def test_one_writer_at_a_time_and_the_delivery_lock_is_the_servers(archive: Serv
                            {"c": pgschema.LOCK_CLASS, "k": pgschema.WRITE_LOCK})
             assert got is False
         assert b.meta("k") == "a"
+
+
+def test_an_outage_is_one_warning_and_its_aftermath_is_not_a_new_one() -> None:
+    """psycopg_pool's warnings through pg._OutageLog: the first of an outage passes, the rest until a new
+    connection is made are dropped; a connection of before the outage found broken after it (a thread
+    held it through the restart) is the same outage; a connection made since that breaks is a new one."""
+    outage = pg._OutageLog()
+
+    class Conn:  # stands for a pooled psycopg connection (hashable, weakly referenced)
+        pass
+
+    def passes(msg: str, *args: object) -> bool:
+        return outage.filter(logging.LogRecord("psycopg.pool", logging.WARNING, __file__, 1, msg, args, None))
+
+    old, new = Conn(), Conn()
+    outage.back(old)  # the pool's first connection: no outage to end
+    assert passes("error connecting in %r: %s", "press-monitor", "refused")
+    assert not passes("reconnection attempt in pool %r failed after %s sec", "press-monitor", 1.0)
+    assert not passes("discarding broken connection: %s", old)
+    outage.back(new)  # the server answers again
+    assert not passes("discarding closed connection: %s", old)  # held through the restart: same outage
+    assert passes("something else %s", old)
+    assert passes("discarding closed connection: %s", new)  # made after it: a new outage, said once
+    assert not passes("error connecting in %r: %s", "press-monitor", "refused")

@@ -24,6 +24,7 @@ import logging
 import re
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -56,16 +57,23 @@ class _OutageLog(logging.Filter):
     """psycopg_pool warns at every reconnect attempt while the server is down (about one a second for
     as long as the outage lasts) and once per pooled connection it finds broken after a restart. This
     filter on its logger lets the first such warning through, drops the rest, and back() says once
-    that the database answers again (the pool made a connection), with how many it dropped."""
+    that the database answers again (the pool made a connection), with how many it dropped.
+
+    A connection the restart broke may be found broken only after that (one a thread held through
+    the outage, returned once its statement failed): that is the same outage's aftermath, not a new
+    one, so a discarded connection made before the server answered again is dropped too. Only the
+    connections made since then (`_fresh`) can start a new outage."""
 
     NOISE = frozenset({"error connecting in %r: %s", "reconnection attempt in pool %r failed after %s sec",
                        "discarding broken connection: %s", "discarding closed connection: %s"})
+    DISCARDS = frozenset({"discarding broken connection: %s", "discarding closed connection: %s"})
 
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
         self._down = False
         self._dropped = 0
+        self._fresh: weakref.WeakSet[Any] | None = None  # connections made since the last outage ended
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.msg not in self.NOISE:
@@ -74,14 +82,21 @@ class _OutageLog(logging.Filter):
             if self._down:
                 self._dropped += 1
                 return False
+            if (record.msg in self.DISCARDS and self._fresh is not None and isinstance(record.args, tuple)
+                    and record.args and record.args[0] not in self._fresh):
+                return False
             self._down = True
         return True
 
-    def back(self) -> None:
+    def back(self, conn: object) -> None:
+        """A new connection: the first after an outage ends it."""
         with self._lock:
+            if self._fresh is not None:
+                self._fresh.add(conn)
             if not self._down:
                 return
             dropped, self._down, self._dropped = self._dropped, False, 0
+            self._fresh = weakref.WeakSet([conn])
         log.warning("the database answers again (%d more connection warnings of the outage not logged)", dropped)
 
 
@@ -91,7 +106,7 @@ logging.getLogger("psycopg.pool").addFilter(OUTAGE)
 
 def _connected(conn: psycopg.Connection[Any]) -> None:
     """The pool's `configure` hook: called for each new connection, so the first after an outage ends it."""
-    OUTAGE.back()
+    OUTAGE.back(conn)
 
 _GIN = f"{pgsearch.TABLE}_{pgsearch.FTS}_gin"  # the search index (pgsearch.INDEX_DDL)
 # Sent with COMMIT as one message (no extra round trip per write transaction): see flush_index().
