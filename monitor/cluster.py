@@ -21,7 +21,7 @@ then on. What it had already started (a webhook call in flight) may still finish
 is the one window in which two nodes can send the same alert, always under the same alert id.
 Guaranteed only while the hosts' clocks agree within lease/5 (NTP).
 
-Resource names are the store's (monitor/store/leases.py): "feed:", "page:", "alert:", "host:", "job:".
+Resource names are the store's (monitor/store/leases.py): "feed:", "page:", "alert:", "host:", "slot:", "job:".
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ from monitor.config.fingerprint import config_hash
 from monitor.errors import ConfigError, StoreUnavailable
 from monitor.fetch import Fetcher
 from monitor.health import META_STARTED, META_STOPPED
-from monitor.hostqueue import HostQueue, WorkerPool
+from monitor.hostqueue import HostQueue, WorkerPool, host_of
 from monitor.logging_setup import REDACTOR, event, set_level
 from monitor.membership import Membership, Mismatch
 from monitor.node import NODE_HEARTBEAT_INTERVAL, new_identity
@@ -109,6 +109,7 @@ MAINTAIN_JOB = "maintain"
 HEARTBEAT_JOB = "heartbeat"
 NODE_JOB = "node"
 MAINTAIN_LEASE = "job:maintain"
+HOST_SLOT = "slot:"  # + host + ":" + slot number: a feed request to that host under way on some node
 
 
 class Daemon:
@@ -449,7 +450,15 @@ class Daemon:
                 self._skipped(skip)
                 self.leases.release(store, [lease])
                 return None
-            rest = self.poller.start(store, feed)
+            claimed, slot = self._claim_host_slot(store, feed)
+            if not claimed:
+                self.leases.release(store, [lease])
+                return None
+            try:
+                rest = self.poller.start(store, feed)
+            finally:
+                if slot is not None:  # the request is over: the next feed on this host may go, on any node
+                    self.leases.release(store, [slot])
         except BaseException:
             self.leases.release(store, [lease])
             raise
@@ -650,6 +659,23 @@ class Daemon:
         until = self.leases.expiry(store, lease) or now
         self._move_job(name, max(now, min(until, now + timedelta(seconds=self.leases.lease))) + timedelta(seconds=1))
         return None
+
+    def _claim_host_slot(self, store: Store, feed: Feed) -> tuple[bool, str | None]:
+        """On a server, one of the feed host's cluster-wide slots, "slot:HOST:I" (I < per_host), so the
+        nodes together send a host no more feed requests at a time than one node does (the HostQueue
+        keeps this node's own count). (False, None) when every slot is taken: the feed is looked at
+        again in a moment. (True, None) when no slot is needed: a file: feed, or SQLite (one node)."""
+        host = host_of(feed.url)
+        if host is None or not isinstance(self.app.config.settings.database, ServerDatabase):
+            return True, None
+        for i in range(self.poller.slots.per_host):
+            slot = f"{HOST_SLOT}{host}:{i}"
+            if slot in self.leases.claim(store, [slot]):
+                return True, slot
+        event(log, logging.DEBUG, "host_busy", feed=feed.name, host=host,
+              msg="other nodes are asking this host; looking again in a moment")
+        self._move_job(feed.name, self.clock.now() + timedelta(seconds=1 + self.poller.rng.random()))
+        return False, None
 
     def _claim_job(self, store: Store, lease: str, every: float) -> bool:
         """Claim a periodic job for this node and keep it (unrenewed) for most of its period, so the

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+from monitor.hostqueue import PER_HOST
 from tests.configs import HOOK_ENV, SECRET
 from tests.feedserver import FeedServer, Handler
 from tests.pgserver import PrivateServer, TestDatabase
@@ -105,8 +106,10 @@ class Wire:
     server: FeedServer
     feed_hits: list[tuple[float, str]] = field(default_factory=list)  # (monotonic time, path)
     page_hits: list[tuple[float, str]] = field(default_factory=list)
-    in_flight: int = 0
+    in_flight: int = 0  # page requests under way
     most_in_flight: int = 0
+    feeds_in_flight: int = 0  # feed requests under way (every feed is on this one host)
+    most_feeds_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     # One date for every wave: an item whose date changed would be a revision (its page fetched again).
     published: str = field(default_factory=lambda: format_datetime(datetime.now(UTC), usegmt=True))
@@ -120,7 +123,8 @@ class Wire:
                 f"<description>Summit text {f}-{w}.</description></item>" for w in range(waves))
             body = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>wire {f}</title>'
                     f"<link>{self.server.url('/')}</link><description>d</description>{items}</channel></rss>")
-            self.server.route(f"/feed/{f}.xml", self._timed(self.feed_hits, body, "application/rss+xml"))
+            # A feed answers in 50 ms, so the nodes' requests would overlap without the host's slots.
+            self.server.route(f"/feed/{f}.xml", self._timed(self.feed_hits, body, "application/rss+xml", slow=0.05))
 
     def _timed(self, log: list[tuple[float, str]], body: str, kind: str, *,
                slow: float = 0.0) -> Callable[[Handler], None]:
@@ -131,6 +135,8 @@ class Wire:
                 log.append((time.monotonic(), urlsplit(h.path).path))
                 self.in_flight += log is self.page_hits
                 self.most_in_flight = max(self.most_in_flight, self.in_flight)
+                self.feeds_in_flight += log is self.feed_hits
+                self.most_feeds_in_flight = max(self.most_feeds_in_flight, self.feeds_in_flight)
             try:
                 if slow:
                     time.sleep(slow)
@@ -138,6 +144,7 @@ class Wire:
             finally:
                 with self.lock:
                     self.in_flight -= log is self.page_hits
+                    self.feeds_in_flight -= log is self.feed_hits
         return run
 
     def pages(self, feeds: int = FEEDS, waves: int = 2) -> None:
@@ -284,6 +291,8 @@ def test_three_nodes_share_the_work_and_lose_nothing_when_nodes_are_killed(
     page_hits = [(t, p) for t, p in wire.page_hits if p.startswith("/page/")]
     assert explained(page_hits, kills, float("inf")) == []
     assert wire.most_in_flight == 1
+    # Feed requests to the host: at most PER_HOST at a time across the three nodes (one node's limit).
+    assert 1 <= wire.most_feeds_in_flight <= PER_HOST
     with psycopg.connect(archive.url) as conn:
         row = conn.execute("SELECT count(*) FILTER (WHERE status = 'sent'), count(*) FROM alerts").fetchone()
         assert row == (2 * FEEDS, 2 * FEEDS)

@@ -1,7 +1,8 @@
 """Leases: which node holds which piece of work until when (issue 19: several daemons, one archive).
 
 One table for every kind of work, named by resource: "feed:<name>", "page:<pages.id>",
-"alert:<alerts.id>", "host:<hostname>", "job:<name>" ("job:maintain", "job:digest:<channel>:<…>").
+"alert:<alerts.id>", "host:<hostname>" (the one page request to a host), "slot:<hostname>:<n>" (one
+of a host's feed-request slots), "job:<name>" ("job:maintain", "job:digest:<channel>:<…>").
 Every statement here runs on its own, outside `transaction()` (both backends' connections are in
 autocommit), so a claim never waits for an ingest holding the writers' lock and never holds a row
 lock longer than its one statement.

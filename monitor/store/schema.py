@@ -401,7 +401,7 @@ def page_boilerplate(db: sqlite_utils.Database) -> None:
 def cluster(db: sqlite_utils.Database) -> None:
     """nodes: one row per daemon process (registry and heartbeat); leases: who holds what until when.
 
-    One lease table for every kind of work ("feed:NAME", "page:ID", "alert:ID", "host:NAME", "job:NAME"):
+    One lease table for every kind of work ("feed:NAME", "page:ID", "alert:ID", "host:NAME", "slot:HOST:N", "job:NAME"):
     a claim is one conditional upsert that succeeds only where no live lease exists, the same SQL on both
     backends, and `nodes` can show what each node holds with one GROUP BY.
     """
