@@ -174,6 +174,8 @@ class Daemon:
         self._pages_stop = threading.Event()
         self._pages_thread = threading.Thread(target=self._pages_loop, name="pages", daemon=True)
         self._init_leases()
+        self._slot_lock = threading.Lock()
+        self._my_slots: set[str] = set()  # the host slots this node's workers are using (_claim_host_slot)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -459,6 +461,8 @@ class Daemon:
             finally:
                 if slot is not None:  # the request is over: the next feed on this host may go, on any node
                     self.leases.release(store, [slot])
+                    with self._slot_lock:
+                        self._my_slots.discard(slot)
         except BaseException:
             self.leases.release(store, [lease])
             raise
@@ -670,8 +674,16 @@ class Daemon:
             return True, None
         for i in range(self.poller.slots.per_host):
             slot = f"{HOST_SLOT}{host}:{i}"
+            # A lease is the node's, and a node's claim of what it holds wins: so each of its workers
+            # first reserves the slot here, or two of them would share slot 0.
+            with self._slot_lock:
+                if slot in self._my_slots:
+                    continue
+                self._my_slots.add(slot)
             if slot in self.leases.claim(store, [slot]):
                 return True, slot
+            with self._slot_lock:
+                self._my_slots.discard(slot)
         event(log, logging.DEBUG, "host_busy", feed=feed.name, host=host,
               msg="other nodes are asking this host; looking again in a moment")
         self._move_job(feed.name, self.clock.now() + timedelta(seconds=1 + self.poller.rng.random()))
