@@ -396,3 +396,15 @@ def test_a_spike_email_says_what_jumped(tmp_path: Path) -> None:
     text = parsed.get_body(("plain",)).get_content()
     assert "top releases:" in text and "Acme recalls heaters" in text
     assert "&lt;b&gt;now&lt;/b&gt;" in parsed.get_body(("html",)).get_content()
+
+
+def test_rules_lists_the_spike_setting_and_once_per(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[monitor]\ndatabase = "archive.db"\n[channels.c]\ntype = "console"\n'
+        '[[rules]]\nname = "recalls"\nquery = "recall*"\nnotify = ["c"]\n'
+        'spike = { factor = 3, min = 5, window = "12h" }\n'
+        '[[rules]]\nname = "every-copy"\nquery = "summit"\nnotify = ["c"]\nonce_per = "release"\n')
+    out = cli("rules", cwd=tmp_path, check=True).stdout
+    assert "spike: 5+ matches in 12h and 3x the 14-day baseline" in out
+    assert "once_per: release (every near-copy alerts)" in out
+    assert out.count("spike:") == 1 and out.count("once_per:") == 1

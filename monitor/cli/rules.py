@@ -9,8 +9,10 @@ import click
 
 from monitor.cli.base import LIMIT, SINCE_HELP, Ctx, main, parse_when
 from monitor.clock import SystemClock
+from monitor.config.units import format_duration
 from monitor.fold import unsplit
 from monitor.rules import compile_query, compile_rules, fts_query
+from monitor.spikes import BASELINE_DAYS
 
 
 @main.group(invoke_without_command=True)
@@ -43,6 +45,11 @@ def rules(ctx: click.Context) -> None:
             click.echo(f"{'':<42}feeds: {', '.join(r.feeds)}")
         if r.regex is not None:
             click.echo(f"{'':<42}regex: {r.regex.pattern}")
+        if r.spike is not None:
+            click.echo(f"{'':<42}spike: {r.spike.min}+ matches in {format_duration(r.spike.window)} and "
+                       f"{r.spike.factor:g}x the {BASELINE_DAYS}-day baseline")
+        if r.once_per != "story":
+            click.echo(f"{'':<42}once_per: {r.once_per} (every near-copy alerts)")
 
 
 # A word that looks like a rule name (lower-case, with a dash or underscore): a typo'd name more likely than a query.
