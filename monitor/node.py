@@ -30,8 +30,9 @@ def new_identity(now: datetime, version: str) -> NodeIdentity:
 
 # How often a daemon writes its heartbeat into `nodes`, and after how long without one it counts as
 # stale (dead or cut off). Three missed beats, so one slow write (a long commit holding the writer) is
-# not a false alarm. The lead ties NODE_STALE_AFTER to the cluster's `[monitor] lease` at merge: a
-# node that cannot renew its heartbeat cannot renew its leases either.
+# not a false alarm. Deliberately not tied to `[monitor] lease`: staleness says "this node stopped
+# beating" (what status and /healthz count), the lease says when its work moves to another node; a
+# stale node's unexpired leases stay listed by `nodes` until they run out.
 NODE_HEARTBEAT_INTERVAL = 10.0
 NODE_STALE_AFTER = 3 * NODE_HEARTBEAT_INTERVAL
 # Stopped or stale rows older than this are deleted when a node registers: rows are only ever added by
