@@ -108,14 +108,8 @@ def test_a_server_that_does_not_answer_is_a_clear_store_error() -> None:
         Store(ServerDatabase("postgresql://pm:secret@127.0.0.1:1/pm?connect_timeout=2"))
 
 
-def test_one_writer_at_a_time_and_the_delivery_lock_is_the_servers(archive: ServerDatabase) -> None:
+def test_one_writer_at_a_time(archive: ServerDatabase) -> None:
     with Store(archive) as a, Store(archive) as b:
-        with a.delivery_lock() as mine:
-            assert mine
-            with b.delivery_lock() as theirs:
-                assert not theirs
-        with b.delivery_lock() as theirs:
-            assert theirs
         with a.transaction():
             a.set_meta("k", "a")
             # b's write transaction would wait for a's COMMIT: ask the server without waiting.

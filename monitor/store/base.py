@@ -223,17 +223,6 @@ class Connection:
         with self.driver.transaction():
             yield
 
-    def delivery_lock(self) -> AbstractContextManager[bool]:
-        """On PostgreSQL: hold the delivery lock if free, yielding whether this connection got it.
-
-        (An SQLite archive's delivery lock is a file beside it: app.delivery_lock.)
-        """
-        from monitor.store.pg import PgDriver
-        from monitor.store.pgschema import DELIVER_LOCK
-        if not isinstance(self.driver, PgDriver):
-            raise StoreError(f"{self.path}: an SQLite archive's delivery lock is a file beside it")
-        return self.driver.session_lock(DELIVER_LOCK)
-
     # ------------------------------------------------------------------ meta (key/value)
     # The daemon's heartbeat and adopted redirects, and the archive's install id, live here.
 

@@ -364,13 +364,3 @@ class PgDriver:
     @staticmethod
     def interrupted(exc: BaseException) -> bool:
         return isinstance(exc, psycopg.errors.QueryCanceled)
-
-    @contextmanager
-    def session_lock(self, key: int) -> Iterator[bool]:
-        """Hold a session-level advisory lock if free; yield whether this connection got it."""
-        got = bool(self.scalar("SELECT pg_try_advisory_lock(:cls, :key)", {"cls": pgschema.LOCK_CLASS, "key": key}))
-        try:
-            yield got
-        finally:
-            if got and not self.conn.closed:
-                self.scalar("SELECT pg_advisory_unlock(:cls, :key)", {"cls": pgschema.LOCK_CLASS, "key": key})
