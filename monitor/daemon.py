@@ -680,10 +680,15 @@ class Daemon:
                 if slot in self._my_slots:
                     continue
                 self._my_slots.add(slot)
-            if slot in self.leases.claim(store, [slot]):
+            won = False
+            try:
+                won = slot in self.leases.claim(store, [slot])
+            finally:
+                if not won:  # lost, or the claim failed (the database): the reservation goes too
+                    with self._slot_lock:
+                        self._my_slots.discard(slot)
+            if won:
                 return True, slot
-            with self._slot_lock:
-                self._my_slots.discard(slot)
         event(log, logging.DEBUG, "host_busy", feed=feed.name, host=host,
               msg="other nodes are asking this host; looking again in a moment")
         self._move_job(feed.name, self.clock.now() + timedelta(seconds=1 + self.poller.rng.random()))

@@ -18,11 +18,13 @@ from monitor import channels as channels_mod
 from monitor import config, deliver
 from monitor.channel_options import WebhookOptions
 from monitor.clock import ManualClock
+from monitor.cluster import LeaseKeeper
 from monitor.normalize import normalize
-from monitor.store import Store, parse_ts
+from monitor.store import Store, parse_ts, pg
 from monitor.types import ChannelSpec, Database, Entry, ServerDatabase
-from tests.configs import SECRET, Configs
+from tests.configs import SECRET, Configs, write_config
 from tests.feedserver import FeedServer, rss
+from tests.pgserver import TestDatabase
 from tests.webhook_receiver import Reply, WebhookReceiver
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -295,3 +297,33 @@ url = "{receiver.url}"
             assert a.channel_set is built
     a.close_channels()
     return receiver.deliveries
+
+
+@pytest.mark.slow
+def test_run_once_waits_for_another_nodes_lease_only_until_it_is_given_back(
+        tmp_path: Path, pg_test_database: TestDatabase) -> None:
+    """An alert a running node holds a lease on (it is sending it, say) is not `run --once`'s to send:
+    the run waits for that lease, and stops waiting as soon as the node gives it back, not at its end
+    (here an hour away: the run would outlast the test's timeout)."""
+    archive = pg_test_database.archive()
+    clock = ManualClock(datetime.now(UTC))
+    with Store(archive) as store, WebhookReceiver() as hooks:
+        alert = queue_alert(store, clock, 1)
+        other = LeaseKeeper("other", 3600, clock, lambda: store)
+        assert other.claim(store, [f"alert:{alert}"]) == {f"alert:{alert}"}
+        config = write_config(tmp_path / "config.toml", "", hook=hooks.url, signed=False, database=archive,
+                              monitor='lease = "1h"')
+        proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "run", "--once"],
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert "1 due alert(s) leased by another node" in first and "waiting up to 3" in first, first
+            other.release(store, [f"alert:{alert}"])
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        assert proc.returncode == 0, out + err
+        assert "alerts: 1 sent" in out
+        assert [d.headers["webhook-id"] for d in hooks.deliveries] == [store.alert_id(alert)]
+    pg.close_pool(archive.url)

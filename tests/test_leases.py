@@ -13,12 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from monitor import app as app_mod
 from monitor import channels as channels_mod
 from monitor import deliver
 from monitor.clock import ManualClock
 from monitor.cluster import LeaseKeeper, margin
-from monitor.store import Store
-from monitor.types import Database
+from monitor.daemon import Daemon
+from monitor.errors import StoreUnavailable
+from monitor.store import Store, pg
+from monitor.types import Database, Feed
+from tests.configs import write_config
+from tests.pgserver import TestDatabase
 from tests.webhook_receiver import WebhookReceiver
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -188,3 +193,35 @@ def test_the_lease_setting_is_validated(tmp_path: Path) -> None:
     path.write_text('[monitor]\nlease = "1s"\n')
     with pytest.raises(ConfigError, match=r"monitor\.lease: \"1s\" is not between 3s and 1h"):
         config.load(path)
+
+
+def test_feed_host_slots_hold_the_cluster_to_per_host_and_a_failed_claim_frees_its_reservation(
+        pg_test_database: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon's `slot:HOST:N` leases (on a server: SQLite runs one node): each of a node's workers
+    takes its own slot (a node's claim of a lease it holds would win again), none is left when the other
+    nodes hold them all, and a claim that fails (the database went away) does not keep the slot reserved."""
+    archive = pg_test_database.archive()
+    config = write_config(tmp_path / "config.toml", "", database=archive)
+    daemon = Daemon(config, app_mod.load(config), clock=ManualClock(NOW), environ={})
+    feeds = [Feed(name=f"f{i}", url=f"https://wire.example/f{i}.xml", interval=60) for i in range(3)]
+    store = daemon.store()
+
+    def fail(*_: object, **__: object) -> set[str]:
+        raise StoreUnavailable("the database is unavailable")
+    monkeypatch.setattr(daemon.leases, "claim", fail)
+    with pytest.raises(StoreUnavailable):
+        daemon._claim_host_slot(store, feeds[0])
+    monkeypatch.undo()
+
+    assert daemon._claim_host_slot(store, feeds[0]) == (True, "slot:wire.example:0")
+    assert daemon._claim_host_slot(store, feeds[1]) == (True, "slot:wire.example:1")
+    assert daemon._claim_host_slot(store, feeds[2]) == (False, None)  # the node's two are in use
+    daemon.leases.release(store, ["slot:wire.example:0", "slot:wire.example:1"])
+    daemon._my_slots.clear()
+    other = LeaseKeeper("other", 30, ManualClock(NOW), lambda: store)
+    assert other.claim(store, ["slot:wire.example:0", "slot:wire.example:1"]) == {
+        "slot:wire.example:0", "slot:wire.example:1"}
+    assert daemon._claim_host_slot(store, feeds[0]) == (False, None)  # another node asks the host twice
+    assert daemon._claim_host_slot(store, Feed(name="file", url="file:///tmp/f.xml", interval=60)) == (True, None)
+    store.close()
+    pg.close_pool(archive.url)

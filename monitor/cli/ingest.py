@@ -177,8 +177,14 @@ def deliver_all(a: App, store: Store, clock: Clock) -> int:
         if until is not None:
             wait = min((until - clock.now()).total_seconds(), a.config.settings.lease) + 1
             click.echo(f"alerts: {held} due alert(s) leased by another node until {until:%H:%M:%S} UTC "
-                       f"(a node stopped mid-send holds them until then): waiting {wait:.0f} s")
-            time.sleep(max(0.0, wait))
+                       f"(a node sending them gives them back when done, one stopped mid-send holds them until "
+                       f"then): waiting up to {wait:.0f} s")
+            deadline = clock.monotonic() + wait
+            while held and clock.monotonic() < deadline:
+                # A running node gives its leases back as it sends: stop waiting as soon as none is held.
+                time.sleep(min(1.0, max(0.0, deadline - clock.monotonic())))
+                due = store.due_alerts(clock.now(), 10**9)
+                held, _ = deliver.held_elsewhere(store, due, a.config.channels, timezone, clock.now())
             _report(a.deliver(store, clock))
             left = store.due_alerts(clock.now(), 10**9)
             held, _ = deliver.held_elsewhere(store, left, a.config.channels, timezone, clock.now())
