@@ -96,35 +96,42 @@ def lost(lex: str) -> str:
 
 
 def document(columns: Sequence[str], fts: Fts = FTS) -> str:
-    """Return the tsvector (as tsvector input text) of a release's FTS_COLUMNS texts, as stored."""
-    positions: dict[str, list[int]] = {}
-    weight: dict[str, str] = {}
+    """Return the tsvector (as tsvector input text) of a release's FTS_COLUMNS texts, as stored.
+
+    Written for speed (it runs for every release a PostgreSQL archive stores): a lexeme's weight is
+    its column's, so each column's lexemes are formatted together; a token short enough that its
+    UTF-8 cannot pass LEXEME_BYTES is not encoded to check."""
+    parts: list[str] = []
     markers: set[str] = set()
+    size = 0  # what tsvector input counts against its limit (see below)
+    short = LEXEME_BYTES // 4 - 1  # characters that fit in LEXEME_BYTES whatever their UTF-8 length
     for c, text in enumerate(columns):
         w = COLUMN_WEIGHTS[c]
-        s = start(c)
-        positions[s] = [1]
-        weight[s] = w
-        for off, tok in enumerate(fts.tokens(text or "")):
-            lex = lexeme(c, tok)
-            got = positions.get(lex)
+        prefix = str(c)
+        positions: dict[str, list[int]] = {start(c): [1]}
+        get = positions.get
+        for pos, tok in enumerate(fts.tokens(text or ""), 2):
+            lex = prefix + tok if len(tok) < short else lexeme(c, tok)
+            got = get(lex)
             if got is None:
-                got = positions[lex] = []
-                weight[lex] = w
-            pos = off + 2
-            if pos > POSITION_MAX or len(got) >= POSITIONS_PER_LEXEME:
-                markers.add(lost(lex))
+                positions[lex] = [pos]
             else:
                 got.append(pos)
-    # What tsvector input counts against its limit: each lexeme (2-byte aligned when it has
-    # positions), then 2 bytes for the count and 2 per position.
-    size = sum(len(lx.encode()) + 1 + 2 + 2 * len(ps) for lx, ps in positions.items())
+        sep = w + ","
+        for lx, ps in positions.items():
+            if len(ps) > POSITIONS_PER_LEXEME or ps[-1] > POSITION_MAX:
+                # tsvector's limits: the first positions up to the cap are kept, the lexeme marked.
+                kept = [p for p in ps if p <= POSITION_MAX][:POSITIONS_PER_LEXEME]
+                markers.add(lost(lx))
+                ps[:] = kept
+            # Each lexeme (2-byte aligned when it has positions), then 2 bytes for the count and 2 per position.
+            size += len(lx.encode()) + 3 + 2 * len(ps)
+            quoted = _quote(lx) if "'" in lx or "\\" in lx else "'" + lx + "'"
+            # A lexeme whose every position was past the cap is stored without positions (its marker says why).
+            parts.append(f"{quoted}:{sep.join(map(str, ps))}{w}" if ps else quoted)
     size += sum(len(m.encode()) for m in markers)
     if size > TSVECTOR_BYTES:
         return _quote(NO_LEXEMES)
-    # A lexeme whose every position was past the cap is stored without positions (its marker says why).
-    parts = [_quote(lx) + (":" + ",".join(f"{p}{weight[lx]}" for p in ps) if ps else "")
-             for lx, ps in positions.items()]
     parts.extend(_quote(m) for m in sorted(markers))
     return " ".join(parts)
 
