@@ -431,3 +431,44 @@ def test_a_node_cut_from_the_database_sends_nothing_once_its_lease_expired(
     ids = receiver_ids(rx, verify=False)
     assert len(ids) == feeds and all(len(v) == 1 for v in ids.values()), ids
     assert all(signed_by(SECRET_C, d) or signed_by(SECRET, d) for d in rx.deliveries)
+
+
+def test_a_paused_node_sends_nothing_it_lost_when_it_resumes(
+        tmp_path: Path, pg_test_database: TestDatabase, wire: Wire) -> None:
+    """The fence itself, end to end. Node C claims the outbox and sends slowly; it is frozen (SIGSTOP, as a
+    long GC pause or a suspended VM would) while its sends are queued, node A takes the leases over once
+    they expire and sends everything, then C resumes. C's commits and claims all work again (nothing is
+    cut), so only the fence stops it sending the alerts it had already claimed and rendered: nothing
+    signed by C arrives after the pause, and no alert arrives twice (but the one C had on the wire)."""
+    archive = pg_test_database.archive()
+    feeds = 30
+    wire.publish(waves=1, feeds=feeds)
+    with WebhookReceiver(secret=None) as rx:
+        config = write_config(tmp_path / "config.toml", wire, 'database_env = "PM_TEST_DB"', rx.url, feeds=feeds,
+                              full_text=False)
+        rx.queue(*[Reply(200, body=b"ok", delay=0.3)] * 200)  # slow sends: the pause lands mid-outbox
+        c = Node("nodeC", config, tmp_path / "nodeC.log", {"PM_TEST_DB": archive.url,
+                                                           "PM_TEST_HOOK_SECRET": SECRET_C}).start()
+        a = Node("nodeA", config, tmp_path / "nodeA.log", {"PM_TEST_DB": archive.url})
+        nodes = [c, a]
+
+        def from_c() -> int:
+            return sum(signed_by(SECRET_C, d) for d in list(rx.deliveries))
+        try:
+            wait_until(lambda: from_c() >= 3, "node C sending", nodes=nodes)
+            assert c.proc is not None
+            c.proc.send_signal(signal.SIGSTOP)
+            paused = from_c()
+            a.start()
+            wait_until(lambda: len(distinct_ids(rx)) >= feeds, "node A to send the rest", nodes=nodes)
+            c.proc.send_signal(signal.SIGCONT)
+        finally:
+            # SIGTERM lets C finish what it was doing (its drain) before it exits: all it would send, it has.
+            if c.proc is not None:
+                c.proc.send_signal(signal.SIGCONT)
+            codes = stop_all([n for n in nodes if n.proc is not None])
+    assert codes == [0, 0], [n.tail() for n in nodes]
+    assert paused < feeds  # C was paused with alerts left to send
+    assert from_c() == paused, c.tail()
+    ids = [d.headers["webhook-id"] for d in rx.deliveries]
+    assert len(set(ids)) == feeds and len(ids) - len(set(ids)) <= 1, sorted(ids)

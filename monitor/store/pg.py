@@ -113,6 +113,7 @@ _GIN = f"{pgsearch.TABLE}_{pgsearch.FTS}_gin"  # the search index (pgsearch.INDE
 _MERGE_AND_COMMIT = (f"SELECT gin_clean_pending_list(c.oid) FROM pg_class c WHERE c.oid = to_regclass('{_GIN}')"
                      " AND pg_has_role(c.relowner, 'USAGE'); COMMIT")
 _pools_lock = threading.Lock()
+IDLE_IN_WRITE = 30.0  # seconds a write transaction may sit idle before the server ends it (transaction())
 
 
 def pool(url: str, label: str) -> ConnectionPool:
@@ -306,7 +307,13 @@ class PgDriver:
         self._depth = 1
         try:
             self.run("BEGIN", {})
-            self.run("SELECT pg_advisory_xact_lock(:cls, :key)", {"cls": pgschema.LOCK_CLASS, "key": lock})
+            # A writer that stops between statements (cut off from the server, frozen) would keep the
+            # writers' lock until the server noticed its dead session, which a half-open TCP connection
+            # can take hours: every other node's writes would wait. The server ends such a session
+            # after IDLE_IN_WRITE instead (our writes never pause that long between statements).
+            idle = "set_config('idle_in_transaction_session_timeout', :idle, true), "
+            self.run(f"SELECT {idle if lock == pgschema.WRITE_LOCK else ''}pg_advisory_xact_lock(:cls, :key)",
+                     {"idle": f"{int(IDLE_IN_WRITE * 1000)}ms", "cls": pgschema.LOCK_CLASS, "key": lock})
             yield
             if lock == pgschema.WRITE_LOCK:
                 self.flush_index()  # part of the transaction: committed together or not at all
