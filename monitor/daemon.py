@@ -468,6 +468,14 @@ class Daemon:
             raise
 
         def finish() -> None:
+            if not self.leases.holds(lease):
+                # The lease ran out during the fetch (this node was frozen, or cut from the database):
+                # another node may have polled the feed since. Recording this older answer would undo
+                # its record (next poll, validators): drop it; the feed's holder polls it anyway.
+                event(log, logging.WARNING, "poll_dropped", feed=name,
+                      msg="this node's lease on the feed ran out during the fetch; its answer is not recorded")
+                self.leases.forget([lease])
+                return
             try:
                 polled = rest()
             finally:

@@ -22,7 +22,8 @@ from monitor.daemon import Daemon
 from monitor.errors import StoreUnavailable
 from monitor.store import Store, pg
 from monitor.types import Database, Feed
-from tests.configs import write_config
+from tests.configs import feed_toml, write_config
+from tests.feedserver import FeedServer, rss
 from tests.pgserver import TestDatabase
 from tests.webhook_receiver import WebhookReceiver
 
@@ -225,3 +226,30 @@ def test_feed_host_slots_hold_the_cluster_to_per_host_and_a_failed_claim_frees_i
     assert daemon._claim_host_slot(store, Feed(name="file", url="file:///tmp/f.xml", interval=60)) == (True, None)
     store.close()
     pg.close_pool(archive.url)
+
+
+def test_a_poll_whose_feed_lease_ran_out_during_the_fetch_is_not_recorded(
+        database: Database, tmp_path: Path, feed_server: FeedServer) -> None:
+    """A node frozen (or cut off) in the middle of a fetch may find, when it resumes, that its lease ran out
+    and another node polled the feed meanwhile: recording its older answer would undo the other's record."""
+    feed_server.publish("/wire.rss", rss([{"title": "Summit opens", "guid": "g1", "link": "https://wire.example/1",
+                                           "description": "The summit opens.", "pubDate": NOW}]))
+    config = write_config(tmp_path / "config.toml", feed_toml("wire", feed_server.url("/wire.rss"), "5m"),
+                          database=database, monitor='lease = "3s"')
+    clock = ManualClock(NOW)
+    daemon = Daemon(config, app_mod.load(config), clock=clock, environ={})
+    daemon.sync_feeds()
+    finish = daemon._fetch("wire")  # claimed and fetched: what is left is the digest and the record
+    assert finish is not None and len(feed_server.requests) == 1
+    clock.advance(3)  # frozen past the lease (no renewal ran)
+    finish()
+    store = daemon.store()
+    assert store.count("releases") == 0
+    assert store.one("SELECT last_polled_at FROM feeds WHERE name = 'wire'") in (None, {"last_polled_at": None})
+    assert daemon.polls == 0
+    # A fetch that finishes within its lease is recorded.
+    finish = daemon._fetch("wire")
+    assert finish is not None
+    finish()
+    assert store.count("releases") == 1 and daemon.polls == 1
+    store.close()
