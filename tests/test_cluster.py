@@ -389,6 +389,18 @@ def signed_by(secret: str, d: Delivery) -> bool:
     return True
 
 
+def slow_sender_and_spare(tmp_path: Path, wire: Wire, rx: WebhookReceiver, feeds: int, c_database: str,
+                          a_database: str) -> tuple[Node, Node]:
+    """Node C, started, reaching the archive at `c_database` and signing with SECRET_C (so its requests can
+    be told apart), and node A, not started yet; the receiver answers slowly, so what happens to C lands
+    in the middle of its outbox."""
+    config = write_config(tmp_path / "config.toml", wire, 'database_env = "PM_TEST_DB"', rx.url, feeds=feeds,
+                          full_text=False)
+    rx.queue(*[Reply(200, body=b"ok", delay=0.3)] * 200)
+    c = Node("nodeC", config, tmp_path / "nodeC.log", {"PM_TEST_DB": c_database, "PM_TEST_HOOK_SECRET": SECRET_C})
+    return c.start(), Node("nodeA", config, tmp_path / "nodeA.log", {"PM_TEST_DB": a_database})
+
+
 def test_a_node_cut_from_the_database_sends_nothing_once_its_lease_expired(
         tmp_path: Path, pg_test_database: TestDatabase, wire: Wire) -> None:
     """Node C reaches the database through a forwarder and sends slowly; the forwarder is cut while C is
@@ -404,11 +416,7 @@ def test_a_node_cut_from_the_database_sends_nothing_once_its_lease_expired(
     forwarder = Forwarder((parts.hostname or "127.0.0.1", parts.port or 5432))
     via = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{forwarder.port}"))
     with WebhookReceiver(secret=None) as rx:
-        config = write_config(tmp_path / "config.toml", wire, 'database_env = "PM_TEST_DB"', rx.url, feeds=feeds,
-                              full_text=False)
-        rx.queue(*[Reply(200, body=b"ok", delay=0.3)] * 200)  # slow sends: the cut lands mid-outbox
-        c = Node("nodeC", config, tmp_path / "nodeC.log", {"PM_TEST_DB": via, "PM_TEST_HOOK_SECRET": SECRET_C}).start()
-        a = Node("nodeA", config, tmp_path / "nodeA.log", {"PM_TEST_DB": archive.url})
+        c, a = slow_sender_and_spare(tmp_path, wire, rx, feeds, via, archive.url)
         nodes = [c, a]
 
         def from_c() -> int:
@@ -446,12 +454,7 @@ def test_a_paused_node_sends_nothing_it_lost_when_it_resumes(
     feeds = 30
     wire.publish(waves=1, feeds=feeds)
     with WebhookReceiver(secret=None) as rx:
-        config = write_config(tmp_path / "config.toml", wire, 'database_env = "PM_TEST_DB"', rx.url, feeds=feeds,
-                              full_text=False)
-        rx.queue(*[Reply(200, body=b"ok", delay=0.3)] * 200)  # slow sends: the pause lands mid-outbox
-        c = Node("nodeC", config, tmp_path / "nodeC.log", {"PM_TEST_DB": archive.url,
-                                                           "PM_TEST_HOOK_SECRET": SECRET_C}).start()
-        a = Node("nodeA", config, tmp_path / "nodeA.log", {"PM_TEST_DB": archive.url})
+        c, a = slow_sender_and_spare(tmp_path, wire, rx, feeds, archive.url, archive.url)
         nodes = [c, a]
 
         def from_c() -> int:

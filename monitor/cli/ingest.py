@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -167,29 +168,32 @@ def deliver_all(a: App, store: Store, clock: Clock) -> int:
     still held after the wait is held by a running node (it renewed the lease), which sends them."""
     from monitor import deliver
 
+    settings = a.config.settings
+
+    def still_due() -> tuple[list, int, datetime | None]:
+        """The due alerts, how many of them another node holds, and when the last such lease ends."""
+        rows = store.due_alerts(clock.now(), 10**9)
+        if not rows or isinstance(settings.database, Path):
+            return rows, 0, None
+        return (rows, *deliver.held_elsewhere(store, rows, a.config.channels, settings.timezone, clock.now()))
+
     if not _report(a.deliver(store, clock)):
         return 0
-    left = store.due_alerts(clock.now(), 10**9)
-    held = 0
-    if left and not isinstance(a.config.settings.database, Path):
-        timezone = a.config.settings.timezone
-        held, until = deliver.held_elsewhere(store, left, a.config.channels, timezone, clock.now())
-        if until is not None:
-            wait = min((until - clock.now()).total_seconds(), a.config.settings.lease) + 1
-            click.echo(f"alerts: {held} due alert(s) leased by another node until {until:%H:%M:%S} UTC "
-                       f"(a node sending them gives them back when done, one stopped mid-send holds them until "
-                       f"then): waiting up to {wait:.0f} s")
-            deadline = clock.monotonic() + wait
-            while held and clock.monotonic() < deadline:
-                # A running node gives its leases back as it sends: stop waiting as soon as none is held.
-                time.sleep(min(1.0, max(0.0, deadline - clock.monotonic())))
-                due = store.due_alerts(clock.now(), 10**9)
-                held, _ = deliver.held_elsewhere(store, due, a.config.channels, timezone, clock.now())
-            _report(a.deliver(store, clock))
-            left = store.due_alerts(clock.now(), 10**9)
-            held, _ = deliver.held_elsewhere(store, left, a.config.channels, timezone, clock.now())
-            if held:
-                click.echo(f"alerts: {held} due alert(s) are being sent by another running node")
+    left, held, until = still_due()
+    if until is not None:
+        wait = min((until - clock.now()).total_seconds(), settings.lease) + 1
+        click.echo(f"alerts: {held} due alert(s) leased by another node until {until:%H:%M:%S} UTC "
+                   f"(a node sending them gives them back when done, one stopped mid-send holds them until "
+                   f"then): waiting up to {wait:.0f} s")
+        deadline = clock.monotonic() + wait
+        while held and clock.monotonic() < deadline:
+            # A running node gives its leases back as it sends: stop waiting as soon as none is held.
+            time.sleep(min(1.0, max(0.0, deadline - clock.monotonic())))
+            _, held, _ = still_due()
+        _report(a.deliver(store, clock))
+        left, held, _ = still_due()
+        if held:
+            click.echo(f"alerts: {held} due alert(s) are being sent by another running node")
     # The drain sends everything due; what is still due (and not another node's) waits for a channel
     # that is disabled (410 Gone) or no longer configured: say so, and do not call the run a success.
     if len(left) - held:
